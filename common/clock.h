@@ -1,0 +1,12 @@
+#pragma once
+/* Clocks: monotonic for timeouts and intervals, wall-clock for timetags and expiry. */
+#include <stdint.h>
+
+/* Monotonic milliseconds / microseconds (CLOCK_MONOTONIC). */
+int64_t clock_mono_ms(void);
+int64_t clock_mono_us(void);
+/* Wall-clock microseconds / seconds since the epoch (CLOCK_REALTIME). */
+int64_t clock_wall_us(void);
+int64_t clock_wall_s(void);
+/* Sleeps for ms milliseconds (tools and tests only; servers use timers). */
+void clock_sleep_ms(int64_t ms);

@@ -1,0 +1,77 @@
+/* envelope.c: the outer message of every RPC, and the error mapping for the wire. */
+#include "proto/envelope.h"
+
+#include <errno.h>
+
+#include "proto/pack.h"
+#include "proto/rpc_codes.h"
+
+const char *
+rpc_code_name(int code)
+{
+    switch (code) {
+#define XX(name, val, desc) \
+    case val:               \
+        return #name;
+#include "proto/rpc_codes.def"
+#undef XX
+    }
+    return "RPC_UNKNOWN";
+}
+
+void
+envelope_encode(struct buf *out, const struct envelope *e)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "uuuuiiy", (uint64_t)e->version, (uint64_t)e->code, e->rpc_id, e->gpid,
+             (int64_t)e->ballot, (int64_t)e->error, (const void *)e->body, e->body_len);
+}
+
+int
+envelope_decode(const uint8_t *buf, size_t len, struct envelope *e, struct unpacked **zonep)
+{
+    uint64_t version, code;
+    int64_t error;
+    int rc;
+    *zonep = NULL;
+    if (len > GEOKV_MAX_MESSAGE)
+        return ERR_TOO_LARGE;
+    rc = unpacked_parse(buf, len, zonep);
+    if (rc != 0)
+        return rc;
+    rc = upk_tuple(unpacked_root(*zonep), "uuuuiiy", &version, &code, &e->rpc_id, &e->gpid,
+                   &e->ballot, &error, &e->body, &e->body_len);
+    if (rc == 0 && version != ENVELOPE_VERSION)
+        rc = ERR_VERSION;
+    if (rc == 0 && (code > UINT32_MAX || error > 0 || error < INT32_MIN))
+        rc = ERR_INVALID_DATA;
+    if (rc != 0) {
+        unpacked_free(*zonep);
+        *zonep = NULL;
+        return rc;
+    }
+    e->version = (uint32_t)version;
+    e->code = (uint32_t)code;
+    e->error = (int32_t)error;
+    return 0;
+}
+
+int
+err_to_wire(int err)
+{
+    if (err == 0 || err_is_project(err))
+        return err;
+    switch (err) {
+    case -ETIMEDOUT: return ERR_TIMEOUT;
+    case -ENOENT: return ERR_NOT_FOUND;
+    case -EINVAL: return ERR_INVALID_ARG;
+    case -EAGAIN: return ERR_BUSY;
+    case -ECONNREFUSED:
+    case -ECONNRESET:
+    case -EHOSTUNREACH: return ERR_NETWORK;
+    case -EIO:
+    case -ENOSPC:
+    case -EROFS: return ERR_IO;
+    default: return ERR_INTERNAL;
+    }
+}

@@ -1,0 +1,794 @@
+/*
+ * msg.c: encoders and strict decoders of every message body (proto/msg.h).
+ * Decoders that return borrowed slices hand the zone to the caller; the others free it.
+ */
+#include "proto/msg.h"
+
+#include <string.h>
+
+#include "common/xmalloc.h"
+#include "proto/pack.h"
+
+#define Y(b) (const void *)(b).p, (b).len
+#define YP(b) &(b).p, &(b).len
+
+/* Parses b into *zonep (or a local zone when zonep is NULL) and returns the root. */
+static int
+parse(const uint8_t *b, size_t n, struct unpacked **zonep, struct upk *root)
+{
+    int rc = unpacked_parse(b, n, zonep);
+    if (rc == 0)
+        *root = unpacked_root(*zonep);
+    return rc;
+}
+
+/* Common tail of decoders: on failure drop the zone. */
+static int
+finish(int rc, struct unpacked **zonep)
+{
+    if (rc != 0) {
+        unpacked_free(*zonep);
+        *zonep = NULL;
+    }
+    return rc;
+}
+
+static int
+get_u32(uint64_t v, uint32_t *out)
+{
+    if (v > UINT32_MAX)
+        return ERR_INVALID_DATA;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Opens the array at field v: *n elements, at most max. */
+static int
+array_of(struct upk v, uint32_t max, uint32_t *n)
+{
+    int rc = upk_array(v, n);
+    if (rc == 0 && *n > max)
+        rc = ERR_TOO_LARGE;
+    return rc;
+}
+
+/* ---- write ---- */
+
+void
+msg_write_req_encode(struct buf *out, const struct msg_write_req *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 1);
+    pk_array(&p, m->nops);
+    for (uint32_t i = 0; i < m->nops; i++) {
+        const struct write_op *op = &m->ops[i];
+        pk_tuple(&p, "uyyyu", (uint64_t)op->type, Y(op->hash_key), Y(op->sort_key),
+                 Y(op->value), (uint64_t)op->ttl_s);
+    }
+}
+
+int
+msg_write_req_decode(const uint8_t *b, size_t n, struct msg_write_req *m, struct unpacked **zonep)
+{
+    struct upk root, ops;
+    int rc = parse(b, n, zonep, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "a", &ops);
+    if (rc == 0)
+        rc = array_of(ops, 1u << 20, &m->nops);
+    if (rc == 0)
+        m->ops = xcalloc(m->nops, sizeof(*m->ops));
+    for (uint32_t i = 0; rc == 0 && i < m->nops; i++) {
+        struct write_op *op = &m->ops[i];
+        struct upk v;
+        uint64_t type, ttl;
+        rc = upk_at(ops, i, &v);
+        if (rc == 0)
+            rc = upk_tuple(v, "uyyyu", &type, YP(op->hash_key), YP(op->sort_key), YP(op->value),
+                           &ttl);
+        if (rc == 0 && type != OP_SET && type != OP_DEL)
+            rc = ERR_INVALID_DATA;
+        if (rc == 0)
+            rc = get_u32(ttl, &op->ttl_s);
+        op->type = (uint32_t)type;
+    }
+    if (rc != 0)
+        msg_write_req_fini(m);
+    return finish(rc, zonep);
+}
+
+void
+msg_write_req_fini(struct msg_write_req *m)
+{
+    xfree(m->ops);
+    m->ops = NULL;
+    m->nops = 0;
+}
+
+void
+msg_write_resp_encode(struct buf *out, const struct msg_write_resp *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "i", (int64_t)m->decree);
+}
+
+int
+msg_write_resp_decode(const uint8_t *b, size_t n, struct msg_write_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "i", &m->decree);
+    unpacked_free(z);
+    return rc;
+}
+
+/* ---- get ---- */
+
+void
+msg_get_req_encode(struct buf *out, const struct msg_get_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "yy", Y(m->hash_key), Y(m->sort_key));
+}
+
+int
+msg_get_req_decode(const uint8_t *b, size_t n, struct msg_get_req *m, struct unpacked **zonep)
+{
+    struct upk root;
+    int rc = parse(b, n, zonep, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "yy", YP(m->hash_key), YP(m->sort_key));
+    return finish(rc, zonep);
+}
+
+void
+msg_get_resp_encode(struct buf *out, const struct msg_get_resp *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "yuu", Y(m->value), (uint64_t)m->expire_ts, m->timetag);
+}
+
+int
+msg_get_resp_decode(const uint8_t *b, size_t n, struct msg_get_resp *m, struct unpacked **zonep)
+{
+    struct upk root;
+    uint64_t exp;
+    int rc = parse(b, n, zonep, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "yuu", YP(m->value), &exp, &m->timetag);
+    if (rc == 0)
+        rc = get_u32(exp, &m->expire_ts);
+    return finish(rc, zonep);
+}
+
+/* ---- multi_get / scan / records ---- */
+
+void
+msg_multi_get_req_encode(struct buf *out, const struct msg_multi_get_req *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 3);
+    pk_bin(&p, m->hash_key.p, m->hash_key.len);
+    pk_array(&p, m->nkeys);
+    for (uint32_t i = 0; i < m->nkeys; i++)
+        pk_bin(&p, m->sort_keys[i].p, m->sort_keys[i].len);
+    pk_uint(&p, m->max_count);
+}
+
+int
+msg_multi_get_req_decode(const uint8_t *b, size_t n, struct msg_multi_get_req *m,
+                         struct unpacked **zonep)
+{
+    struct upk root, keys;
+    uint64_t max;
+    int rc = parse(b, n, zonep, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "yau", YP(m->hash_key), &keys, &max);
+    if (rc == 0)
+        rc = get_u32(max, &m->max_count);
+    if (rc == 0)
+        rc = array_of(keys, 1u << 20, &m->nkeys);
+    if (rc == 0)
+        m->sort_keys = xcalloc(m->nkeys, sizeof(*m->sort_keys));
+    for (uint32_t i = 0; rc == 0 && i < m->nkeys; i++) {
+        struct upk v;
+        rc = upk_at(keys, i, &v);
+        if (rc == 0)
+            rc = upk_bytes(v, YP(m->sort_keys[i]));
+    }
+    if (rc != 0)
+        msg_multi_get_req_fini(m);
+    return finish(rc, zonep);
+}
+
+void
+msg_multi_get_req_fini(struct msg_multi_get_req *m)
+{
+    xfree(m->sort_keys);
+    m->sort_keys = NULL;
+    m->nkeys = 0;
+}
+
+void
+msg_scan_req_encode(struct buf *out, const struct msg_scan_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "byyyyu", (int)m->full, Y(m->hash_key), Y(m->start_sort_key),
+             Y(m->stop_sort_key), Y(m->resume_key), (uint64_t)m->limit);
+}
+
+int
+msg_scan_req_decode(const uint8_t *b, size_t n, struct msg_scan_req *m, struct unpacked **zonep)
+{
+    struct upk root;
+    uint64_t limit;
+    int rc = parse(b, n, zonep, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "byyyyu", &m->full, YP(m->hash_key), YP(m->start_sort_key),
+                       YP(m->stop_sort_key), YP(m->resume_key), &limit);
+    if (rc == 0)
+        rc = get_u32(limit, &m->limit);
+    return finish(rc, zonep);
+}
+
+void
+msg_records_resp_encode(struct buf *out, const struct msg_records_resp *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 2);
+    pk_array(&p, m->nrecords);
+    for (uint32_t i = 0; i < m->nrecords; i++) {
+        const struct kv_record *r = &m->records[i];
+        pk_tuple(&p, "yyyuu", Y(r->hash_key), Y(r->sort_key), Y(r->value),
+                 (uint64_t)r->expire_ts, r->timetag);
+    }
+    pk_bin(&p, m->next_key.p, m->next_key.len);
+}
+
+int
+msg_records_resp_decode(const uint8_t *b, size_t n, struct msg_records_resp *m,
+                        struct unpacked **zonep)
+{
+    struct upk root, recs;
+    int rc = parse(b, n, zonep, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "ay", &recs, YP(m->next_key));
+    if (rc == 0)
+        rc = array_of(recs, 1u << 24, &m->nrecords);
+    if (rc == 0)
+        m->records = xcalloc(m->nrecords, sizeof(*m->records));
+    for (uint32_t i = 0; rc == 0 && i < m->nrecords; i++) {
+        struct kv_record *r = &m->records[i];
+        struct upk v;
+        uint64_t exp;
+        rc = upk_at(recs, i, &v);
+        if (rc == 0)
+            rc = upk_tuple(v, "yyyuu", YP(r->hash_key), YP(r->sort_key), YP(r->value), &exp,
+                           &r->timetag);
+        if (rc == 0)
+            rc = get_u32(exp, &r->expire_ts);
+    }
+    if (rc != 0)
+        msg_records_resp_fini(m);
+    return finish(rc, zonep);
+}
+
+void
+msg_records_resp_fini(struct msg_records_resp *m)
+{
+    xfree(m->records);
+    m->records = NULL;
+    m->nrecords = 0;
+}
+
+/* ---- incr / check_and_set ---- */
+
+void
+msg_incr_req_encode(struct buf *out, const struct msg_incr_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "yyiu", Y(m->hash_key), Y(m->sort_key), m->delta, (uint64_t)m->ttl_s);
+}
+
+int
+msg_incr_req_decode(const uint8_t *b, size_t n, struct msg_incr_req *m, struct unpacked **zonep)
+{
+    struct upk root;
+    uint64_t ttl;
+    int rc = parse(b, n, zonep, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "yyiu", YP(m->hash_key), YP(m->sort_key), &m->delta, &ttl);
+    if (rc == 0)
+        rc = get_u32(ttl, &m->ttl_s);
+    return finish(rc, zonep);
+}
+
+void
+msg_incr_resp_encode(struct buf *out, const struct msg_incr_resp *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "i", m->new_value);
+}
+
+int
+msg_incr_resp_decode(const uint8_t *b, size_t n, struct msg_incr_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "i", &m->new_value);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_cas_req_encode(struct buf *out, const struct msg_cas_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "yyyyyuu", Y(m->hash_key), Y(m->check_sort_key), Y(m->check_operand),
+             Y(m->set_sort_key), Y(m->set_value), (uint64_t)m->check_type, (uint64_t)m->ttl_s);
+}
+
+int
+msg_cas_req_decode(const uint8_t *b, size_t n, struct msg_cas_req *m, struct unpacked **zonep)
+{
+    struct upk root;
+    uint64_t type, ttl;
+    int rc = parse(b, n, zonep, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "yyyyyuu", YP(m->hash_key), YP(m->check_sort_key),
+                       YP(m->check_operand), YP(m->set_sort_key), YP(m->set_value), &type, &ttl);
+    if (rc == 0 && (type < CAS_NOT_EXIST || type > CAS_VALUE_EQUAL))
+        rc = ERR_INVALID_DATA;
+    if (rc == 0)
+        rc = get_u32(ttl, &m->ttl_s);
+    m->check_type = (uint32_t)type;
+    return finish(rc, zonep);
+}
+
+void
+msg_cas_resp_encode(struct buf *out, const struct msg_cas_resp *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "by", (int)m->check_value_exist, Y(m->check_value));
+}
+
+int
+msg_cas_resp_decode(const uint8_t *b, size_t n, struct msg_cas_resp *m, struct unpacked **zonep)
+{
+    struct upk root;
+    int rc = parse(b, n, zonep, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "by", &m->check_value_exist, YP(m->check_value));
+    return finish(rc, zonep);
+}
+
+/* ---- checkpoint / partition info ---- */
+
+void
+msg_checkpoint_resp_encode(struct buf *out, const struct msg_checkpoint_resp *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "is", (int64_t)m->decree, m->dir);
+}
+
+int
+msg_checkpoint_resp_decode(const uint8_t *b, size_t n, struct msg_checkpoint_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "is", &m->decree, m->dir, sizeof(m->dir));
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_partition_info_resp_encode(struct buf *out, const struct msg_partition_info_resp *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "iiiii", (int64_t)m->ballot, (int64_t)m->last_committed,
+             (int64_t)m->last_durable, (int64_t)m->plog_first, (int64_t)m->plog_last);
+}
+
+int
+msg_partition_info_resp_decode(const uint8_t *b, size_t n, struct msg_partition_info_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "iiiii", &m->ballot, &m->last_committed, &m->last_durable,
+                       &m->plog_first, &m->plog_last);
+    unpacked_free(z);
+    return rc;
+}
+
+/* ---- beacon ---- */
+
+void
+msg_beacon_req_encode(struct buf *out, const struct msg_beacon_req *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 2);
+    pk_str(&p, m->address);
+    pk_array(&p, m->nreplicas);
+    for (uint32_t i = 0; i < m->nreplicas; i++) {
+        const struct replica_report *r = &m->replicas[i];
+        pk_tuple(&p, "uiib", r->gpid, (int64_t)r->ballot, (int64_t)r->last_committed,
+                 (int)r->ready);
+    }
+}
+
+int
+msg_beacon_req_decode(const uint8_t *b, size_t n, struct msg_beacon_req *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, reps;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "sa", m->address, sizeof(m->address), &reps);
+    if (rc == 0)
+        rc = array_of(reps, 1u << 20, &m->nreplicas);
+    if (rc == 0)
+        m->replicas = xcalloc(m->nreplicas, sizeof(*m->replicas));
+    for (uint32_t i = 0; rc == 0 && i < m->nreplicas; i++) {
+        struct replica_report *r = &m->replicas[i];
+        struct upk v;
+        rc = upk_at(reps, i, &v);
+        if (rc == 0)
+            rc = upk_tuple(v, "uiib", &r->gpid, &r->ballot, &r->last_committed, &r->ready);
+    }
+    if (rc != 0)
+        msg_beacon_req_fini(m);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_beacon_req_fini(struct msg_beacon_req *m)
+{
+    xfree(m->replicas);
+    m->replicas = NULL;
+    m->nreplicas = 0;
+}
+
+void
+msg_beacon_resp_encode(struct buf *out, const struct msg_beacon_resp *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 3);
+    pk_array(&p, m->nassign);
+    for (uint32_t i = 0; i < m->nassign; i++)
+        pk_tuple(&p, "ui", m->assign[i].gpid, (int64_t)m->assign[i].ballot);
+    pk_array(&p, m->ndrop);
+    for (uint32_t i = 0; i < m->ndrop; i++)
+        pk_uint(&p, m->drop[i]);
+    pk_int(&p, m->lease_ms);
+}
+
+int
+msg_beacon_resp_decode(const uint8_t *b, size_t n, struct msg_beacon_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, as, ds;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "aai", &as, &ds, &m->lease_ms);
+    if (rc == 0)
+        rc = array_of(as, 1u << 20, &m->nassign);
+    if (rc == 0)
+        rc = array_of(ds, 1u << 20, &m->ndrop);
+    if (rc == 0) {
+        m->assign = xcalloc(m->nassign, sizeof(*m->assign));
+        m->drop = xcalloc(m->ndrop, sizeof(*m->drop));
+    }
+    for (uint32_t i = 0; rc == 0 && i < m->nassign; i++) {
+        struct upk v;
+        rc = upk_at(as, i, &v);
+        if (rc == 0)
+            rc = upk_tuple(v, "ui", &m->assign[i].gpid, &m->assign[i].ballot);
+    }
+    for (uint32_t i = 0; rc == 0 && i < m->ndrop; i++) {
+        struct upk v;
+        rc = upk_at(ds, i, &v);
+        if (rc == 0)
+            rc = upk_uint(v, &m->drop[i]);
+    }
+    if (rc != 0)
+        msg_beacon_resp_fini(m);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_beacon_resp_fini(struct msg_beacon_resp *m)
+{
+    xfree(m->assign);
+    xfree(m->drop);
+    m->assign = NULL;
+    m->drop = NULL;
+    m->nassign = m->ndrop = 0;
+}
+
+/* ---- meta: redirect, names, configs ---- */
+
+void
+msg_redirect_encode(struct buf *out, const struct msg_redirect *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "s", m->leader);
+}
+
+int
+msg_redirect_decode(const uint8_t *b, size_t n, struct msg_redirect *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "s", m->leader, sizeof(m->leader));
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_app_name_encode(struct buf *out, const struct msg_app_name *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "s", m->name);
+}
+
+int
+msg_app_name_decode(const uint8_t *b, size_t n, struct msg_app_name *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "s", m->name, sizeof(m->name));
+    unpacked_free(z);
+    return rc;
+}
+
+static void
+partition_config_encode(struct pk *p, const struct partition_config *pc)
+{
+    pk_array(p, 5);
+    pk_uint(p, pc->pidx);
+    pk_int(p, pc->ballot);
+    pk_str(p, pc->primary);
+    pk_array(p, pc->nsecondaries);
+    for (uint32_t i = 0; i < pc->nsecondaries; i++)
+        pk_str(p, pc->secondaries[i]);
+    pk_int(p, pc->last_committed);
+}
+
+static int
+partition_config_decode(struct upk v, struct partition_config *pc)
+{
+    struct upk secs;
+    uint64_t pidx;
+    int rc = upk_tuple(v, "uisai", &pidx, &pc->ballot, pc->primary, sizeof(pc->primary), &secs,
+                       &pc->last_committed);
+    if (rc == 0)
+        rc = get_u32(pidx, &pc->pidx);
+    if (rc == 0)
+        rc = array_of(secs, GEOKV_MAX_REPLICAS, &pc->nsecondaries);
+    for (uint32_t i = 0; rc == 0 && i < pc->nsecondaries; i++) {
+        struct upk s;
+        rc = upk_at(secs, i, &s);
+        if (rc == 0) {
+            const uint8_t *d;
+            size_t len;
+            rc = upk_bytes(s, &d, &len);
+            if (rc == 0 && len >= GEOKV_ADDR_MAX)
+                rc = ERR_TOO_LARGE;
+            if (rc == 0) {
+                memcpy(pc->secondaries[i], d, len);
+                pc->secondaries[i][len] = '\0';
+            }
+        }
+    }
+    return rc;
+}
+
+void
+msg_app_config_encode(struct buf *out, const struct msg_app_config *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 6);
+    pk_uint(&p, m->app_id);
+    pk_str(&p, m->name);
+    pk_uint(&p, m->partition_count);
+    pk_uint(&p, m->replica_count);
+    pk_uint(&p, m->status);
+    pk_array(&p, m->partition_count);
+    for (uint32_t i = 0; i < m->partition_count; i++)
+        partition_config_encode(&p, &m->partitions[i]);
+}
+
+int
+msg_app_config_decode(const uint8_t *b, size_t n, struct msg_app_config *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, parts;
+    uint64_t id, pc, rcnt, st;
+    uint32_t np = 0;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "usuuua", &id, m->name, sizeof(m->name), &pc, &rcnt, &st, &parts);
+    if (rc == 0 && (id > UINT32_MAX || pc > 65536 || rcnt > GEOKV_MAX_REPLICAS || st > 255))
+        rc = ERR_INVALID_DATA;
+    if (rc == 0)
+        rc = array_of(parts, 65536, &np);
+    if (rc == 0 && np != pc)
+        rc = ERR_INVALID_DATA;
+    if (rc == 0) {
+        m->app_id = (uint32_t)id;
+        m->partition_count = (uint32_t)pc;
+        m->replica_count = (uint32_t)rcnt;
+        m->status = (uint32_t)st;
+        m->partitions = xcalloc(np, sizeof(*m->partitions));
+    }
+    for (uint32_t i = 0; rc == 0 && i < np; i++) {
+        struct upk v;
+        rc = upk_at(parts, i, &v);
+        if (rc == 0)
+            rc = partition_config_decode(v, &m->partitions[i]);
+    }
+    if (rc != 0)
+        msg_app_config_fini(m);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_app_config_fini(struct msg_app_config *m)
+{
+    xfree(m->partitions);
+    m->partitions = NULL;
+}
+
+void
+msg_create_app_req_encode(struct buf *out, const struct msg_create_app_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "suu", m->name, (uint64_t)m->partition_count, (uint64_t)m->replica_count);
+}
+
+int
+msg_create_app_req_decode(const uint8_t *b, size_t n, struct msg_create_app_req *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    uint64_t pc, rcnt;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "suu", m->name, sizeof(m->name), &pc, &rcnt);
+    if (rc == 0)
+        rc = get_u32(pc, &m->partition_count);
+    if (rc == 0)
+        rc = get_u32(rcnt, &m->replica_count);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_list_apps_resp_encode(struct buf *out, const struct msg_list_apps_resp *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 1);
+    pk_array(&p, m->napps);
+    for (uint32_t i = 0; i < m->napps; i++) {
+        const struct app_info *a = &m->apps[i];
+        pk_tuple(&p, "usuuui", (uint64_t)a->app_id, a->name, (uint64_t)a->status,
+                 (uint64_t)a->partition_count, (uint64_t)a->replica_count, a->create_ts);
+    }
+}
+
+int
+msg_list_apps_resp_decode(const uint8_t *b, size_t n, struct msg_list_apps_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, apps;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "a", &apps);
+    if (rc == 0)
+        rc = array_of(apps, 1u << 20, &m->napps);
+    if (rc == 0)
+        m->apps = xcalloc(m->napps, sizeof(*m->apps));
+    for (uint32_t i = 0; rc == 0 && i < m->napps; i++) {
+        struct app_info *a = &m->apps[i];
+        struct upk v;
+        uint64_t id, st, pc, rcnt;
+        rc = upk_at(apps, i, &v);
+        if (rc == 0)
+            rc = upk_tuple(v, "usuuui", &id, a->name, sizeof(a->name), &st, &pc, &rcnt,
+                           &a->create_ts);
+        if (rc == 0 && (id > UINT32_MAX || st > UINT32_MAX || pc > UINT32_MAX || rcnt > UINT32_MAX))
+            rc = ERR_INVALID_DATA;
+        a->app_id = (uint32_t)id;
+        a->status = (uint32_t)st;
+        a->partition_count = (uint32_t)pc;
+        a->replica_count = (uint32_t)rcnt;
+    }
+    if (rc != 0)
+        msg_list_apps_resp_fini(m);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_list_apps_resp_fini(struct msg_list_apps_resp *m)
+{
+    xfree(m->apps);
+    m->apps = NULL;
+    m->napps = 0;
+}
+
+void
+msg_list_nodes_resp_encode(struct buf *out, const struct msg_list_nodes_resp *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 2);
+    pk_str(&p, m->leader);
+    pk_array(&p, m->nnodes);
+    for (uint32_t i = 0; i < m->nnodes; i++) {
+        const struct node_info *nd = &m->nodes[i];
+        pk_tuple(&p, "suuu", nd->address, (uint64_t)nd->state, (uint64_t)nd->primary_count,
+                 (uint64_t)nd->secondary_count);
+    }
+}
+
+int
+msg_list_nodes_resp_decode(const uint8_t *b, size_t n, struct msg_list_nodes_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, nodes;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "sa", m->leader, sizeof(m->leader), &nodes);
+    if (rc == 0)
+        rc = array_of(nodes, 1u << 16, &m->nnodes);
+    if (rc == 0)
+        m->nodes = xcalloc(m->nnodes, sizeof(*m->nodes));
+    for (uint32_t i = 0; rc == 0 && i < m->nnodes; i++) {
+        struct node_info *nd = &m->nodes[i];
+        struct upk v;
+        uint64_t st, pc, sc;
+        rc = upk_at(nodes, i, &v);
+        if (rc == 0)
+            rc = upk_tuple(v, "suuu", nd->address, sizeof(nd->address), &st, &pc, &sc);
+        if (rc == 0 && (st > UINT32_MAX || pc > UINT32_MAX || sc > UINT32_MAX))
+            rc = ERR_INVALID_DATA;
+        nd->state = (uint32_t)st;
+        nd->primary_count = (uint32_t)pc;
+        nd->secondary_count = (uint32_t)sc;
+    }
+    if (rc != 0)
+        msg_list_nodes_resp_fini(m);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_list_nodes_resp_fini(struct msg_list_nodes_resp *m)
+{
+    xfree(m->nodes);
+    m->nodes = NULL;
+    m->nnodes = 0;
+}

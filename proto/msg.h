@@ -1,0 +1,276 @@
+#pragma once
+/*
+ * Message bodies, one struct per request/reply, each with an encoder and a strict decoder.
+ * Every message is a msgpack array of fields in the order listed; decoders ignore fields
+ * appended after the ones they know (append only, never reorder).
+ *
+ * Decoding: msg_X_decode(buf, len, &m, &zone) fills m with slices borrowed from *zone
+ * (free with unpacked_free after use) and arrays allocated with xmalloc (free with
+ * msg_X_fini where one exists). Returns ERR_INVALID_DATA on any malformed input.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "proto/types.h"
+
+struct unpacked;
+
+/* A borrowed byte slice (never NUL-terminated). */
+struct bytes {
+    const uint8_t *p;
+    size_t len;
+};
+
+static inline struct bytes
+bytes_of(const void *p, size_t len)
+{
+    return (struct bytes){(const uint8_t *)p, len};
+}
+
+/* ---- client -> replica ---- */
+
+/* RPC_WRITE: set / del / multi_set / multi_del. All ops route to one partition. */
+struct write_op {
+    uint32_t type; /* OP_SET / OP_DEL */
+    struct bytes hash_key, sort_key, value;
+    uint32_t ttl_s; /* OP_SET: 0 = never expires */
+};
+struct msg_write_req {
+    uint32_t nops;
+    struct write_op *ops;
+};
+void msg_write_req_encode(struct buf *out, const struct msg_write_req *m);
+MUST_CHECK int msg_write_req_decode(const uint8_t *b, size_t n, struct msg_write_req *m,
+                                    struct unpacked **zonep);
+void msg_write_req_fini(struct msg_write_req *m);
+/* reply: [decree] */
+struct msg_write_resp {
+    decree_t decree;
+};
+void msg_write_resp_encode(struct buf *out, const struct msg_write_resp *m);
+MUST_CHECK int msg_write_resp_decode(const uint8_t *b, size_t n, struct msg_write_resp *m);
+
+/* RPC_GET. Missing (or deleted, or expired) -> ERR_NOT_FOUND. */
+struct msg_get_req {
+    struct bytes hash_key, sort_key;
+};
+struct msg_get_resp {
+    struct bytes value;
+    uint32_t expire_ts;
+    uint64_t timetag;
+};
+void msg_get_req_encode(struct buf *out, const struct msg_get_req *m);
+MUST_CHECK int msg_get_req_decode(const uint8_t *b, size_t n, struct msg_get_req *m,
+                                  struct unpacked **zonep);
+void msg_get_resp_encode(struct buf *out, const struct msg_get_resp *m);
+MUST_CHECK int msg_get_resp_decode(const uint8_t *b, size_t n, struct msg_get_resp *m,
+                                   struct unpacked **zonep);
+
+/* A returned record (multi_get, scan). */
+struct kv_record {
+    struct bytes hash_key, sort_key, value;
+    uint32_t expire_ts;
+    uint64_t timetag;
+};
+
+/* RPC_MULTI_GET: sort_keys empty = every sort key of hash_key (up to max_count). */
+struct msg_multi_get_req {
+    struct bytes hash_key;
+    uint32_t nkeys;
+    struct bytes *sort_keys;
+    uint32_t max_count; /* 0 = no limit */
+};
+void msg_multi_get_req_encode(struct buf *out, const struct msg_multi_get_req *m);
+MUST_CHECK int msg_multi_get_req_decode(const uint8_t *b, size_t n, struct msg_multi_get_req *m,
+                                        struct unpacked **zonep);
+void msg_multi_get_req_fini(struct msg_multi_get_req *m);
+
+/*
+ * RPC_SCAN: if full, the whole partition in key order; else the sort keys of hash_key in
+ * [start_sort_key, stop_sort_key) (empty stop = to the end of the hash key). resume_key, if
+ * not empty, is the next_key of a previous reply. At most limit records per reply.
+ */
+struct msg_scan_req {
+    bool full;
+    struct bytes hash_key, start_sort_key, stop_sort_key, resume_key;
+    uint32_t limit;
+};
+void msg_scan_req_encode(struct buf *out, const struct msg_scan_req *m);
+MUST_CHECK int msg_scan_req_decode(const uint8_t *b, size_t n, struct msg_scan_req *m,
+                                   struct unpacked **zonep);
+
+/* Reply of RPC_MULTI_GET and RPC_SCAN. next_key empty = no more. */
+struct msg_records_resp {
+    uint32_t nrecords;
+    struct kv_record *records;
+    struct bytes next_key;
+};
+void msg_records_resp_encode(struct buf *out, const struct msg_records_resp *m);
+MUST_CHECK int msg_records_resp_decode(const uint8_t *b, size_t n, struct msg_records_resp *m,
+                                       struct unpacked **zonep);
+void msg_records_resp_fini(struct msg_records_resp *m);
+
+/* RPC_INCR: a missing record counts as 0. ttl_s: 0 keeps the record's expiry, > 0 sets it. */
+struct msg_incr_req {
+    struct bytes hash_key, sort_key;
+    int64_t delta;
+    uint32_t ttl_s;
+};
+struct msg_incr_resp {
+    int64_t new_value;
+};
+void msg_incr_req_encode(struct buf *out, const struct msg_incr_req *m);
+MUST_CHECK int msg_incr_req_decode(const uint8_t *b, size_t n, struct msg_incr_req *m,
+                                   struct unpacked **zonep);
+void msg_incr_resp_encode(struct buf *out, const struct msg_incr_resp *m);
+MUST_CHECK int msg_incr_resp_decode(const uint8_t *b, size_t n, struct msg_incr_resp *m);
+
+/* RPC_CHECK_AND_SET: if check(hash_key, check_sort_key) holds, set (hash_key, set_sort_key). */
+struct msg_cas_req {
+    struct bytes hash_key, check_sort_key, check_operand, set_sort_key, set_value;
+    uint32_t check_type; /* enum cas_check */
+    uint32_t ttl_s;
+};
+/* The error is 0 when the set was done, ERR_CHECK_FAILED when the check failed. */
+struct msg_cas_resp {
+    bool check_value_exist;
+    struct bytes check_value;
+};
+void msg_cas_req_encode(struct buf *out, const struct msg_cas_req *m);
+MUST_CHECK int msg_cas_req_decode(const uint8_t *b, size_t n, struct msg_cas_req *m,
+                                  struct unpacked **zonep);
+void msg_cas_resp_encode(struct buf *out, const struct msg_cas_resp *m);
+MUST_CHECK int msg_cas_resp_decode(const uint8_t *b, size_t n, struct msg_cas_resp *m,
+                                   struct unpacked **zonep);
+
+/* RPC_CHECKPOINT (empty request) and RPC_PARTITION_INFO (empty request). */
+struct msg_checkpoint_resp {
+    decree_t decree;
+    char dir[512];
+};
+void msg_checkpoint_resp_encode(struct buf *out, const struct msg_checkpoint_resp *m);
+MUST_CHECK int msg_checkpoint_resp_decode(const uint8_t *b, size_t n, struct msg_checkpoint_resp *m);
+
+struct msg_partition_info_resp {
+    ballot_t ballot;
+    decree_t last_committed, last_durable, plog_first, plog_last;
+};
+void msg_partition_info_resp_encode(struct buf *out, const struct msg_partition_info_resp *m);
+MUST_CHECK int msg_partition_info_resp_decode(const uint8_t *b, size_t n,
+                                              struct msg_partition_info_resp *m);
+
+/* ---- replica <-> meta ---- */
+
+/* A partition as a replica server reports it. */
+struct replica_report {
+    uint64_t gpid;
+    ballot_t ballot;
+    decree_t last_committed;
+    bool ready; /* opened and serving */
+};
+/* RPC_BEACON request. */
+struct msg_beacon_req {
+    char address[GEOKV_ADDR_MAX];
+    uint32_t nreplicas;
+    struct replica_report *replicas;
+};
+/* An assignment: serve gpid as primary with this ballot. */
+struct replica_assign {
+    uint64_t gpid;
+    ballot_t ballot;
+};
+/* RPC_BEACON reply: the full list of partitions this server should serve, and the ones
+ * whose table was dropped (their data may be removed). */
+struct msg_beacon_resp {
+    uint32_t nassign;
+    struct replica_assign *assign;
+    uint32_t ndrop;
+    uint64_t *drop;
+    int64_t lease_ms;
+};
+void msg_beacon_req_encode(struct buf *out, const struct msg_beacon_req *m);
+MUST_CHECK int msg_beacon_req_decode(const uint8_t *b, size_t n, struct msg_beacon_req *m);
+void msg_beacon_req_fini(struct msg_beacon_req *m);
+void msg_beacon_resp_encode(struct buf *out, const struct msg_beacon_resp *m);
+MUST_CHECK int msg_beacon_resp_decode(const uint8_t *b, size_t n, struct msg_beacon_resp *m);
+void msg_beacon_resp_fini(struct msg_beacon_resp *m);
+
+/* ---- client / admin -> meta ---- */
+
+/* Any meta request may be answered ERR_FORWARD_TO_LEADER with this body (leader may be
+ * empty while an election runs). */
+struct msg_redirect {
+    char leader[GEOKV_ADDR_MAX];
+};
+void msg_redirect_encode(struct buf *out, const struct msg_redirect *m);
+MUST_CHECK int msg_redirect_decode(const uint8_t *b, size_t n, struct msg_redirect *m);
+
+/* RPC_QUERY_CONFIG request / RPC_DROP_APP request. */
+struct msg_app_name {
+    char name[GEOKV_APP_NAME_MAX];
+};
+void msg_app_name_encode(struct buf *out, const struct msg_app_name *m);
+MUST_CHECK int msg_app_name_decode(const uint8_t *b, size_t n, struct msg_app_name *m);
+
+#define GEOKV_MAX_REPLICAS 8
+struct partition_config {
+    uint32_t pidx;
+    ballot_t ballot;
+    char primary[GEOKV_ADDR_MAX]; /* empty = none */
+    uint32_t nsecondaries;
+    char secondaries[GEOKV_MAX_REPLICAS][GEOKV_ADDR_MAX];
+    decree_t last_committed;
+};
+/* RPC_QUERY_CONFIG reply. */
+struct msg_app_config {
+    uint32_t app_id;
+    char name[GEOKV_APP_NAME_MAX];
+    uint32_t partition_count, replica_count;
+    uint32_t status; /* enum app_status */
+    struct partition_config *partitions; /* partition_count entries */
+};
+void msg_app_config_encode(struct buf *out, const struct msg_app_config *m);
+MUST_CHECK int msg_app_config_decode(const uint8_t *b, size_t n, struct msg_app_config *m);
+void msg_app_config_fini(struct msg_app_config *m);
+
+/* RPC_CREATE_APP request; reply is struct msg_app_config once every partition is ready. */
+struct msg_create_app_req {
+    char name[GEOKV_APP_NAME_MAX];
+    uint32_t partition_count, replica_count;
+};
+void msg_create_app_req_encode(struct buf *out, const struct msg_create_app_req *m);
+MUST_CHECK int msg_create_app_req_decode(const uint8_t *b, size_t n, struct msg_create_app_req *m);
+
+/* RPC_LIST_APPS reply. */
+struct app_info {
+    uint32_t app_id;
+    char name[GEOKV_APP_NAME_MAX];
+    uint32_t status, partition_count, replica_count;
+    int64_t create_ts; /* seconds */
+};
+struct msg_list_apps_resp {
+    uint32_t napps;
+    struct app_info *apps;
+};
+void msg_list_apps_resp_encode(struct buf *out, const struct msg_list_apps_resp *m);
+MUST_CHECK int msg_list_apps_resp_decode(const uint8_t *b, size_t n, struct msg_list_apps_resp *m);
+void msg_list_apps_resp_fini(struct msg_list_apps_resp *m);
+
+/* RPC_LIST_NODES reply. */
+struct node_info {
+    char address[GEOKV_ADDR_MAX];
+    uint32_t state; /* enum node_state */
+    uint32_t primary_count, secondary_count;
+};
+struct msg_list_nodes_resp {
+    char leader[GEOKV_ADDR_MAX]; /* the meta leader's address */
+    uint32_t nnodes;
+    struct node_info *nodes;
+};
+void msg_list_nodes_resp_encode(struct buf *out, const struct msg_list_nodes_resp *m);
+MUST_CHECK int msg_list_nodes_resp_decode(const uint8_t *b, size_t n,
+                                          struct msg_list_nodes_resp *m);
+void msg_list_nodes_resp_fini(struct msg_list_nodes_resp *m);

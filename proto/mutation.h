@@ -1,0 +1,41 @@
+#pragma once
+/*
+ * A mutation: what one decree of a partition changes. One codec serves the plog, the
+ * prepare messages of replication and duplication shipping, so a logged mutation can be
+ * replayed, replicated or shipped as is. Every op is an idempotent write of a full record
+ * (incr and check_and_set are turned into sets by the primary before they are logged).
+ *
+ * Encoding: [gpid, ballot, decree, flags, [[type, hash_key, sort_key, value, expire_ts,
+ * timetag], ...]]
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "proto/msg.h"
+#include "proto/types.h"
+
+#define MUTATION_FROM_DUP 0x1u /* arrived by duplication: never shipped again */
+
+struct mutation_op {
+    uint32_t type; /* OP_SET / OP_DEL (a tombstone) */
+    struct bytes hash_key, sort_key, value;
+    uint32_t expire_ts; /* absolute seconds, 0 = never */
+    uint64_t timetag;
+};
+
+struct mutation {
+    uint64_t gpid;
+    ballot_t ballot;
+    decree_t decree;
+    uint32_t flags;
+    uint32_t nops;
+    struct mutation_op *ops;
+};
+
+void mutation_encode(struct buf *out, const struct mutation *m);
+/* Slices borrow from *zonep (unpacked_free); ops is xmalloc'd (mutation_fini). */
+MUST_CHECK int mutation_decode(const uint8_t *b, size_t n, struct mutation *m,
+                               struct unpacked **zonep);
+void mutation_fini(struct mutation *m);

@@ -1,0 +1,58 @@
+#pragma once
+/*
+ * RPC over nanomsg TCP. Servers bind a raw (AF_SP_RAW) REP socket so they can answer out of
+ * order from any thread; clients keep one raw REQ socket per peer with many requests in
+ * flight, matched by the envelope's rpc_id, each with its own deadline. nanomsg reconnects
+ * to a restarted peer by itself; requests caught in between time out and the caller retries.
+ *
+ * Threads: the server runs its handler on its receive thread (the handler must not block:
+ * it posts to a loop); rpc_reply may be called from any thread. A client's callbacks run on
+ * the client's I/O thread and must not block.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "proto/envelope.h"
+
+struct rpc_server;
+struct rpc_client;
+
+/* One received request. env.body is valid until rpc_reply. */
+struct rpc_request {
+    struct envelope env;
+    struct unpacked *zone;
+    void *sp_header; /* nanomsg routing header, echoed in the reply */
+    struct rpc_server *server;
+};
+
+/* Called for every well-formed request; malformed ones are answered with ERR_INVALID_DATA
+ * by the server itself. The handler owns req and must rpc_reply it exactly once. */
+typedef void rpc_handler_fn(void *arg, struct rpc_request *req);
+
+/* Binds tcp://addr ("host:port"). ERR_NETWORK (with a LOG_ERROR) if the bind fails. */
+MUST_CHECK int rpc_server_create(const char *addr, rpc_handler_fn *handler, void *arg,
+                                 struct rpc_server **out);
+void rpc_server_start(struct rpc_server *s);
+/* Stops receiving, closes the socket, joins the thread. */
+void rpc_server_destroy(struct rpc_server *s);
+/* Sends the reply (err = 0 or a code; body may be NULL) and frees req. Any thread. */
+void rpc_reply(struct rpc_request *req, int err, const void *body, size_t len);
+
+/* Completion of an async call. err is a transport error (ERR_TIMEOUT, ERR_NETWORK) or the
+ * error the peer replied with. body is borrowed for the duration of the callback. */
+typedef void rpc_done_fn(void *arg, int err, const uint8_t *body, size_t len);
+
+struct rpc_client *rpc_client_create(void);
+/* Fails every pending call with ERR_SHUTDOWN, then frees. */
+void rpc_client_destroy(struct rpc_client *c);
+/* Sends a request to addr ("host:port"). cb always runs exactly once (on the I/O thread, or
+ * on the calling thread if the send fails at once). */
+void rpc_call_async(struct rpc_client *c, const char *addr, uint32_t code, uint64_t gpid,
+                    ballot_t ballot, const void *body, size_t len, int timeout_ms,
+                    rpc_done_fn *cb, void *arg);
+/* Synchronous call: the reply body is appended to reply (if non-NULL). Returns the error. */
+MUST_CHECK int rpc_call(struct rpc_client *c, const char *addr, uint32_t code, uint64_t gpid,
+                        ballot_t ballot, const void *body, size_t len, int timeout_ms,
+                        struct buf *reply);

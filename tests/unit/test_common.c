@@ -1,0 +1,162 @@
+/* Unit tests of common/: errors, config, crc32c, buf, loop. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/crc32c.h"
+#include "common/err.h"
+#include "common/loop.h"
+
+Test(err, names_and_messages)
+{
+    cr_assert_str_eq(err_name(ERR_TIMEOUT), "ERR_TIMEOUT");
+    cr_assert_str_eq(err_str(ERR_APP_EXISTS), "table already exists");
+    cr_assert_str_eq(err_name(-2), "ENOENT");
+    cr_assert_str_eq(err_name(0), "OK");
+    cr_assert(err_is_project(ERR_OVERFLOW));
+    cr_assert_not(err_is_project(-5));
+}
+
+Test(crc32c, known_vectors)
+{
+    /* RFC 3720 B.4 test vectors */
+    uint8_t zeros[32] = {0}, ones[32];
+    memset(ones, 0xff, sizeof(ones));
+    cr_assert_eq(crc32c(0, "123456789", 9), 0xE3069283u);
+    cr_assert_eq(crc32c(0, zeros, 32), 0x8A9136AAu);
+    cr_assert_eq(crc32c(0, ones, 32), 0x62A8AB43u);
+    /* extending equals one pass */
+    cr_assert_eq(crc32c(crc32c(0, "12345", 5), "6789", 4), 0xE3069283u);
+}
+
+static char *
+write_tmp(const char *text)
+{
+    static char path[64];
+    int fd;
+    snprintf(path, sizeof(path), "/tmp/geokv-cfg-XXXXXX");
+    fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+Test(config, seed_sections_and_overrides)
+{
+    const char *text = "[replication]\n"
+                       "  duplication_enabled = true\n"
+                       "  duplicate_log_batch_bytes = 4096 # 0 disables batching\n"
+                       "[pegasus.clusters]\n"
+                       "  tjsrv-account = 127.0.0.1:51601,127.0.0.1:51602\n"
+                       "  [[duplication-group]]\n"
+                       "  bjsrv-account = 1\n"
+                       "  tjsrv-account = 2\n"
+                       "[core]\n size = 4M\n";
+    char *path = write_tmp(text);
+    struct config *cfg;
+    int64_t v;
+    bool b;
+    char err[256];
+    cr_assert_eq(config_load(path, &cfg, err, sizeof(err)), 0);
+    unlink(path);
+    cr_assert_eq(config_get_bool(cfg, "replication", "duplication_enabled", false, &b), 0);
+    cr_assert(b);
+    cr_assert_eq(config_get_int(cfg, "replication", "duplicate_log_batch_bytes", 0, &v), 0);
+    cr_assert_eq(v, 4096);
+    cr_assert_str_eq(config_get_str(cfg, "pegasus.clusters", "tjsrv-account", ""),
+                     "127.0.0.1:51601,127.0.0.1:51602");
+    cr_assert_str_eq(config_get_str(cfg, "duplication-group", "tjsrv-account", ""), "2");
+    cr_assert_eq(config_get_int(cfg, "core", "size", 0, &v), 0);
+    cr_assert_eq(v, 4 << 20);
+    cr_assert_eq(config_get_int(cfg, "core", "missing", 7, &v), 0);
+    cr_assert_eq(v, 7);
+    cr_assert_eq(config_override(cfg, "pegasus.clusters.tjsrv-account=x:1"), 0);
+    cr_assert_str_eq(config_get_str(cfg, "pegasus.clusters", "tjsrv-account", ""), "x:1");
+    cr_assert_eq(config_override(cfg, "nodot=1"), ERR_CONFIG);
+    cr_assert_eq(config_override(cfg, "a.b"), ERR_CONFIG);
+    config_set(cfg, "core", "bad", "12x");
+    cr_assert_eq(config_get_int(cfg, "core", "bad", 0, &v), ERR_CONFIG);
+    config_set(cfg, "core", "flag", "maybe");
+    cr_assert_eq(config_get_bool(cfg, "core", "flag", false, &b), ERR_CONFIG);
+    config_destroy(cfg);
+}
+
+Test(config, syntax_error_names_line)
+{
+    char *path = write_tmp("[ok]\na = 1\n[broken\n");
+    struct config *cfg = (void *)1;
+    char err[256] = "";
+    cr_assert_eq(config_load(path, &cfg, err, sizeof(err)), ERR_CONFIG);
+    cr_assert_null(cfg);
+    cr_assert(strstr(err, ":3:") != NULL, "message was: %s", err);
+    unlink(path);
+    cr_assert_eq(config_load("/nonexistent/geokv.ini", &cfg, err, sizeof(err)), ERR_CONFIG);
+}
+
+Test(buf, grows_and_stores_big_endian)
+{
+    struct buf b = BUF_INIT;
+    for (int i = 0; i < 1000; i++)
+        buf_append_be32(&b, (uint32_t)i);
+    cr_assert_eq(b.len, 4000);
+    cr_assert_eq(be32_load(b.data + 4 * 999), 999);
+    buf_reset(&b);
+    buf_append_be64(&b, 0x0102030405060708ull);
+    cr_assert_eq(b.data[0], 1);
+    cr_assert_eq(be64_load(b.data), 0x0102030405060708ull);
+    buf_fini(&b);
+}
+
+struct counter {
+    atomic_int n, before_sleep, timer;
+    struct loop *l;
+    bool on_thread;
+};
+
+static void
+bump(void *arg)
+{
+    struct counter *c = arg;
+    c->on_thread = loop_on_thread(c->l);
+    atomic_fetch_add(&c->n, 1);
+}
+
+static void
+count_sleep(void *arg)
+{
+    atomic_fetch_add(&((struct counter *)arg)->before_sleep, 1);
+}
+
+static void
+count_timer(void *arg)
+{
+    atomic_fetch_add(&((struct counter *)arg)->timer, 1);
+}
+
+Test(loop, runs_posted_delayed_and_timer_tasks, .timeout = 10)
+{
+    struct counter c = {0};
+    int64_t deadline;
+    c.l = loop_create("test");
+    loop_set_before_sleep(c.l, count_sleep, &c);
+    loop_add_timer(c.l, 10, count_timer, &c);
+    loop_start(c.l);
+    for (int i = 0; i < 1000; i++)
+        loop_post(c.l, bump, &c);
+    loop_post_delayed(c.l, 50, bump, &c);
+    deadline = clock_mono_ms() + 5000;
+    while ((atomic_load(&c.n) < 1001 || atomic_load(&c.timer) < 3) && clock_mono_ms() < deadline)
+        clock_sleep_ms(5);
+    cr_assert_eq(atomic_load(&c.n), 1001);
+    cr_assert_geq(atomic_load(&c.timer), 3);
+    cr_assert_geq(atomic_load(&c.before_sleep), 1);
+    cr_assert(c.on_thread);
+    cr_assert_not(loop_on_thread(c.l));
+    loop_destroy(c.l);
+}
