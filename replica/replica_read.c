@@ -1,0 +1,209 @@
+/*
+ * replica_read.c: get, multi_get and scan on a partition primary. Reads see only applied
+ * (hence acknowledged) writes; tombstones and expired records are invisible.
+ * Runs on: replica loop.
+ */
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "proto/pack.h"
+#include "replica/replica_int.h"
+
+#define SCAN_DEFAULT_LIMIT 1000
+#define SCAN_MAX_REPLY_BYTES (4u << 20)
+
+void
+replica_on_get(struct replica *r, struct rpc_request *req)
+{
+    struct msg_get_req g;
+    struct unpacked *zone;
+    struct storage_record rec;
+    struct buf out = BUF_INIT;
+    int rc = msg_get_req_decode(req->env.body, req->env.body_len, &g, &zone);
+    if (rc == 0)
+        rc = g.hash_key.len > GEOKV_MAX_HASH_KEY ? ERR_TOO_LARGE : 0;
+    if (rc == 0)
+        rc = storage_get(r->storage, g.hash_key.p, g.hash_key.len, g.sort_key.p, g.sort_key.len,
+                         &rec);
+    if (rc == 0) {
+        if (storage_record_visible(&rec, (uint32_t)clock_wall_s()))
+            msg_get_resp_encode(&out, &(struct msg_get_resp){bytes_of(rec.value, rec.vlen),
+                                                             rec.expire_ts, rec.timetag});
+        else
+            rc = ERR_NOT_FOUND;
+        storage_record_fini(&rec);
+    }
+    unpacked_free(zone);
+    if (rc == 0)
+        rpc_reply(req, 0, out.data, out.len);
+    else
+        replica_reply_err(r, req, rc);
+    buf_fini(&out);
+}
+
+/* Growing list of records whose bytes are copied into one arena buffer. */
+struct record_list {
+    struct kv_record *v;
+    uint32_t n, cap;
+    struct buf arena;
+    size_t bytes;
+};
+
+static void
+record_list_add(struct record_list *l, const uint8_t *hk, size_t hk_len, const uint8_t *sk,
+                size_t sk_len, const uint8_t *val, size_t vlen, uint32_t expire_ts,
+                uint64_t timetag)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    /* store offsets now; turned into pointers once the arena stops moving */
+    l->v[l->n++] = (struct kv_record){
+        {(const uint8_t *)(uintptr_t)l->arena.len, hk_len},
+        {(const uint8_t *)(uintptr_t)(l->arena.len + hk_len), sk_len},
+        {(const uint8_t *)(uintptr_t)(l->arena.len + hk_len + sk_len), vlen},
+        expire_ts, timetag};
+    buf_append(&l->arena, hk, hk_len);
+    buf_append(&l->arena, sk, sk_len);
+    buf_append(&l->arena, val, vlen);
+    l->bytes += hk_len + sk_len + vlen + 32;
+}
+
+/* Encodes the list as a records reply and frees it. */
+static void
+record_list_reply(struct record_list *l, struct rpc_request *req, const struct buf *next_key)
+{
+    struct msg_records_resp resp = {l->n, l->v, bytes_of(next_key->data, next_key->len)};
+    struct buf out = BUF_INIT;
+    for (uint32_t i = 0; i < l->n; i++) {
+        l->v[i].hash_key.p = l->arena.data + (uintptr_t)l->v[i].hash_key.p;
+        l->v[i].sort_key.p = l->arena.data + (uintptr_t)l->v[i].sort_key.p;
+        l->v[i].value.p = l->arena.data + (uintptr_t)l->v[i].value.p;
+    }
+    msg_records_resp_encode(&out, &resp);
+    rpc_reply(req, 0, out.data, out.len);
+    buf_fini(&out);
+    buf_fini(&l->arena);
+    xfree(l->v);
+}
+
+/* Collects visible records of [start, stop) up to limit; next_key = where to resume. */
+static int
+collect_range(struct replica *r, const struct buf *start, const struct buf *stop, uint32_t limit,
+              struct record_list *l, struct buf *next_key)
+{
+    struct storage_iter *it;
+    uint32_t now = (uint32_t)clock_wall_s();
+    int rc = storage_iter_create(r->storage, start->data, start->len, stop->data, stop->len, &it);
+    if (rc != 0)
+        return rc;
+    for (; storage_iter_valid(it); storage_iter_next(it)) {
+        const uint8_t *key, *hk, *sk, *val;
+        size_t klen, hk_len, sk_len, vlen;
+        struct storage_record rec = {0};
+        storage_iter_key(it, &key, &klen);
+        if (l->n >= limit || l->bytes >= SCAN_MAX_REPLY_BYTES) {
+            buf_append(next_key, key, klen);
+            break;
+        }
+        if (storage_key_decode(key, klen, &hk, &hk_len, &sk, &sk_len) != 0 ||
+            storage_iter_value(it, &rec.expire_ts, &rec.timetag, &val, &vlen) != 0) {
+            RLOG_WARN(r, "skipping a malformed record (%zu byte key)", klen);
+            continue;
+        }
+        if (storage_record_visible(&rec, now))
+            record_list_add(l, hk, hk_len, sk, sk_len, val, vlen, rec.expire_ts, rec.timetag);
+    }
+    storage_iter_destroy(it);
+    return 0;
+}
+
+static void
+get_sort_keys(struct replica *r, const struct msg_multi_get_req *g, struct record_list *l)
+{
+    uint32_t now = (uint32_t)clock_wall_s();
+    for (uint32_t i = 0; i < g->nkeys; i++) {
+        struct storage_record rec;
+        if (storage_get(r->storage, g->hash_key.p, g->hash_key.len, g->sort_keys[i].p,
+                        g->sort_keys[i].len, &rec) != 0)
+            continue;
+        if (storage_record_visible(&rec, now))
+            record_list_add(l, g->hash_key.p, g->hash_key.len, g->sort_keys[i].p,
+                            g->sort_keys[i].len, rec.value, rec.vlen, rec.expire_ts,
+                            rec.timetag);
+        storage_record_fini(&rec);
+    }
+}
+
+void
+replica_on_multi_get(struct replica *r, struct rpc_request *req)
+{
+    struct msg_multi_get_req g;
+    struct unpacked *zone;
+    struct record_list l = {0};
+    struct buf start = BUF_INIT, stop = BUF_INIT, next = BUF_INIT;
+    int rc = msg_multi_get_req_decode(req->env.body, req->env.body_len, &g, &zone);
+    if (rc == 0 && g.hash_key.len > GEOKV_MAX_HASH_KEY)
+        rc = ERR_TOO_LARGE;
+    if (rc == 0 && g.nkeys > 0) {
+        get_sort_keys(r, &g, &l);
+    } else if (rc == 0) {
+        storage_key_encode(&start, g.hash_key.p, g.hash_key.len, NULL, 0);
+        storage_key_prefix_end(&stop, g.hash_key.p, g.hash_key.len);
+        rc = collect_range(r, &start, &stop, g.max_count ? g.max_count : UINT32_MAX, &l, &next);
+    }
+    if (zone)
+        msg_multi_get_req_fini(&g);
+    unpacked_free(zone);
+    if (rc == 0)
+        record_list_reply(&l, req, &next);
+    else
+        replica_reply_err(r, req, rc);
+    if (rc != 0) {
+        buf_fini(&l.arena);
+        xfree(l.v);
+    }
+    buf_fini(&start);
+    buf_fini(&stop);
+    buf_fini(&next);
+}
+
+void
+replica_on_scan(struct replica *r, struct rpc_request *req)
+{
+    struct msg_scan_req s;
+    struct unpacked *zone;
+    struct record_list l = {0};
+    struct buf start = BUF_INIT, stop = BUF_INIT, next = BUF_INIT;
+    int rc = msg_scan_req_decode(req->env.body, req->env.body_len, &s, &zone);
+    if (rc == 0 && s.hash_key.len > GEOKV_MAX_HASH_KEY)
+        rc = ERR_TOO_LARGE;
+    if (rc == 0) {
+        if (s.resume_key.len)
+            buf_append(&start, s.resume_key.p, s.resume_key.len);
+        else if (!s.full)
+            storage_key_encode(&start, s.hash_key.p, s.hash_key.len, s.start_sort_key.p,
+                               s.start_sort_key.len);
+        if (!s.full && s.stop_sort_key.len)
+            storage_key_encode(&stop, s.hash_key.p, s.hash_key.len, s.stop_sort_key.p,
+                               s.stop_sort_key.len);
+        else if (!s.full)
+            storage_key_prefix_end(&stop, s.hash_key.p, s.hash_key.len);
+        rc = collect_range(r, &start, &stop, s.limit ? s.limit : SCAN_DEFAULT_LIMIT, &l, &next);
+    }
+    unpacked_free(zone);
+    if (rc == 0)
+        record_list_reply(&l, req, &next);
+    else
+        replica_reply_err(r, req, rc);
+    if (rc != 0) {
+        buf_fini(&l.arena);
+        xfree(l.v);
+    }
+    buf_fini(&start);
+    buf_fini(&stop);
+    buf_fini(&next);
+}

@@ -1,0 +1,578 @@
+/*
+ * replica_stub.c: the replica server process around its partitions.
+ *
+ * Threads: the RPC server thread decodes envelopes and posts each request to the loop that
+ * owns its gpid (hash % nloops); only that loop touches the replica. Each loop, before it
+ * sleeps, group-commits its dirty replicas and publishes a snapshot (gpid, ballot, decree)
+ * that the beacon thread reads under the loop's snapshot mutex. The beacon thread sends the
+ * snapshot to the meta leader every beacon_interval_ms and posts open/close/drop tasks to
+ * the owning loops from the reply.
+ */
+#include "replica/stub.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/xmalloc.h"
+#include "proto/msg.h"
+#include "proto/rpc_codes.h"
+#include "replica/replica_int.h"
+
+#define MAX_METAS 16
+
+struct stub_loop {
+    struct stub *stub;
+    struct loop *loop;
+    struct replica **reps; /* owned by the loop thread */
+    size_t nreps;
+    struct replica *dirty;
+    pthread_mutex_t snap_mu; /* leaf lock: guards snap only */
+    struct replica_report *snap;
+    size_t nsnap;
+};
+
+struct stub {
+    struct config *cfg;
+    char address[GEOKV_ADDR_MAX];
+    char data_dir[400];
+    char metas[MAX_METAS][GEOKV_ADDR_MAX];
+    int nmetas, meta_idx;
+    struct stub_loop *loops;
+    int nloops;
+    struct rpc_server *server;
+    struct rpc_client *client;
+    struct loop *beacon;
+    int64_t beacon_interval_ms, gc_interval_ms, gc_plog_bytes;
+    struct plog_opts plog_opts;
+    struct storage_opts storage_opts;
+    struct replica_opts replica_opts;
+    size_t max_value_bytes;
+};
+
+static struct stub *the_stub; /* one per process; read-only settings for replica code */
+
+size_t
+stub_max_value_bytes(void)
+{
+    return the_stub->max_value_bytes;
+}
+
+void
+replica_reply_err(struct replica *r, struct rpc_request *req, int err)
+{
+    if (err != ERR_NOT_FOUND && err != ERR_CHECK_FAILED)
+        LOG_DEBUG("%u.%u: %s failed: %s", gpid_app(r->gpid), gpid_pidx(r->gpid),
+                  rpc_code_name((int)req->env.code), err_name(err));
+    rpc_reply(req, err, NULL, 0);
+}
+
+void
+stub_mark_dirty(struct replica *r)
+{
+    if (r->dirty)
+        return;
+    r->dirty = true;
+    r->next_dirty = r->loop->dirty;
+    r->loop->dirty = r;
+}
+
+static struct stub_loop *
+loop_of(struct stub *s, uint64_t gpid)
+{
+    return &s->loops[(gpid_app(gpid) * 31u + gpid_pidx(gpid)) % (unsigned)s->nloops];
+}
+
+static struct replica *
+find_replica(struct stub_loop *sl, uint64_t gpid, size_t *idx)
+{
+    for (size_t i = 0; i < sl->nreps; i++)
+        if (sl->reps[i]->gpid == gpid) {
+            if (idx)
+                *idx = i;
+            return sl->reps[i];
+        }
+    return NULL;
+}
+
+/* Copies the state the beacon reports. Runs on: replica loop. */
+static void
+publish(struct stub_loop *sl)
+{
+    pthread_mutex_lock(&sl->snap_mu);
+    sl->snap = xrealloc(sl->snap, (sl->nreps + 1) * sizeof(*sl->snap));
+    for (size_t i = 0; i < sl->nreps; i++)
+        sl->snap[i] = (struct replica_report){sl->reps[i]->gpid, sl->reps[i]->ballot,
+                                              sl->reps[i]->last_committed, true};
+    sl->nsnap = sl->nreps;
+    pthread_mutex_unlock(&sl->snap_mu);
+}
+
+/* Group commit of everything the batch of tasks wrote. Runs on: replica loop. */
+static void
+loop_before_sleep(void *arg)
+{
+    struct stub_loop *sl = arg;
+    bool any = sl->dirty != NULL;
+    while (sl->dirty) {
+        struct replica *r = sl->dirty;
+        sl->dirty = r->next_dirty;
+        r->dirty = false;
+        replica_commit_pending(r);
+    }
+    if (any)
+        publish(sl);
+}
+
+/* ---------------- request routing ---------------- */
+
+struct req_task {
+    struct stub_loop *sl;
+    struct rpc_request *req;
+};
+
+static void
+on_partition_info(struct replica *r, struct rpc_request *req)
+{
+    struct msg_partition_info_resp m = {r->ballot, r->last_committed, r->last_durable,
+                                        plog_first_decree(r->plog), plog_last_decree(r->plog)};
+    struct buf out = BUF_INIT;
+    msg_partition_info_resp_encode(&out, &m);
+    rpc_reply(req, 0, out.data, out.len);
+    buf_fini(&out);
+}
+
+static void
+on_checkpoint(struct replica *r, struct rpc_request *req)
+{
+    struct msg_checkpoint_resp m = {0};
+    struct buf out = BUF_INIT;
+    int rc;
+    replica_commit_pending(r);
+    rc = replica_checkpoint(r, &m.decree, m.dir, sizeof(m.dir));
+    if (rc != 0) {
+        replica_reply_err(r, req, rc);
+        return;
+    }
+    msg_checkpoint_resp_encode(&out, &m);
+    rpc_reply(req, 0, out.data, out.len);
+    buf_fini(&out);
+}
+
+/* Runs on: replica loop. */
+static void
+run_request(void *arg)
+{
+    struct req_task *t = arg;
+    struct rpc_request *req = t->req;
+    struct replica *r = find_replica(t->sl, req->env.gpid, NULL);
+    xfree(t);
+    if (r == NULL) {
+        rpc_reply(req, ERR_PARTITION_NOT_HERE, NULL, 0);
+        return;
+    }
+    switch (req->env.code) {
+    case RPC_WRITE: replica_on_write(r, req); break;
+    case RPC_GET: replica_on_get(r, req); break;
+    case RPC_MULTI_GET: replica_on_multi_get(r, req); break;
+    case RPC_SCAN: replica_on_scan(r, req); break;
+    case RPC_INCR: replica_on_incr(r, req); break;
+    case RPC_CHECK_AND_SET: replica_on_cas(r, req); break;
+    case RPC_CHECKPOINT: on_checkpoint(r, req); break;
+    case RPC_PARTITION_INFO: on_partition_info(r, req); break;
+    default: rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0); break;
+    }
+}
+
+/* Runs on: RPC server thread. */
+static void
+on_request(void *arg, struct rpc_request *req)
+{
+    struct stub *s = arg;
+    struct req_task *t;
+    switch (req->env.code) {
+    case RPC_WRITE: case RPC_GET: case RPC_MULTI_GET: case RPC_SCAN: case RPC_INCR:
+    case RPC_CHECK_AND_SET: case RPC_CHECKPOINT: case RPC_PARTITION_INFO:
+        t = xmalloc(sizeof(*t));
+        t->sl = loop_of(s, req->env.gpid);
+        t->req = req;
+        loop_post(t->sl->loop, run_request, t);
+        return;
+    default:
+        LOG_WARN("replica: unknown rpc code %u", req->env.code);
+        rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0);
+    }
+}
+
+/* ---------------- partition assignment ---------------- */
+
+enum part_action { PART_OPEN, PART_CLOSE, PART_DROP };
+
+struct part_task {
+    struct stub_loop *sl;
+    enum part_action action;
+    uint64_t gpid;
+    ballot_t ballot;
+};
+
+static void
+partition_dir(const struct stub *s, uint64_t gpid, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%u.%u", s->data_dir, gpid_app(gpid), gpid_pidx(gpid));
+}
+
+static void
+part_open(struct stub_loop *sl, uint64_t gpid, ballot_t ballot)
+{
+    struct replica *r = find_replica(sl, gpid, NULL);
+    char dir[512];
+    if (r != NULL) {
+        if (ballot > r->ballot) {
+            replica_commit_pending(r);
+            r->ballot = ballot;
+        }
+        return;
+    }
+    partition_dir(sl->stub, gpid, dir, sizeof(dir));
+    if (replica_open(gpid, ballot, dir, &sl->stub->replica_opts, &r) != 0)
+        return; /* logged; the next beacon retries */
+    r->loop = sl;
+    sl->reps = xrealloc(sl->reps, (sl->nreps + 1) * sizeof(*sl->reps));
+    sl->reps[sl->nreps++] = r;
+    RLOG_INFO(r, "serving as primary (last committed decree %" PRId64 ")", r->last_committed);
+}
+
+static void
+part_close(struct stub_loop *sl, uint64_t gpid, bool drop)
+{
+    size_t idx;
+    struct replica *r = find_replica(sl, gpid, &idx);
+    char dir[512], gar[600];
+    if (r != NULL) {
+        RLOG_INFO(r, "%s", drop ? "table dropped: closing" : "no longer assigned here: closing");
+        if (r->dirty) { /* unlink from the dirty list; close commits it anyway */
+            struct replica **pp = &sl->dirty;
+            while (*pp != r)
+                pp = &(*pp)->next_dirty;
+            *pp = r->next_dirty;
+        }
+        replica_close(r);
+        sl->reps[idx] = sl->reps[--sl->nreps];
+    }
+    if (!drop)
+        return;
+    /* keep the files of a dropped table aside for the operator rather than deleting them */
+    partition_dir(sl->stub, gpid, dir, sizeof(dir));
+    snprintf(gar, sizeof(gar), "%s.dropped.%" PRId64, dir, clock_wall_s());
+    if (rename(dir, gar) != 0 && errno != ENOENT)
+        LOG_WARN("rename %s -> %s: %s", dir, gar, strerror(errno));
+}
+
+/* Runs on: replica loop. */
+static void
+run_part_task(void *arg)
+{
+    struct part_task *t = arg;
+    if (t->action == PART_OPEN)
+        part_open(t->sl, t->gpid, t->ballot);
+    else
+        part_close(t->sl, t->gpid, t->action == PART_DROP);
+    publish(t->sl);
+    xfree(t);
+}
+
+static void
+post_part_task(struct stub *s, enum part_action action, uint64_t gpid, ballot_t ballot)
+{
+    struct part_task *t = xmalloc(sizeof(*t));
+    *t = (struct part_task){loop_of(s, gpid), action, gpid, ballot};
+    loop_post(t->sl->loop, run_part_task, t);
+}
+
+/* ---------------- loop timers ---------------- */
+
+static void
+loop_gc_cron(void *arg)
+{
+    struct stub_loop *sl = arg;
+    for (size_t i = 0; i < sl->nreps; i++) {
+        struct replica *r = sl->reps[i];
+        if ((int64_t)plog_size_bytes(r->plog) < sl->stub->gc_plog_bytes)
+            continue;
+        replica_commit_pending(r);
+        if (replica_gc(r) != 0)
+            RLOG_WARN(r, "plog garbage collection failed");
+    }
+}
+
+static void
+loop_sync_cron(void *arg)
+{
+    struct stub_loop *sl = arg;
+    for (size_t i = 0; i < sl->nreps; i++)
+        if (plog_sync_if_due(sl->reps[i]->plog) != 0)
+            RLOG_ERROR(sl->reps[i], "plog fsync failed");
+}
+
+/* ---------------- beacon ---------------- */
+
+static bool
+assigned(const struct msg_beacon_resp *resp, uint64_t gpid)
+{
+    for (uint32_t i = 0; i < resp->nassign; i++)
+        if (resp->assign[i].gpid == gpid)
+            return true;
+    return false;
+}
+
+/* Applies the meta's answer: open what is assigned, close what is not, drop what was dropped. */
+static void
+beacon_apply(struct stub *s, const struct msg_beacon_req *req, const struct msg_beacon_resp *resp)
+{
+    for (uint32_t i = 0; i < resp->nassign; i++) {
+        const struct replica_report *have = NULL;
+        for (uint32_t k = 0; k < req->nreplicas; k++)
+            if (req->replicas[k].gpid == resp->assign[i].gpid)
+                have = &req->replicas[k];
+        if (have == NULL || have->ballot < resp->assign[i].ballot)
+            post_part_task(s, PART_OPEN, resp->assign[i].gpid, resp->assign[i].ballot);
+    }
+    for (uint32_t i = 0; i < resp->ndrop; i++)
+        post_part_task(s, PART_DROP, resp->drop[i], 0);
+    for (uint32_t k = 0; k < req->nreplicas; k++)
+        if (!assigned(resp, req->replicas[k].gpid))
+            post_part_task(s, PART_CLOSE, req->replicas[k].gpid, 0);
+}
+
+static void
+beacon_collect(struct stub *s, struct msg_beacon_req *req)
+{
+    memset(req, 0, sizeof(*req));
+    snprintf(req->address, sizeof(req->address), "%s", s->address);
+    for (int i = 0; i < s->nloops; i++) {
+        struct stub_loop *sl = &s->loops[i];
+        pthread_mutex_lock(&sl->snap_mu);
+        req->replicas = xrealloc(req->replicas, (req->nreplicas + sl->nsnap + 1) *
+                                                    sizeof(*req->replicas));
+        memcpy(req->replicas + req->nreplicas, sl->snap, sl->nsnap * sizeof(*sl->snap));
+        req->nreplicas += (uint32_t)sl->nsnap;
+        pthread_mutex_unlock(&sl->snap_mu);
+    }
+}
+
+/* Sends one beacon; follows a redirect to the leader once. Runs on: beacon loop. */
+static void
+beacon_cron(void *arg)
+{
+    struct stub *s = arg;
+    struct msg_beacon_req req;
+    struct buf body = BUF_INIT, reply = BUF_INIT;
+    int rc = ERR_NO_LEADER;
+    beacon_collect(s, &req);
+    msg_beacon_req_encode(&body, &req);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        const char *meta = s->metas[s->meta_idx];
+        struct msg_redirect redir;
+        buf_reset(&reply);
+        rc = rpc_call(s->client, meta, RPC_BEACON, 0, 0, body.data, body.len,
+                      (int)s->beacon_interval_ms, &reply);
+        if (rc == ERR_FORWARD_TO_LEADER && msg_redirect_decode(reply.data, reply.len, &redir) == 0 &&
+            redir.leader[0]) {
+            for (int i = 0; i < s->nmetas; i++)
+                if (strcmp(s->metas[i], redir.leader) == 0)
+                    s->meta_idx = i;
+            continue;
+        }
+        if (rc != 0)
+            s->meta_idx = (s->meta_idx + 1) % s->nmetas;
+        break;
+    }
+    if (rc == 0) {
+        struct msg_beacon_resp resp;
+        if (msg_beacon_resp_decode(reply.data, reply.len, &resp) == 0) {
+            beacon_apply(s, &req, &resp);
+            msg_beacon_resp_fini(&resp);
+        } else {
+            LOG_WARN("beacon: undecodable reply from %s", s->metas[s->meta_idx]);
+        }
+    } else {
+        LOG_DEBUG("beacon: %s", err_name(rc));
+    }
+    msg_beacon_req_fini(&req);
+    buf_fini(&body);
+    buf_fini(&reply);
+}
+
+/* ---------------- life cycle ---------------- */
+
+static int
+parse_meta_list(struct stub *s, const char *list)
+{
+    char *copy = xstrdup(list), *save = NULL;
+    for (char *tok = strtok_r(copy, ", ", &save); tok && s->nmetas < MAX_METAS;
+         tok = strtok_r(NULL, ", ", &save))
+        snprintf(s->metas[s->nmetas++], GEOKV_ADDR_MAX, "%s", tok);
+    xfree(copy);
+    return s->nmetas > 0 ? 0 : ERR_CONFIG;
+}
+
+static int
+read_int(struct stub *s, const char *sec, const char *key, int64_t def, int64_t min, int64_t *out)
+{
+    int rc = config_get_int(s->cfg, sec, key, def, out);
+    if (rc != 0 || *out < min) {
+        LOG_ERROR("config: [%s] %s = %s is not a number >= %" PRId64, sec, key,
+                  config_get_str(s->cfg, sec, key, "?"), min);
+        return ERR_CONFIG;
+    }
+    return 0;
+}
+
+static int
+read_plog_fsync(struct stub *s)
+{
+    static const char *names[] = {"always", "interval", "never"};
+    const char *v = config_get_str(s->cfg, "replication", "plog_fsync", "always");
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, names[i]) == 0) {
+            s->plog_opts.fsync_mode = i;
+            return 0;
+        }
+    LOG_ERROR("config: [replication] plog_fsync = %s: expected always, interval or never", v);
+    return ERR_CONFIG;
+}
+
+/* Reads every setting; logs and returns ERR_CONFIG on a bad one. */
+static int
+stub_read_config(struct stub *s)
+{
+    const char *cluster = config_get_str(s->cfg, "cluster", "name", "onebox");
+    int64_t v, threads;
+    int rc = 0;
+    if (parse_meta_list(s, config_get_str(s->cfg, "cluster", "meta_servers", "")) != 0) {
+        LOG_ERROR("config: [cluster] meta_servers is empty");
+        return ERR_CONFIG;
+    }
+    rc = rc ? rc : read_int(s, "replica_server", "worker_threads", 2, 1, &threads);
+    rc = rc ? rc : read_int(s, "replica_server", "beacon_interval_ms", 1000, 10, &s->beacon_interval_ms);
+    rc = rc ? rc : read_int(s, "replication", "plog_segment_bytes", 64 << 20, 4096, &v);
+    s->plog_opts.segment_bytes = (size_t)v;
+    rc = rc ? rc : read_int(s, "replication", "plog_fsync_interval_ms", 10, 1, &s->plog_opts.fsync_interval_ms);
+    rc = rc ? rc : read_int(s, "replication", "plog_gc_bytes", 64 << 20, 0, &s->gc_plog_bytes);
+    rc = rc ? rc : read_int(s, "replication", "plog_gc_interval_ms", 10000, 10, &s->gc_interval_ms);
+    rc = rc ? rc : read_int(s, "replication", "max_value_bytes", 1 << 20, 1, &v);
+    s->max_value_bytes = (size_t)v;
+    rc = rc ? rc : read_int(s, "replication", "tombstone_ttl_seconds", 86400, 1, &v);
+    s->storage_opts.tombstone_ttl_s = (uint32_t)v;
+    rc = rc ? rc : read_int(s, "duplication-group", cluster, 1, 1, &v);
+    if (rc == 0 && v > 127) {
+        LOG_ERROR("config: [duplication-group] %s = %" PRId64 ": cluster ids are 1..127", cluster, v);
+        rc = ERR_CONFIG;
+    }
+    rc = rc ? rc : read_plog_fsync(s);
+    s->replica_opts = (struct replica_opts){&s->plog_opts, &s->storage_opts, (unsigned)v};
+    s->nloops = (int)threads;
+    return rc;
+}
+
+static int
+mkdir_p(const char *path)
+{
+    char tmp[400];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int
+stub_create(struct config *cfg, const char *address, const char *data_dir, struct stub **out)
+{
+    struct stub *s = xcalloc(1, sizeof(*s));
+    int rc;
+    *out = NULL;
+    s->cfg = cfg;
+    snprintf(s->address, sizeof(s->address), "%s", address);
+    snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
+    rc = stub_read_config(s);
+    if (rc == 0 && (rc = mkdir_p(data_dir)) != 0)
+        LOG_ERROR("cannot create data dir %s: %s", data_dir, err_str(rc));
+    if (rc != 0) {
+        xfree(s);
+        return rc;
+    }
+    the_stub = s;
+    s->loops = xcalloc((size_t)s->nloops, sizeof(*s->loops));
+    for (int i = 0; i < s->nloops; i++) {
+        struct stub_loop *sl = &s->loops[i];
+        char name[16];
+        snprintf(name, sizeof(name), "replica-%d", i % 1000);
+        sl->stub = s;
+        sl->loop = loop_create(name);
+        pthread_mutex_init(&sl->snap_mu, NULL);
+        loop_set_before_sleep(sl->loop, loop_before_sleep, sl);
+        loop_add_timer(sl->loop, s->gc_interval_ms, loop_gc_cron, sl);
+        if (s->plog_opts.fsync_mode == PLOG_FSYNC_INTERVAL)
+            loop_add_timer(sl->loop, s->plog_opts.fsync_interval_ms, loop_sync_cron, sl);
+        loop_start(sl->loop);
+    }
+    s->client = rpc_client_create();
+    rc = rpc_server_create(address, on_request, s, &s->server);
+    if (rc != 0) {
+        stub_destroy(s);
+        return rc;
+    }
+    rpc_server_start(s->server);
+    s->beacon = loop_create("beacon");
+    loop_add_timer(s->beacon, s->beacon_interval_ms, beacon_cron, s);
+    loop_post(s->beacon, beacon_cron, s); /* first beacon at once */
+    loop_start(s->beacon);
+    LOG_INFO("replica server %s serving, data in %s, %d worker loops, metas %s", address,
+             data_dir, s->nloops, config_get_str(cfg, "cluster", "meta_servers", ""));
+    *out = s;
+    return 0;
+}
+
+static void
+close_all(void *arg)
+{
+    struct stub_loop *sl = arg;
+    while (sl->nreps > 0)
+        part_close(sl, sl->reps[0]->gpid, false);
+    sl->dirty = NULL;
+}
+
+void
+stub_destroy(struct stub *s)
+{
+    if (s == NULL)
+        return;
+    loop_destroy(s->beacon);
+    rpc_server_destroy(s->server); /* no new requests after this */
+    for (int i = 0; i < s->nloops; i++) {
+        loop_post(s->loops[i].loop, close_all, &s->loops[i]);
+        loop_destroy(s->loops[i].loop);
+        pthread_mutex_destroy(&s->loops[i].snap_mu);
+        xfree(s->loops[i].reps);
+        xfree(s->loops[i].snap);
+    }
+    rpc_client_destroy(s->client);
+    xfree(s->loops);
+    xfree(s);
+    the_stub = NULL;
+}
