@@ -9,6 +9,7 @@ pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
 pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 pkg_check_modules(CRITERION IMPORTED_TARGET criterion)
 
@@ -19,6 +20,7 @@ add_library(geokv::crypto ALIAS PkgConfig::CRYPTO)
 add_library(geokv::inih ALIAS PkgConfig::INIH)
 add_library(geokv::xxhash ALIAS PkgConfig::XXHASH)
 add_library(geokv::libedit ALIAS PkgConfig::LIBEDIT)
+add_library(geokv::microhttpd ALIAS PkgConfig::MHD)
 add_library(geokv::cjson ALIAS PkgConfig::CJSON)
 
 # libzookeeper_mt ships no .pc file.

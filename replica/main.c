@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "replica/stub.h"
 
 static void
@@ -28,7 +29,7 @@ main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"address", required_argument, NULL, 'a'},
         {"data-dir", required_argument, NULL, 'd'}, {"set", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *config_path = NULL, *address = NULL, *data_dir = NULL;
+    const char *config_path = NULL, *address = NULL, *data_dir = NULL, *metrics_address;
     const char *sets[64];
     int nsets = 0, c, sig, lvl;
     struct config *cfg;
@@ -76,6 +77,11 @@ main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    metrics_address = config_get_str(cfg, "core", "metrics_address", "");
+    if (metrics_address[0] && metrics_http_start(metrics_address) != 0) {
+        fprintf(stderr, "geokv-replica: cannot serve /metrics on %s\n", metrics_address);
+        return 1;
+    }
     if (stub_create(cfg, address, data_dir, &stub) != 0) {
         fprintf(stderr, "geokv-replica: cannot start (see the log above)\n");
         config_destroy(cfg);
@@ -84,6 +90,7 @@ main(int argc, char **argv)
     sigwait(&mask, &sig);
     LOG_INFO("signal %d: shutting down", sig);
     stub_destroy(stub);
+    metrics_http_stop();
     config_destroy(cfg);
     return 0;
 }

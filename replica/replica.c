@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "proto/pack.h"
 #include "replica/replica_int.h"
@@ -83,6 +84,20 @@ replica_replay(struct replica *r)
     return rc;
 }
 
+/* Per-table metrics (shared by the table's partitions on this server). */
+static void
+replica_init_metrics(struct replica *r)
+{
+    char labels[32];
+    snprintf(labels, sizeof(labels), "app_id=\"%u\"", gpid_app(r->gpid));
+    r->write_ops = metric_get(METRIC_COUNTER, "geokv_write_ops", labels, "write requests served");
+    r->read_ops = metric_get(METRIC_COUNTER, "geokv_read_ops", labels, "read requests served");
+    r->write_latency = metric_get(METRIC_HISTOGRAM, "geokv_write_latency_us", labels,
+                                  "write latency from arrival to reply, microseconds");
+    r->read_latency = metric_get(METRIC_HISTOGRAM, "geokv_read_latency_us", labels,
+                                 "read latency on the server, microseconds");
+}
+
 int
 replica_open(uint64_t gpid, ballot_t ballot, const char *dir, const struct replica_opts *opts,
              struct replica **out)
@@ -116,6 +131,7 @@ replica_open(uint64_t gpid, ballot_t ballot, const char *dir, const struct repli
                   r->last_committed);
     r->last_durable = storage_last_applied(r->storage);
     r->batch = storage_batch_create();
+    replica_init_metrics(r);
     *out = r;
     return 0;
 

@@ -23,6 +23,7 @@
 #include "replica/plog.h"
 #include "replica/storage.h"
 
+struct metric;
 struct stub;
 struct stub_loop;
 
@@ -33,6 +34,7 @@ struct pending_write {
     struct rpc_request *req;   /* NULL for internal writes */
     struct buf reply;          /* reply body to send on success */
     int result;                /* reply error if the write was a no-op (cas failed) */
+    int64_t start_us;          /* arrival, for the latency metric */
 };
 
 struct replica {
@@ -50,6 +52,7 @@ struct replica {
     struct pending_write *pending;
     size_t npending, pending_cap;
     struct storage_batch *batch; /* the ops of the pending writes */
+    struct metric *write_ops, *read_ops, *write_latency, *read_latency; /* per table */
     bool dirty; /* on the loop's dirty list */
     struct replica *next_dirty;
 };

@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
@@ -166,6 +167,16 @@ on_checkpoint(struct replica *r, struct rpc_request *req)
     buf_fini(&out);
 }
 
+static void
+timed_read(struct replica *r, struct rpc_request *req,
+           void (*handler)(struct replica *, struct rpc_request *))
+{
+    int64_t t0 = clock_mono_us();
+    handler(r, req);
+    metric_add(r->read_ops, 1);
+    metric_observe(r->read_latency, clock_mono_us() - t0);
+}
+
 /* Runs on: replica loop. */
 static void
 run_request(void *arg)
@@ -180,9 +191,9 @@ run_request(void *arg)
     }
     switch (req->env.code) {
     case RPC_WRITE: replica_on_write(r, req); break;
-    case RPC_GET: replica_on_get(r, req); break;
-    case RPC_MULTI_GET: replica_on_multi_get(r, req); break;
-    case RPC_SCAN: replica_on_scan(r, req); break;
+    case RPC_GET: timed_read(r, req, replica_on_get); break;
+    case RPC_MULTI_GET: timed_read(r, req, replica_on_multi_get); break;
+    case RPC_SCAN: timed_read(r, req, replica_on_scan); break;
     case RPC_INCR: replica_on_incr(r, req); break;
     case RPC_CHECK_AND_SET: replica_on_cas(r, req); break;
     case RPC_CHECKPOINT: on_checkpoint(r, req); break;

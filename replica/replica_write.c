@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "proto/pack.h"
 #include "replica/replica_int.h"
@@ -66,6 +67,7 @@ log_mutation(struct replica *r, struct mutation *m, struct rpc_request *req, con
     r->last_prepared = m->decree;
     pw->decree = m->decree;
     pw->req = req;
+    pw->start_us = clock_mono_us();
     if (reply)
         buf_append(&pw->reply, reply->data, reply->len);
     r->npending++;
@@ -90,9 +92,11 @@ replica_commit_pending(struct replica *r)
         struct pending_write *pw = &r->pending[i];
         if (pw->req)
             rpc_reply(pw->req, rc ? rc : pw->result, pw->reply.data, pw->reply.len);
+        metric_observe(r->write_latency, clock_mono_us() - pw->start_us);
         buf_fini(&pw->encoded);
         buf_fini(&pw->reply);
     }
+    metric_add(r->write_ops, (int64_t)r->npending);
     r->npending = 0;
     storage_batch_clear(r->batch);
 }

@@ -160,3 +160,29 @@ Test(loop, runs_posted_delayed_and_timer_tasks, .timeout = 10)
     cr_assert_not(loop_on_thread(c.l));
     loop_destroy(c.l);
 }
+
+#include "common/metrics.h"
+
+Test(metrics, counters_histograms_and_text)
+{
+    struct metric *c = metric_get(METRIC_COUNTER, "t_ops", "app_id=\"1\"", "ops");
+    struct metric *h = metric_get(METRIC_HISTOGRAM, "t_lat_us", NULL, "latency");
+    struct buf out = BUF_INIT;
+    cr_assert_eq(metric_get(METRIC_COUNTER, "t_ops", "app_id=\"1\"", "ops"), c);
+    cr_assert_neq(metric_get(METRIC_COUNTER, "t_ops", "app_id=\"2\"", "ops"), c);
+    metric_add(c, 5);
+    metric_add(c, 2);
+    cr_assert_eq(metric_value(c), 7);
+    for (int i = 1; i <= 10000; i++)
+        metric_observe(h, i);
+    /* log-linear buckets: within 1/16 above the true quantile */
+    cr_assert(metric_quantile(h, 0.5) >= 5000 && metric_quantile(h, 0.5) <= 5000 * 17 / 16 + 1,
+              "p50 = %lld", (long long)metric_quantile(h, 0.5));
+    cr_assert(metric_quantile(h, 0.99) >= 9900 && metric_quantile(h, 0.99) <= 9900 * 17 / 16 + 1);
+    metrics_render(&out);
+    buf_append_u8(&out, 0);
+    cr_assert(strstr((char *)out.data, "t_ops{app_id=\"1\"} 7\n") != NULL, "%s", out.data);
+    cr_assert(strstr((char *)out.data, "t_lat_us_count{} 10000\n") != NULL);
+    cr_assert(strstr((char *)out.data, "# TYPE t_lat_us summary") != NULL);
+    buf_fini(&out);
+}
