@@ -482,6 +482,11 @@ stub_read_config(struct stub *s)
     s->max_value_bytes = (size_t)v;
     rc = rc ? rc : read_int(s, "replication", "tombstone_ttl_seconds", 86400, 1, &v);
     s->storage_opts.tombstone_ttl_s = (uint32_t)v;
+    /* 8 MiB memtables keep a server with 8+ partitions well under 300 MiB resident */
+    rc = rc ? rc : read_int(s, "rocksdb", "write_buffer_bytes", 8 << 20, 1 << 20, &v);
+    s->storage_opts.write_buffer_bytes = (size_t)v;
+    rc = rc ? rc : read_int(s, "rocksdb", "block_cache_bytes", 8 << 20, 0, &v);
+    s->storage_opts.block_cache_bytes = (size_t)v;
     rc = rc ? rc : read_int(s, "duplication-group", cluster, 1, 1, &v);
     if (rc == 0 && v > 127) {
         LOG_ERROR("config: [duplication-group] %s = %" PRId64 ": cluster ids are 1..127", cluster, v);

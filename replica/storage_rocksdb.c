@@ -1,0 +1,559 @@
+/*
+ * storage_rocksdb.c: a partition's records in RocksDB (the storage.h API).
+ *
+ * Layout (see storage.h): user keys are [u16 BE hk_len][hk][sk], values are
+ * [u32 BE expire_ts][u64 BE timetag][user bytes]; the one-byte internal key "\x00" holds the
+ * last applied decree as a u64 BE. storage_apply appends that key to the caller's batch (inside
+ * a write-batch save point, so the batch is unchanged afterwards) and writes the whole batch with
+ * RocksDB's WAL disabled: the plog is our WAL. A memtable switch never splits a write batch, so
+ * whatever RocksDB has on disk after a crash carries the decree it belongs to.
+ *
+ * Invariants:
+ *  - s->last_applied only grows and equals the value under "\x00" in the memtable/SSTs.
+ *  - The internal key is never returned by iterators and never dropped by the filter.
+ *
+ * Memory: one LRU block cache per DB (index and filter blocks are charged to it), memtables of
+ * write_buffer_bytes, at most 2 of them. Worst case per partition is about
+ * block_cache + 2 * write_buffer (40 MiB with the defaults); memtables grow on demand.
+ *
+ * Thread: the owner loop applies and reads; storage_flush / storage_checkpoint /
+ * storage_compact may run on a worker thread at the same time, so last_applied is read and
+ * written with atomics. A clean storage_close flushes the memtables (RocksDB's default when the
+ * WAL is off); a crash loses them and the plog replays from storage_last_applied().
+ */
+#include "replica/storage.h"
+
+#include <rocksdb/c.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+
+#define STORAGE_INTERNAL_KEY "\x00"
+#define STORAGE_DEFAULT_TOMBSTONE_TTL_S 86400u
+#define STORAGE_DEFAULT_CACHE (8u << 20)
+#define STORAGE_DEFAULT_WRITE_BUFFER (16u << 20)
+
+struct storage {
+    rocksdb_t *db;
+    rocksdb_options_t *opts;
+    rocksdb_block_based_table_options_t *topts;
+    rocksdb_cache_t *cache;
+    rocksdb_compactionfilter_t *filter;
+    rocksdb_writeoptions_t *wopts;
+    rocksdb_readoptions_t *ropts;
+    char *dir;
+    uint64_t tombstone_ttl_us;
+    decree_t last_applied; /* atomic access only */
+};
+
+struct storage_batch {
+    rocksdb_writebatch_t *wb;
+    struct buf key, val; /* scratch, reused by every put */
+};
+
+struct storage_iter {
+    rocksdb_iterator_t *it;
+    rocksdb_readoptions_t *ropts;
+    uint8_t *stop; /* the upper bound RocksDB points into; owned */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Logs a RocksDB error once with its context and frees the message. Returns ERR_IO. */
+static int
+rocks_err(const char *dir, const char *what, char *msg)
+{
+    LOG_ERROR("storage %s: %s: %s", dir, what, msg ? msg : "(no message)");
+    rocksdb_free(msg);
+    return ERR_IO;
+}
+
+static bool
+is_internal_key(const char *key, size_t len)
+{
+    return len == 1 && key[0] == 0;
+}
+
+static void
+set_last_applied(struct storage *s, decree_t d)
+{
+    __atomic_store_n(&s->last_applied, d, __ATOMIC_RELEASE);
+}
+
+/* Reads the internal decree key through db; 0 if it is absent. */
+static int
+read_decree(rocksdb_t *db, const rocksdb_readoptions_t *ro, const char *dir, decree_t *out)
+{
+    char *err = NULL;
+    size_t vlen = 0;
+    char *v = rocksdb_get(db, ro, STORAGE_INTERNAL_KEY, 1, &vlen, &err);
+
+    *out = 0;
+    if (err != NULL)
+        return rocks_err(dir, "read last applied decree", err);
+    if (v == NULL)
+        return 0;
+    if (vlen != 8) {
+        LOG_ERROR("storage %s: last applied decree has %zu bytes, want 8", dir, vlen);
+        rocksdb_free(v);
+        return ERR_INVALID_DATA;
+    }
+    *out = (decree_t)be64_load((const uint8_t *)v);
+    rocksdb_free(v);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- compaction filter */
+
+static void
+filter_state_destroy(void *state)
+{
+    (void)state; /* the state is the struct storage, freed by storage_close */
+}
+
+static const char *
+filter_name(void *state)
+{
+    (void)state;
+    return "geokv.ttl_tombstone";
+}
+
+/* Returns 1 (drop) for expired records and tombstones older than the TTL. Runs on RocksDB's
+ * compaction threads: reads only the immutable TTL from the storage. */
+static unsigned char
+filter_record(void *state, int level, const char *key, size_t klen, const char *val,
+              size_t vlen, char **new_val, size_t *new_vlen, unsigned char *changed)
+{
+    const struct storage *s = state;
+    const uint8_t *v = (const uint8_t *)val;
+
+    (void)level;
+    (void)new_val;
+    (void)new_vlen;
+    *changed = 0;
+    if (is_internal_key(key, klen) || vlen < STORAGE_VALUE_HEADER)
+        return 0;
+    uint32_t expire_ts = be32_load(v);
+    uint64_t timetag = be64_load(v + 4);
+    if (expire_ts != 0 && (int64_t)expire_ts <= clock_wall_s())
+        return 1;
+    if (timetag_deleted(timetag)) {
+        uint64_t now_us = (uint64_t)clock_wall_us();
+        uint64_t ts = timetag_ts(timetag);
+        if (ts < now_us && now_us - ts > s->tombstone_ttl_us)
+            return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- open / close */
+
+/* Builds the options: small shared-per-DB cache, bounded memtables, the TTL filter. */
+static void
+build_options(struct storage *s, const struct storage_opts *o)
+{
+    size_t cache = o && o->block_cache_bytes ? o->block_cache_bytes : STORAGE_DEFAULT_CACHE;
+    size_t wbuf = o && o->write_buffer_bytes ? o->write_buffer_bytes : STORAGE_DEFAULT_WRITE_BUFFER;
+
+    s->cache = rocksdb_cache_create_lru(cache);
+    s->topts = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(s->topts, s->cache);
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks(s->topts, 1);
+    rocksdb_block_based_options_set_filter_policy(s->topts,
+                                                  rocksdb_filterpolicy_create_bloom(10));
+
+    s->filter = rocksdb_compactionfilter_create(s, filter_state_destroy, filter_record,
+                                                filter_name);
+    s->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(s->opts, 1);
+    rocksdb_options_set_block_based_table_factory(s->opts, s->topts);
+    rocksdb_options_set_compaction_filter(s->opts, s->filter);
+    rocksdb_options_set_write_buffer_size(s->opts, wbuf);
+    rocksdb_options_set_max_write_buffer_number(s->opts, 2);
+    rocksdb_options_set_max_background_jobs(s->opts, 2);
+    rocksdb_options_set_max_open_files(s->opts, 256);
+    rocksdb_options_set_info_log_level(s->opts, 2 /* WARN */);
+    rocksdb_options_set_keep_log_file_num(s->opts, 2);
+    rocksdb_options_set_max_log_file_size(s->opts, 1u << 20);
+
+    s->wopts = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_disable_WAL(s->wopts, 1);
+    s->ropts = rocksdb_readoptions_create();
+}
+
+/* Frees everything but the DB handle (which must be closed first). */
+static void
+free_options(struct storage *s)
+{
+    rocksdb_readoptions_destroy(s->ropts);
+    rocksdb_writeoptions_destroy(s->wopts);
+    rocksdb_options_destroy(s->opts);
+    rocksdb_compactionfilter_destroy(s->filter);
+    rocksdb_block_based_options_destroy(s->topts);
+    rocksdb_cache_destroy(s->cache);
+    xfree(s->dir);
+    xfree(s);
+}
+
+int
+storage_open(const char *dir, const struct storage_opts *opts, struct storage **out)
+{
+    struct storage *s = xcalloc(1, sizeof(*s));
+    char *err = NULL;
+    decree_t d = 0;
+    int rc;
+
+    *out = NULL;
+    s->dir = xstrdup(dir);
+    uint32_t ttl_s = opts && opts->tombstone_ttl_s ? opts->tombstone_ttl_s
+                                                   : STORAGE_DEFAULT_TOMBSTONE_TTL_S;
+    s->tombstone_ttl_us = (uint64_t)ttl_s * 1000000u;
+    build_options(s, opts);
+    s->db = rocksdb_open(s->opts, dir, &err);
+    if (err != NULL) {
+        rc = rocks_err(dir, "open", err);
+        goto out_free;
+    }
+    rc = read_decree(s->db, s->ropts, dir, &d);
+    if (rc != 0)
+        goto out_close;
+    set_last_applied(s, d);
+    *out = s;
+    return 0;
+
+out_close:
+    rocksdb_close(s->db);
+out_free:
+    free_options(s);
+    return rc;
+}
+
+void
+storage_close(struct storage *s)
+{
+    if (s == NULL)
+        return;
+    rocksdb_close(s->db);
+    free_options(s);
+}
+
+decree_t
+storage_last_applied(const struct storage *s)
+{
+    return __atomic_load_n(&s->last_applied, __ATOMIC_ACQUIRE);
+}
+
+/* ---------------------------------------------------------------- keys */
+
+void
+storage_key_encode(struct buf *out, const void *hk, size_t hk_len, const void *sk, size_t sk_len)
+{
+    ASSERT(hk_len <= GEOKV_MAX_HASH_KEY);
+    buf_reserve(out, 2 + hk_len + sk_len);
+    buf_append_be16(out, (uint16_t)hk_len);
+    buf_append(out, hk, hk_len);
+    buf_append(out, sk, sk_len);
+}
+
+int
+storage_key_decode(const uint8_t *key, size_t len, const uint8_t **hk, size_t *hk_len,
+                   const uint8_t **sk, size_t *sk_len)
+{
+    *hk = *sk = NULL;
+    *hk_len = *sk_len = 0;
+    if (len < 2)
+        return ERR_INVALID_DATA;
+    size_t hl = be16_load(key);
+    if (2 + hl > len)
+        return ERR_INVALID_DATA;
+    *hk = key + 2;
+    *hk_len = hl;
+    *sk = key + 2 + hl;
+    *sk_len = len - 2 - hl;
+    return 0;
+}
+
+void
+storage_key_prefix_end(struct buf *out, const void *hk, size_t hk_len)
+{
+    size_t start = out->len;
+
+    storage_key_encode(out, hk, hk_len, NULL, 0);
+    /* Strip trailing 0xff bytes and increment the last one; nothing left = no upper bound. */
+    while (out->len > start && out->data[out->len - 1] == 0xff)
+        out->len--;
+    if (out->len > start)
+        out->data[out->len - 1]++;
+}
+
+/* ---------------------------------------------------------------- batches and writes */
+
+struct storage_batch *
+storage_batch_create(void)
+{
+    struct storage_batch *b = xcalloc(1, sizeof(*b));
+
+    b->wb = rocksdb_writebatch_create();
+    return b;
+}
+
+void
+storage_batch_destroy(struct storage_batch *b)
+{
+    if (b == NULL)
+        return;
+    rocksdb_writebatch_destroy(b->wb);
+    buf_fini(&b->key);
+    buf_fini(&b->val);
+    xfree(b);
+}
+
+void
+storage_batch_clear(struct storage_batch *b)
+{
+    rocksdb_writebatch_clear(b->wb);
+}
+
+void
+storage_batch_put(struct storage_batch *b, const void *hk, size_t hk_len, const void *sk,
+                  size_t sk_len, uint32_t expire_ts, uint64_t timetag, const void *value,
+                  size_t vlen)
+{
+    buf_reset(&b->key);
+    buf_reset(&b->val);
+    storage_key_encode(&b->key, hk, hk_len, sk, sk_len);
+    buf_reserve(&b->val, STORAGE_VALUE_HEADER + vlen);
+    buf_append_be32(&b->val, expire_ts);
+    buf_append_be64(&b->val, timetag);
+    buf_append(&b->val, value, vlen);
+    rocksdb_writebatch_put(b->wb, (const char *)b->key.data, b->key.len,
+                           (const char *)b->val.data, b->val.len);
+}
+
+int
+storage_apply(struct storage *s, struct storage_batch *b, decree_t decree)
+{
+    uint8_t dv[8];
+    char *err = NULL, *rb_err = NULL;
+
+    if (decree <= storage_last_applied(s)) {
+        LOG_ERROR("storage %s: apply decree %lld <= last applied %lld", s->dir,
+                  (long long)decree, (long long)storage_last_applied(s));
+        return ERR_INVALID_ARG;
+    }
+    be64_store(dv, (uint64_t)decree);
+    rocksdb_writebatch_set_save_point(b->wb);
+    rocksdb_writebatch_put(b->wb, STORAGE_INTERNAL_KEY, 1, (const char *)dv, sizeof(dv));
+    rocksdb_write(s->db, s->wopts, b->wb, &err);
+    rocksdb_writebatch_rollback_to_save_point(b->wb, &rb_err);
+    ASSERT(rb_err == NULL); /* the save point was set just above */
+    if (err != NULL)
+        return rocks_err(s->dir, "write", err);
+    set_last_applied(s, decree);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reads */
+
+int
+storage_get(struct storage *s, const void *hk, size_t hk_len, const void *sk, size_t sk_len,
+            struct storage_record *out)
+{
+    struct buf key = BUF_INIT;
+    char *err = NULL;
+    size_t vlen = 0;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    storage_key_encode(&key, hk, hk_len, sk, sk_len);
+    char *v = rocksdb_get(s->db, s->ropts, (const char *)key.data, key.len, &vlen, &err);
+    buf_fini(&key);
+    if (err != NULL)
+        return rocks_err(s->dir, "get", err);
+    if (v == NULL)
+        return ERR_NOT_FOUND;
+    if (vlen < STORAGE_VALUE_HEADER) {
+        LOG_ERROR("storage %s: record value has %zu bytes, shorter than its header", s->dir,
+                  vlen);
+        rc = ERR_INVALID_DATA;
+        goto out_free;
+    }
+    out->expire_ts = be32_load((const uint8_t *)v);
+    out->timetag = be64_load((const uint8_t *)v + 4);
+    out->vlen = vlen - STORAGE_VALUE_HEADER;
+    out->value = xmalloc(out->vlen ? out->vlen : 1);
+    memcpy(out->value, v + STORAGE_VALUE_HEADER, out->vlen);
+out_free:
+    rocksdb_free(v);
+    return rc;
+}
+
+void
+storage_record_fini(struct storage_record *r)
+{
+    xfree(r->value);
+    r->value = NULL;
+    r->vlen = 0;
+}
+
+bool
+storage_record_visible(const struct storage_record *r, uint32_t now_s)
+{
+    if (timetag_deleted(r->timetag))
+        return false;
+    return r->expire_ts == 0 || r->expire_ts > now_s;
+}
+
+/* ---------------------------------------------------------------- iterators */
+
+/* Steps over the internal key if the iterator stands on it. */
+static void
+skip_internal(struct storage_iter *it)
+{
+    size_t len = 0;
+
+    while (rocksdb_iter_valid(it->it)) {
+        const char *k = rocksdb_iter_key(it->it, &len);
+        if (!is_internal_key(k, len))
+            return;
+        rocksdb_iter_next(it->it);
+    }
+}
+
+int
+storage_iter_create(struct storage *s, const void *start, size_t start_len, const void *stop,
+                    size_t stop_len, struct storage_iter **out)
+{
+    struct storage_iter *it = xcalloc(1, sizeof(*it));
+    char *err = NULL;
+
+    *out = NULL;
+    it->ropts = rocksdb_readoptions_create();
+    if (stop_len > 0) {
+        it->stop = xmemdup(stop, stop_len);
+        rocksdb_readoptions_set_iterate_upper_bound(it->ropts, (const char *)it->stop, stop_len);
+    }
+    it->it = rocksdb_create_iterator(s->db, it->ropts);
+    rocksdb_iter_seek(it->it, start_len ? (const char *)start : "", start_len);
+    rocksdb_iter_get_error(it->it, &err);
+    if (err != NULL) {
+        storage_iter_destroy(it);
+        return rocks_err(s->dir, "iterator seek", err);
+    }
+    skip_internal(it);
+    *out = it;
+    return 0;
+}
+
+bool
+storage_iter_valid(struct storage_iter *it)
+{
+    return rocksdb_iter_valid(it->it) != 0;
+}
+
+void
+storage_iter_next(struct storage_iter *it)
+{
+    rocksdb_iter_next(it->it);
+    skip_internal(it);
+}
+
+void
+storage_iter_key(struct storage_iter *it, const uint8_t **key, size_t *len)
+{
+    *key = (const uint8_t *)rocksdb_iter_key(it->it, len);
+}
+
+int
+storage_iter_value(struct storage_iter *it, uint32_t *expire_ts, uint64_t *timetag,
+                   const uint8_t **value, size_t *vlen)
+{
+    size_t len = 0;
+    const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it->it, &len);
+
+    *expire_ts = 0;
+    *timetag = 0;
+    *value = NULL;
+    *vlen = 0;
+    if (len < STORAGE_VALUE_HEADER)
+        return ERR_INVALID_DATA;
+    *expire_ts = be32_load(v);
+    *timetag = be64_load(v + 4);
+    *value = v + STORAGE_VALUE_HEADER;
+    *vlen = len - STORAGE_VALUE_HEADER;
+    return 0;
+}
+
+void
+storage_iter_destroy(struct storage_iter *it)
+{
+    if (it == NULL)
+        return;
+    rocksdb_iter_destroy(it->it);
+    rocksdb_readoptions_destroy(it->ropts);
+    xfree(it->stop);
+    xfree(it);
+}
+
+/* ---------------------------------------------------------------- flush, checkpoint, compact */
+
+int
+storage_flush(struct storage *s, decree_t *durable_out)
+{
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    /* Everything up to d is in the memtables now, so the flush below makes it durable. */
+    decree_t d = storage_last_applied(s);
+    char *err = NULL;
+
+    *durable_out = 0;
+    rocksdb_flushoptions_set_wait(fo, 1);
+    rocksdb_flush(s->db, fo, &err);
+    rocksdb_flushoptions_destroy(fo);
+    if (err != NULL)
+        return rocks_err(s->dir, "flush", err);
+    *durable_out = d;
+    return 0;
+}
+
+/* Reads the decree stored in a finished checkpoint, so it is exact even when applies ran
+ * while the checkpoint was made. */
+static int
+checkpoint_decree(struct storage *s, const char *dir, decree_t *out)
+{
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open_for_read_only(s->opts, dir, 0, &err);
+    int rc;
+
+    *out = 0;
+    if (err != NULL)
+        return rocks_err(dir, "open checkpoint read-only", err);
+    rc = read_decree(db, s->ropts, dir, out);
+    rocksdb_close(db);
+    return rc;
+}
+
+int
+storage_checkpoint(struct storage *s, const char *dir, decree_t *decree_out)
+{
+    char *err = NULL;
+    rocksdb_checkpoint_t *cp;
+
+    *decree_out = 0;
+    cp = rocksdb_checkpoint_object_create(s->db, &err);
+    if (err != NULL)
+        return rocks_err(s->dir, "create checkpoint object", err);
+    /* log_size_for_flush = 0: flush the memtables first, the WAL holds nothing. */
+    rocksdb_checkpoint_create(cp, dir, 0, &err);
+    rocksdb_checkpoint_object_destroy(cp);
+    if (err != NULL)
+        return rocks_err(s->dir, "create checkpoint", err);
+    return checkpoint_decree(s, dir, decree_out);
+}
+
+void
+storage_compact(struct storage *s)
+{
+    rocksdb_compact_range(s->db, NULL, 0, NULL, 0);
+}
