@@ -8,10 +8,12 @@
  * rebuilds exactly the acknowledged state. Runs on: replica loop.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -170,16 +172,35 @@ replica_gc(struct replica *r)
     return plog_gc(r->plog, durable);
 }
 
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* Removes a directory tree; a missing one is fine. */
+static void
+rm_rf(const char *path)
+{
+    (void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 replica_checkpoint(struct replica *r, decree_t *decree, char *dir, size_t dirlen)
 {
     char tmp[600];
+    struct stat st;
     int rc;
     snprintf(tmp, sizeof(tmp), "%s/checkpoint.tmp", r->dir);
+    rm_rf(tmp); /* left by a crash during an earlier checkpoint */
     rc = storage_checkpoint(r->storage, tmp, decree);
     if (rc != 0)
         return rc;
     snprintf(dir, dirlen, "%s/checkpoint.%" PRId64, r->dir, *decree);
+    if (stat(dir, &st) == 0) { /* nothing written since the last one: reuse it */
+        rm_rf(tmp);
+        return 0;
+    }
     if (rename(tmp, dir) != 0) {
         rc = -errno;
         RLOG_ERROR(r, "rename %s -> %s: %s", tmp, dir, strerror(errno));
