@@ -1,0 +1,28 @@
+#pragma once
+/* admin-cli internals: the session state and the command dispatcher (admin_cmds.c). */
+#include <stdbool.h>
+
+#include "admin/admin_util.h"
+#include "proto/types.h"
+
+struct geokv_client;
+struct geokv_table;
+
+struct admin_ctx {
+    struct geokv_client *client;
+    char app[GEOKV_APP_NAME_MAX]; /* "" = none selected */
+    struct geokv_table *table;    /* opened lazily for app */
+    int timeout_ms;               /* data and meta calls */
+    int create_timeout_ms;
+};
+
+enum admin_result {
+    ADMIN_OK = 0,
+    ADMIN_FAIL = 1, /* the command failed; one "error: ..." or usage line was printed */
+    ADMIN_EXIT = 2, /* exit / quit */
+};
+
+/* Runs one command line (argv[0] is the command). Output on stdout, errors on stderr. */
+enum admin_result admin_run(struct admin_ctx *ctx, const struct admin_args *args);
+/* Prints the command list (help). */
+void admin_print_help(void);

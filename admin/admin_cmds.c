@@ -1,0 +1,564 @@
+/*
+ * admin_cmds.c: admin-cli's command table and commands.
+ *
+ * Every command gets the session (client, selected app, timeouts) and its arguments, prints
+ * its result on stdout and returns ADMIN_OK, or ADMIN_FAIL after printing exactly one line on
+ * stderr: "error: <what>: <reason>" or, for wrong arguments, "usage: <command usage>".
+ * Bytes from the store (keys, values) are printed escaped (admin_escape: \xHH for anything
+ * not printable). A get of a missing key and a check_and_set whose check fails are answers,
+ * not failures.
+ */
+#include "admin/admin.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/geokv.h"
+#include "common/xmalloc.h"
+
+struct admin_cmd;
+typedef enum admin_result admin_cmd_fn(struct admin_ctx *ctx, const struct admin_cmd *cmd,
+                                       int argc, const struct admin_tok *argv);
+
+struct admin_cmd {
+    const char *name, *alias;
+    const char *usage; /* arguments only */
+    const char *help;
+    admin_cmd_fn *fn;
+    bool needs_app;
+    int min_args, max_args; /* not counting the command; max -1 = any */
+};
+
+#define USAGE_FAIL (ADMIN_FAIL + 100) /* internal: print the usage line */
+
+static enum admin_result
+fail(const char *what, int err)
+{
+    fflush(stdout);
+    fprintf(stderr, "error: %s: %s\n", what, err_str(err));
+    return ADMIN_FAIL;
+}
+
+static struct bytes
+tok_bytes(const struct admin_tok *t)
+{
+    return bytes_of(t->p, t->len);
+}
+
+/* Prints bytes escaped, without a newline. */
+static void
+print_escaped(const void *p, size_t n)
+{
+    struct buf b = BUF_INIT;
+    admin_escape(p, n, &b);
+    fputs((const char *)b.data, stdout);
+    buf_fini(&b);
+}
+
+/* Opens the selected app if needed. */
+static int
+need_table(struct admin_ctx *ctx)
+{
+    if (ctx->table != NULL && strcmp(geokv_table_name(ctx->table), ctx->app) == 0)
+        return 0;
+    ctx->table = NULL;
+    return geokv_open(ctx->client, ctx->app, ctx->timeout_ms, &ctx->table);
+}
+
+static const char *
+app_status_name(uint32_t s)
+{
+    return s == APP_AVAILABLE ? "AVAILABLE" : s == APP_CREATING ? "CREATING"
+                                          : s == APP_DROPPED    ? "DROPPED"
+                                                                : "UNKNOWN";
+}
+
+/* ---- meta commands ---- */
+
+static enum admin_result
+cmd_ls(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
+{
+    struct msg_list_apps_resp m;
+    int err = geokv_list_apps(ctx->client, ctx->timeout_ms, &m);
+
+    if (err != 0)
+        return fail("ls", err);
+    printf("%-8s %-32s %-10s %-10s %-8s %s\n", "app_id", "name", "status", "partitions",
+           "replicas", "create_time");
+    for (uint32_t i = 0; i < m.napps; i++) {
+        const struct app_info *a = &m.apps[i];
+        char ts[32] = "-";
+        time_t t = (time_t)a->create_ts;
+        struct tm tm;
+        if (a->create_ts > 0 && localtime_r(&t, &tm) != NULL)
+            strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+        printf("%-8u %-32s %-10s %-10u %-8u %s\n", a->app_id, a->name,
+               app_status_name(a->status), a->partition_count, a->replica_count, ts);
+    }
+    msg_list_apps_resp_fini(&m);
+    return ADMIN_OK;
+}
+
+/* Parses create's options (-p N, -r R) after the name. */
+static int
+create_opts(int argc, const struct admin_tok *argv, uint32_t *pc, uint32_t *rc)
+{
+    for (int i = 1; i < argc; i += 2) {
+        uint32_t *dst = strcmp(argv[i].p, "-p") == 0 ? pc : strcmp(argv[i].p, "-r") == 0 ? rc
+                                                                                          : NULL;
+        if (dst == NULL || i + 1 >= argc || admin_parse_u32(argv[i + 1].p, dst) != 0 || *dst == 0)
+            return ERR_INVALID_ARG;
+    }
+    return 0;
+}
+
+static enum admin_result
+cmd_create(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+           const struct admin_tok *argv)
+{
+    uint32_t pc = 4, rc = 3;
+    struct msg_app_config cfg;
+    int err;
+
+    if (create_opts(argc, argv, &pc, &rc) != 0)
+        return USAGE_FAIL;
+    err = geokv_create_app(ctx->client, argv[0].p, pc, rc, ctx->create_timeout_ms, &cfg);
+    if (err != 0)
+        return fail("create", err);
+    printf("created app %s: app_id %u, %u partitions, %u replicas\n", argv[0].p, cfg.app_id,
+           cfg.partition_count, cfg.replica_count);
+    msg_app_config_fini(&cfg);
+    return ADMIN_OK;
+}
+
+static enum admin_result
+cmd_drop(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+         const struct admin_tok *argv)
+{
+    int err = geokv_drop_app(ctx->client, argv[0].p, ctx->timeout_ms);
+    if (err != 0)
+        return fail("drop", err);
+    printf("dropped app %s\n", argv[0].p);
+    return ADMIN_OK;
+}
+
+static enum admin_result
+cmd_use(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+        const struct admin_tok *argv)
+{
+    struct geokv_table *t;
+    int err;
+
+    if (argv[0].len >= sizeof(ctx->app))
+        return fail("use", ERR_INVALID_ARG);
+    err = geokv_open(ctx->client, argv[0].p, ctx->timeout_ms, &t);
+    if (err != 0)
+        return fail("use", err);
+    snprintf(ctx->app, sizeof(ctx->app), "%s", argv[0].p);
+    ctx->table = t;
+    printf("OK\n");
+    return ADMIN_OK;
+}
+
+static const char *
+node_state_name(uint32_t s)
+{
+    return s == NODE_ALIVE ? "ALIVE" : s == NODE_DEAD ? "DEAD" : "UNKNOWN";
+}
+
+static enum admin_result
+cmd_nodes(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+          const struct admin_tok *argv)
+{
+    struct msg_list_nodes_resp m;
+    int err = geokv_list_nodes(ctx->client, ctx->timeout_ms, &m);
+
+    if (err != 0)
+        return fail("nodes", err);
+    printf("%-24s %-8s %-10s %s\n", "address", "state", "primaries", "secondaries");
+    for (uint32_t i = 0; i < m.nnodes; i++)
+        printf("%-24s %-8s %-10u %u\n", m.nodes[i].address, node_state_name(m.nodes[i].state),
+               m.nodes[i].primary_count, m.nodes[i].secondary_count);
+    msg_list_nodes_resp_fini(&m);
+    return ADMIN_OK;
+}
+
+static void
+print_partition(const struct partition_config *p)
+{
+    char sec[GEOKV_MAX_REPLICAS * GEOKV_ADDR_MAX + 8] = "";
+    size_t off = 0;
+
+    for (uint32_t j = 0; j < p->nsecondaries && j < GEOKV_MAX_REPLICAS; j++)
+        off += (size_t)snprintf(sec + off, sizeof(sec) - off, "%s%s", j ? "," : "",
+                                p->secondaries[j]);
+    printf("%-6u %-8lld %-24s %-50s %lld\n", p->pidx, (long long)p->ballot,
+           p->primary[0] ? p->primary : "-", sec[0] ? sec : "-", (long long)p->last_committed);
+}
+
+static enum admin_result
+cmd_app(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+        const struct admin_tok *argv)
+{
+    const char *name = argc > 0 ? argv[0].p : ctx->app;
+    struct msg_app_config cfg;
+    int err;
+
+    if (name[0] == '\0')
+        return USAGE_FAIL;
+    err = geokv_query_config(ctx->client, name, ctx->timeout_ms, &cfg);
+    if (err != 0)
+        return fail("app", err);
+    printf("app_id: %u\nname: %s\nstatus: %s\npartition_count: %u\nreplica_count: %u\n",
+           cfg.app_id, cfg.name, app_status_name(cfg.status), cfg.partition_count,
+           cfg.replica_count);
+    printf("%-6s %-8s %-24s %-50s %s\n", "pidx", "ballot", "primary", "secondaries",
+           "last_committed");
+    for (uint32_t i = 0; i < cfg.partition_count; i++)
+        print_partition(&cfg.partitions[i]);
+    msg_app_config_fini(&cfg);
+    return ADMIN_OK;
+}
+
+static enum admin_result
+cmd_leader(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+           const struct admin_tok *argv)
+{
+    char leader[GEOKV_ADDR_MAX];
+    int err = geokv_leader(ctx->client, argc > 0 ? argv[0].p : NULL, ctx->timeout_ms, leader);
+
+    if (err != 0)
+        return fail("leader", err);
+    printf("%s\n", leader);
+    return ADMIN_OK;
+}
+
+/* ---- data commands ---- */
+
+static enum admin_result
+cmd_set(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+        const struct admin_tok *argv)
+{
+    uint32_t ttl = 0;
+    int err;
+
+    if (argc == 4 && admin_parse_u32(argv[3].p, &ttl) != 0)
+        return USAGE_FAIL;
+    err = geokv_set(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), tok_bytes(&argv[2]),
+                    ttl, ctx->timeout_ms);
+    if (err != 0)
+        return fail("set", err);
+    printf("OK\n");
+    return ADMIN_OK;
+}
+
+static enum admin_result
+cmd_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+        const struct admin_tok *argv)
+{
+    struct buf v = BUF_INIT;
+    int err = geokv_get(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), &v, NULL,
+                        ctx->timeout_ms);
+
+    if (err == ERR_NOT_FOUND) {
+        printf("not found\n");
+        err = 0;
+    } else if (err == 0) {
+        print_escaped(v.data, v.len);
+        printf("\n");
+    }
+    buf_fini(&v);
+    return err != 0 ? fail("get", err) : ADMIN_OK;
+}
+
+static enum admin_result
+cmd_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+        const struct admin_tok *argv)
+{
+    int err = geokv_del(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), ctx->timeout_ms);
+    if (err != 0)
+        return fail("del", err);
+    printf("OK\n");
+    return ADMIN_OK;
+}
+
+/* Prints one record as: hash_key : sort_key => value */
+static int
+print_record(void *arg, const struct kv_record *r)
+{
+    long *n = arg;
+    print_escaped(r->hash_key.p, r->hash_key.len);
+    printf(" : ");
+    print_escaped(r->sort_key.p, r->sort_key.len);
+    printf(" => ");
+    print_escaped(r->value.p, r->value.len);
+    printf("\n");
+    (*n)++;
+    return 0;
+}
+
+static enum admin_result
+cmd_multi_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+              const struct admin_tok *argv)
+{
+    struct bytes *sks = xcalloc((size_t)argc, sizeof(*sks));
+    long n = 0;
+    int err;
+
+    for (int i = 1; i < argc; i++)
+        sks[i - 1] = tok_bytes(&argv[i]);
+    err = geokv_multi_get(ctx->table, tok_bytes(&argv[0]), sks, (size_t)argc - 1, print_record,
+                          &n, ctx->timeout_ms);
+    xfree(sks);
+    if (err != 0)
+        return fail("multi_get", err);
+    printf("%ld record(s)\n", n);
+    return ADMIN_OK;
+}
+
+static enum admin_result
+cmd_multi_set(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+              const struct admin_tok *argv)
+{
+    size_t n = (size_t)(argc - 1) / 2;
+    struct geokv_kv *kvs;
+    int err;
+
+    if ((argc - 1) % 2 != 0)
+        return USAGE_FAIL;
+    kvs = xcalloc(n, sizeof(*kvs));
+    for (size_t i = 0; i < n; i++)
+        kvs[i] = (struct geokv_kv){tok_bytes(&argv[1 + 2 * i]), tok_bytes(&argv[2 + 2 * i])};
+    err = geokv_multi_set(ctx->table, tok_bytes(&argv[0]), kvs, n, 0, ctx->timeout_ms);
+    xfree(kvs);
+    if (err != 0)
+        return fail("multi_set", err);
+    printf("OK\n");
+    return ADMIN_OK;
+}
+
+static enum admin_result
+cmd_multi_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+              const struct admin_tok *argv)
+{
+    struct bytes *sks = xcalloc((size_t)argc, sizeof(*sks));
+    int err;
+
+    for (int i = 1; i < argc; i++)
+        sks[i - 1] = tok_bytes(&argv[i]);
+    err = geokv_multi_del(ctx->table, tok_bytes(&argv[0]), sks, (size_t)argc - 1,
+                          ctx->timeout_ms);
+    xfree(sks);
+    if (err != 0)
+        return fail("multi_del", err);
+    printf("OK\n");
+    return ADMIN_OK;
+}
+
+static enum admin_result
+cmd_scan(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+         const struct admin_tok *argv)
+{
+    struct bytes start = argc > 1 ? tok_bytes(&argv[1]) : bytes_of(NULL, 0);
+    struct bytes stop = argc > 2 ? tok_bytes(&argv[2]) : bytes_of(NULL, 0);
+    long n = 0;
+    int err = geokv_scan(ctx->table, tok_bytes(&argv[0]), start, stop, print_record, &n,
+                         ctx->timeout_ms);
+
+    if (err != 0)
+        return fail("scan", err);
+    printf("%ld record(s)\n", n);
+    return ADMIN_OK;
+}
+
+static int
+count_record(void *arg, const struct kv_record *r)
+{
+    (*(long long *)arg)++;
+    return 0;
+}
+
+static enum admin_result
+cmd_count(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+          const struct admin_tok *argv)
+{
+    long long n = 0;
+    int err = geokv_full_scan(ctx->table, count_record, &n, ctx->timeout_ms);
+
+    if (err != 0)
+        return fail("count", err);
+    printf("%lld\n", n);
+    return ADMIN_OK;
+}
+
+static enum admin_result
+cmd_incr(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+         const struct admin_tok *argv)
+{
+    int64_t delta = 1, v;
+    int err;
+
+    if (argc == 3 && admin_parse_i64(argv[2].p, &delta) != 0)
+        return USAGE_FAIL;
+    err = geokv_incr(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), delta, 0, &v,
+                     ctx->timeout_ms);
+    if (err != 0)
+        return fail("incr", err);
+    printf("%lld\n", (long long)v);
+    return ADMIN_OK;
+}
+
+/* Parses not_exist | exist | equal:<operand>. */
+static int
+cas_check(const struct admin_tok *t, uint32_t *type, struct bytes *operand)
+{
+    *operand = bytes_of(NULL, 0);
+    if (strcmp(t->p, "not_exist") == 0)
+        *type = CAS_NOT_EXIST;
+    else if (strcmp(t->p, "exist") == 0)
+        *type = CAS_EXIST;
+    else if (t->len >= 6 && memcmp(t->p, "equal:", 6) == 0)
+        *type = CAS_VALUE_EQUAL, *operand = bytes_of(t->p + 6, t->len - 6);
+    else
+        return ERR_INVALID_ARG;
+    return 0;
+}
+
+static enum admin_result
+cmd_cas(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+        const struct admin_tok *argv)
+{
+    struct bytes operand;
+    struct buf cv = BUF_INIT;
+    uint32_t type, ttl = 0;
+    bool exist = false;
+    int err;
+
+    if (cas_check(&argv[2], &type, &operand) != 0 ||
+        (argc == 6 && admin_parse_u32(argv[5].p, &ttl) != 0))
+        return USAGE_FAIL;
+    err = geokv_check_and_set(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), type,
+                              operand, tok_bytes(&argv[3]), tok_bytes(&argv[4]), ttl, &exist,
+                              &cv, ctx->timeout_ms);
+    if (err == 0) {
+        printf("OK\n");
+    } else if (err == ERR_CHECK_FAILED) {
+        printf("check failed, not set (checked key %s", exist ? "exists: " : "does not exist");
+        if (exist)
+            print_escaped(cv.data, cv.len);
+        printf(")\n");
+        err = 0;
+    }
+    buf_fini(&cv);
+    return err != 0 ? fail("check_and_set", err) : ADMIN_OK;
+}
+
+static enum admin_result
+cmd_help(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+         const struct admin_tok *argv)
+{
+    admin_print_help();
+    return ADMIN_OK;
+}
+
+static enum admin_result
+cmd_exit(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+         const struct admin_tok *argv)
+{
+    return ADMIN_EXIT;
+}
+
+/* ---- table and dispatcher ---- */
+
+static const struct admin_cmd cmds[] = {
+    {"help", NULL, "", "this list", cmd_help, false, 0, -1},
+    {"ls", NULL, "", "list tables", cmd_ls, false, 0, 0},
+    {"create", NULL, "<app> [-p partitions=4] [-r replicas=3]",
+     "create a table (waits until every partition is ready)", cmd_create, false, 1, 5},
+    {"drop", NULL, "<app>", "drop a table", cmd_drop, false, 1, 1},
+    {"use", NULL, "<app>", "select the table for data commands", cmd_use, false, 1, 1},
+    {"nodes", NULL, "", "list replica servers", cmd_nodes, false, 0, 0},
+    {"app", NULL, "[app]", "a table's partitions: pidx ballot primary secondaries "
+     "last_committed", cmd_app, false, 0, 1},
+    {"leader", NULL, "[meta]", "the meta leader's address (as one meta, or the list, sees it)",
+     cmd_leader, false, 0, 1},
+    {"set", NULL, "<hk> <sk> <value> [ttl_s]", "set a value", cmd_set, true, 3, 4},
+    {"get", NULL, "<hk> <sk>", "print a value (\"not found\" if missing)", cmd_get, true, 2, 2},
+    {"del", NULL, "<hk> <sk>", "delete a key", cmd_del, true, 2, 2},
+    {"multi_get", NULL, "<hk> [sk ...]", "sort keys of a hash key (all if none given)",
+     cmd_multi_get, true, 1, -1},
+    {"multi_set", NULL, "<hk> <sk> <value> [<sk> <value> ...]", "set several sort keys",
+     cmd_multi_set, true, 3, -1},
+    {"multi_del", NULL, "<hk> <sk> [sk ...]", "delete several sort keys", cmd_multi_del, true,
+     2, -1},
+    {"scan", NULL, "<hk> [start [stop]]", "sort keys of a hash key in [start, stop)", cmd_scan,
+     true, 1, 3},
+    {"count", NULL, "", "number of live records in the table (full scan)", cmd_count, true, 0,
+     0},
+    {"incr", NULL, "<hk> <sk> [delta=1]", "add delta to an integer value, print the result",
+     cmd_incr, true, 2, 3},
+    {"check_and_set", "cas", "<hk> <check_sk> not_exist|exist|equal:<operand> <set_sk> <value> "
+     "[ttl_s]", "set set_sk if the check on check_sk holds", cmd_cas, true, 5, 6},
+    {"exit", "quit", "", "leave the shell", cmd_exit, false, 0, -1},
+};
+
+void
+admin_print_help(void)
+{
+    printf("commands (quote arguments with \"...\" or '...'; \\xHH escapes inside \"...\"):\n");
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        const struct admin_cmd *c = &cmds[i];
+        printf("  %s%s%s %s\n      %s\n", c->name, c->alias ? " | " : "",
+               c->alias ? c->alias : "", c->usage, c->help);
+    }
+}
+
+static const struct admin_cmd *
+cmd_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (strcmp(cmds[i].name, name) == 0 ||
+            (cmds[i].alias != NULL && strcmp(cmds[i].alias, name) == 0))
+            return &cmds[i];
+    return NULL;
+}
+
+static enum admin_result
+usage_fail(const struct admin_cmd *c)
+{
+    fflush(stdout);
+    fprintf(stderr, "usage: %s %s\n", c->name, c->usage);
+    return ADMIN_FAIL;
+}
+
+enum admin_result
+admin_run(struct admin_ctx *ctx, const struct admin_args *args)
+{
+    const struct admin_cmd *c;
+    int nargs = args->argc - 1, rc;
+
+    if (args->argc == 0)
+        return ADMIN_OK;
+    c = cmd_find(args->argv[0].p);
+    if (c == NULL) {
+        fflush(stdout);
+        fprintf(stderr, "error: unknown command '%s' (try help)\n", args->argv[0].p);
+        return ADMIN_FAIL;
+    }
+    if (nargs < c->min_args || (c->max_args >= 0 && nargs > c->max_args))
+        return usage_fail(c);
+    if (c->needs_app) {
+        if (ctx->app[0] == '\0') {
+            fflush(stdout);
+            fprintf(stderr, "error: %s: no table selected (use <app>, or -a APP)\n", c->name);
+            return ADMIN_FAIL;
+        }
+        rc = need_table(ctx);
+        if (rc != 0)
+            return fail(ctx->app, rc);
+    }
+    rc = c->fn(ctx, c, nargs, args->argv + 1);
+    fflush(stdout);
+    return rc == USAGE_FAIL ? usage_fail(c) : (enum admin_result)rc;
+}

@@ -1,0 +1,44 @@
+#pragma once
+/*
+ * Pure helpers of admin-cli, in their own library so the unit tests can link them:
+ * the line tokenizer, byte escaping for printing, and strict number parsing.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+/* One argument: len bytes at p (may hold NUL bytes; p[len] is always a NUL). */
+struct admin_tok {
+    char *p;
+    size_t len;
+};
+
+/* An argument vector; owns its tokens (free with admin_args_fini). */
+struct admin_args {
+    int argc;
+    struct admin_tok *argv;
+};
+
+/*
+ * Splits a line into arguments. Whitespace separates; "..." groups with backslash escapes
+ * (\\ \" \' \n \t \r \0 \xHH, any other \c is c); '...' groups literally; outside quotes a
+ * backslash escapes like inside "...". Adjacent pieces join (a"b c" is one argument), and ""
+ * is an empty argument. ERR_INVALID_ARG (and *out empty) on an unterminated quote or a
+ * bad \x escape; *errmsg (static) then says which.
+ */
+MUST_CHECK int admin_tokenize(const char *line, struct admin_args *out, const char **errmsg);
+/* Copies argv[0..argc) as they are (no unescaping: the shell already did it). */
+void admin_args_from_argv(int argc, char **argv, struct admin_args *out);
+void admin_args_fini(struct admin_args *a);
+
+/* Appends p[0..n) to out with printable ASCII kept, \ as \\ and anything else as \xHH.
+ * Appends a NUL but does not count it in out->len. */
+void admin_escape(const void *p, size_t n, struct buf *out);
+
+/* Strict decimal parsing of a whole token: ERR_INVALID_ARG unless all of it is a number in
+ * range. */
+MUST_CHECK int admin_parse_u32(const char *s, uint32_t *out);
+MUST_CHECK int admin_parse_i64(const char *s, int64_t *out);

@@ -1,0 +1,115 @@
+/*
+ * bench_util.c: deterministic keys/values and the latency histogram of geokv-bench.
+ * Values come from splitmix64 seeded by (seed, i), so a verify run regenerates exactly what a
+ * set run with the same seed wrote, on any machine.
+ */
+#include "bench/bench_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+size_t
+bench_key(uint64_t seed, uint64_t i, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "b%llu-%llu", (unsigned long long)seed, (unsigned long long)i);
+    if (n < 0)
+        return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static uint64_t
+splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void
+bench_value(uint64_t seed, uint64_t i, size_t size, struct buf *out)
+{
+    static const char alphabet[] =
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    uint64_t state = seed * 0xd1b54a32d192ed03ull ^ (i + 1) * 0x9e3779b97f4a7c15ull;
+    uint64_t r = 0;
+
+    buf_reserve(out, size);
+    for (size_t k = 0; k < size; k++) {
+        if (k % 8 == 0)
+            r = splitmix64(&state);
+        out->data[out->len++] = (uint8_t)alphabet[(r & 0xff) % 62];
+        r >>= 8;
+    }
+}
+
+void
+bench_hist_init(struct bench_hist *h)
+{
+    memset(h, 0, sizeof(*h));
+}
+
+static unsigned
+hist_bucket(uint64_t v)
+{
+    unsigned e;
+    if (v < (1u << BENCH_HIST_SUB_BITS))
+        return (unsigned)v;
+    e = 63u - (unsigned)__builtin_clzll(v);
+    return (e - BENCH_HIST_SUB_BITS + 1) << BENCH_HIST_SUB_BITS |
+           ((unsigned)(v >> (e - BENCH_HIST_SUB_BITS)) & ((1u << BENCH_HIST_SUB_BITS) - 1));
+}
+
+/* Largest value that falls in bucket b. */
+static uint64_t
+hist_upper(unsigned b)
+{
+    unsigned sub = 1u << BENCH_HIST_SUB_BITS, e, shift;
+    if (b < sub)
+        return b;
+    e = (b >> BENCH_HIST_SUB_BITS) + BENCH_HIST_SUB_BITS - 1;
+    shift = e - BENCH_HIST_SUB_BITS;
+    return (((uint64_t)(sub | (b & (sub - 1)))) << shift) + ((uint64_t)1 << shift) - 1;
+}
+
+void
+bench_hist_add(struct bench_hist *h, uint64_t v)
+{
+    h->counts[hist_bucket(v)]++;
+    h->total++;
+    h->sum += v;
+    if (v > h->max)
+        h->max = v;
+}
+
+void
+bench_hist_merge(struct bench_hist *dst, const struct bench_hist *src)
+{
+    for (unsigned b = 0; b < BENCH_HIST_BUCKETS; b++)
+        dst->counts[b] += src->counts[b];
+    dst->total += src->total;
+    dst->sum += src->sum;
+    if (src->max > dst->max)
+        dst->max = src->max;
+}
+
+uint64_t
+bench_hist_quantile(const struct bench_hist *h, double q)
+{
+    uint64_t rank, seen = 0;
+
+    if (h->total == 0)
+        return 0;
+    rank = (uint64_t)ceil(q * (double)h->total);
+    if (rank < 1)
+        rank = 1;
+    for (unsigned b = 0; b < BENCH_HIST_BUCKETS; b++) {
+        seen += h->counts[b];
+        if (seen >= rank) {
+            uint64_t u = hist_upper(b);
+            return u < h->max ? u : h->max;
+        }
+    }
+    return h->max;
+}

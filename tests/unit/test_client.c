@@ -1,0 +1,447 @@
+/*
+ * test_client.c: the pure parts of the client, admin-cli and geokv-bench: routing against
+ * key_partition, the retry policy, meta list parsing, the admin tokenizer/escaping/number
+ * parsing, the bench key/value generator and the latency histogram.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "admin/admin_util.h"
+#include "bench/bench_util.h"
+#include "client/client_int.h"
+#include "client/geokv.h"
+#include "common/xmalloc.h"
+#include "proto/hash.h"
+
+/* ---- routing ---- */
+
+static struct msg_app_config
+make_cfg(uint32_t app_id, uint32_t n)
+{
+    struct msg_app_config cfg = {.app_id = app_id, .partition_count = n, .replica_count = 3};
+    cfg.partitions = xcalloc(n, sizeof(*cfg.partitions));
+    for (uint32_t i = 0; i < n; i++) {
+        cfg.partitions[i].pidx = i;
+        cfg.partitions[i].ballot = 100 + i;
+        snprintf(cfg.partitions[i].primary, GEOKV_ADDR_MAX, "127.0.0.1:%u", 30000 + i);
+    }
+    return cfg;
+}
+
+Test(client, route_matches_key_partition)
+{
+    struct msg_app_config cfg = make_cfg(7, 8);
+    for (int i = 0; i < 1000; i++) {
+        char hk[32];
+        struct geokv_route r;
+        int n = snprintf(hk, sizeof(hk), "user-%d", i);
+        uint32_t want = key_partition(hk, (size_t)n, "sk", 2, 8);
+        cr_assert_eq(geokv_route_key(&cfg, bytes_of(hk, (size_t)n), bytes_of("sk", 2), &r), 0);
+        cr_assert_eq(r.pidx, want);
+        cr_assert_eq(r.gpid, gpid_make(7, want));
+        cr_assert_eq(r.ballot, 100 + (ballot_t)want);
+        cr_assert_eq(gpid_app(r.gpid), 7u);
+        cr_assert_eq(gpid_pidx(r.gpid), want);
+        cr_assert_str_eq(r.primary, cfg.partitions[want].primary);
+    }
+    msg_app_config_fini(&cfg);
+}
+
+Test(client, route_same_hash_key_same_partition)
+{
+    struct msg_app_config cfg = make_cfg(1, 16);
+    struct geokv_route a, b;
+    cr_assert_eq(geokv_route_key(&cfg, bytes_of("hk", 2), bytes_of("s1", 2), &a), 0);
+    cr_assert_eq(geokv_route_key(&cfg, bytes_of("hk", 2), bytes_of("other", 5), &b), 0);
+    cr_assert_eq(a.pidx, b.pidx);
+    /* an empty hash key routes by the sort key */
+    cr_assert_eq(geokv_route_key(&cfg, bytes_of(NULL, 0), bytes_of("s1", 2), &a), 0);
+    cr_assert_eq(a.pidx, key_partition(NULL, 0, "s1", 2, 16));
+    msg_app_config_fini(&cfg);
+}
+
+Test(client, route_without_primary_or_partitions)
+{
+    struct msg_app_config cfg = make_cfg(1, 4), empty = {0};
+    struct geokv_route r;
+    uint32_t p = key_partition("k", 1, "", 0, 4);
+    cfg.partitions[p].primary[0] = '\0';
+    cr_assert_eq(geokv_route_key(&cfg, bytes_of("k", 1), bytes_of("", 0), &r), ERR_AGAIN);
+    cr_assert_eq(r.pidx, p);
+    cr_assert_eq(geokv_route_key(&empty, bytes_of("k", 1), bytes_of("", 0), &r),
+                 ERR_INVALID_ARG);
+    msg_app_config_fini(&cfg);
+}
+
+Test(client, retry_policy)
+{
+    static const int always[] = {ERR_PARTITION_NOT_HERE, ERR_NOT_PRIMARY, ERR_STALE_BALLOT,
+                                 ERR_BUSY, ERR_NETWORK};
+    for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++) {
+        cr_assert(op_err_retryable(always[i], true));
+        cr_assert(op_err_retryable(always[i], false), "%s", err_name(always[i]));
+    }
+    /* a timed-out incr may have been applied: not retried */
+    cr_assert(op_err_retryable(ERR_TIMEOUT, true));
+    cr_assert_not(op_err_retryable(ERR_TIMEOUT, false));
+    cr_assert_not(op_err_retryable(ERR_NOT_FOUND, true));
+    cr_assert_not(op_err_retryable(ERR_CHECK_FAILED, true));
+    cr_assert_not(op_err_retryable(ERR_TOO_LARGE, true));
+}
+
+Test(client, meta_list_parsing, .timeout = 10)
+{
+    struct geokv_client *c = NULL;
+    cr_assert_eq(geokv_client_create("127.0.0.1:1, 127.0.0.1:2,,", &c), 0);
+    cr_assert_eq(c->nmetas, 2);
+    cr_assert_str_eq(c->metas[1], "127.0.0.1:2");
+    geokv_client_destroy(c);
+    cr_assert_eq(geokv_client_create("", &c), ERR_INVALID_ARG);
+    cr_assert_null(c);
+    cr_assert_eq(geokv_client_create("nocolon", &c), ERR_INVALID_ARG);
+    cr_assert_eq(geokv_client_create(NULL, &c), ERR_INVALID_ARG);
+}
+
+/* ---- admin tokenizer ---- */
+
+static void
+assert_tokens(const char *line, int n, const char *const *want, const size_t *lens)
+{
+    struct admin_args a;
+    const char *why;
+    cr_assert_eq(admin_tokenize(line, &a, &why), 0, "line %s", line);
+    cr_assert_eq(a.argc, n, "line %s: %d args", line, a.argc);
+    for (int i = 0; i < n; i++) {
+        size_t len = lens != NULL ? lens[i] : strlen(want[i]);
+        cr_assert_eq(a.argv[i].len, len, "line %s arg %d", line, i);
+        cr_assert(memcmp(a.argv[i].p, want[i], len) == 0, "line %s arg %d", line, i);
+        cr_assert_eq(a.argv[i].p[len], '\0');
+    }
+    admin_args_fini(&a);
+}
+
+Test(client, tokenizer_plain_and_quoted)
+{
+    assert_tokens("  set  a b   c  ", 4, (const char *const[]){"set", "a", "b", "c"}, NULL);
+    assert_tokens("set \"a b\" 'c d' e", 4, (const char *const[]){"set", "a b", "c d", "e"},
+                  NULL);
+    assert_tokens("x\"y z\"w", 1, (const char *const[]){"xy zw"}, NULL);
+    assert_tokens("get \"\" ''", 3, (const char *const[]){"get", "", ""}, NULL);
+    assert_tokens("'a\\x41'", 1, (const char *const[]){"a\\x41"}, NULL); /* literal in '' */
+    assert_tokens("", 0, NULL, NULL);
+    assert_tokens("   \t\n", 0, NULL, NULL);
+}
+
+Test(client, tokenizer_escapes)
+{
+    assert_tokens("\"a\\\"b\" c\\ d", 2, (const char *const[]){"a\"b", "c d"}, NULL);
+    assert_tokens("\"\\x00\\xff\\n\\\\\"", 1, (const char *const[]){"\0\xff\n\\"},
+                  (const size_t[]){4});
+    assert_tokens("\"it's\"", 1, (const char *const[]){"it's"}, NULL);
+}
+
+Test(client, tokenizer_errors)
+{
+    struct admin_args a;
+    const char *why = NULL;
+    cr_assert_eq(admin_tokenize("set \"abc", &a, &why), ERR_INVALID_ARG);
+    cr_assert_not_null(why);
+    cr_assert_eq(a.argc, 0);
+    cr_assert_eq(admin_tokenize("set 'abc", &a, &why), ERR_INVALID_ARG);
+    cr_assert_eq(admin_tokenize("\"\\xZZ\"", &a, &why), ERR_INVALID_ARG);
+    cr_assert_eq(admin_tokenize("abc\\", &a, &why), ERR_INVALID_ARG);
+}
+
+Test(client, escape_roundtrip)
+{
+    struct buf b = BUF_INIT;
+    struct admin_args a;
+    const char *why;
+    static const char raw[] = "ok \\ \x01\x7f\xff";
+
+    admin_escape(raw, sizeof(raw) - 1, &b);
+    cr_assert_str_eq((const char *)b.data, "ok \\\\ \\x01\\x7f\\xff");
+    /* what is printed can be typed back inside double quotes */
+    {
+        char line[128];
+        snprintf(line, sizeof(line), "\"%s\"", (const char *)b.data);
+        cr_assert_eq(admin_tokenize(line, &a, &why), 0);
+        cr_assert_eq(a.argv[0].len, sizeof(raw) - 1);
+        cr_assert(memcmp(a.argv[0].p, raw, sizeof(raw) - 1) == 0);
+        admin_args_fini(&a);
+    }
+    buf_fini(&b);
+}
+
+Test(client, parse_numbers)
+{
+    uint32_t u;
+    int64_t i;
+    cr_assert_eq(admin_parse_u32("42", &u), 0);
+    cr_assert_eq(u, 42u);
+    cr_assert_eq(admin_parse_u32("4294967295", &u), 0);
+    cr_assert_eq(admin_parse_u32("4294967296", &u), ERR_INVALID_ARG);
+    cr_assert_eq(admin_parse_u32("-1", &u), ERR_INVALID_ARG);
+    cr_assert_eq(admin_parse_u32("12x", &u), ERR_INVALID_ARG);
+    cr_assert_eq(admin_parse_u32("", &u), ERR_INVALID_ARG);
+    cr_assert_eq(admin_parse_i64("-9223372036854775808", &i), 0);
+    cr_assert_eq(i, INT64_MIN);
+    cr_assert_eq(admin_parse_i64("9223372036854775808", &i), ERR_INVALID_ARG);
+}
+
+/* ---- bench ---- */
+
+Test(client, bench_keys_and_values_deterministic)
+{
+    char k[64];
+    struct buf a = BUF_INIT, b = BUF_INIT, c = BUF_INIT;
+
+    cr_assert_eq(bench_key(7, 123, k, sizeof(k)), 6);
+    cr_assert_str_eq(k, "b7-123");
+    bench_value(7, 123, 100, &a);
+    bench_value(7, 123, 100, &b);
+    bench_value(7, 124, 100, &c);
+    cr_assert_eq(a.len, 100);
+    cr_assert(memcmp(a.data, b.data, 100) == 0);
+    cr_assert(memcmp(a.data, c.data, 100) != 0);
+    buf_reset(&c);
+    bench_value(8, 123, 100, &c);
+    cr_assert(memcmp(a.data, c.data, 100) != 0);
+    buf_reset(&c);
+    bench_value(7, 123, 37, &c); /* a shorter value is a prefix of the longer one */
+    cr_assert_eq(c.len, 37);
+    cr_assert(memcmp(a.data, c.data, 37) == 0);
+    buf_reset(&c);
+    bench_value(7, 123, 0, &c);
+    cr_assert_eq(c.len, 0);
+    buf_fini(&a);
+    buf_fini(&b);
+    buf_fini(&c);
+}
+
+Test(client, histogram_percentiles)
+{
+    struct bench_hist h, h2;
+    bench_hist_init(&h);
+    cr_assert_eq(bench_hist_quantile(&h, 0.5), 0);
+    for (uint64_t v = 1; v <= 100000; v++)
+        bench_hist_add(&h, v);
+    uint64_t p50 = bench_hist_quantile(&h, 0.5), p99 = bench_hist_quantile(&h, 0.99);
+    uint64_t p999 = bench_hist_quantile(&h, 0.999);
+    cr_assert(p50 >= 50000 && p50 <= 50000 + 50000 / 16, "p50 %llu", (unsigned long long)p50);
+    cr_assert(p99 >= 99000 && p99 <= 100000, "p99 %llu", (unsigned long long)p99);
+    cr_assert(p999 >= 99900 && p999 <= 100000, "p999 %llu", (unsigned long long)p999);
+    cr_assert_eq(bench_hist_quantile(&h, 1.0), 100000);
+    cr_assert_eq(h.max, 100000);
+
+    /* small values are exact; merge adds counts */
+    bench_hist_init(&h2);
+    for (int i = 0; i < 99; i++)
+        bench_hist_add(&h2, 3);
+    bench_hist_add(&h2, 1000000);
+    cr_assert_eq(bench_hist_quantile(&h2, 0.5), 3);
+    cr_assert_eq(bench_hist_quantile(&h2, 0.99), 3);
+    cr_assert_eq(bench_hist_quantile(&h2, 0.999), 1000000);
+    bench_hist_merge(&h, &h2);
+    cr_assert_eq(h.total, 100100);
+    cr_assert_eq(h.max, 1000000);
+    /* huge values don't overflow the bucket table */
+    bench_hist_add(&h2, UINT64_MAX);
+    cr_assert_eq(bench_hist_quantile(&h2, 1.0), UINT64_MAX);
+}
+
+/* ---- the client engine against fake servers (real sockets, proto's rpc_server) ----
+ * A "follower" meta redirects everything to the "leader", which is also the replica of both
+ * partitions. The leader answers the first write with ERR_NOT_PRIMARY and bumps the ballot
+ * (so the retry must carry a refreshed config), and never answers incr (a timeout). */
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include "proto/pack.h"
+#include "proto/rpc.h"
+#include "proto/rpc_codes.h"
+
+struct fake {
+    char follower[GEOKV_ADDR_MAX], leader[GEOKV_ADDR_MAX];
+    pthread_mutex_t mu;
+    ballot_t ballot;
+    int writes, queries, incrs, stale;
+    bool reject_first_write;
+    struct buf value;
+    bool have_value;
+};
+
+static struct fake fk;
+
+static void
+fake_follower(void *arg, struct rpc_request *req)
+{
+    struct msg_redirect r;
+    struct buf b = BUF_INIT;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.leader, sizeof(r.leader), "%s", fk.leader);
+    msg_redirect_encode(&b, &r);
+    rpc_reply(req, ERR_FORWARD_TO_LEADER, b.data, b.len);
+    buf_fini(&b);
+}
+
+static void
+fake_config(struct rpc_request *req)
+{
+    struct msg_app_config cfg = make_cfg(5, 2);
+    struct buf b = BUF_INIT;
+    snprintf(cfg.name, sizeof(cfg.name), "t");
+    cfg.status = APP_AVAILABLE;
+    for (int i = 0; i < 2; i++) {
+        snprintf(cfg.partitions[i].primary, GEOKV_ADDR_MAX, "%s", fk.leader);
+        cfg.partitions[i].ballot = fk.ballot;
+    }
+    fk.queries++;
+    msg_app_config_encode(&b, &cfg);
+    rpc_reply(req, 0, b.data, b.len);
+    buf_fini(&b);
+    msg_app_config_fini(&cfg);
+}
+
+static void
+fake_write(struct rpc_request *req)
+{
+    struct msg_write_req m;
+    struct unpacked *z = NULL;
+    struct buf b = BUF_INIT;
+    struct msg_write_resp resp = {1};
+
+    fk.writes++;
+    if (req->env.ballot != fk.ballot) {
+        fk.stale++;
+        rpc_reply(req, ERR_STALE_BALLOT, NULL, 0);
+        return;
+    }
+    if (fk.reject_first_write) {
+        fk.reject_first_write = false;
+        fk.ballot++;
+        rpc_reply(req, ERR_NOT_PRIMARY, NULL, 0);
+        return;
+    }
+    cr_assert_eq(msg_write_req_decode(req->env.body, req->env.body_len, &m, &z), 0);
+    buf_reset(&fk.value);
+    buf_append(&fk.value, m.ops[0].value.p, m.ops[0].value.len);
+    fk.have_value = true;
+    msg_write_req_fini(&m);
+    unpacked_free(z);
+    msg_write_resp_encode(&b, &resp);
+    rpc_reply(req, 0, b.data, b.len);
+    buf_fini(&b);
+}
+
+static void
+fake_get(struct rpc_request *req)
+{
+    struct msg_get_resp resp = {bytes_of(fk.value.data, fk.value.len), 0, 1};
+    struct buf b = BUF_INIT;
+    if (!fk.have_value) {
+        rpc_reply(req, ERR_NOT_FOUND, NULL, 0);
+        return;
+    }
+    msg_get_resp_encode(&b, &resp);
+    rpc_reply(req, 0, b.data, b.len);
+    buf_fini(&b);
+}
+
+static void
+fake_leader(void *arg, struct rpc_request *req)
+{
+    pthread_mutex_lock(&fk.mu);
+    switch (req->env.code) {
+    case RPC_QUERY_CONFIG: fake_config(req); break;
+    case RPC_WRITE: fake_write(req); break;
+    case RPC_GET: fake_get(req); break;
+    case RPC_INCR: fk.incrs++; break; /* never answered: the client must time out */
+    default: rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0); break;
+    }
+    pthread_mutex_unlock(&fk.mu);
+}
+
+static struct rpc_server *srv_f, *srv_l;
+
+static void
+fake_start(void)
+{
+    int base = 20000 + (int)(getpid() % 20000);
+    memset(&fk, 0, sizeof(fk));
+    pthread_mutex_init(&fk.mu, NULL);
+    fk.ballot = 3;
+    fk.reject_first_write = true;
+    snprintf(fk.follower, sizeof(fk.follower), "127.0.0.1:%d", base);
+    snprintf(fk.leader, sizeof(fk.leader), "127.0.0.1:%d", base + 1);
+    cr_assert_eq(rpc_server_create(fk.follower, fake_follower, NULL, &srv_f), 0);
+    cr_assert_eq(rpc_server_create(fk.leader, fake_leader, NULL, &srv_l), 0);
+    rpc_server_start(srv_f);
+    rpc_server_start(srv_l);
+}
+
+static void
+fake_stop(void)
+{
+    rpc_server_destroy(srv_f);
+    rpc_server_destroy(srv_l);
+}
+
+struct async_count {
+    pthread_mutex_t mu;
+    int done, ok;
+};
+
+static void
+count_done(void *arg, int err)
+{
+    struct async_count *a = arg;
+    pthread_mutex_lock(&a->mu);
+    a->done++;
+    a->ok += err == 0;
+    pthread_mutex_unlock(&a->mu);
+}
+
+Test(client, engine_against_fake_servers, .init = fake_start, .fini = fake_stop, .timeout = 30)
+{
+    struct geokv_client *c;
+    struct geokv_table *t;
+    struct buf v = BUF_INIT;
+    int64_t nv;
+    struct async_count ac = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    static char big[GEOKV_MAX_HASH_KEY + 1];
+
+    cr_assert_eq(geokv_client_create(fk.follower, &c), 0);
+    cr_assert_eq(geokv_open(c, "t", 5000, &t), 0); /* via the redirect */
+    cr_assert_eq(geokv_table_partition_count(t), 2);
+    cr_assert_eq(geokv_get(t, bytes_of("k", 1), bytes_of("s", 1), &v, NULL, 3000),
+                 ERR_NOT_FOUND);
+    /* NOT_PRIMARY + new ballot: the retry must refresh the config first */
+    cr_assert_eq(geokv_set(t, bytes_of("k", 1), bytes_of("s", 1), bytes_of("v1", 2), 0, 5000),
+                 0);
+    pthread_mutex_lock(&fk.mu);
+    cr_assert_geq(fk.writes, 2);
+    cr_assert_geq(fk.queries, 2);
+    pthread_mutex_unlock(&fk.mu);
+    cr_assert_eq(geokv_get(t, bytes_of("k", 1), bytes_of("s", 1), &v, NULL, 3000), 0);
+    cr_assert_eq(v.len, 2);
+    cr_assert(memcmp(v.data, "v1", 2) == 0);
+    /* incr is not retried after a timeout */
+    cr_assert_eq(geokv_incr(t, bytes_of("k", 1), bytes_of("n", 1), 1, 0, &nv, 1200),
+                 ERR_TIMEOUT);
+    pthread_mutex_lock(&fk.mu);
+    cr_assert_eq(fk.incrs, 1);
+    pthread_mutex_unlock(&fk.mu);
+    cr_assert_eq(geokv_set(t, bytes_of(big, sizeof(big)), bytes_of("s", 1), bytes_of("v", 1), 0,
+                           1000),
+                 ERR_TOO_LARGE);
+    for (int i = 0; i < 200; i++)
+        geokv_set_async(t, bytes_of("k", 1), bytes_of("s", 1), bytes_of("v2", 2), 0, 5000,
+                        count_done, &ac);
+    geokv_client_destroy(c); /* waits for the async calls */
+    cr_assert_eq(ac.done, 200);
+    cr_assert_eq(ac.ok, 200);
+    buf_fini(&v);
+}
