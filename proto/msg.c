@@ -82,7 +82,7 @@ msg_write_req_decode(const uint8_t *b, size_t n, struct msg_write_req *m, struct
     for (uint32_t i = 0; rc == 0 && i < m->nops; i++) {
         struct write_op *op = &m->ops[i];
         struct upk v;
-        uint64_t type, ttl;
+        uint64_t type = 0, ttl = 0;
         rc = upk_at(ops, i, &v);
         if (rc == 0)
             rc = upk_tuple(v, "uyyyu", &type, YP(op->hash_key), YP(op->sort_key), YP(op->value),
@@ -339,7 +339,7 @@ int
 msg_cas_req_decode(const uint8_t *b, size_t n, struct msg_cas_req *m, struct unpacked **zonep)
 {
     struct upk root;
-    uint64_t type, ttl;
+    uint64_t type = 0, ttl = 0;
     int rc = parse(b, n, zonep, &root);
     if (rc == 0)
         rc = upk_tuple(root, "yyyyyuu", YP(m->hash_key), YP(m->check_sort_key),
@@ -593,6 +593,8 @@ partition_config_decode(struct upk v, struct partition_config *pc)
             rc = upk_bytes(s, &d, &len);
             if (rc == 0 && len >= GEOKV_ADDR_MAX)
                 rc = ERR_TOO_LARGE;
+            if (rc == 0 && memchr(d, '\0', len) != NULL)
+                rc = ERR_INVALID_DATA; /* as upk_tuple 's': a NUL would truncate the address */
             if (rc == 0) {
                 memcpy(pc->secondaries[i], d, len);
                 pc->secondaries[i][len] = '\0';
@@ -713,7 +715,7 @@ msg_list_apps_resp_decode(const uint8_t *b, size_t n, struct msg_list_apps_resp 
     for (uint32_t i = 0; rc == 0 && i < m->napps; i++) {
         struct app_info *a = &m->apps[i];
         struct upk v;
-        uint64_t id, st, pc, rcnt;
+        uint64_t id = 0, st = 0, pc = 0, rcnt = 0;
         rc = upk_at(apps, i, &v);
         if (rc == 0)
             rc = upk_tuple(v, "usuuui", &id, a->name, sizeof(a->name), &st, &pc, &rcnt,
@@ -769,7 +771,7 @@ msg_list_nodes_resp_decode(const uint8_t *b, size_t n, struct msg_list_nodes_res
     for (uint32_t i = 0; rc == 0 && i < m->nnodes; i++) {
         struct node_info *nd = &m->nodes[i];
         struct upk v;
-        uint64_t st, pc, sc;
+        uint64_t st = 0, pc = 0, sc = 0;
         rc = upk_at(nodes, i, &v);
         if (rc == 0)
             rc = upk_tuple(v, "suuu", nd->address, sizeof(nd->address), &st, &pc, &sc);

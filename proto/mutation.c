@@ -50,6 +50,8 @@ mutation_decode(const uint8_t *b, size_t n, struct mutation *m, struct unpacked 
     if (rc != 0)
         return rc;
     rc = upk_tuple(unpacked_root(*zonep), "uiiua", &m->gpid, &m->ballot, &m->decree, &flags, &ops);
+    if (rc == 0 && flags > UINT32_MAX)
+        rc = ERR_INVALID_DATA;
     if (rc == 0)
         rc = upk_array(ops, &nops);
     if (rc == 0) {

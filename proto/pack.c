@@ -334,13 +334,14 @@ upk_bytes(struct upk v, const uint8_t **data, size_t *len)
 {
     *data = NULL;
     *len = 0;
+    /* msgpack-c gives an empty bin a NULL ptr; slices are never NULL (memcpy/memchr) */
     if (OBJ(v)->type == MSGPACK_OBJECT_BIN) {
-        *data = (const uint8_t *)OBJ(v)->via.bin.ptr;
+        *data = OBJ(v)->via.bin.ptr ? (const uint8_t *)OBJ(v)->via.bin.ptr : (const uint8_t *)"";
         *len = OBJ(v)->via.bin.size;
         return 0;
     }
     if (OBJ(v)->type == MSGPACK_OBJECT_STR) {
-        *data = (const uint8_t *)OBJ(v)->via.str.ptr;
+        *data = OBJ(v)->via.str.ptr ? (const uint8_t *)OBJ(v)->via.str.ptr : (const uint8_t *)"";
         *len = OBJ(v)->via.str.size;
         return 0;
     }
