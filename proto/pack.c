@@ -125,6 +125,7 @@ pk_tuple(struct pk *p, const char *fmt, ...)
 
 struct scan {
     const uint8_t *p, *end;
+    uint64_t objects; /* decoded objects cost ~24 bytes each: bound the total */
 };
 
 static int scan_value(struct scan *s, int depth);
@@ -187,7 +188,7 @@ scan_value(struct scan *s, int depth)
     uint64_t n;
     uint8_t b;
     int rc;
-    if (s->p >= s->end)
+    if (s->p >= s->end || ++s->objects > PACK_MAX_OBJECTS)
         return ERR_INVALID_DATA;
     b = *s->p++;
     if (b <= 0x7f || b >= 0xe0)
@@ -221,7 +222,7 @@ scan_value(struct scan *s, int depth)
 int
 pack_prescan(const uint8_t *buf, size_t len)
 {
-    struct scan s = {buf, buf + len};
+    struct scan s = {buf, buf + len, 0};
     int rc = scan_value(&s, 0);
     if (rc != 0)
         return rc;

@@ -3,7 +3,8 @@
  * Typed msgpack helpers: the only door to msgpack-c (only pack.c includes <msgpack.h>).
  *
  * Encoding appends to a struct pk. Decoding first pre-scans the bytes (every container count
- * and string length must fit in the bytes left, nesting <= PACK_MAX_DEPTH) because msgpack-c
+ * and string length must fit in the bytes left, nesting <= PACK_MAX_DEPTH, at most
+ * PACK_MAX_OBJECTS values) because msgpack-c
  * trusts counts and would reserve gigabytes for a 7-byte header; only then unpacks into a
  * zone owned by struct unpacked. Values are read through struct upk cursors.
  *
@@ -18,6 +19,9 @@
 #include "common/err.h"
 
 #define PACK_MAX_DEPTH 32
+/* At most this many values in one message: msgpack-c spends ~24 bytes per value, so a
+ * message of one-byte values could otherwise cost 24x its size (here at most 48 MiB). */
+#define PACK_MAX_OBJECTS (2u << 20)
 
 /* Encoder: appends msgpack to out (not owned). */
 struct pk {

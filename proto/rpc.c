@@ -9,7 +9,10 @@
  * Client: one raw REQ socket per peer address, one I/O thread polling all of them. A call
  * is registered in the pending table under a fresh rpc_id before it is sent; whoever removes
  * it from the table (reply, deadline scan, failed send, shutdown) runs its callback, so every
- * callback runs exactly once. Raw REQ needs the SP header supplied by the sender: a control
+ * callback runs exactly once. A send that would block (the peer is not connected yet, or is
+ * gone and nanomsg is reconnecting) never blocks the caller: the message waits in the outbox
+ * and the I/O thread retries it until it leaves or its call's deadline passes.
+ * Raw REQ needs the SP header supplied by the sender: a control
  * message whose data is a size_t length followed by the 4-byte big-endian request id with the
  * top bit set (without the length nanomsg silently drops the message).
  */
@@ -31,17 +34,15 @@
 #include "proto/rpc_codes.h"
 
 #define RPC_POLL_MS 10
-#define RPC_SEND_TIMEOUT_MS 500
 #define RPC_BUCKETS 4096
 
 static void
 sock_tune(int sock)
 {
-    int maxsize = (int)GEOKV_MAX_MESSAGE, ivl = 50, ivl_max = 1000, sndto = RPC_SEND_TIMEOUT_MS;
+    int maxsize = (int)GEOKV_MAX_MESSAGE, ivl = 50, ivl_max = 1000;
     (void)nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsize, sizeof(maxsize));
     (void)nn_setsockopt(sock, NN_SOL_SOCKET, NN_RECONNECT_IVL, &ivl, sizeof(ivl));
     (void)nn_setsockopt(sock, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
-    (void)nn_setsockopt(sock, NN_SOL_SOCKET, NN_SNDTIMEO, &sndto, sizeof(sndto));
 }
 
 /* ================= server ================= */
@@ -99,7 +100,8 @@ server_send(struct rpc_server *s, void *sp_header, const struct envelope *env)
     hdr.msg_iovlen = 1;
     hdr.msg_control = &sp_header;
     hdr.msg_controllen = NN_MSG;
-    if (nn_sendmsg(s->sock, &hdr, 0) < 0) {
+    /* never wait for a slow or vanished client: its call times out instead */
+    if (nn_sendmsg(s->sock, &hdr, NN_DONTWAIT) < 0) {
         LOG_DEBUG("rpc: reply dropped: %s", nn_strerror(nn_errno()));
         nn_freemsg(sp_header);
     }
@@ -176,13 +178,20 @@ rpc_server_start(struct rpc_server *s)
 }
 
 void
+rpc_server_stop(struct rpc_server *s)
+{
+    atomic_store(&s->stopping, true);
+    if (s->started)
+        pthread_join(s->thread, NULL);
+    s->started = false;
+}
+
+void
 rpc_server_destroy(struct rpc_server *s)
 {
     if (s == NULL)
         return;
-    atomic_store(&s->stopping, true);
-    if (s->started)
-        pthread_join(s->thread, NULL);
+    rpc_server_stop(s);
     nn_close(s->sock);
     xfree(s);
 }
@@ -197,6 +206,13 @@ struct pending {
     struct pending *next;
 };
 
+struct outmsg {
+    int sock;
+    uint64_t id;
+    struct buf msg;
+    struct outmsg *next;
+};
+
 struct rpc_conn {
     char addr[GEOKV_ADDR_MAX];
     int sock;
@@ -208,10 +224,20 @@ struct rpc_client {
     size_t nconns;
     struct pending *buckets[RPC_BUCKETS];
     size_t npending;
+    struct outmsg *outbox, **outbox_tail; /* FIFO of sends that would have blocked */
     atomic_uint_fast64_t next_id;
     atomic_bool stopping;
     pthread_t io;
 };
+
+static bool
+pending_find(struct rpc_client *c, uint64_t id)
+{
+    for (struct pending *p = c->buckets[id % RPC_BUCKETS]; p; p = p->next)
+        if (p->id == id)
+            return true;
+    return false;
+}
 
 static struct pending *
 pending_take(struct rpc_client *c, uint64_t id)
@@ -298,6 +324,8 @@ client_drain(struct rpc_client *c, int sock)
     }
 }
 
+static void outbox_flush(struct rpc_client *c);
+
 static void *
 client_main(void *arg)
 {
@@ -309,7 +337,9 @@ client_main(void *arg)
     while (!atomic_load(&c->stopping)) {
         size_t n;
         int64_t now;
+        int wait_ms;
         pthread_mutex_lock(&c->mu);
+        wait_ms = c->outbox ? 1 : RPC_POLL_MS;
         n = c->nconns;
         if (n > cap) {
             cap = n * 2;
@@ -319,11 +349,12 @@ client_main(void *arg)
             fds[i] = (struct nn_pollfd){.fd = c->conns[i].sock, .events = NN_POLLIN};
         pthread_mutex_unlock(&c->mu);
         if (n == 0)
-            clock_sleep_ms(RPC_POLL_MS);
-        else if (nn_poll(fds, (int)n, RPC_POLL_MS) > 0)
+            clock_sleep_ms(wait_ms);
+        else if (nn_poll(fds, (int)n, wait_ms) > 0)
             for (size_t i = 0; i < n; i++)
                 if (fds[i].revents & NN_POLLIN)
                     client_drain(c, fds[i].fd);
+        outbox_flush(c);
         now = clock_mono_ms();
         if (now >= next_scan) {
             struct pending *expired;
@@ -344,6 +375,7 @@ rpc_client_create(void)
     struct rpc_client *c = xcalloc(1, sizeof(*c));
     pthread_mutex_init(&c->mu, NULL);
     atomic_init(&c->next_id, 1);
+    c->outbox_tail = &c->outbox;
     pthread_create(&c->io, NULL, client_main, c);
     return c;
 }
@@ -360,6 +392,12 @@ rpc_client_destroy(struct rpc_client *c)
     all = pending_take_expired(c, 0, true);
     pthread_mutex_unlock(&c->mu);
     pending_fail_list(all, ERR_SHUTDOWN);
+    while (c->outbox) {
+        struct outmsg *o = c->outbox;
+        c->outbox = o->next;
+        buf_fini(&o->msg);
+        xfree(o);
+    }
     for (size_t i = 0; i < c->nconns; i++)
         nn_close(c->conns[i].sock);
     xfree(c->conns);
@@ -416,10 +454,71 @@ client_send(int sock, uint64_t id, const struct buf *msg)
     hdr.msg_controllen = sizeof(ctrl);
     if (nn_sendmsg(sock, &hdr, NN_DONTWAIT) >= 0)
         return 0;
-    if (nn_errno() != EAGAIN)
-        return ERR_NETWORK;
-    /* not connected yet (or the pipe is full): wait up to NN_SNDTIMEO */
-    return nn_sendmsg(sock, &hdr, 0) >= 0 ? 0 : ERR_NETWORK;
+    return nn_errno() == EAGAIN ? ERR_AGAIN : ERR_NETWORK;
+}
+
+/* Fails the call of a message that could not be sent (if the call has not ended). */
+static void
+outmsg_fail(struct rpc_client *c, struct outmsg *o)
+{
+    struct pending *p;
+    pthread_mutex_lock(&c->mu);
+    p = pending_take(c, o->id);
+    pthread_mutex_unlock(&c->mu);
+    if (p) {
+        p->cb(p->arg, ERR_NETWORK, NULL, 0);
+        xfree(p);
+    }
+}
+
+/*
+ * Retries the outbox in FIFO order; a socket that would block keeps the rest of its messages
+ * queued behind the first, so each peer sees requests in the order they were made. Messages
+ * whose call already ended are dropped. Runs on: I/O thread.
+ */
+static void
+outbox_flush(struct rpc_client *c)
+{
+    struct outmsg *list, *keep = NULL, **keep_tail = &keep;
+    int blocked[16], nblocked = 0;
+    pthread_mutex_lock(&c->mu);
+    list = c->outbox;
+    c->outbox = NULL;
+    c->outbox_tail = &c->outbox;
+    pthread_mutex_unlock(&c->mu);
+    while (list) {
+        struct outmsg *o = list;
+        bool is_blocked = false;
+        int rc = ERR_AGAIN;
+        list = o->next;
+        for (int i = 0; i < nblocked; i++)
+            is_blocked |= blocked[i] == o->sock;
+        pthread_mutex_lock(&c->mu);
+        bool live = pending_find(c, o->id);
+        pthread_mutex_unlock(&c->mu);
+        if (live && !is_blocked)
+            rc = client_send(o->sock, o->id, &o->msg);
+        if (live && rc == ERR_AGAIN) {
+            if (!is_blocked && nblocked < 16)
+                blocked[nblocked++] = o->sock;
+            o->next = NULL;
+            *keep_tail = o;
+            keep_tail = &o->next;
+            continue;
+        }
+        if (live && rc != 0)
+            outmsg_fail(c, o);
+        buf_fini(&o->msg);
+        xfree(o);
+    }
+    if (keep == NULL)
+        return;
+    pthread_mutex_lock(&c->mu); /* the kept ones go before anything queued meanwhile */
+    *keep_tail = c->outbox;
+    if (c->outbox == NULL)
+        c->outbox_tail = keep_tail;
+    c->outbox = keep;
+    pthread_mutex_unlock(&c->mu);
 }
 
 void
@@ -431,6 +530,7 @@ rpc_call_async(struct rpc_client *c, const char *addr, uint32_t code, uint64_t g
     struct envelope env = {ENVELOPE_VERSION, code, id, gpid, ballot, 0, body, len};
     struct pending *p = xmalloc(sizeof(*p));
     struct buf msg = BUF_INIT;
+    bool queued;
     int sock, rc;
 
     *p = (struct pending){id, clock_mono_ms() + timeout_ms, cb, arg, NULL};
@@ -442,8 +542,18 @@ rpc_call_async(struct rpc_client *c, const char *addr, uint32_t code, uint64_t g
         c->buckets[id % RPC_BUCKETS] = p;
         c->npending++;
     }
+    queued = c->outbox != NULL; /* keep order behind messages already waiting */
     pthread_mutex_unlock(&c->mu);
-    rc = sock >= 0 ? client_send(sock, id, &msg) : ERR_INVALID_ARG;
+    rc = sock < 0 ? ERR_INVALID_ARG : queued ? ERR_AGAIN : client_send(sock, id, &msg);
+    if (rc == ERR_AGAIN) {
+        struct outmsg *o = xmalloc(sizeof(*o));
+        *o = (struct outmsg){sock, id, msg, NULL};
+        pthread_mutex_lock(&c->mu);
+        *c->outbox_tail = o;
+        c->outbox_tail = &o->next;
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
     buf_fini(&msg);
     if (rc == 0)
         return;

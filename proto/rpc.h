@@ -35,7 +35,10 @@ typedef void rpc_handler_fn(void *arg, struct rpc_request *req);
 MUST_CHECK int rpc_server_create(const char *addr, rpc_handler_fn *handler, void *arg,
                                  struct rpc_server **out);
 void rpc_server_start(struct rpc_server *s);
-/* Stops receiving, closes the socket, joins the thread. */
+/* Stops receiving: the handler is not called again once this returns, but requests already
+ * handed out may still be answered with rpc_reply. */
+void rpc_server_stop(struct rpc_server *s);
+/* Stops receiving and closes the socket. Every request handed out must have been answered. */
 void rpc_server_destroy(struct rpc_server *s);
 /* Sends the reply (err = 0 or a code; body may be NULL) and frees req. Any thread. */
 void rpc_reply(struct rpc_request *req, int err, const void *body, size_t len);

@@ -579,7 +579,8 @@ stub_destroy(struct stub *s)
     if (s == NULL)
         return;
     loop_destroy(s->beacon);
-    rpc_server_destroy(s->server); /* no new requests after this */
+    if (s->server)
+        rpc_server_stop(s->server); /* no new requests; queued ones are still answered */
     for (int i = 0; i < s->nloops; i++) {
         loop_post(s->loops[i].loop, close_all, &s->loops[i]);
         loop_destroy(s->loops[i].loop);
@@ -587,6 +588,7 @@ stub_destroy(struct stub *s)
         xfree(s->loops[i].reps);
         xfree(s->loops[i].snap);
     }
+    rpc_server_destroy(s->server);
     rpc_client_destroy(s->client);
     xfree(s->loops);
     xfree(s);
