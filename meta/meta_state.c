@@ -1,0 +1,699 @@
+/*
+ * meta_state.c: the meta leader's tables, partition configurations and replica servers.
+ *
+ * Invariants:
+ *  - Store first, memory second: a change is applied in memory only after its store write
+ *    succeeded, so memory never shows what a new leader would not load.
+ *  - App ids are never reused: the next id is max(every id ever seen in the store) + 1, and
+ *    an id is consumed even by a create that failed half way.
+ *  - A create writes the app as "creating", then its partitions, then flips it to
+ *    "available". A leader that loads an app still "creating" knows its creator never
+ *    confirmed it and marks it dropped (the client got an error or no reply).
+ *  - Liveness and readiness are memory only, relearnt from beacons after a failover.
+ *
+ * Threads: the meta loop (single owner); no locks.
+ * Data flow: meta_service decodes a request -> meta_state_* -> store writes -> reply message.
+ */
+#include "meta/meta_state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "meta/meta_store.h"
+
+#define META_MAX_PARTITIONS 4096
+#define STATE_PATH_MAX 512
+#define STATE_NODE_PATH_MAX (STATE_PATH_MAX + 40) /* apps path + "/<id>/<pidx>" */
+
+struct meta_node {
+    char address[GEOKV_ADDR_MAX];
+    int64_t last_beacon_ms;
+    bool declared_dead; /* logged as dead; cleared by the next beacon */
+};
+
+struct meta_state {
+    struct meta_store *store;
+    char cluster_path[STATE_PATH_MAX];
+    char apps_path[STATE_PATH_MAX + 8];
+    struct meta_state_options opt;
+    struct meta_app **apps; /* sorted by app_id; pointers are stable */
+    size_t napps;
+    uint32_t max_app_id;
+    struct meta_node *nodes; /* in order of first beacon */
+    size_t nnodes;
+    size_t rr_cursor; /* round-robin tie-break for placement */
+    bool loaded;
+};
+
+struct meta_state *
+meta_state_create(struct meta_store *store, const char *cluster_path,
+                  const struct meta_state_options *opt)
+{
+    struct meta_state *st = xcalloc(1, sizeof(*st));
+    st->store = store;
+    snprintf(st->cluster_path, sizeof(st->cluster_path), "%s", cluster_path);
+    snprintf(st->apps_path, sizeof(st->apps_path), "%s/apps", cluster_path);
+    st->opt = *opt;
+    return st;
+}
+
+static void
+apps_clear(struct meta_state *st)
+{
+    for (size_t i = 0; i < st->napps; i++) {
+        meta_app_fini(st->apps[i]);
+        xfree(st->apps[i]);
+    }
+    xfree(st->apps);
+    st->apps = NULL;
+    st->napps = 0;
+}
+
+void
+meta_state_destroy(struct meta_state *st)
+{
+    if (st == NULL)
+        return;
+    apps_clear(st);
+    xfree(st->nodes);
+    xfree(st);
+}
+
+bool
+meta_app_name_valid(const char *name)
+{
+    size_t n = strnlen(name, GEOKV_APP_NAME_MAX);
+
+    if (n == 0 || n >= GEOKV_APP_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                  || c == '_' || c == '.' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* ======================= lookups ======================= */
+
+const struct meta_app *
+meta_state_find_app(const struct meta_state *st, const char *name)
+{
+    for (size_t i = 0; i < st->napps; i++)
+        if (st->apps[i]->status == APP_AVAILABLE && strcmp(st->apps[i]->name, name) == 0)
+            return st->apps[i];
+    return NULL;
+}
+
+static struct meta_app *
+app_by_id(const struct meta_state *st, uint32_t app_id)
+{
+    size_t lo = 0, hi = st->napps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (st->apps[mid]->app_id == app_id)
+            return st->apps[mid];
+        if (st->apps[mid]->app_id < app_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const struct meta_app *
+meta_state_get_app(const struct meta_state *st, uint32_t app_id)
+{
+    return app_by_id(st, app_id);
+}
+
+size_t
+meta_state_app_count(const struct meta_state *st)
+{
+    return st->napps;
+}
+
+const struct meta_app *
+meta_state_app_at(const struct meta_state *st, size_t i)
+{
+    return i < st->napps ? st->apps[i] : NULL;
+}
+
+uint32_t
+meta_state_next_app_id(const struct meta_state *st)
+{
+    return st->max_app_id + 1;
+}
+
+bool
+meta_state_app_ready(const struct meta_app *app)
+{
+    for (uint32_t i = 0; i < app->partition_count; i++)
+        if (!app->parts[i].ready)
+            return false;
+    return true;
+}
+
+/* Inserts app (taking ownership) keeping the array sorted by id. */
+static void
+apps_insert(struct meta_state *st, struct meta_app *app)
+{
+    size_t pos = st->napps;
+    st->apps = xrealloc(st->apps, (st->napps + 1) * sizeof(*st->apps));
+    while (pos > 0 && st->apps[pos - 1]->app_id > app->app_id) {
+        st->apps[pos] = st->apps[pos - 1];
+        pos--;
+    }
+    st->apps[pos] = app;
+    st->napps++;
+    if (app->app_id > st->max_app_id)
+        st->max_app_id = app->app_id;
+}
+
+static void
+app_path(const struct meta_state *st, uint32_t app_id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%u", st->apps_path, app_id);
+}
+
+static void
+partition_path(const struct meta_state *st, uint32_t app_id, uint32_t pidx, char *out,
+               size_t cap)
+{
+    snprintf(out, cap, "%s/%u/%u", st->apps_path, app_id, pidx);
+}
+
+/* Writes the app's JSON (create or overwrite). */
+static int
+app_persist(struct meta_state *st, const struct meta_app *app, bool create)
+{
+    char path[STATE_NODE_PATH_MAX];
+    struct buf b = BUF_INIT;
+    int rc;
+
+    app_path(st, app->app_id, path, sizeof(path));
+    meta_app_json_encode(app, &b);
+    if (create)
+        rc = meta_store_create(st->store, path, b.data, b.len, 0, NULL, 0);
+    else
+        rc = meta_store_set(st->store, path, b.data, b.len);
+    buf_fini(&b);
+    return rc;
+}
+
+/* ======================= nodes ======================= */
+
+static struct meta_node *
+node_find(const struct meta_state *st, const char *address)
+{
+    for (size_t i = 0; i < st->nnodes; i++)
+        if (strcmp(st->nodes[i].address, address) == 0)
+            return &st->nodes[i];
+    return NULL;
+}
+
+static bool
+node_alive(const struct meta_state *st, const struct meta_node *n, int64_t now_ms)
+{
+    return now_ms - n->last_beacon_ms <= st->opt.node_grace_ms;
+}
+
+bool
+meta_state_node_alive(const struct meta_state *st, const char *address, int64_t now_ms)
+{
+    const struct meta_node *n = node_find(st, address);
+    return n != NULL && node_alive(st, n, now_ms);
+}
+
+void
+meta_state_check_nodes(struct meta_state *st, int64_t now_ms)
+{
+    for (size_t i = 0; i < st->nnodes; i++) {
+        struct meta_node *n = &st->nodes[i];
+        if (n->declared_dead || node_alive(st, n, now_ms))
+            continue;
+        n->declared_dead = true;
+        LOG_WARN("replica server %s is dead: no beacon for %lld ms", n->address,
+                 (long long)(now_ms - n->last_beacon_ms));
+    }
+}
+
+/* Counts the primaries and secondaries of available apps on address. */
+static void
+node_counts(const struct meta_state *st, const char *address, uint32_t *primaries,
+            uint32_t *secondaries)
+{
+    *primaries = 0;
+    *secondaries = 0;
+    for (size_t i = 0; i < st->napps; i++) {
+        const struct meta_app *app = st->apps[i];
+        if (app->status != APP_AVAILABLE)
+            continue;
+        for (uint32_t p = 0; p < app->partition_count; p++) {
+            const struct meta_partition *part = &app->parts[p];
+            if (strcmp(part->primary, address) == 0)
+                (*primaries)++;
+            for (uint32_t s = 0; s < part->nsecondaries; s++)
+                if (strcmp(part->secondaries[s], address) == 0)
+                    (*secondaries)++;
+        }
+    }
+}
+
+/* ======================= create / drop ======================= */
+
+static int
+create_validate(const struct meta_state *st, const struct msg_create_app_req *req)
+{
+    if (!meta_app_name_valid(req->name))
+        return ERR_INVALID_ARG;
+    if (req->partition_count < 1 || req->partition_count > META_MAX_PARTITIONS)
+        return ERR_INVALID_ARG;
+    if (req->replica_count < 1 || req->replica_count > GEOKV_MAX_REPLICAS)
+        return ERR_INVALID_ARG;
+    if (meta_state_find_app(st, req->name) != NULL)
+        return ERR_APP_EXISTS;
+    return 0;
+}
+
+/*
+ * Places the primaries of app's partitions: each goes to the live server with the fewest
+ * primaries so far (existing apps included); ties are broken round robin from rr_cursor.
+ * ERR_NO_NODES if no server is alive.
+ */
+static int
+place_primaries(struct meta_state *st, struct meta_app *app, int64_t now_ms)
+{
+    uint32_t *counts = xcalloc(st->nnodes ? st->nnodes : 1, sizeof(*counts));
+    size_t nlive = 0;
+
+    for (size_t i = 0; i < st->nnodes; i++) {
+        uint32_t secondaries;
+        if (!node_alive(st, &st->nodes[i], now_ms)) {
+            counts[i] = UINT32_MAX; /* never chosen */
+            continue;
+        }
+        node_counts(st, st->nodes[i].address, &counts[i], &secondaries);
+        nlive++;
+    }
+    if (nlive == 0) {
+        xfree(counts);
+        return ERR_NO_NODES;
+    }
+    for (uint32_t p = 0; p < app->partition_count; p++) {
+        size_t best = SIZE_MAX;
+        for (size_t k = 0; k < st->nnodes; k++) {
+            size_t i = (st->rr_cursor + k) % st->nnodes;
+            if (counts[i] != UINT32_MAX && (best == SIZE_MAX || counts[i] < counts[best]))
+                best = i;
+        }
+        counts[best]++;
+        st->rr_cursor = (best + 1) % st->nnodes;
+        snprintf(app->parts[p].primary, GEOKV_ADDR_MAX, "%s", st->nodes[best].address);
+    }
+    xfree(counts);
+    return 0;
+}
+
+/* Writes every partition node of app. */
+static int
+partitions_persist(struct meta_state *st, const struct meta_app *app)
+{
+    char path[STATE_NODE_PATH_MAX];
+    struct buf b = BUF_INIT;
+    int rc = 0;
+
+    for (uint32_t p = 0; p < app->partition_count && rc == 0; p++) {
+        partition_path(st, app->app_id, p, path, sizeof(path));
+        buf_reset(&b);
+        meta_partition_json_encode(&app->parts[p], &b);
+        rc = meta_store_create(st->store, path, b.data, b.len, 0, NULL, 0);
+    }
+    buf_fini(&b);
+    return rc;
+}
+
+static struct meta_app *
+app_new(const struct msg_create_app_req *req, uint32_t app_id)
+{
+    struct meta_app *app = xcalloc(1, sizeof(*app));
+
+    app->app_id = app_id;
+    snprintf(app->name, sizeof(app->name), "%s", req->name);
+    app->partition_count = req->partition_count;
+    app->replica_count = req->replica_count;
+    app->status = APP_CREATING;
+    app->create_ts = clock_wall_s();
+    app->envs = xstrdup("{}");
+    app->parts = xcalloc(req->partition_count, sizeof(*app->parts));
+    for (uint32_t p = 0; p < req->partition_count; p++) {
+        app->parts[p].pidx = p;
+        app->parts[p].ballot = 1;
+    }
+    return app;
+}
+
+int
+meta_state_create_app(struct meta_state *st, const struct msg_create_app_req *req,
+                      int64_t now_ms, const struct meta_app **appp)
+{
+    struct meta_app *app;
+    int rc;
+
+    *appp = NULL;
+    if (!st->loaded)
+        return ERR_INVALID_STATE;
+    rc = create_validate(st, req);
+    if (rc != 0)
+        return rc;
+    app = app_new(req, st->max_app_id + 1);
+    rc = place_primaries(st, app, now_ms);
+    if (rc != 0)
+        goto out_free;
+    /* From here the id is consumed, whatever happens. */
+    st->max_app_id = app->app_id;
+    rc = app_persist(st, app, true);
+    if (rc != 0)
+        goto out_log;
+    rc = partitions_persist(st, app);
+    if (rc == 0) {
+        app->status = APP_AVAILABLE;
+        rc = app_persist(st, app, false);
+    }
+    if (rc != 0) {
+        /* Best effort: a later leader turns a leftover "creating" app into a dropped one. */
+        app->status = APP_DROPPED;
+        (void)app_persist(st, app, false);
+        goto out_log;
+    }
+    apps_insert(st, app);
+    LOG_INFO("created table %s (app_id %u, %u partitions, %u replicas)", app->name,
+             app->app_id, app->partition_count, app->replica_count);
+    *appp = app;
+    return 0;
+
+out_log:
+    LOG_ERROR("create table %s (app_id %u) failed writing the store: %s", app->name,
+              app->app_id, err_str(rc));
+out_free:
+    meta_app_fini(app);
+    xfree(app);
+    return rc;
+}
+
+int
+meta_state_drop_app(struct meta_state *st, const char *name)
+{
+    struct meta_app *app = (struct meta_app *)meta_state_find_app(st, name);
+    struct meta_app copy;
+    int rc;
+
+    if (app == NULL)
+        return ERR_APP_NOT_FOUND;
+    copy = *app;
+    copy.status = APP_DROPPED;
+    rc = app_persist(st, &copy, false);
+    if (rc != 0) {
+        LOG_ERROR("drop table %s (app_id %u) failed writing the store: %s", name, app->app_id,
+                  err_str(rc));
+        return rc;
+    }
+    app->status = APP_DROPPED;
+    LOG_INFO("dropped table %s (app_id %u)", name, app->app_id);
+    return 0;
+}
+
+/* ======================= load ======================= */
+
+/* Reads partition pidx of app; a missing or corrupt node leaves it without a primary. */
+static int
+partition_load(struct meta_state *st, struct meta_app *app, uint32_t pidx, struct buf *b)
+{
+    char path[STATE_NODE_PATH_MAX];
+    struct meta_partition *part = &app->parts[pidx];
+    int rc;
+
+    partition_path(st, app->app_id, pidx, path, sizeof(path));
+    buf_reset(b);
+    rc = meta_store_get(st->store, path, b);
+    if (rc == 0)
+        rc = meta_partition_json_decode(b->data, b->len, part);
+    if (rc == 0 && part->pidx == pidx)
+        return 0;
+    if (rc != ERR_NOT_FOUND && rc != ERR_INVALID_DATA && rc != 0)
+        return rc; /* the store failed: the whole load fails */
+    if (app->status == APP_AVAILABLE)
+        LOG_ERROR("table %s (app_id %u) partition %u: node %s missing or corrupt; it has no "
+                  "primary", app->name, app->app_id, pidx, path);
+    memset(part, 0, sizeof(*part));
+    part->pidx = pidx;
+    return 0;
+}
+
+/* Loads one app node and its partitions. A corrupt app node is skipped (logged); only store
+ * failures are returned. */
+static int
+app_load(struct meta_state *st, uint32_t app_id)
+{
+    char path[STATE_NODE_PATH_MAX];
+    struct buf b = BUF_INIT;
+    struct meta_app *app = xcalloc(1, sizeof(*app));
+    int rc;
+
+    app_path(st, app_id, path, sizeof(path));
+    rc = meta_store_get(st->store, path, &b);
+    if (rc == 0)
+        rc = meta_app_json_decode(b.data, b.len, app);
+    if (rc == 0 && app->app_id != app_id)
+        rc = ERR_INVALID_DATA;
+    if (rc != 0)
+        goto out_skip;
+    app->parts = xcalloc(app->partition_count, sizeof(*app->parts));
+    for (uint32_t p = 0; p < app->partition_count && rc == 0; p++)
+        rc = partition_load(st, app, p, &b);
+    if (rc != 0)
+        goto out_skip;
+    if (app->status == APP_CREATING) {
+        LOG_WARN("table %s (app_id %u) was never confirmed created; marking it dropped",
+                 app->name, app_id);
+        app->status = APP_DROPPED;
+        (void)app_persist(st, app, false); /* memory treats it as dropped either way */
+    }
+    apps_insert(st, app);
+    buf_fini(&b);
+    return 0;
+
+out_skip:
+    if (rc == ERR_INVALID_DATA || rc == ERR_NOT_FOUND) {
+        LOG_ERROR("app node %s is corrupt; skipping app_id %u", path, app_id);
+        rc = 0;
+    }
+    meta_app_fini(app);
+    xfree(app);
+    buf_fini(&b);
+    return rc;
+}
+
+/* Parses a decimal app id child name; 0 if it is not one. */
+static uint32_t
+parse_app_id(const char *name)
+{
+    char *end;
+    unsigned long v;
+
+    if (name[0] < '1' || name[0] > '9')
+        return 0;
+    errno = 0;
+    v = strtoul(name, &end, 10);
+    if (errno != 0 || *end != '\0' || v > UINT32_MAX)
+        return 0;
+    return (uint32_t)v;
+}
+
+int
+meta_state_load(struct meta_state *st)
+{
+    struct meta_store_names names = {0, NULL};
+    int rc;
+
+    apps_clear(st);
+    st->max_app_id = 0;
+    st->loaded = false;
+    rc = meta_store_mkdirs(st->store, st->apps_path);
+    if (rc == 0)
+        rc = meta_store_children(st->store, st->apps_path, false, &names);
+    for (uint32_t i = 0; i < names.n && rc == 0; i++) {
+        uint32_t id = parse_app_id(names.names[i]);
+        if (id == 0)
+            continue;
+        if (id > st->max_app_id)
+            st->max_app_id = id; /* even a corrupt app's id is never reused */
+        rc = app_load(st, id);
+    }
+    meta_store_names_fini(&names);
+    if (rc != 0) {
+        LOG_ERROR("loading %s failed: %s", st->apps_path, err_str(rc));
+        apps_clear(st);
+        return rc;
+    }
+    st->loaded = true;
+    LOG_INFO("loaded %zu tables from %s (next app_id %u)", st->napps, st->apps_path,
+             st->max_app_id + 1);
+    return 0;
+}
+
+/* ======================= beacon ======================= */
+
+/* Records one reported partition; adds its gpid to drop if its app was dropped. */
+static void
+beacon_report(struct meta_state *st, const char *address, const struct replica_report *r,
+              struct msg_beacon_resp *resp)
+{
+    struct meta_app *app = app_by_id(st, gpid_app(r->gpid));
+    struct meta_partition *part;
+
+    if (app == NULL)
+        return; /* unknown table: not ours to delete */
+    if (app->status == APP_DROPPED) {
+        resp->drop = xrealloc(resp->drop, (resp->ndrop + 1) * sizeof(*resp->drop));
+        resp->drop[resp->ndrop++] = r->gpid;
+        return;
+    }
+    if (gpid_pidx(r->gpid) >= app->partition_count)
+        return;
+    part = &app->parts[gpid_pidx(r->gpid)];
+    if (strcmp(part->primary, address) != 0 || r->ballot < part->ballot)
+        return;
+    if (r->ready)
+        part->ready = true;
+    if (r->last_committed > part->last_committed)
+        part->last_committed = r->last_committed;
+}
+
+/* Appends every partition assigned to address. */
+static void
+beacon_assign(const struct meta_state *st, const char *address, struct msg_beacon_resp *resp)
+{
+    for (size_t i = 0; i < st->napps; i++) {
+        const struct meta_app *app = st->apps[i];
+        if (app->status != APP_AVAILABLE)
+            continue;
+        for (uint32_t p = 0; p < app->partition_count; p++) {
+            if (strcmp(app->parts[p].primary, address) != 0)
+                continue;
+            resp->assign = xrealloc(resp->assign, (resp->nassign + 1) * sizeof(*resp->assign));
+            resp->assign[resp->nassign++] =
+                (struct replica_assign){gpid_make(app->app_id, p), app->parts[p].ballot};
+        }
+    }
+}
+
+/* Finds or adds the node and marks it alive (logging a return from the dead). */
+static void
+node_touch(struct meta_state *st, const char *address, int64_t now_ms)
+{
+    struct meta_node *n = node_find(st, address);
+
+    if (n == NULL) {
+        st->nodes = xrealloc(st->nodes, (st->nnodes + 1) * sizeof(*st->nodes));
+        n = &st->nodes[st->nnodes++];
+        memset(n, 0, sizeof(*n));
+        snprintf(n->address, sizeof(n->address), "%s", address);
+        LOG_INFO("replica server %s joined", address);
+    } else if (n->declared_dead || !node_alive(st, n, now_ms)) {
+        LOG_INFO("replica server %s is alive again", address);
+    }
+    n->last_beacon_ms = now_ms;
+    n->declared_dead = false;
+}
+
+int
+meta_state_on_beacon(struct meta_state *st, const struct msg_beacon_req *req, int64_t now_ms,
+                     struct msg_beacon_resp *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    if (strnlen(req->address, sizeof(req->address)) == 0
+        || strnlen(req->address, sizeof(req->address)) >= sizeof(req->address))
+        return ERR_INVALID_ARG;
+    node_touch(st, req->address, now_ms);
+    for (uint32_t i = 0; i < req->nreplicas; i++)
+        beacon_report(st, req->address, &req->replicas[i], resp);
+    beacon_assign(st, req->address, resp);
+    resp->lease_ms = st->opt.lease_ms;
+    return 0;
+}
+
+void
+meta_state_beacon_resp_fini(struct msg_beacon_resp *resp)
+{
+    xfree(resp->assign);
+    xfree(resp->drop);
+    resp->assign = NULL;
+    resp->drop = NULL;
+    resp->nassign = resp->ndrop = 0;
+}
+
+/* ======================= replies ======================= */
+
+void
+meta_state_app_config(const struct meta_app *app, struct msg_app_config *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->app_id = app->app_id;
+    snprintf(out->name, sizeof(out->name), "%s", app->name);
+    out->partition_count = app->partition_count;
+    out->replica_count = app->replica_count;
+    out->status = app->status;
+    out->partitions = xcalloc(app->partition_count, sizeof(*out->partitions));
+    for (uint32_t p = 0; p < app->partition_count; p++) {
+        const struct meta_partition *src = &app->parts[p];
+        struct partition_config *dst = &out->partitions[p];
+        dst->pidx = src->pidx;
+        dst->ballot = src->ballot;
+        memcpy(dst->primary, src->primary, sizeof(dst->primary));
+        dst->nsecondaries = src->nsecondaries;
+        memcpy(dst->secondaries, src->secondaries, sizeof(dst->secondaries));
+        dst->last_committed = src->last_committed;
+    }
+}
+
+void
+meta_state_list_apps(const struct meta_state *st, struct msg_list_apps_resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->apps = xcalloc(st->napps ? st->napps : 1, sizeof(*out->apps));
+    for (size_t i = 0; i < st->napps; i++) {
+        const struct meta_app *app = st->apps[i];
+        struct app_info *info;
+        if (app->status != APP_AVAILABLE)
+            continue;
+        info = &out->apps[out->napps++];
+        info->app_id = app->app_id;
+        snprintf(info->name, sizeof(info->name), "%s", app->name);
+        info->status = app->status;
+        info->partition_count = app->partition_count;
+        info->replica_count = app->replica_count;
+        info->create_ts = app->create_ts;
+    }
+}
+
+void
+meta_state_list_nodes(const struct meta_state *st, int64_t now_ms,
+                      struct msg_list_nodes_resp *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->nodes = xcalloc(st->nnodes ? st->nnodes : 1, sizeof(*out->nodes));
+    for (size_t i = 0; i < st->nnodes; i++) {
+        struct node_info *ni = &out->nodes[out->nnodes++];
+        memcpy(ni->address, st->nodes[i].address, sizeof(ni->address));
+        ni->state = node_alive(st, &st->nodes[i], now_ms) ? NODE_ALIVE : NODE_DEAD;
+        node_counts(st, ni->address, &ni->primary_count, &ni->secondary_count);
+    }
+}
