@@ -11,7 +11,9 @@
  * it from the table (reply, deadline scan, failed send, shutdown) runs its callback, so every
  * callback runs exactly once. A send that would block (the peer is not connected yet, or is
  * gone and nanomsg is reconnecting) never blocks the caller: the message waits in the outbox
- * and the I/O thread retries it until it leaves or its call's deadline passes.
+ * and the I/O thread retries it until it leaves, or fails the call with ERR_NETWORK after
+ * RPC_CONNECT_WAIT_MS (or at its deadline): ERR_NETWORK always means "never sent", so any
+ * call, even a non-idempotent one, may be retried elsewhere after it.
  * Raw REQ needs the SP header supplied by the sender: a control
  * message whose data is a size_t length followed by the 4-byte big-endian request id with the
  * top bit set (without the length nanomsg silently drops the message).
@@ -35,6 +37,7 @@
 
 #define RPC_POLL_MS 10
 #define RPC_BUCKETS 4096
+#define RPC_CONNECT_WAIT_MS 1000 /* how long a request waits for its peer to be connected */
 
 static void
 sock_tune(int sock)
@@ -209,6 +212,7 @@ struct pending {
 struct outmsg {
     int sock;
     uint64_t id;
+    int64_t give_up_ms; /* past this, fail the call with ERR_NETWORK: it was never sent */
     struct buf msg;
     struct outmsg *next;
 };
@@ -481,6 +485,7 @@ outbox_flush(struct rpc_client *c)
 {
     struct outmsg *list, *keep = NULL, **keep_tail = &keep;
     int blocked[16], nblocked = 0;
+    int64_t now = clock_mono_ms();
     pthread_mutex_lock(&c->mu);
     list = c->outbox;
     c->outbox = NULL;
@@ -498,6 +503,8 @@ outbox_flush(struct rpc_client *c)
         pthread_mutex_unlock(&c->mu);
         if (live && !is_blocked)
             rc = client_send(o->sock, o->id, &o->msg);
+        if (rc == ERR_AGAIN && now >= o->give_up_ms)
+            rc = ERR_NETWORK;
         if (live && rc == ERR_AGAIN) {
             if (!is_blocked && nblocked < 16)
                 blocked[nblocked++] = o->sock;
@@ -547,7 +554,9 @@ rpc_call_async(struct rpc_client *c, const char *addr, uint32_t code, uint64_t g
     rc = sock < 0 ? ERR_INVALID_ARG : queued ? ERR_AGAIN : client_send(sock, id, &msg);
     if (rc == ERR_AGAIN) {
         struct outmsg *o = xmalloc(sizeof(*o));
-        *o = (struct outmsg){sock, id, msg, NULL};
+        int64_t give_up = clock_mono_ms() + (timeout_ms < RPC_CONNECT_WAIT_MS ? timeout_ms - 1
+                                                                            : RPC_CONNECT_WAIT_MS);
+        *o = (struct outmsg){sock, id, give_up, msg, NULL};
         pthread_mutex_lock(&c->mu);
         *c->outbox_tail = o;
         c->outbox_tail = &o->next;

@@ -43,8 +43,9 @@ void rpc_server_destroy(struct rpc_server *s);
 /* Sends the reply (err = 0 or a code; body may be NULL) and frees req. Any thread. */
 void rpc_reply(struct rpc_request *req, int err, const void *body, size_t len);
 
-/* Completion of an async call. err is a transport error (ERR_TIMEOUT, ERR_NETWORK) or the
- * error the peer replied with. body is borrowed for the duration of the callback. */
+/* Completion of an async call. err is a transport error or the error the peer replied
+ * with. ERR_NETWORK: the request was never sent (the peer was not connected within about a
+ * second), so it is safe to retry anywhere; ERR_TIMEOUT: it may or may not have arrived. body is borrowed for the duration of the callback. */
 typedef void rpc_done_fn(void *arg, int err, const uint8_t *body, size_t len);
 
 struct rpc_client *rpc_client_create(void);

@@ -295,7 +295,13 @@ zk_kill9() {
 # e.g. `zk_cli "get /geokv/c1/apps/1"`. It always exits 0; callers check its output
 # (stdout and stderr merged), e.g. for "rc = 0".
 zk_cli() {
-  timeout 15 /usr/lib/zookeeper/bin/cli_mt -h "127.0.0.1:$ZK_PORT" -c "$1" 2>&1
+  # cli_mt's batch mode may exit before its completion prints: retry until it reports "rc ="
+  local out i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    out=$(timeout 15 /usr/lib/zookeeper/bin/cli_mt -h "127.0.0.1:$ZK_PORT" -c "$1" 2>&1) || true
+    grep -q "rc = " <<<"$out" && break
+  done
+  printf '%s\n' "$out"
 }
 
 # ---------------------------------------------------------------- clusters
