@@ -109,7 +109,8 @@ start_server() {
     mkdir -p "$sdir/data"
     geokv_spawn "$sdir/replica.pid" "$sdir/replica.log" \
       setsid "$BIN/geokv-replica" -c "$CONFIG" --address "127.0.0.1:$port" \
-      --data-dir "$sdir/data" "${SET_ARGS[@]}"
+      --data-dir "$sdir/data" --set "core.metrics_address=127.0.0.1:$((port + 100))" \
+      "${SET_ARGS[@]}"
   fi
   STARTED_ANY=1
   echo "  $role$n started (pid $GEOKV_SPAWNED_PID, 127.0.0.1:$port, log $sdir/$role.log)"
@@ -158,6 +159,7 @@ onebox cluster '$CLUSTER' is serving.
   zookeeper:       127.0.0.1:$ZK_PORT (root /geokv)
   config:          $CONFIG
   logs:            $CDIR/*/*.log, $ONEBOX_DIR/zk/zookeeper.log
+  metrics:         curl http://127.0.0.1:$((REPLICA_PORTS[0] + 100))/metrics  (each replica: its port + 100)
 
 Connect:
   $BIN/admin-cli -m $METAS

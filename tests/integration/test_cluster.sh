@@ -6,7 +6,14 @@
 itest_begin cluster
 itest_require_bins geokv-meta geokv-replica admin-cli geokv-bench badpeer
 zk_start
-cluster_up c1 2 3
+cluster_config c1 "$(meta_list 2)"
+meta_start 1
+meta_start 2
+metrics_port=$(free_port)
+replica_start 1 --set "core.metrics_address=127.0.0.1:$metrics_port"
+replica_start 2
+replica_start 3
+wait_nodes 3 60
 
 # --- tables
 admin create t1 -p 8 -r 1 >/dev/null || fail "create t1"
@@ -26,6 +33,11 @@ out=$(bench -a t1 --op verify --count 20000 --seed 7 --threads 2 --inflight 16 -
 grep -qE "^found: 20000$" <<<"$out" || fail "verify did not find every key: $out"
 out=$(admin -a t1 count) || fail "count"
 [ "$(tail -n1 <<<"$out" | grep -oE '[0-9]+$')" = 20000 ] || fail "count is not 20000: $out"
+
+# --- Prometheus metrics of replica 1: per-table write/read counts and latencies
+metrics=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics") || fail "GET /metrics"
+grep -qE '^geokv_write_ops\{app_id="[0-9]+"\} [1-9][0-9]*$' <<<"$metrics" || fail "no write count in /metrics: $metrics"
+grep -qE '^geokv_read_latency_us\{app_id="[0-9]+",quantile="0.99"\} [0-9]+$' <<<"$metrics" || fail "no read latency in /metrics"
 
 # --- data commands (one shot and stdin script)
 admin -a t1 set user1 name alice >/dev/null || fail "set"
