@@ -184,44 +184,12 @@ op_start(struct geokv_table *t, uint32_t code, uint32_t pidx, const struct buf *
 
 /* ---- synchronous wrapper ---- */
 
-struct op_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    int err;
-    struct buf *reply;
-};
-
-static void
-op_wait_done(void *arg, int err, const uint8_t *body, size_t len)
-{
-    struct op_wait *w = arg;
-
-    pthread_mutex_lock(&w->mu);
-    if (w->reply != NULL && body != NULL)
-        buf_append(w->reply, body, len);
-    w->err = err;
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 int
 op_call(struct geokv_table *t, uint32_t code, uint32_t pidx, const struct buf *body,
         int timeout_ms, unsigned flags, struct buf *reply)
 {
-    struct op_wait w = {.reply = reply};
-    int err;
-
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    op_start(t, code, pidx, body, timeout_ms, flags, op_wait_done, &w);
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cv, &w.mu);
-    err = w.err;
-    pthread_mutex_unlock(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
-    return err;
+    struct rpc_waiter w;
+    rpc_waiter_init(&w, reply);
+    op_start(t, code, pidx, body, timeout_ms, flags, rpc_waiter_done, &w);
+    return rpc_waiter_wait(&w);
 }

@@ -577,40 +577,47 @@ rpc_call_async(struct rpc_client *c, const char *addr, uint32_t code, uint64_t g
     }
 }
 
-struct sync_call {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    int err;
-    struct buf *reply;
-};
-
-static void
-sync_done(void *arg, int err, const uint8_t *body, size_t len)
+void
+rpc_waiter_init(struct rpc_waiter *w, struct buf *reply)
 {
-    struct sync_call *s = arg;
-    pthread_mutex_lock(&s->mu);
-    s->err = err;
-    if (s->reply && body)
-        buf_append(s->reply, body, len);
-    s->done = true;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->done = false;
+    w->err = 0;
+    w->reply = reply;
+}
+
+void
+rpc_waiter_done(void *arg, int err, const uint8_t *body, size_t len)
+{
+    struct rpc_waiter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->err = err;
+    if (w->reply && body)
+        buf_append(w->reply, body, len);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int
+rpc_waiter_wait(struct rpc_waiter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    return w->err;
 }
 
 int
 rpc_call(struct rpc_client *c, const char *addr, uint32_t code, uint64_t gpid, ballot_t ballot,
          const void *body, size_t len, int timeout_ms, struct buf *reply)
 {
-    struct sync_call s = {.done = false, .reply = reply};
-    pthread_mutex_init(&s.mu, NULL);
-    pthread_cond_init(&s.cv, NULL);
-    rpc_call_async(c, addr, code, gpid, ballot, body, len, timeout_ms, sync_done, &s);
-    pthread_mutex_lock(&s.mu);
-    while (!s.done)
-        pthread_cond_wait(&s.cv, &s.mu);
-    pthread_mutex_unlock(&s.mu);
-    pthread_mutex_destroy(&s.mu);
-    pthread_cond_destroy(&s.cv);
-    return s.err;
+    struct rpc_waiter w;
+    rpc_waiter_init(&w, reply);
+    rpc_call_async(c, addr, code, gpid, ballot, body, len, timeout_ms, rpc_waiter_done, &w);
+    return rpc_waiter_wait(&w);
 }

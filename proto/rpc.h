@@ -9,6 +9,8 @@
  * it posts to a loop); rpc_reply may be called from any thread. A client's callbacks run on
  * the client's I/O thread and must not block.
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,3 +62,17 @@ void rpc_call_async(struct rpc_client *c, const char *addr, uint32_t code, uint6
 MUST_CHECK int rpc_call(struct rpc_client *c, const char *addr, uint32_t code, uint64_t gpid,
                         ballot_t ballot, const void *body, size_t len, int timeout_ms,
                         struct buf *reply);
+
+/* Turns an async completion into a blocking wait: pass rpc_waiter_done and the waiter as
+ * the callback, then rpc_waiter_wait (which also releases the waiter). */
+struct rpc_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int err;
+    struct buf *reply; /* the reply body is appended here, if not NULL */
+};
+void rpc_waiter_init(struct rpc_waiter *w, struct buf *reply);
+void rpc_waiter_done(void *arg, int err, const uint8_t *body, size_t len);
+/* Blocks until rpc_waiter_done ran; returns its err. */
+int rpc_waiter_wait(struct rpc_waiter *w);

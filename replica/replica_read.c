@@ -90,14 +90,19 @@ record_list_reply(struct record_list *l, struct rpc_request *req, const struct b
     xfree(l->v);
 }
 
-/* Collects visible records of [start, stop) up to limit; next_key = where to resume. */
+/* Raw-key bounds of a read, and where the next page starts. */
+struct key_range {
+    struct buf start, stop, next;
+};
+
+/* Collects visible records of [start, stop) up to limit; rg->next = where to resume. */
 static int
-collect_range(struct replica *r, const struct buf *start, const struct buf *stop, uint32_t limit,
-              struct record_list *l, struct buf *next_key)
+collect_range(struct replica *r, struct key_range *rg, uint32_t limit, struct record_list *l)
 {
     struct storage_iter *it;
     uint32_t now = (uint32_t)clock_wall_s();
-    int rc = storage_iter_create(r->storage, start->data, start->len, stop->data, stop->len, &it);
+    int rc = storage_iter_create(r->storage, rg->start.data, rg->start.len, rg->stop.data,
+                                 rg->stop.len, &it);
     if (rc != 0)
         return rc;
     for (; storage_iter_valid(it); storage_iter_next(it)) {
@@ -106,7 +111,7 @@ collect_range(struct replica *r, const struct buf *start, const struct buf *stop
         struct storage_record rec = {0};
         storage_iter_key(it, &key, &klen);
         if (l->n >= limit || l->bytes >= SCAN_MAX_REPLY_BYTES) {
-            buf_append(next_key, key, klen);
+            buf_append(&rg->next, key, klen);
             break;
         }
         if (storage_key_decode(key, klen, &hk, &hk_len, &sk, &sk_len) != 0 ||
@@ -119,6 +124,23 @@ collect_range(struct replica *r, const struct buf *start, const struct buf *stop
     }
     storage_iter_destroy(it);
     return 0;
+}
+
+/* Answers a multi_get / scan with the records, or with rc; frees the list and the range. */
+static void
+reply_records(struct replica *r, struct rpc_request *req, int rc, struct record_list *l,
+              struct key_range *rg)
+{
+    if (rc == 0) {
+        record_list_reply(l, req, &rg->next);
+    } else {
+        replica_reply_err(r, req, rc);
+        buf_fini(&l->arena);
+        xfree(l->v);
+    }
+    buf_fini(&rg->start);
+    buf_fini(&rg->stop);
+    buf_fini(&rg->next);
 }
 
 static void
@@ -144,31 +166,21 @@ replica_on_multi_get(struct replica *r, struct rpc_request *req)
     struct msg_multi_get_req g;
     struct unpacked *zone;
     struct record_list l = {0};
-    struct buf start = BUF_INIT, stop = BUF_INIT, next = BUF_INIT;
+    struct key_range rg = {BUF_INIT, BUF_INIT, BUF_INIT};
     int rc = msg_multi_get_req_decode(req->env.body, req->env.body_len, &g, &zone);
     if (rc == 0 && g.hash_key.len > GEOKV_MAX_HASH_KEY)
         rc = ERR_TOO_LARGE;
     if (rc == 0 && g.nkeys > 0) {
         get_sort_keys(r, &g, &l);
     } else if (rc == 0) {
-        storage_key_encode(&start, g.hash_key.p, g.hash_key.len, NULL, 0);
-        storage_key_prefix_end(&stop, g.hash_key.p, g.hash_key.len);
-        rc = collect_range(r, &start, &stop, g.max_count ? g.max_count : UINT32_MAX, &l, &next);
+        storage_key_encode(&rg.start, g.hash_key.p, g.hash_key.len, NULL, 0);
+        storage_key_prefix_end(&rg.stop, g.hash_key.p, g.hash_key.len);
+        rc = collect_range(r, &rg, g.max_count ? g.max_count : UINT32_MAX, &l);
     }
     if (zone)
         msg_multi_get_req_fini(&g);
     unpacked_free(zone);
-    if (rc == 0)
-        record_list_reply(&l, req, &next);
-    else
-        replica_reply_err(r, req, rc);
-    if (rc != 0) {
-        buf_fini(&l.arena);
-        xfree(l.v);
-    }
-    buf_fini(&start);
-    buf_fini(&stop);
-    buf_fini(&next);
+    reply_records(r, req, rc, &l, &rg);
 }
 
 void
@@ -177,33 +189,23 @@ replica_on_scan(struct replica *r, struct rpc_request *req)
     struct msg_scan_req s;
     struct unpacked *zone;
     struct record_list l = {0};
-    struct buf start = BUF_INIT, stop = BUF_INIT, next = BUF_INIT;
+    struct key_range rg = {BUF_INIT, BUF_INIT, BUF_INIT};
     int rc = msg_scan_req_decode(req->env.body, req->env.body_len, &s, &zone);
     if (rc == 0 && s.hash_key.len > GEOKV_MAX_HASH_KEY)
         rc = ERR_TOO_LARGE;
     if (rc == 0) {
         if (s.resume_key.len)
-            buf_append(&start, s.resume_key.p, s.resume_key.len);
+            buf_append(&rg.start, s.resume_key.p, s.resume_key.len);
         else if (!s.full)
-            storage_key_encode(&start, s.hash_key.p, s.hash_key.len, s.start_sort_key.p,
+            storage_key_encode(&rg.start, s.hash_key.p, s.hash_key.len, s.start_sort_key.p,
                                s.start_sort_key.len);
         if (!s.full && s.stop_sort_key.len)
-            storage_key_encode(&stop, s.hash_key.p, s.hash_key.len, s.stop_sort_key.p,
+            storage_key_encode(&rg.stop, s.hash_key.p, s.hash_key.len, s.stop_sort_key.p,
                                s.stop_sort_key.len);
         else if (!s.full)
-            storage_key_prefix_end(&stop, s.hash_key.p, s.hash_key.len);
-        rc = collect_range(r, &start, &stop, s.limit ? s.limit : SCAN_DEFAULT_LIMIT, &l, &next);
+            storage_key_prefix_end(&rg.stop, s.hash_key.p, s.hash_key.len);
+        rc = collect_range(r, &rg, s.limit ? s.limit : SCAN_DEFAULT_LIMIT, &l);
     }
     unpacked_free(zone);
-    if (rc == 0)
-        record_list_reply(&l, req, &next);
-    else
-        replica_reply_err(r, req, rc);
-    if (rc != 0) {
-        buf_fini(&l.arena);
-        xfree(l.v);
-    }
-    buf_fini(&start);
-    buf_fini(&stop);
-    buf_fini(&next);
+    reply_records(r, req, rc, &l, &rg);
 }
