@@ -588,9 +588,20 @@ beacon_assign(const struct meta_state *st, const char *address, struct msg_beaco
         for (uint32_t p = 0; p < app->partition_count; p++) {
             if (strcmp(app->parts[p].primary, address) != 0)
                 continue;
+            const struct meta_partition *mp = &app->parts[p];
+            struct replica_assign *a;
             resp->assign = xrealloc(resp->assign, (resp->nassign + 1) * sizeof(*resp->assign));
-            resp->assign[resp->nassign++] =
-                (struct replica_assign){gpid_make(app->app_id, p), app->parts[p].ballot};
+            a = &resp->assign[resp->nassign++];
+            memset(a, 0, sizeof(*a));
+            a->gpid = gpid_make(app->app_id, p);
+            a->ballot = mp->ballot;
+            a->role = ROLE_PRIMARY;
+            a->config.pidx = p;
+            a->config.ballot = mp->ballot;
+            a->config.last_committed = mp->last_committed;
+            snprintf(a->config.primary, sizeof(a->config.primary), "%s", mp->primary);
+            a->config.nsecondaries = mp->nsecondaries;
+            memcpy(a->config.secondaries, mp->secondaries, sizeof(mp->secondaries));
         }
     }
 }

@@ -413,6 +413,9 @@ msg_partition_info_resp_decode(const uint8_t *b, size_t n, struct msg_partition_
 
 /* ---- beacon ---- */
 
+static void partition_config_encode(struct pk *p, const struct partition_config *pc);
+static int partition_config_decode(struct upk v, struct partition_config *pc);
+
 void
 msg_beacon_req_encode(struct buf *out, const struct msg_beacon_req *m)
 {
@@ -422,8 +425,8 @@ msg_beacon_req_encode(struct buf *out, const struct msg_beacon_req *m)
     pk_array(&p, m->nreplicas);
     for (uint32_t i = 0; i < m->nreplicas; i++) {
         const struct replica_report *r = &m->replicas[i];
-        pk_tuple(&p, "uiib", r->gpid, (int64_t)r->ballot, (int64_t)r->last_committed,
-                 (int)r->ready);
+        pk_tuple(&p, "uiibiu", r->gpid, (int64_t)r->ballot, (int64_t)r->last_committed,
+                 (int)r->ready, (int64_t)r->last_prepared, (uint64_t)r->role);
     }
 }
 
@@ -444,8 +447,12 @@ msg_beacon_req_decode(const uint8_t *b, size_t n, struct msg_beacon_req *m)
         struct replica_report *r = &m->replicas[i];
         struct upk v;
         rc = upk_at(reps, i, &v);
+        uint64_t role = 0;
         if (rc == 0)
-            rc = upk_tuple(v, "uiib", &r->gpid, &r->ballot, &r->last_committed, &r->ready);
+            rc = upk_tuple(v, "uiibiu", &r->gpid, &r->ballot, &r->last_committed, &r->ready,
+                           &r->last_prepared, &role);
+        if (rc == 0)
+            rc = get_u32(role, &r->role);
     }
     if (rc != 0)
         msg_beacon_req_fini(m);
@@ -461,6 +468,50 @@ msg_beacon_req_fini(struct msg_beacon_req *m)
     m->nreplicas = 0;
 }
 
+static void
+replica_assign_encode(struct pk *p, const struct replica_assign *a)
+{
+    pk_array(p, 4);
+    pk_uint(p, a->gpid);
+    pk_int(p, a->ballot);
+    pk_uint(p, a->role);
+    partition_config_encode(p, &a->config);
+}
+
+static int
+replica_assign_decode(struct upk v, struct replica_assign *a)
+{
+    struct upk cfg;
+    uint64_t role;
+    int rc = upk_tuple(v, "uiua", &a->gpid, &a->ballot, &role, &cfg);
+    if (rc == 0 && role > ROLE_LEARNER)
+        rc = ERR_INVALID_DATA;
+    if (rc == 0)
+        rc = partition_config_decode(cfg, &a->config);
+    a->role = (uint32_t)role;
+    return rc;
+}
+
+void
+msg_replica_assign_encode(struct buf *out, const struct replica_assign *m)
+{
+    struct pk p = {out};
+    replica_assign_encode(&p, m);
+}
+
+int
+msg_replica_assign_decode(const uint8_t *b, size_t n, struct replica_assign *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = replica_assign_decode(root, m);
+    unpacked_free(z);
+    return rc;
+}
+
 void
 msg_beacon_resp_encode(struct buf *out, const struct msg_beacon_resp *m)
 {
@@ -468,7 +519,7 @@ msg_beacon_resp_encode(struct buf *out, const struct msg_beacon_resp *m)
     pk_array(&p, 3);
     pk_array(&p, m->nassign);
     for (uint32_t i = 0; i < m->nassign; i++)
-        pk_tuple(&p, "ui", m->assign[i].gpid, (int64_t)m->assign[i].ballot);
+        replica_assign_encode(&p, &m->assign[i]);
     pk_array(&p, m->ndrop);
     for (uint32_t i = 0; i < m->ndrop; i++)
         pk_uint(&p, m->drop[i]);
@@ -496,7 +547,7 @@ msg_beacon_resp_decode(const uint8_t *b, size_t n, struct msg_beacon_resp *m)
         struct upk v;
         rc = upk_at(as, i, &v);
         if (rc == 0)
-            rc = upk_tuple(v, "ui", &m->assign[i].gpid, &m->assign[i].ballot);
+            rc = replica_assign_decode(v, &m->assign[i]);
     }
     for (uint32_t i = 0; rc == 0 && i < m->ndrop; i++) {
         struct upk v;
@@ -793,4 +844,333 @@ msg_list_nodes_resp_fini(struct msg_list_nodes_resp *m)
     xfree(m->nodes);
     m->nodes = NULL;
     m->nnodes = 0;
+}
+
+/* ---- replication inside a cluster ---- */
+
+/* Packs an array of byte strings. */
+static void
+pk_bytes_array(struct pk *p, const struct bytes *v, uint32_t n)
+{
+    pk_array(p, n);
+    for (uint32_t i = 0; i < n; i++)
+        pk_bin(p, v[i].p, v[i].len);
+}
+
+/* Reads an array of byte strings (xmalloc'd array of slices borrowed from the zone). */
+static int
+upk_bytes_array(struct upk v, uint32_t max, struct bytes **out, uint32_t *n)
+{
+    int rc = array_of(v, max, n);
+    *out = NULL;
+    if (rc == 0)
+        *out = xcalloc(*n, sizeof(**out));
+    for (uint32_t i = 0; rc == 0 && i < *n; i++) {
+        struct upk e;
+        rc = upk_at(v, i, &e);
+        if (rc == 0)
+            rc = upk_bytes(e, &(*out)[i].p, &(*out)[i].len);
+    }
+    if (rc != 0) {
+        xfree(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int
+sha_field(const uint8_t *d, size_t len, uint8_t out[32])
+{
+    if (len != 32)
+        return ERR_INVALID_DATA;
+    memcpy(out, d, 32);
+    return 0;
+}
+
+void
+msg_digest_resp_encode(struct buf *out, const struct msg_digest_resp *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "iuy", (int64_t)m->last_committed, m->records, (const void *)m->sha256,
+             (size_t)32);
+}
+
+int
+msg_digest_resp_decode(const uint8_t *b, size_t n, struct msg_digest_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    const uint8_t *d;
+    size_t len;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "iuy", &m->last_committed, &m->records, &d, &len);
+    if (rc == 0)
+        rc = sha_field(d, len, m->sha256);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_prepare_req_encode(struct buf *out, const struct msg_prepare_req *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 2);
+    pk_int(&p, m->last_committed);
+    pk_bytes_array(&p, m->mutations, m->nmutations);
+}
+
+int
+msg_prepare_req_decode(const uint8_t *b, size_t n, struct msg_prepare_req *m,
+                       struct unpacked **zonep)
+{
+    struct upk root, muts;
+    int rc = parse(b, n, zonep, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "ia", &m->last_committed, &muts);
+    if (rc == 0)
+        rc = upk_bytes_array(muts, 1u << 20, &m->mutations, &m->nmutations);
+    return finish(rc, zonep);
+}
+
+void
+msg_prepare_req_fini(struct msg_prepare_req *m)
+{
+    xfree(m->mutations);
+    m->mutations = NULL;
+    m->nmutations = 0;
+}
+
+void
+msg_replica_state_encode(struct buf *out, const struct msg_replica_state *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "ii", (int64_t)m->last_committed, (int64_t)m->last_prepared);
+}
+
+int
+msg_replica_state_decode(const uint8_t *b, size_t n, struct msg_replica_state *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "ii", &m->last_committed, &m->last_prepared);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_group_check_req_encode(struct buf *out, const struct msg_group_check_req *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 2);
+    partition_config_encode(&p, &m->config);
+    pk_int(&p, m->last_committed);
+}
+
+int
+msg_group_check_req_decode(const uint8_t *b, size_t n, struct msg_group_check_req *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, cfg;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "ai", &cfg, &m->last_committed);
+    if (rc == 0)
+        rc = partition_config_decode(cfg, &m->config);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_learn_req_encode(struct buf *out, const struct msg_learn_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "si", m->learner, (int64_t)m->last_committed);
+}
+
+int
+msg_learn_req_decode(const uint8_t *b, size_t n, struct msg_learn_req *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "si", m->learner, sizeof(m->learner), &m->last_committed);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_learn_resp_encode(struct buf *out, const struct msg_learn_resp *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 5);
+    pk_int(&p, m->primary_committed);
+    pk_int(&p, m->checkpoint_decree);
+    pk_str(&p, m->checkpoint_dir);
+    pk_bytes_array(&p, m->mutations, m->nmutations);
+    pk_bool(&p, m->done);
+}
+
+int
+msg_learn_resp_decode(const uint8_t *b, size_t n, struct msg_learn_resp *m,
+                      struct unpacked **zonep)
+{
+    struct upk root, muts;
+    int rc = parse(b, n, zonep, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "iisab", &m->primary_committed, &m->checkpoint_decree,
+                       m->checkpoint_dir, sizeof(m->checkpoint_dir), &muts, &m->done);
+    if (rc == 0)
+        rc = upk_bytes_array(muts, 1u << 20, &m->mutations, &m->nmutations);
+    return finish(rc, zonep);
+}
+
+void
+msg_learn_resp_fini(struct msg_learn_resp *m)
+{
+    xfree(m->mutations);
+    m->mutations = NULL;
+    m->nmutations = 0;
+}
+
+void
+msg_file_list_req_encode(struct buf *out, const struct msg_file_list_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "s", m->dir);
+}
+
+int
+msg_file_list_req_decode(const uint8_t *b, size_t n, struct msg_file_list_req *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "s", m->dir, sizeof(m->dir));
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_file_list_resp_encode(struct buf *out, const struct msg_file_list_resp *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 1);
+    pk_array(&p, m->nfiles);
+    for (uint32_t i = 0; i < m->nfiles; i++)
+        pk_tuple(&p, "suy", m->files[i].name, m->files[i].size,
+                 (const void *)m->files[i].sha256, (size_t)32);
+}
+
+int
+msg_file_list_resp_decode(const uint8_t *b, size_t n, struct msg_file_list_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, files;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "a", &files);
+    if (rc == 0)
+        rc = array_of(files, 1u << 16, &m->nfiles);
+    if (rc == 0)
+        m->files = xcalloc(m->nfiles, sizeof(*m->files));
+    for (uint32_t i = 0; rc == 0 && i < m->nfiles; i++) {
+        struct file_entry *f = &m->files[i];
+        const uint8_t *d;
+        size_t len;
+        struct upk v;
+        rc = upk_at(files, i, &v);
+        if (rc == 0)
+            rc = upk_tuple(v, "suy", f->name, sizeof(f->name), &f->size, &d, &len);
+        if (rc == 0)
+            rc = sha_field(d, len, f->sha256);
+    }
+    if (rc != 0)
+        msg_file_list_resp_fini(m);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_file_list_resp_fini(struct msg_file_list_resp *m)
+{
+    xfree(m->files);
+    m->files = NULL;
+    m->nfiles = 0;
+}
+
+void
+msg_file_read_req_encode(struct buf *out, const struct msg_file_read_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "ssuu", m->dir, m->name, m->offset, (uint64_t)m->len);
+}
+
+int
+msg_file_read_req_decode(const uint8_t *b, size_t n, struct msg_file_read_req *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    uint64_t len;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "ssuu", m->dir, sizeof(m->dir), m->name, sizeof(m->name),
+                       &m->offset, &len);
+    if (rc == 0)
+        rc = get_u32(len, &m->len);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_file_read_resp_encode(struct buf *out, const struct msg_file_read_resp *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "yu", Y(m->data), (uint64_t)m->crc32c);
+}
+
+int
+msg_file_read_resp_decode(const uint8_t *b, size_t n, struct msg_file_read_resp *m,
+                          struct unpacked **zonep)
+{
+    struct upk root;
+    uint64_t crc;
+    int rc = parse(b, n, zonep, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "yu", YP(m->data), &crc);
+    if (rc == 0)
+        rc = get_u32(crc, &m->crc32c);
+    return finish(rc, zonep);
+}
+
+void
+msg_config_proposal_encode(struct buf *out, const struct msg_config_proposal *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "uius", m->gpid, (int64_t)m->ballot, (uint64_t)m->type, m->node);
+}
+
+int
+msg_config_proposal_decode(const uint8_t *b, size_t n, struct msg_config_proposal *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    uint64_t type;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "uius", &m->gpid, &m->ballot, &type, m->node, sizeof(m->node));
+    if (rc == 0 && type != CONFIG_UPGRADE_LEARNER && type != CONFIG_REMOVE_SECONDARY)
+        rc = ERR_INVALID_DATA;
+    m->type = (uint32_t)type;
+    unpacked_free(z);
+    return rc;
 }

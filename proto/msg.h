@@ -164,12 +164,24 @@ MUST_CHECK int msg_partition_info_resp_decode(const uint8_t *b, size_t n,
 
 /* ---- replica <-> meta ---- */
 
+#define GEOKV_MAX_REPLICAS 8
+struct partition_config {
+    uint32_t pidx;
+    ballot_t ballot;
+    char primary[GEOKV_ADDR_MAX]; /* empty = none */
+    uint32_t nsecondaries;
+    char secondaries[GEOKV_MAX_REPLICAS][GEOKV_ADDR_MAX];
+    decree_t last_committed;
+};
+
 /* A partition as a replica server reports it. */
 struct replica_report {
     uint64_t gpid;
     ballot_t ballot;
     decree_t last_committed;
-    bool ready; /* opened and serving */
+    bool ready;           /* opened and serving */
+    decree_t last_prepared;
+    uint32_t role;        /* enum replica_role, as the replica sees itself */
 };
 /* RPC_BEACON request. */
 struct msg_beacon_req {
@@ -177,10 +189,12 @@ struct msg_beacon_req {
     uint32_t nreplicas;
     struct replica_report *replicas;
 };
-/* An assignment: serve gpid as primary with this ballot. */
+/* An assignment: serve gpid in this role under this configuration. */
 struct replica_assign {
     uint64_t gpid;
     ballot_t ballot;
+    uint32_t role; /* enum replica_role */
+    struct partition_config config;
 };
 /* RPC_BEACON reply: the full list of partitions this server should serve, and the ones
  * whose table was dropped (their data may be removed). */
@@ -215,15 +229,6 @@ struct msg_app_name {
 void msg_app_name_encode(struct buf *out, const struct msg_app_name *m);
 MUST_CHECK int msg_app_name_decode(const uint8_t *b, size_t n, struct msg_app_name *m);
 
-#define GEOKV_MAX_REPLICAS 8
-struct partition_config {
-    uint32_t pidx;
-    ballot_t ballot;
-    char primary[GEOKV_ADDR_MAX]; /* empty = none */
-    uint32_t nsecondaries;
-    char secondaries[GEOKV_MAX_REPLICAS][GEOKV_ADDR_MAX];
-    decree_t last_committed;
-};
 /* RPC_QUERY_CONFIG reply. */
 struct msg_app_config {
     uint32_t app_id;
@@ -274,3 +279,117 @@ void msg_list_nodes_resp_encode(struct buf *out, const struct msg_list_nodes_res
 MUST_CHECK int msg_list_nodes_resp_decode(const uint8_t *b, size_t n,
                                           struct msg_list_nodes_resp *m);
 void msg_list_nodes_resp_fini(struct msg_list_nodes_resp *m);
+
+/* ---- replication inside a cluster ---- */
+
+/* RPC_DIGEST reply: SHA-256 over the sorted (key, value, expire_ts, timetag) records. */
+struct msg_digest_resp {
+    decree_t last_committed;
+    uint64_t records;
+    uint8_t sha256[32];
+};
+void msg_digest_resp_encode(struct buf *out, const struct msg_digest_resp *m);
+MUST_CHECK int msg_digest_resp_decode(const uint8_t *b, size_t n, struct msg_digest_resp *m);
+
+/* RPC_PREPARE request: encoded mutations (proto/mutation.h) in decree order. The envelope
+ * carries gpid and the primary's ballot. */
+struct msg_prepare_req {
+    decree_t last_committed;
+    uint32_t nmutations;
+    struct bytes *mutations;
+};
+void msg_prepare_req_encode(struct buf *out, const struct msg_prepare_req *m);
+MUST_CHECK int msg_prepare_req_decode(const uint8_t *b, size_t n, struct msg_prepare_req *m,
+                                      struct unpacked **zonep);
+void msg_prepare_req_fini(struct msg_prepare_req *m);
+
+/* Reply of RPC_PREPARE and RPC_GROUP_CHECK: where the replica stands. */
+struct msg_replica_state {
+    decree_t last_committed, last_prepared;
+};
+void msg_replica_state_encode(struct buf *out, const struct msg_replica_state *m);
+MUST_CHECK int msg_replica_state_decode(const uint8_t *b, size_t n, struct msg_replica_state *m);
+
+/* RPC_GROUP_CHECK request: the primary's view of the configuration and its commit point. */
+struct msg_group_check_req {
+    struct partition_config config;
+    decree_t last_committed;
+};
+void msg_group_check_req_encode(struct buf *out, const struct msg_group_check_req *m);
+MUST_CHECK int msg_group_check_req_decode(const uint8_t *b, size_t n, struct msg_group_check_req *m);
+
+/* RPC_LEARN: a learner asks the primary for what it misses after last_committed. */
+struct msg_learn_req {
+    char learner[GEOKV_ADDR_MAX];
+    decree_t last_committed;
+};
+/*
+ * Reply: if checkpoint_decree > 0 the learner first copies the checkpoint in checkpoint_dir
+ * (RPC_FILE_LIST / RPC_FILE_READ) and replaces its data with it; then it applies mutations
+ * (encoded, decree order, all after its start point). done = the primary now sends this
+ * learner every prepare, so it holds everything and may become a secondary.
+ */
+struct msg_learn_resp {
+    decree_t primary_committed;
+    decree_t checkpoint_decree;
+    char checkpoint_dir[512];
+    uint32_t nmutations;
+    struct bytes *mutations;
+    bool done;
+};
+void msg_learn_req_encode(struct buf *out, const struct msg_learn_req *m);
+MUST_CHECK int msg_learn_req_decode(const uint8_t *b, size_t n, struct msg_learn_req *m);
+void msg_learn_resp_encode(struct buf *out, const struct msg_learn_resp *m);
+MUST_CHECK int msg_learn_resp_decode(const uint8_t *b, size_t n, struct msg_learn_resp *m,
+                                     struct unpacked **zonep);
+void msg_learn_resp_fini(struct msg_learn_resp *m);
+
+/* RPC_FILE_LIST request: the directory (as named by the server that made it). */
+struct msg_file_list_req {
+    char dir[512];
+};
+struct file_entry {
+    char name[256];
+    uint64_t size;
+    uint8_t sha256[32];
+};
+struct msg_file_list_resp {
+    uint32_t nfiles;
+    struct file_entry *files;
+};
+void msg_file_list_req_encode(struct buf *out, const struct msg_file_list_req *m);
+MUST_CHECK int msg_file_list_req_decode(const uint8_t *b, size_t n, struct msg_file_list_req *m);
+void msg_file_list_resp_encode(struct buf *out, const struct msg_file_list_resp *m);
+MUST_CHECK int msg_file_list_resp_decode(const uint8_t *b, size_t n, struct msg_file_list_resp *m);
+void msg_file_list_resp_fini(struct msg_file_list_resp *m);
+
+/* RPC_FILE_READ: one chunk; the reply carries the CRC32C of the chunk's bytes. */
+struct msg_file_read_req {
+    char dir[512];
+    char name[256];
+    uint64_t offset;
+    uint32_t len;
+};
+struct msg_file_read_resp {
+    struct bytes data;
+    uint32_t crc32c;
+};
+void msg_file_read_req_encode(struct buf *out, const struct msg_file_read_req *m);
+MUST_CHECK int msg_file_read_req_decode(const uint8_t *b, size_t n, struct msg_file_read_req *m);
+void msg_file_read_resp_encode(struct buf *out, const struct msg_file_read_resp *m);
+MUST_CHECK int msg_file_read_resp_decode(const uint8_t *b, size_t n, struct msg_file_read_resp *m,
+                                         struct unpacked **zonep);
+
+/* RPC_CONFIG_PROPOSAL request (primary -> meta); the reply is a struct replica_assign with
+ * the new configuration (role = the proposer's). */
+struct msg_config_proposal {
+    uint64_t gpid;
+    ballot_t ballot; /* the proposer's current ballot: stale proposals are refused */
+    uint32_t type;   /* enum config_change */
+    char node[GEOKV_ADDR_MAX];
+};
+void msg_config_proposal_encode(struct buf *out, const struct msg_config_proposal *m);
+MUST_CHECK int msg_config_proposal_decode(const uint8_t *b, size_t n,
+                                          struct msg_config_proposal *m);
+void msg_replica_assign_encode(struct buf *out, const struct replica_assign *m);
+MUST_CHECK int msg_replica_assign_decode(const uint8_t *b, size_t n, struct replica_assign *m);

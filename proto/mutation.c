@@ -8,7 +8,7 @@ void
 mutation_encode(struct buf *out, const struct mutation *m)
 {
     struct pk p = {out};
-    pk_array(&p, 5);
+    pk_array(&p, 6);
     pk_uint(&p, m->gpid);
     pk_int(&p, m->ballot);
     pk_int(&p, m->decree);
@@ -20,6 +20,7 @@ mutation_encode(struct buf *out, const struct mutation *m)
                  op->hash_key.len, (const void *)op->sort_key.p, op->sort_key.len,
                  (const void *)op->value.p, op->value.len, (uint64_t)op->expire_ts, op->timetag);
     }
+    pk_int(&p, m->last_committed);
 }
 
 static int
@@ -49,7 +50,8 @@ mutation_decode(const uint8_t *b, size_t n, struct mutation *m, struct unpacked 
     m->nops = 0;
     if (rc != 0)
         return rc;
-    rc = upk_tuple(unpacked_root(*zonep), "uiiua", &m->gpid, &m->ballot, &m->decree, &flags, &ops);
+    rc = upk_tuple(unpacked_root(*zonep), "uiiuai", &m->gpid, &m->ballot, &m->decree, &flags, &ops,
+                   &m->last_committed);
     if (rc == 0 && flags > UINT32_MAX)
         rc = ERR_INVALID_DATA;
     if (rc == 0)

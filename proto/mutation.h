@@ -6,7 +6,8 @@
  * (incr and check_and_set are turned into sets by the primary before they are logged).
  *
  * Encoding: [gpid, ballot, decree, flags, [[type, hash_key, sort_key, value, expire_ts,
- * timetag], ...]]
+ * timetag], ...], last_committed]. last_committed is the primary's commit point when it
+ * proposed the mutation: replaying a plog, every decree <= the largest one seen is committed.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@ struct mutation {
     uint32_t flags;
     uint32_t nops;
     struct mutation_op *ops;
+    decree_t last_committed;
 };
 
 void mutation_encode(struct buf *out, const struct mutation *m);

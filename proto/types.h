@@ -40,6 +40,20 @@ enum cas_check {
 /* App status (ZooKeeper JSON uses the names). */
 enum app_status { APP_AVAILABLE = 1, APP_CREATING = 2, APP_DROPPED = 3 };
 
+/* The role of one replica of a partition (wire values). */
+enum replica_role {
+    ROLE_INACTIVE = 0, /* not serving */
+    ROLE_PRIMARY = 1,
+    ROLE_SECONDARY = 2,
+    ROLE_LEARNER = 3, /* catching up from the primary before it joins the configuration */
+};
+
+/* Configuration changes a primary proposes to the meta (wire values). */
+enum config_change {
+    CONFIG_UPGRADE_LEARNER = 1, /* the learner caught up: make it a secondary */
+    CONFIG_REMOVE_SECONDARY = 2, /* a secondary stopped acknowledging prepares */
+};
+
 /* Replica server state as the meta sees it. */
 enum node_state { NODE_ALIVE = 1, NODE_DEAD = 2 };
 

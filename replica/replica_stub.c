@@ -111,7 +111,8 @@ publish(struct stub_loop *sl)
     sl->snap = xrealloc(sl->snap, (sl->nreps + 1) * sizeof(*sl->snap));
     for (size_t i = 0; i < sl->nreps; i++)
         sl->snap[i] = (struct replica_report){sl->reps[i]->gpid, sl->reps[i]->ballot,
-                                              sl->reps[i]->last_committed, true};
+                                              sl->reps[i]->last_committed, true,
+                                              sl->reps[i]->last_prepared, ROLE_PRIMARY};
     sl->nsnap = sl->nreps;
     pthread_mutex_unlock(&sl->snap_mu);
 }

@@ -48,6 +48,7 @@ log_mutation(struct replica *r, struct mutation *m, struct rpc_request *req, con
     m->gpid = r->gpid;
     m->ballot = r->ballot;
     m->decree = r->last_prepared + 1;
+    m->last_committed = r->last_committed;
     if (r->npending == r->pending_cap) {
         r->pending_cap = r->pending_cap ? r->pending_cap * 2 : 16;
         r->pending = xrealloc(r->pending, r->pending_cap * sizeof(*r->pending));

@@ -258,8 +258,8 @@ Test(meta_state, beacon_assigns_partitions_and_lists_dropped)
 
     cr_assert_eq(meta_state_drop_app(st, "a"), 0);
     struct replica_report reps[] = {
-        {gpid_make(id, 0), 1, 10, true},
-        {gpid_make(99, 0), 1, 10, true}, /* unknown table: never ours to delete */
+        {gpid_make(id, 0), 1, 10, true, 10, ROLE_PRIMARY},
+        {gpid_make(99, 0), 1, 10, true, 10, ROLE_PRIMARY}, /* unknown table: never ours to delete */
     };
     beacon("127.0.0.1:1001", 0, reps, 2, &resp);
     cr_assert_eq(resp.nassign, 0);
@@ -281,7 +281,8 @@ Test(meta_state, app_ready_once_its_primaries_report_ready)
 {
     uint32_t id;
     const struct meta_app *app;
-    struct replica_report p0 = {0, 1, 5, true}, p1 = {0, 1, 7, true}, p1_not = {0, 1, 0, false};
+    struct replica_report p0 = {0, 1, 5, true, 5, ROLE_PRIMARY}, p1 = {0, 1, 7, true, 7, ROLE_PRIMARY},
+                          p1_not = {0, 1, 0, false, 0, ROLE_INACTIVE};
 
     beacon("127.0.0.1:1001", 0, NULL, 0, NULL);
     cr_assert_eq(create("a", 2, 1, 0, &id), 0);

@@ -68,12 +68,15 @@ static struct kv_record records[] = {
 #define NRECORDS (sizeof(records) / sizeof(records[0]))
 
 static struct replica_report reports[] = {
-    {0x0000000300000005ull, 7, 1000, true},
-    {0x0000000300000006ull, -1, 0, false},
-    {UINT64_MAX, INT64_MAX, INT64_MIN, true},
+    {0x0000000300000005ull, 7, 1000, true, 1002, ROLE_PRIMARY},
+    {0x0000000300000006ull, -1, 0, false, 0, ROLE_INACTIVE},
+    {UINT64_MAX, INT64_MAX, INT64_MIN, true, INT64_MAX, ROLE_LEARNER},
 };
 
-static struct replica_assign assigns[] = {{1, 2}, {0xffffffff00000000ull, -5}};
+static struct replica_assign assigns[] = {
+    {1, 2, ROLE_PRIMARY, {3, 2, "127.0.0.1:1", 2, {"127.0.0.1:2", "127.0.0.1:3"}, 99}},
+    {0xffffffff00000000ull, -5, ROLE_SECONDARY, {0, -5, "", 0, {{0}}, 0}},
+};
 static uint64_t drops[] = {42, 0, UINT64_MAX};
 
 static struct mutation_op mut_ops[] = {
@@ -277,14 +280,14 @@ enc_list_nodes_resp(struct buf *o)
 static void
 enc_mutation(struct buf *o)
 {
-    struct mutation m = {gpid_make(3, 5), 9, 123456789012ll, MUTATION_FROM_DUP, 3, mut_ops};
+    struct mutation m = {gpid_make(3, 5), 9, 123456789012ll, MUTATION_FROM_DUP, 3, mut_ops, 123456789000ll};
     mutation_encode(o, &m);
 }
 
 static void
 enc_mutation_empty(struct buf *o)
 {
-    struct mutation m = {gpid_make(1, 0), 1, 1, 0, 0, NULL};
+    struct mutation m = {gpid_make(1, 0), 1, 1, 0, 0, NULL, 0};
     mutation_encode(o, &m);
 }
 
@@ -1371,27 +1374,30 @@ Test(proto, mutation_rejects_bad_ops)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         buf_reset(&b);
         pk_tuple(&p, "uiiu", (uint64_t)1, (int64_t)1, (int64_t)1, (uint64_t)0);
-        b.data[0]++; /* five fields: the ops array follows */
+        b.data[0] += 2; /* six fields: the ops array and last_committed follow */
         pk_array(&p, 2);
         pk_tuple(&p, "uyyyuu", (uint64_t)OP_SET, "h", (size_t)1, "s", (size_t)1, "v", (size_t)1,
                  (uint64_t)0, (uint64_t)1);
         pk_tuple(&p, "uyyyuu", bad[i].type, big, bad[i].hk_len, "s", (size_t)1, "", (size_t)0,
                  bad[i].expire, (uint64_t)1);
+        pk_int(&p, 0);
         cr_assert_eq(dec_mutation(b.data, b.len), ERR_INVALID_DATA, "case %zu", i);
     }
     /* flags wider than 32 bits */
     buf_reset(&b);
     pk_tuple(&p, "uiiu", (uint64_t)1, (int64_t)1, (int64_t)1, (uint64_t)1 << 32);
-    b.data[0]++;
+    b.data[0] += 2;
     pk_array(&p, 0);
+    pk_int(&p, 0);
     cr_assert_eq(dec_mutation(b.data, b.len), ERR_INVALID_DATA);
     /* the longest hash key is fine, and a nested op may carry extra fields */
     buf_reset(&b);
     pk_tuple(&p, "uiiu", (uint64_t)1, (int64_t)1, (int64_t)1, (uint64_t)0);
-    b.data[0]++;
+    b.data[0] += 2;
     pk_array(&p, 1);
     pk_tuple(&p, "uyyyuus", (uint64_t)OP_DEL, big, (size_t)GEOKV_MAX_HASH_KEY, "s", (size_t)1,
              "", (size_t)0, (uint64_t)0, (uint64_t)1, "future");
+    pk_int(&p, 0);
     cr_assert_eq(dec_mutation(b.data, b.len), 0);
     buf_fini(&b);
 }
