@@ -88,6 +88,9 @@ void replica_commit_pending(struct replica *r);
 void replica_on_get(struct replica *r, struct rpc_request *req);
 void replica_on_multi_get(struct replica *r, struct rpc_request *req);
 void replica_on_scan(struct replica *r, struct rpc_request *req);
+/* SHA-256 over the sorted (key, value, expire_ts, timetag) of every record that is not
+ * expired, tombstones included, with last_committed: equal on converged replicas. */
+void replica_on_digest(struct replica *r, struct rpc_request *req);
 
 /* ---- replica_stub.c: services the replica code calls ---- */
 /* Puts r on its loop's dirty list so replica_commit_pending runs before the loop sleeps. */

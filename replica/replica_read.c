@@ -209,3 +209,9 @@ replica_on_scan(struct replica *r, struct rpc_request *req)
     unpacked_free(zone);
     reply_records(r, req, rc, &l, &rg);
 }
+
+void
+replica_on_digest(struct replica *r, struct rpc_request *req)
+{
+    replica_reply_err(r, req, ERR_UNKNOWN_RPC); /* placeholder until the digest lands */
+}

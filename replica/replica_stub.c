@@ -25,6 +25,7 @@
 #include "common/xmalloc.h"
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
+#include "replica/file_copy.h"
 #include "replica/replica_int.h"
 
 #define MAX_METAS 16
@@ -51,6 +52,7 @@ struct stub {
     struct rpc_server *server;
     struct rpc_client *client;
     struct loop *beacon;
+    struct loop *blocking; /* file serving and other slow work, off the partition loops */
     int64_t beacon_interval_ms, gc_interval_ms, gc_plog_bytes;
     struct plog_opts plog_opts;
     struct storage_opts storage_opts;
@@ -199,8 +201,26 @@ run_request(void *arg)
     case RPC_CHECK_AND_SET: replica_on_cas(r, req); break;
     case RPC_CHECKPOINT: on_checkpoint(r, req); break;
     case RPC_PARTITION_INFO: on_partition_info(r, req); break;
+    case RPC_DIGEST: replica_on_digest(r, req); break;
     default: rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0); break;
     }
+}
+
+struct file_task {
+    struct stub *stub;
+    struct rpc_request *req;
+};
+
+/* Runs on: blocking loop. */
+static void
+run_file_request(void *arg)
+{
+    struct file_task *t = arg;
+    if (t->req->env.code == RPC_FILE_LIST)
+        file_copy_serve_list(t->stub->data_dir, t->req);
+    else
+        file_copy_serve_read(t->stub->data_dir, t->req);
+    xfree(t);
 }
 
 /* Runs on: RPC server thread. */
@@ -209,9 +229,15 @@ on_request(void *arg, struct rpc_request *req)
 {
     struct stub *s = arg;
     struct req_task *t;
+    struct file_task *ft;
     switch (req->env.code) {
+    case RPC_FILE_LIST: case RPC_FILE_READ:
+        ft = xmalloc(sizeof(*ft));
+        *ft = (struct file_task){s, req};
+        loop_post(s->blocking, run_file_request, ft);
+        return;
     case RPC_WRITE: case RPC_GET: case RPC_MULTI_GET: case RPC_SCAN: case RPC_INCR:
-    case RPC_CHECK_AND_SET: case RPC_CHECKPOINT: case RPC_PARTITION_INFO:
+    case RPC_CHECK_AND_SET: case RPC_CHECKPOINT: case RPC_PARTITION_INFO: case RPC_DIGEST:
         t = xmalloc(sizeof(*t));
         t->sl = loop_of(s, req->env.gpid);
         t->req = req;
@@ -549,6 +575,8 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
         loop_start(sl->loop);
     }
     s->client = rpc_client_create();
+    s->blocking = loop_create("blocking");
+    loop_start(s->blocking);
     rc = rpc_server_create(address, on_request, s, &s->server);
     if (rc != 0) {
         stub_destroy(s);
@@ -589,6 +617,7 @@ stub_destroy(struct stub *s)
         xfree(s->loops[i].reps);
         xfree(s->loops[i].snap);
     }
+    loop_destroy(s->blocking);
     rpc_server_destroy(s->server);
     rpc_client_destroy(s->client);
     xfree(s->loops);
