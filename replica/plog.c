@@ -700,6 +700,76 @@ plog_replay(struct plog *p, decree_t from, plog_replay_cb *cb, void *arg)
     return 0;
 }
 
+/* Offset of the first record with decree > after in the segment (its size if none). */
+static int
+seg_cut_offset(struct plog *p, const struct plog_seg *seg, decree_t after, uint64_t *off,
+               decree_t *last)
+{
+    char *path = seg_path(p, seg->first);
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    struct seg_reader r;
+    const uint8_t *payload;
+    const char *why;
+    size_t len;
+    decree_t d;
+
+    xfree(path);
+    if (fd < 0)
+        return -errno;
+    reader_init(&r, fd, seg->size);
+    *off = 0;
+    *last = seg->first - 1;
+    while ((rc = reader_next(&r, &d, &payload, &len, &why)) == 1 && d <= after) {
+        *off = r.off;
+        *last = d;
+    }
+    xfree(r.buf);
+    close(fd);
+    return rc < 0 && rc != ERR_INVALID_DATA ? rc : 0;
+}
+
+int
+plog_truncate(struct plog *p, decree_t after)
+{
+    int rc = plog_commit(p);
+    if (rc != 0 || after >= p->last_decree)
+        return rc;
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+    while (p->nsegs > 0 && p->segs[p->nsegs - 1].first > after) {
+        char *path = seg_path(p, p->segs[--p->nsegs].first);
+        if (unlink(path) != 0 && errno != ENOENT)
+            rc = -errno;
+        xfree(path);
+    }
+    if (rc == 0 && p->nsegs > 0) {
+        struct plog_seg *seg = &p->segs[p->nsegs - 1];
+        uint64_t off = 0;
+        decree_t last = 0;
+        rc = seg_cut_offset(p, seg, after, &off, &last);
+        if (rc == 0 && off < seg->size) {
+            char *path = seg_path(p, seg->first);
+            if (truncate(path, (off_t)off) != 0)
+                rc = -errno;
+            xfree(path);
+            seg->size = off;
+            seg->last = last;
+        }
+        if (rc == 0)
+            rc = open_active(p, 0);
+        if (rc == 0)
+            rc = fdatasync(p->fd) == 0 ? 0 : -errno;
+    }
+    if (rc == 0 && p->opts.fsync_mode != PLOG_FSYNC_NEVER)
+        rc = fsync_dir(p->dir);
+    if (rc != 0)
+        LOG_ERROR("plog %s: truncate after decree %" PRId64 ": %s", p->dir, (int64_t)after,
+                  err_str(rc));
+    p->last_decree = after;
+    return rc;
+}
+
 int
 plog_gc(struct plog *p, decree_t upto)
 {

@@ -48,6 +48,10 @@ typedef int plog_replay_cb(void *arg, decree_t decree, const uint8_t *payload, s
 /* Calls cb for every committed record with decree > from, in order. */
 MUST_CHECK int plog_replay(struct plog *p, decree_t from, plog_replay_cb *cb, void *arg);
 
+/* Drops every record with decree > after (commits pending records first). A secondary uses it
+ * when a new primary re-proposes decrees it had logged from an older ballot. */
+MUST_CHECK int plog_truncate(struct plog *p, decree_t after);
+
 /* Deletes whole segments whose records all have decree <= upto (never the active one). */
 MUST_CHECK int plog_gc(struct plog *p, decree_t upto);
 /* Total bytes in segment files. */
