@@ -22,6 +22,8 @@
 #include "proto/pack.h"
 #include "replica/replica_int.h"
 
+static void rm_rf(const char *path);
+
 static int
 mkdir_p(const char *dir)
 {
@@ -42,11 +44,11 @@ replica_batch_mutation(struct storage_batch *b, const struct mutation *m)
 
 struct replay_ctx {
     struct replica *r;
-    struct storage_batch *batch;
-    int64_t applied;
+    decree_t max_committed; /* the largest commit point any replayed mutation carried */
+    int64_t replayed;
 };
 
-/* Applies one logged mutation during recovery. */
+/* Puts one logged mutation back in the prepare list; commits what is known committed. */
 static int
 replay_one(void *arg, decree_t decree, const uint8_t *payload, size_t len)
 {
@@ -58,31 +60,42 @@ replay_one(void *arg, decree_t decree, const uint8_t *payload, size_t len)
         RLOG_ERROR(c->r, "plog decree %" PRId64 " does not decode: %s", decree, err_str(rc));
         return rc;
     }
-    storage_batch_clear(c->batch);
-    replica_batch_mutation(c->batch, &m);
-    for (uint32_t i = 0; i < m.nops; i++)
-        if (timetag_ts(m.ops[i].timetag) > c->r->last_ts_us)
-            c->r->last_ts_us = timetag_ts(m.ops[i].timetag);
     mutation_fini(&m);
     unpacked_free(zone);
-    rc = storage_apply(c->r->storage, c->batch, decree);
-    if (rc == 0)
-        c->applied++;
-    return rc;
+    if (decree != c->r->last_prepared + 1) {
+        RLOG_ERROR(c->r, "plog jumps from decree %" PRId64 " to %" PRId64,
+                   c->r->last_prepared, decree);
+        return ERR_INVALID_DATA;
+    }
+    replica_plist_push(c->r, decree, m.ballot, payload, len);
+    if (m.last_committed > c->max_committed)
+        c->max_committed = m.last_committed;
+    c->replayed++;
+    /* keep the prepare list short while replaying a long plog */
+    return c->r->plist_n >= 4096 ? replica_commit_upto(c->r, c->max_committed) : 0;
 }
 
+/*
+ * Rebuilds the state after RocksDB's durable decree: every logged decree goes back to the
+ * prepare list; those at or below the largest commit point a mutation carried are applied.
+ * The rest stay prepared: a primary re-proposes them, a secondary gets them confirmed or
+ * replaced by its primary.
+ */
 static int
 replica_replay(struct replica *r)
 {
-    struct replay_ctx c = {r, storage_batch_create(), 0};
+    struct replay_ctx c = {r, 0, 0};
     decree_t from = storage_last_applied(r->storage);
     int64_t t0 = clock_mono_ms();
-    int rc = plog_replay(r->plog, from, replay_one, &c);
-    storage_batch_destroy(c.batch);
-    r->last_committed = storage_last_applied(r->storage);
-    r->last_prepared = r->last_committed;
-    RLOG_INFO(r, "replayed %" PRId64 " mutations (%" PRId64 " .. %" PRId64 ") in %" PRId64 " ms",
-              c.applied, from, r->last_committed, clock_mono_ms() - t0);
+    int rc;
+    r->last_committed = r->last_prepared = from;
+    rc = plog_replay(r->plog, from, replay_one, &c);
+    if (rc == 0)
+        rc = replica_commit_upto(r, c.max_committed);
+    r->durable_prepared = r->last_prepared;
+    RLOG_INFO(r, "replayed %" PRId64 " mutations after %" PRId64 " in %" PRId64
+                 " ms: committed %" PRId64 ", prepared %" PRId64,
+              c.replayed, from, clock_mono_ms() - t0, r->last_committed, r->last_prepared);
     return rc;
 }
 
@@ -101,8 +114,7 @@ replica_init_metrics(struct replica *r)
 }
 
 int
-replica_open(uint64_t gpid, ballot_t ballot, const char *dir, const struct replica_opts *opts,
-             struct replica **out)
+replica_open(uint64_t gpid, const char *dir, const struct replica_opts *opts, struct replica **out)
 {
     struct replica *r = xcalloc(1, sizeof(*r));
     char sub[600];
@@ -111,7 +123,9 @@ replica_open(uint64_t gpid, ballot_t ballot, const char *dir, const struct repli
 
     *out = NULL;
     r->gpid = gpid;
-    r->ballot = ballot;
+    r->role = ROLE_INACTIVE;
+    r->storage_opts = opts->storage;
+    r->batch = storage_batch_create();
     r->cluster_id = opts->cluster_id;
     snprintf(r->dir, sizeof(r->dir), "%s", dir);
     rc = mkdir_p(dir);
@@ -132,7 +146,6 @@ replica_open(uint64_t gpid, ballot_t ballot, const char *dir, const struct repli
         RLOG_WARN(r, "plog ends at %" PRId64 " but only %" PRId64 " replayed", plog_last,
                   r->last_committed);
     r->last_durable = storage_last_applied(r->storage);
-    r->batch = storage_batch_create();
     replica_init_metrics(r);
     *out = r;
     return 0;
@@ -142,6 +155,7 @@ out_close_plog:
 out_close_storage:
     storage_close(r->storage);
 out_free:
+    storage_batch_destroy(r->batch);
     LOG_ERROR("replica %u.%u: cannot open %s: %s", gpid_app(gpid), gpid_pidx(gpid), dir,
               err_str(rc));
     xfree(r);
@@ -153,12 +167,53 @@ replica_close(struct replica *r)
 {
     if (r == NULL)
         return;
-    replica_commit_pending(r);
+    replica_flush(r);
+    replica_fail_waiting(r, ERR_NOT_PRIMARY);
+    for (size_t i = 0; i < r->nacks; i++)
+        rpc_reply(r->acks[i], ERR_PARTITION_NOT_HERE, NULL, 0);
+    for (size_t i = 0; i < r->plist_n; i++) {
+        buf_fini(&r->plist[i].encoded);
+        buf_fini(&r->plist[i].reply);
+    }
     plog_close(r->plog);
     storage_close(r->storage);
     storage_batch_destroy(r->batch);
-    xfree(r->pending);
+    xfree(r->plist);
+    xfree(r->acks);
     xfree(r);
+}
+
+int
+replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree)
+{
+    char db[600], old[620];
+    int rc;
+    snprintf(db, sizeof(db), "%s/rocksdb", r->dir);
+    snprintf(old, sizeof(old), "%s/rocksdb.replaced", r->dir);
+    rm_rf(old);
+    replica_fail_waiting(r, ERR_NOT_PRIMARY);
+    rc = plog_truncate(r->plog, 0); /* what we had logged is older than the checkpoint */
+    for (size_t i = 0; i < r->plist_n; i++) {
+        buf_fini(&r->plist[i].encoded);
+        buf_fini(&r->plist[i].reply);
+    }
+    r->plist_n = 0;
+    storage_close(r->storage);
+    r->storage = NULL;
+    if (rc == 0 && (rename(db, old) != 0 || rename(dir, db) != 0))
+        rc = -errno;
+    if (rc == 0)
+        rc = storage_open(db, r->storage_opts, &r->storage);
+    if (rc == 0 && storage_last_applied(r->storage) != decree)
+        rc = ERR_INVALID_DATA;
+    if (rc != 0) {
+        RLOG_ERROR(r, "installing checkpoint %s failed: %s", dir, err_str(rc));
+        return rc; /* the replica is unusable: the stub closes it and the meta re-learns */
+    }
+    rm_rf(old);
+    r->last_committed = r->last_prepared = r->durable_prepared = r->last_durable = decree;
+    RLOG_INFO(r, "installed checkpoint at decree %" PRId64, decree);
+    return 0;
 }
 
 int

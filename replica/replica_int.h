@@ -3,13 +3,18 @@
  * One partition replica, shared only by replica_*.c in this directory.
  *
  * A replica is owned by one stub loop (hash(gpid) % nloops); every function here runs on
- * that loop ("Runs on: replica loop"), so no locks. Only `pub` is read by other threads
- * (the beacon), under the loop's snapshot mutex.
+ * that loop ("Runs on: replica loop"), so no locks. RPC completions arrive on the RPC
+ * client's thread and are posted back to the loop (stub_call).
  *
- * Write path (replica_write.c): a write request becomes a mutation with the next decree,
- * appended to the plog buffer and queued; after the loop has run every request that arrived
- * together, replica_commit_pending writes and fsyncs the plog once (group commit), applies
- * the queued mutations to RocksDB in decree order with one write batch, and replies.
+ * Replication (PacificA-style, replica_2pc.c): the primary gives each write the next decree,
+ * appends it to its plog and to the prepare list, and sends it to every peer (secondaries,
+ * and a learner that has caught up). A decree commits when the primary's plog has it durably
+ * and every secondary acknowledged logging it; then it is applied to RocksDB in decree order
+ * and answered. Secondaries learn the commit point from later prepares and group checks.
+ *
+ * The prepare list holds exactly the decrees (last_committed, last_prepared], each with the
+ * ballot of the primary that first proposed it: a (decree, ballot) pair names one mutation,
+ * so a re-proposal keeps its ballot and a different ballot at a logged decree replaces it.
  */
 #include <stdbool.h>
 #include <inttypes.h>
@@ -17,6 +22,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "proto/msg.h"
 #include "proto/mutation.h"
 #include "proto/rpc.h"
 #include "proto/types.h"
@@ -27,31 +33,53 @@ struct metric;
 struct stub;
 struct stub_loop;
 
-/* A mutation logged but not yet applied, with the request to answer once it is. */
-struct pending_write {
+/* A logged mutation that is not committed yet. */
+struct prepared {
     decree_t decree;
-    struct buf encoded;        /* the mutation as logged */
-    struct rpc_request *req;   /* NULL for internal writes */
-    struct buf reply;          /* reply body to send on success */
-    int result;                /* reply error if the write was a no-op (cas failed) */
-    int64_t start_us;          /* arrival, for the latency metric */
+    ballot_t ballot;         /* of the primary that first proposed it */
+    struct buf encoded;      /* the mutation as logged */
+    struct rpc_request *req; /* primary: the client request answered at commit, or NULL */
+    struct buf reply;        /* its reply body */
+    int64_t start_us;        /* arrival, for the latency metric */
+};
+
+/* A replica the primary sends prepares to. */
+struct peer {
+    char addr[GEOKV_ADDR_MAX];
+    bool member;         /* a secondary (counts for commit); false: a learner catching up */
+    decree_t acked;      /* it logged everything up to here */
+    decree_t sent;       /* prepares sent up to here */
+    int inflight;        /* prepare RPCs outstanding */
+    int64_t retry_at_ms; /* after a failure, resend from acked at this time */
+    bool upgrade_asked;  /* learner: CONFIG_UPGRADE_LEARNER sent to the meta */
 };
 
 struct replica {
     uint64_t gpid;
     ballot_t ballot;
+    uint32_t role; /* enum replica_role */
+    struct partition_config config;
     char dir[512];
     struct storage *storage;
+    const struct storage_opts *storage_opts;
     struct plog *plog;
     struct stub_loop *loop;
-    decree_t last_committed; /* last decree applied to storage (== acknowledged) */
-    decree_t last_prepared;  /* last decree appended to the plog */
-    decree_t last_durable;   /* last decree known flushed to SST */
+    decree_t last_committed; /* applied to storage; on the primary: acknowledged */
+    decree_t last_prepared;  /* appended to the plog */
+    decree_t durable_prepared; /* the plog is synced up to here */
+    decree_t last_durable;   /* flushed to RocksDB SST files */
     uint64_t last_ts_us;     /* hybrid clock: timetags never go backwards */
     unsigned cluster_id;
-    struct pending_write *pending;
-    size_t npending, pending_cap;
-    struct storage_batch *batch; /* the ops of the pending writes */
+    struct prepared *plist;  /* decrees last_committed + 1 .. last_prepared, in order */
+    size_t plist_n, plist_cap;
+    struct peer peers[GEOKV_MAX_REPLICAS];
+    int npeers;
+    struct rpc_request **acks; /* secondary: prepare requests answered after the next fsync */
+    size_t nacks, acks_cap;
+    bool learning;          /* learner: a learn round (or a copy) runs, or it is done */
+    bool copying;           /* learner: a checkpoint copy runs on the blocking loop */
+    int64_t learn_touch_ms; /* learner: last sign of life of the learn / the primary */
+    struct storage_batch *batch;
     struct metric *write_ops, *read_ops, *write_latency, *read_latency; /* per table */
     bool dirty; /* on the loop's dirty list */
     struct replica *next_dirty;
@@ -63,12 +91,14 @@ struct replica_opts {
     const struct storage_opts *storage;
     unsigned cluster_id;
 };
-/* Opens (creating if needed) the partition in dir and replays the plog past the applied
- * decree. */
-MUST_CHECK int replica_open(uint64_t gpid, ballot_t ballot, const char *dir,
-                            const struct replica_opts *opts, struct replica **out);
-/* Commits anything pending, then closes. */
+/* Opens (creating if needed) the partition in dir, applies the committed part of the plog
+ * past the applied decree and keeps the rest as prepared. Role starts as ROLE_INACTIVE. */
+MUST_CHECK int replica_open(uint64_t gpid, const char *dir, const struct replica_opts *opts,
+                            struct replica **out);
+/* Fails what is waiting, syncs and closes. */
 void replica_close(struct replica *r);
+/* Replaces the data with the checkpoint in dir (copied from the primary) at decree. */
+MUST_CHECK int replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree);
 /* Applies one decoded mutation's ops to batch (used by replay and the write path). */
 void replica_batch_mutation(struct storage_batch *b, const struct mutation *m);
 /* Flushes RocksDB and drops plog segments below the durable decree. */
@@ -77,12 +107,47 @@ MUST_CHECK int replica_checkpoint(struct replica *r, decree_t *decree, char *dir
 /* The next timetag timestamp (monotonic per partition, never below one already applied). */
 uint64_t replica_next_ts(struct replica *r);
 
-/* ---- replica_write.c ---- */
+/* ---- replica_write.c: client writes on the primary ---- */
 void replica_on_write(struct replica *r, struct rpc_request *req);
 void replica_on_incr(struct replica *r, struct rpc_request *req);
 void replica_on_cas(struct replica *r, struct rpc_request *req);
-/* Group commit: plog write + fsync, apply in decree order, reply. */
-void replica_commit_pending(struct replica *r);
+/* 0 if r may serve clients now (primary, lease valid), else the error to answer. */
+int replica_check_primary(struct replica *r);
+
+/* ---- replica_2pc.c: prepare, commit ---- */
+/* Primary: logs m (ops filled in) with the next decree; req is answered with reply once it
+ * commits (or with an error). Consumes req. */
+void replica_propose(struct replica *r, struct mutation *m, struct rpc_request *req,
+                     const struct buf *reply);
+/* Group commit, run before the loop sleeps: plog write + fsync, prepares out, commit. */
+void replica_flush(struct replica *r);
+/* Secondary / learner side of RPC_PREPARE and RPC_GROUP_CHECK. */
+void replica_on_prepare(struct replica *r, struct rpc_request *req);
+void replica_on_group_check(struct replica *r, struct rpc_request *req);
+/* Primary: periodic group check to every peer, and resends after failures. */
+void replica_group_check_cron(struct replica *r);
+/* Secondary / learner: logs one encoded mutation from the primary (skipped if already held,
+ * replacing a different one at the same decree). 1 = it does not follow last_prepared. */
+MUST_CHECK int replica_accept_mutation(struct replica *r, const uint8_t *enc, size_t len);
+/* Appends an already logged mutation to the prepare list (replay, learning). */
+void replica_plist_push(struct replica *r, decree_t decree, ballot_t ballot, const uint8_t *enc,
+                        size_t len);
+/* Applies prepared decrees up to `upto` (bounded by last_prepared) to storage. */
+int replica_commit_upto(struct replica *r, decree_t upto);
+/* Fails every waiting client request with err (on losing the primary role). */
+void replica_fail_waiting(struct replica *r, int err);
+
+/* ---- replica_config.c: roles and configurations ---- */
+/* Adopts an assignment from the meta (or a newer config from the primary). */
+void replica_set_config(struct replica *r, uint32_t role, const struct partition_config *cfg);
+/* Primary: asks the meta to change the configuration (upgrade a learner, drop a secondary). */
+void replica_propose_config(struct replica *r, uint32_t type, const char *node);
+
+/* ---- replica_learn.c ---- */
+/* Learner: starts a learn round if none is running. */
+void replica_learn_cron(struct replica *r);
+/* Primary side of RPC_LEARN. */
+void replica_on_learn(struct replica *r, struct rpc_request *req);
 
 /* ---- replica_read.c ---- */
 void replica_on_get(struct replica *r, struct rpc_request *req);
@@ -93,9 +158,30 @@ void replica_on_scan(struct replica *r, struct rpc_request *req);
 void replica_on_digest(struct replica *r, struct rpc_request *req);
 
 /* ---- replica_stub.c: services the replica code calls ---- */
-/* Puts r on its loop's dirty list so replica_commit_pending runs before the loop sleeps. */
+/* Puts r on its loop's dirty list so replica_flush runs before the loop sleeps. */
 void stub_mark_dirty(struct replica *r);
 size_t stub_max_value_bytes(void);
+/* This server's address ("host:port"). */
+const char *stub_address(void);
+/* True while the meta's lease on this server is valid (a primary serves only then). */
+bool stub_lease_valid(void);
+/* Completion of stub_call, run on r's loop; r is NULL if the replica closed meanwhile
+ * (then fn only frees ctx). body is borrowed for the call. */
+typedef void replica_reply_fn(struct replica *r, void *ctx, int err, const uint8_t *body,
+                              size_t len);
+/* Sends an RPC for r (gpid and r's ballot in the envelope); fn runs on r's loop. */
+void stub_call(struct replica *r, const char *addr, uint32_t code, const struct buf *body,
+               int timeout_ms, replica_reply_fn *fn, void *ctx);
+/* Sends an RPC to the meta leader; fn runs on r's loop as for stub_call. */
+void stub_call_meta(struct replica *r, uint32_t code, const struct buf *body,
+                    replica_reply_fn *fn, void *ctx);
+/* Runs fn(ctx) on the blocking-work loop, then done(r, ctx) on r's loop. */
+typedef void stub_work_fn(void *ctx);
+typedef void stub_done_fn(struct replica *r, void *ctx);
+void stub_run_blocking(struct replica *r, stub_work_fn *fn, stub_done_fn *done, void *ctx);
+/* Settings. */
+struct rpc_client *stub_client(void);
+int64_t stub_group_check_ms(void);
 /* Logs and replies an error. */
 void replica_reply_err(struct replica *r, struct rpc_request *req, int err);
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,14 +47,17 @@ struct stub {
     char address[GEOKV_ADDR_MAX];
     char data_dir[400];
     char metas[MAX_METAS][GEOKV_ADDR_MAX];
-    int nmetas, meta_idx;
+    int nmetas;
+    atomic_int meta_idx;          /* the meta believed to lead (set by the beacon thread) */
+    atomic_int_fast64_t lease_until_ms; /* primaries serve only before this (monotonic) */
+    atomic_bool stopping;         /* no new outgoing calls or blocking jobs */
     struct stub_loop *loops;
     int nloops;
     struct rpc_server *server;
     struct rpc_client *client;
     struct loop *beacon;
     struct loop *blocking; /* file serving and other slow work, off the partition loops */
-    int64_t beacon_interval_ms, gc_interval_ms, gc_plog_bytes;
+    int64_t beacon_interval_ms, gc_interval_ms, gc_plog_bytes, group_check_ms;
     struct plog_opts plog_opts;
     struct storage_opts storage_opts;
     struct replica_opts replica_opts;
@@ -66,6 +70,30 @@ size_t
 stub_max_value_bytes(void)
 {
     return the_stub->max_value_bytes;
+}
+
+const char *
+stub_address(void)
+{
+    return the_stub->address;
+}
+
+bool
+stub_lease_valid(void)
+{
+    return clock_mono_ms() < atomic_load(&the_stub->lease_until_ms);
+}
+
+struct rpc_client *
+stub_client(void)
+{
+    return the_stub->client;
+}
+
+int64_t
+stub_group_check_ms(void)
+{
+    return the_stub->group_check_ms;
 }
 
 void
@@ -114,7 +142,7 @@ publish(struct stub_loop *sl)
     for (size_t i = 0; i < sl->nreps; i++)
         sl->snap[i] = (struct replica_report){sl->reps[i]->gpid, sl->reps[i]->ballot,
                                               sl->reps[i]->last_committed, true,
-                                              sl->reps[i]->last_prepared, ROLE_PRIMARY};
+                                              sl->reps[i]->last_prepared, sl->reps[i]->role};
     sl->nsnap = sl->nreps;
     pthread_mutex_unlock(&sl->snap_mu);
 }
@@ -129,7 +157,7 @@ loop_before_sleep(void *arg)
         struct replica *r = sl->dirty;
         sl->dirty = r->next_dirty;
         r->dirty = false;
-        replica_commit_pending(r);
+        replica_flush(r);
     }
     if (any)
         publish(sl);
@@ -159,7 +187,7 @@ on_checkpoint(struct replica *r, struct rpc_request *req)
     struct msg_checkpoint_resp m = {0};
     struct buf out = BUF_INIT;
     int rc;
-    replica_commit_pending(r);
+    replica_flush(r);
     rc = replica_checkpoint(r, &m.decree, m.dir, sizeof(m.dir));
     if (rc != 0) {
         replica_reply_err(r, req, rc);
@@ -175,6 +203,11 @@ timed_read(struct replica *r, struct rpc_request *req,
            void (*handler)(struct replica *, struct rpc_request *))
 {
     int64_t t0 = clock_mono_us();
+    int rc = replica_check_primary(r);
+    if (rc != 0) {
+        rpc_reply(req, rc, NULL, 0);
+        return;
+    }
     handler(r, req);
     metric_add(r->read_ops, 1);
     metric_observe(r->read_latency, clock_mono_us() - t0);
@@ -202,6 +235,9 @@ run_request(void *arg)
     case RPC_CHECKPOINT: on_checkpoint(r, req); break;
     case RPC_PARTITION_INFO: on_partition_info(r, req); break;
     case RPC_DIGEST: replica_on_digest(r, req); break;
+    case RPC_PREPARE: replica_on_prepare(r, req); break;
+    case RPC_GROUP_CHECK: replica_on_group_check(r, req); break;
+    case RPC_LEARN: replica_on_learn(r, req); break;
     default: rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0); break;
     }
 }
@@ -238,6 +274,7 @@ on_request(void *arg, struct rpc_request *req)
         return;
     case RPC_WRITE: case RPC_GET: case RPC_MULTI_GET: case RPC_SCAN: case RPC_INCR:
     case RPC_CHECK_AND_SET: case RPC_CHECKPOINT: case RPC_PARTITION_INFO: case RPC_DIGEST:
+    case RPC_PREPARE: case RPC_GROUP_CHECK: case RPC_LEARN:
         t = xmalloc(sizeof(*t));
         t->sl = loop_of(s, req->env.gpid);
         t->req = req;
@@ -249,15 +286,108 @@ on_request(void *arg, struct rpc_request *req)
     }
 }
 
+/* ---------------- outgoing calls and blocking work for replicas ---------------- */
+
+struct call_ctx {
+    struct stub_loop *sl;
+    uint64_t gpid;
+    replica_reply_fn *fn;
+    void *ctx;
+    int err;
+    struct buf body;
+};
+
+/* Runs on: replica loop. */
+static void
+run_call_done(void *arg)
+{
+    struct call_ctx *c = arg;
+    c->fn(find_replica(c->sl, c->gpid, NULL), c->ctx, c->err, c->body.data, c->body.len);
+    buf_fini(&c->body);
+    xfree(c);
+}
+
+/* Runs on: RPC client thread (or the caller's, when the send fails at once). */
+static void
+on_call_done(void *arg, int err, const uint8_t *body, size_t len)
+{
+    struct call_ctx *c = arg;
+    c->err = err;
+    if (body)
+        buf_append(&c->body, body, len);
+    loop_post(c->sl->loop, run_call_done, c);
+}
+
+void
+stub_call(struct replica *r, const char *addr, uint32_t code, const struct buf *body,
+          int timeout_ms, replica_reply_fn *fn, void *ctx)
+{
+    struct call_ctx *c = xcalloc(1, sizeof(*c));
+    c->sl = r->loop;
+    c->gpid = r->gpid;
+    c->fn = fn;
+    c->ctx = ctx;
+    if (atomic_load(&the_stub->stopping)) {
+        on_call_done(c, ERR_SHUTDOWN, NULL, 0);
+        return;
+    }
+    rpc_call_async(the_stub->client, addr, code, r->gpid, r->ballot, body->data, body->len,
+                   timeout_ms, on_call_done, c);
+}
+
+void
+stub_call_meta(struct replica *r, uint32_t code, const struct buf *body, replica_reply_fn *fn,
+               void *ctx)
+{
+    const char *meta = the_stub->metas[atomic_load(&the_stub->meta_idx)];
+    stub_call(r, meta, code, body, (int)the_stub->beacon_interval_ms * 3, fn, ctx);
+}
+
+struct blocking_job {
+    struct stub_loop *sl;
+    uint64_t gpid;
+    stub_work_fn *fn;
+    stub_done_fn *done;
+    void *ctx;
+};
+
+/* Runs on: replica loop. */
+static void
+run_blocking_done(void *arg)
+{
+    struct blocking_job *job = arg;
+    job->done(find_replica(job->sl, job->gpid, NULL), job->ctx);
+    xfree(job);
+}
+
+/* Runs on: blocking loop. */
+static void
+run_blocking(void *arg)
+{
+    struct blocking_job *job = arg;
+    job->fn(job->ctx);
+    loop_post(job->sl->loop, run_blocking_done, job);
+}
+
+void
+stub_run_blocking(struct replica *r, stub_work_fn *fn, stub_done_fn *done, void *ctx)
+{
+    struct blocking_job *job = xmalloc(sizeof(*job));
+    *job = (struct blocking_job){r->loop, r->gpid, fn, done, ctx};
+    if (atomic_load(&the_stub->stopping)) /* done without the work: ctx says it did not run */
+        loop_post(job->sl->loop, run_blocking_done, job);
+    else
+        loop_post(the_stub->blocking, run_blocking, job);
+}
+
 /* ---------------- partition assignment ---------------- */
 
-enum part_action { PART_OPEN, PART_CLOSE, PART_DROP };
+enum part_action { PART_ASSIGN, PART_CLOSE, PART_DROP };
 
 struct part_task {
     struct stub_loop *sl;
     enum part_action action;
-    uint64_t gpid;
-    ballot_t ballot;
+    struct replica_assign assign; /* PART_ASSIGN: role and configuration; else only gpid */
 };
 
 static void
@@ -266,25 +396,21 @@ partition_dir(const struct stub *s, uint64_t gpid, char *out, size_t len)
     snprintf(out, len, "%s/%u.%u", s->data_dir, gpid_app(gpid), gpid_pidx(gpid));
 }
 
+/* Opens the partition if needed and adopts the assigned role and configuration. */
 static void
-part_open(struct stub_loop *sl, uint64_t gpid, ballot_t ballot)
+part_assign(struct stub_loop *sl, const struct replica_assign *a)
 {
-    struct replica *r = find_replica(sl, gpid, NULL);
+    struct replica *r = find_replica(sl, a->gpid, NULL);
     char dir[512];
-    if (r != NULL) {
-        if (ballot > r->ballot) {
-            replica_commit_pending(r);
-            r->ballot = ballot;
-        }
-        return;
+    if (r == NULL) {
+        partition_dir(sl->stub, a->gpid, dir, sizeof(dir));
+        if (replica_open(a->gpid, dir, &sl->stub->replica_opts, &r) != 0)
+            return; /* logged; the next beacon retries */
+        r->loop = sl;
+        sl->reps = xrealloc(sl->reps, (sl->nreps + 1) * sizeof(*sl->reps));
+        sl->reps[sl->nreps++] = r;
     }
-    partition_dir(sl->stub, gpid, dir, sizeof(dir));
-    if (replica_open(gpid, ballot, dir, &sl->stub->replica_opts, &r) != 0)
-        return; /* logged; the next beacon retries */
-    r->loop = sl;
-    sl->reps = xrealloc(sl->reps, (sl->nreps + 1) * sizeof(*sl->reps));
-    sl->reps[sl->nreps++] = r;
-    RLOG_INFO(r, "serving as primary (last committed decree %" PRId64 ")", r->last_committed);
+    replica_set_config(r, a->role, &a->config);
 }
 
 static void
@@ -318,19 +444,24 @@ static void
 run_part_task(void *arg)
 {
     struct part_task *t = arg;
-    if (t->action == PART_OPEN)
-        part_open(t->sl, t->gpid, t->ballot);
+    if (t->action == PART_ASSIGN)
+        part_assign(t->sl, &t->assign);
     else
-        part_close(t->sl, t->gpid, t->action == PART_DROP);
+        part_close(t->sl, t->assign.gpid, t->action == PART_DROP);
     publish(t->sl);
     xfree(t);
 }
 
 static void
-post_part_task(struct stub *s, enum part_action action, uint64_t gpid, ballot_t ballot)
+post_part_task(struct stub *s, enum part_action action, uint64_t gpid,
+               const struct replica_assign *a)
 {
-    struct part_task *t = xmalloc(sizeof(*t));
-    *t = (struct part_task){loop_of(s, gpid), action, gpid, ballot};
+    struct part_task *t = xcalloc(1, sizeof(*t));
+    t->sl = loop_of(s, gpid);
+    t->action = action;
+    if (a)
+        t->assign = *a;
+    t->assign.gpid = gpid;
     loop_post(t->sl->loop, run_part_task, t);
 }
 
@@ -344,10 +475,22 @@ loop_gc_cron(void *arg)
         struct replica *r = sl->reps[i];
         if ((int64_t)plog_size_bytes(r->plog) < sl->stub->gc_plog_bytes)
             continue;
-        replica_commit_pending(r);
+        replica_flush(r);
         if (replica_gc(r) != 0)
             RLOG_WARN(r, "plog garbage collection failed");
     }
+}
+
+/* Group checks (primaries) and learn rounds (learners). */
+static void
+loop_group_cron(void *arg)
+{
+    struct stub_loop *sl = arg;
+    for (size_t i = 0; i < sl->nreps; i++) {
+        replica_group_check_cron(sl->reps[i]);
+        replica_learn_cron(sl->reps[i]);
+    }
+    publish(sl);
 }
 
 static void
@@ -379,14 +522,14 @@ beacon_apply(struct stub *s, const struct msg_beacon_req *req, const struct msg_
         for (uint32_t k = 0; k < req->nreplicas; k++)
             if (req->replicas[k].gpid == resp->assign[i].gpid)
                 have = &req->replicas[k];
-        if (have == NULL || have->ballot < resp->assign[i].ballot)
-            post_part_task(s, PART_OPEN, resp->assign[i].gpid, resp->assign[i].ballot);
+        if (have == NULL || have->ballot <= resp->assign[i].ballot)
+            post_part_task(s, PART_ASSIGN, resp->assign[i].gpid, &resp->assign[i]);
     }
     for (uint32_t i = 0; i < resp->ndrop; i++)
-        post_part_task(s, PART_DROP, resp->drop[i], 0);
+        post_part_task(s, PART_DROP, resp->drop[i], NULL);
     for (uint32_t k = 0; k < req->nreplicas; k++)
         if (!assigned(resp, req->replicas[k].gpid))
-            post_part_task(s, PART_CLOSE, req->replicas[k].gpid, 0);
+            post_part_task(s, PART_CLOSE, req->replicas[k].gpid, NULL);
 }
 
 static void
@@ -413,10 +556,11 @@ beacon_cron(void *arg)
     struct msg_beacon_req req;
     struct buf body = BUF_INIT, reply = BUF_INIT;
     int rc = ERR_NO_LEADER;
+    int64_t sent_ms = clock_mono_ms();
     beacon_collect(s, &req);
     msg_beacon_req_encode(&body, &req);
     for (int attempt = 0; attempt < 2; attempt++) {
-        const char *meta = s->metas[s->meta_idx];
+        const char *meta = s->metas[atomic_load(&s->meta_idx)];
         struct msg_redirect redir;
         buf_reset(&reply);
         rc = rpc_call(s->client, meta, RPC_BEACON, 0, 0, body.data, body.len,
@@ -425,20 +569,22 @@ beacon_cron(void *arg)
             redir.leader[0]) {
             for (int i = 0; i < s->nmetas; i++)
                 if (strcmp(s->metas[i], redir.leader) == 0)
-                    s->meta_idx = i;
+                    atomic_store(&s->meta_idx, i);
             continue;
         }
         if (rc != 0)
-            s->meta_idx = (s->meta_idx + 1) % s->nmetas;
+            atomic_store(&s->meta_idx, (atomic_load(&s->meta_idx) + 1) % s->nmetas);
         break;
     }
     if (rc == 0) {
         struct msg_beacon_resp resp;
         if (msg_beacon_resp_decode(reply.data, reply.len, &resp) == 0) {
+            /* measured from the send: the meta's grace period starts later than this */
+            atomic_store(&s->lease_until_ms, sent_ms + resp.lease_ms);
             beacon_apply(s, &req, &resp);
             msg_beacon_resp_fini(&resp);
         } else {
-            LOG_WARN("beacon: undecodable reply from %s", s->metas[s->meta_idx]);
+            LOG_WARN("beacon: undecodable reply from %s", s->metas[atomic_load(&s->meta_idx)]);
         }
     } else {
         LOG_DEBUG("beacon: %s", err_name(rc));
@@ -500,6 +646,7 @@ stub_read_config(struct stub *s)
     }
     rc = rc ? rc : read_int(s, "replica_server", "worker_threads", 2, 1, &threads);
     rc = rc ? rc : read_int(s, "replica_server", "beacon_interval_ms", 1000, 10, &s->beacon_interval_ms);
+    rc = rc ? rc : read_int(s, "replication", "group_check_interval_ms", 500, 10, &s->group_check_ms);
     rc = rc ? rc : read_int(s, "replication", "plog_segment_bytes", 64 << 20, 4096, &v);
     s->plog_opts.segment_bytes = (size_t)v;
     rc = rc ? rc : read_int(s, "replication", "plog_fsync_interval_ms", 10, 1, &s->plog_opts.fsync_interval_ms);
@@ -570,6 +717,7 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
         pthread_mutex_init(&sl->snap_mu, NULL);
         loop_set_before_sleep(sl->loop, loop_before_sleep, sl);
         loop_add_timer(sl->loop, s->gc_interval_ms, loop_gc_cron, sl);
+        loop_add_timer(sl->loop, s->group_check_ms, loop_group_cron, sl);
         if (s->plog_opts.fsync_mode == PLOG_FSYNC_INTERVAL)
             loop_add_timer(sl->loop, s->plog_opts.fsync_interval_ms, loop_sync_cron, sl);
         loop_start(sl->loop);
@@ -607,9 +755,12 @@ stub_destroy(struct stub *s)
 {
     if (s == NULL)
         return;
+    atomic_store(&s->stopping, true);
     loop_destroy(s->beacon);
     if (s->server)
         rpc_server_stop(s->server); /* no new requests; queued ones are still answered */
+    loop_destroy(s->blocking);      /* finishes a running copy; its completion is posted */
+    rpc_client_destroy(s->client);  /* fails calls in flight: their completions are posted */
     for (int i = 0; i < s->nloops; i++) {
         loop_post(s->loops[i].loop, close_all, &s->loops[i]);
         loop_destroy(s->loops[i].loop);
@@ -617,9 +768,7 @@ stub_destroy(struct stub *s)
         xfree(s->loops[i].reps);
         xfree(s->loops[i].snap);
     }
-    loop_destroy(s->blocking);
     rpc_server_destroy(s->server);
-    rpc_client_destroy(s->client);
     xfree(s->loops);
     xfree(s);
     the_stub = NULL;

@@ -6,10 +6,9 @@
  * clock, turns a TTL into an absolute expiry, and turns incr / check_and_set into the set
  * they produce (or nothing), so what is logged can be replayed, replicated and shipped as is.
  *
- * log_mutation gives the mutation the next decree, appends it to the plog buffer and adds
- * its ops to the replica's pending write batch; replica_commit_pending (run by the stub
- * before the loop sleeps) then does one plog write + fsync for everything that arrived
- * together, one RocksDB write for all of it, and answers. Runs on: replica loop.
+ * replica_propose (replica_2pc.c) then replicates it and answers once it commits.
+ * incr and check_and_set read the latest value through the prepare list, so they see writes
+ * that are proposed but not committed yet. Runs on: replica loop.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,68 +37,12 @@ expire_of(uint32_t ttl_s)
     return ttl_s ? (uint32_t)(clock_wall_s() + ttl_s) : 0;
 }
 
-/* Logs m (ops filled in) and queues the reply (body copied). Consumes req. */
-static void
-log_mutation(struct replica *r, struct mutation *m, struct rpc_request *req, const struct buf *reply)
+int
+replica_check_primary(struct replica *r)
 {
-    struct pending_write *pw;
-    int rc;
-
-    m->gpid = r->gpid;
-    m->ballot = r->ballot;
-    m->decree = r->last_prepared + 1;
-    m->last_committed = r->last_committed;
-    if (r->npending == r->pending_cap) {
-        r->pending_cap = r->pending_cap ? r->pending_cap * 2 : 16;
-        r->pending = xrealloc(r->pending, r->pending_cap * sizeof(*r->pending));
-    }
-    pw = &r->pending[r->npending];
-    memset(pw, 0, sizeof(*pw));
-    mutation_encode(&pw->encoded, m);
-    rc = plog_append(r->plog, m->decree, pw->encoded.data, pw->encoded.len);
-    if (rc != 0) {
-        buf_fini(&pw->encoded);
-        replica_reply_err(r, req, rc);
-        return;
-    }
-    if (r->npending == 0)
-        storage_batch_clear(r->batch);
-    replica_batch_mutation(r->batch, m);
-    r->last_prepared = m->decree;
-    pw->decree = m->decree;
-    pw->req = req;
-    pw->start_us = clock_mono_us();
-    if (reply)
-        buf_append(&pw->reply, reply->data, reply->len);
-    r->npending++;
-    stub_mark_dirty(r);
-}
-
-void
-replica_commit_pending(struct replica *r)
-{
-    int rc;
-    if (r->npending == 0)
-        return;
-    rc = plog_commit(r->plog);
-    if (rc == 0)
-        rc = storage_apply(r->storage, r->batch, r->last_prepared);
-    if (rc != 0)
-        RLOG_ERROR(r, "commit of decrees %" PRId64 "..%" PRId64 " failed: %s",
-                   r->pending[0].decree, r->last_prepared, err_str(rc));
-    else
-        r->last_committed = r->last_prepared;
-    for (size_t i = 0; i < r->npending; i++) {
-        struct pending_write *pw = &r->pending[i];
-        if (pw->req)
-            rpc_reply(pw->req, rc ? rc : pw->result, pw->reply.data, pw->reply.len);
-        metric_observe(r->write_latency, clock_mono_us() - pw->start_us);
-        buf_fini(&pw->encoded);
-        buf_fini(&pw->reply);
-    }
-    metric_add(r->write_ops, (int64_t)r->npending);
-    r->npending = 0;
-    storage_batch_clear(r->batch);
+    if (r->role != ROLE_PRIMARY)
+        return ERR_NOT_PRIMARY;
+    return stub_lease_valid() ? 0 : ERR_NOT_PRIMARY;
 }
 
 /* Fills op as a set (or a tombstone when del) stamped with ts. */
@@ -123,7 +66,10 @@ replica_on_write(struct replica *r, struct rpc_request *req)
     struct mutation m = {0};
     struct buf reply = BUF_INIT;
     uint64_t ts;
-    int rc = msg_write_req_decode(req->env.body, req->env.body_len, &w, &zone);
+    int rc = replica_check_primary(r);
+    zone = NULL;
+    if (rc == 0)
+        rc = msg_write_req_decode(req->env.body, req->env.body_len, &w, &zone);
     if (rc == 0 && w.nops == 0)
         rc = ERR_INVALID_ARG;
     for (uint32_t i = 0; rc == 0 && i < w.nops; i++)
@@ -137,7 +83,7 @@ replica_on_write(struct replica *r, struct rpc_request *req)
         make_op(r, &m.ops[i], w.ops[i].type == OP_DEL, w.ops[i].hash_key, w.ops[i].sort_key,
                 w.ops[i].value, expire_of(w.ops[i].ttl_s), ts);
     msg_write_resp_encode(&reply, &(struct msg_write_resp){r->last_prepared + 1});
-    log_mutation(r, &m, req, &reply);
+    replica_propose(r, &m, req, &reply);
     req = NULL;
     mutation_fini(&m);
 out:
@@ -149,11 +95,43 @@ out:
         replica_reply_err(r, req, rc);
 }
 
-/* Reads the live record at (hk, sk): 1 found, 0 absent/deleted/expired, < 0 error. */
+/* Finds the newest proposed (uncommitted) write of (hk, sk). 1 found (rec filled), 0 none. */
+static int
+read_prepared(struct replica *r, struct bytes hk, struct bytes sk, struct storage_record *rec)
+{
+    for (size_t i = r->plist_n; i-- > 0;) {
+        struct unpacked *zone;
+        struct mutation m;
+        int found = 0;
+        if (mutation_decode(r->plist[i].encoded.data, r->plist[i].encoded.len, &m, &zone) != 0)
+            continue;
+        for (uint32_t k = m.nops; k-- > 0 && !found;) {
+            const struct mutation_op *op = &m.ops[k];
+            if (op->hash_key.len != hk.len || op->sort_key.len != sk.len ||
+                memcmp(op->hash_key.p, hk.p, hk.len) != 0 ||
+                memcmp(op->sort_key.p, sk.p, sk.len) != 0)
+                continue;
+            rec->expire_ts = op->expire_ts;
+            rec->timetag = op->timetag;
+            rec->vlen = op->value.len;
+            rec->value = xmemdup(op->value.p, op->value.len);
+            found = 1;
+        }
+        mutation_fini(&m);
+        unpacked_free(zone);
+        if (found)
+            return 1;
+    }
+    return 0;
+}
+
+/* Reads the live record at (hk, sk), proposed writes included: 1 found, 0 absent (or
+ * deleted, or expired), < 0 error. */
 static int
 read_live(struct replica *r, struct bytes hk, struct bytes sk, struct storage_record *rec)
 {
-    int rc = storage_get(r->storage, hk.p, hk.len, sk.p, sk.len, rec);
+    int rc = read_prepared(r, hk, sk, rec) ? 0 : storage_get(r->storage, hk.p, hk.len, sk.p,
+                                                               sk.len, rec);
     if (rc == ERR_NOT_FOUND)
         return 0;
     if (rc != 0)
@@ -194,12 +172,14 @@ replica_on_incr(struct replica *r, struct rpc_request *req)
     char num[24];
     int64_t base = 0, result;
     uint32_t expire = 0;
-    int found, rc = msg_incr_req_decode(req->env.body, req->env.body_len, &in, &zone);
+    int found, rc = replica_check_primary(r);
+    zone = NULL;
+    if (rc == 0)
+        rc = msg_incr_req_decode(req->env.body, req->env.body_len, &in, &zone);
     if (rc == 0)
         rc = check_sizes(in.hash_key.len, 0);
     if (rc != 0)
         goto out;
-    replica_commit_pending(r); /* read what earlier writes in this batch wrote */
     found = read_live(r, in.hash_key, in.sort_key, &rec);
     rc = found < 0 ? found : 0;
     if (found > 0) {
@@ -219,7 +199,7 @@ replica_on_incr(struct replica *r, struct rpc_request *req)
     m.nops = 1;
     m.ops = &op;
     msg_incr_resp_encode(&reply, &(struct msg_incr_resp){result});
-    log_mutation(r, &m, req, &reply);
+    replica_propose(r, &m, req, &reply);
     req = NULL;
 out:
     unpacked_free(zone);
@@ -248,12 +228,14 @@ replica_on_cas(struct replica *r, struct rpc_request *req)
     struct unpacked *zone;
     struct storage_record rec = {0};
     struct buf reply = BUF_INIT;
-    int found, rc = msg_cas_req_decode(req->env.body, req->env.body_len, &c, &zone);
+    int found, rc = replica_check_primary(r);
+    zone = NULL;
+    if (rc == 0)
+        rc = msg_cas_req_decode(req->env.body, req->env.body_len, &c, &zone);
     if (rc == 0)
         rc = check_sizes(c.hash_key.len, c.set_value.len);
     if (rc != 0)
         goto out;
-    replica_commit_pending(r);
     found = read_live(r, c.hash_key, c.check_sort_key, &rec);
     if (found < 0) {
         rc = found;
@@ -269,7 +251,7 @@ replica_on_cas(struct replica *r, struct rpc_request *req)
         struct mutation m = {.nops = 1, .ops = &op};
         make_op(r, &op, false, c.hash_key, c.set_sort_key, c.set_value, expire_of(c.ttl_s),
                 replica_next_ts(r));
-        log_mutation(r, &m, req, &reply);
+        replica_propose(r, &m, req, &reply);
         req = NULL;
     }
     if (found > 0)

@@ -1,0 +1,129 @@
+/*
+ * replica_config.c: the role and configuration of a replica, as the meta assigns them
+ * (beacon replies, answers to proposals) or the primary relays them (group checks).
+ *
+ * A configuration is only ever replaced by one with a ballot at least as high. Becoming
+ * primary rebuilds the peer set from the secondaries and re-proposes every prepared decree
+ * (its peers keep what they already logged from the same ballot); leaving the primary role
+ * fails the writes still waiting, whose clients retry at the new primary.
+ * Runs on: replica loop.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "proto/rpc_codes.h"
+#include "replica/replica_int.h"
+
+static const char *
+role_name(uint32_t role)
+{
+    static const char *names[] = {"inactive", "primary", "secondary", "learner"};
+    return role <= ROLE_LEARNER ? names[role] : "?";
+}
+
+static bool
+is_secondary(const struct partition_config *cfg, const char *addr)
+{
+    for (uint32_t i = 0; i < cfg->nsecondaries; i++)
+        if (strcmp(cfg->secondaries[i], addr) == 0)
+            return true;
+    return false;
+}
+
+/* Primary: peers = the secondaries (state kept for known ones) + learners still learning. */
+static void
+rebuild_peers(struct replica *r, bool promoted)
+{
+    struct peer old[GEOKV_MAX_REPLICAS];
+    int nold = r->npeers;
+    memcpy(old, r->peers, sizeof(old));
+    r->npeers = 0;
+    for (uint32_t i = 0; i < r->config.nsecondaries && r->npeers < GEOKV_MAX_REPLICAS; i++) {
+        struct peer *p = &r->peers[r->npeers++];
+        memset(p, 0, sizeof(*p));
+        memcpy(p->addr, r->config.secondaries[i], sizeof(p->addr));
+        p->acked = p->sent = r->last_committed;
+        for (int k = 0; k < nold && !promoted; k++)
+            if (strcmp(old[k].addr, p->addr) == 0)
+                *p = old[k];
+        p->member = true;
+        p->upgrade_asked = false;
+    }
+    for (int k = 0; k < nold && !promoted && r->npeers < GEOKV_MAX_REPLICAS; k++)
+        if (!old[k].member && !is_secondary(&r->config, old[k].addr))
+            r->peers[r->npeers++] = old[k];
+}
+
+void
+replica_set_config(struct replica *r, uint32_t role, const struct partition_config *cfg)
+{
+    uint32_t old_role = r->role;
+    if (cfg->ballot < r->ballot || (cfg->ballot == r->ballot && role == old_role &&
+                                    memcmp(cfg, &r->config, sizeof(*cfg)) == 0))
+        return;
+    r->ballot = cfg->ballot;
+    r->config = *cfg;
+    r->role = role;
+    if (old_role != role)
+        RLOG_INFO(r, "%s -> %s (primary %s, %u secondaries, committed %" PRId64
+                     ", prepared %" PRId64 ")",
+                  role_name(old_role), role_name(role), cfg->primary[0] ? cfg->primary : "-",
+                  cfg->nsecondaries, r->last_committed, r->last_prepared);
+    if (old_role == ROLE_PRIMARY && role != ROLE_PRIMARY) {
+        replica_fail_waiting(r, ERR_NOT_PRIMARY);
+        r->npeers = 0;
+    }
+    if (role == ROLE_PRIMARY) {
+        rebuild_peers(r, old_role != ROLE_PRIMARY);
+        stub_mark_dirty(r); /* re-propose / commit what is prepared */
+    } else {
+        r->npeers = 0;
+    }
+    if (role == ROLE_LEARNER && old_role != ROLE_LEARNER)
+        r->learning = false;
+}
+
+/* ---------------- proposals to the meta ---------------- */
+
+struct proposal_ctx {
+    uint32_t type;
+    char node[GEOKV_ADDR_MAX];
+};
+
+static void
+on_proposal_reply(struct replica *r, void *arg, int err, const uint8_t *body, size_t len)
+{
+    struct proposal_ctx *ctx = arg;
+    struct replica_assign a;
+    if (r == NULL) {
+        xfree(ctx);
+        return;
+    }
+    if (err == 0 && (err = msg_replica_assign_decode(body, len, &a)) == 0) {
+        RLOG_INFO(r, "meta accepted the change for %s: ballot %" PRId64, ctx->node,
+                  a.config.ballot);
+        replica_set_config(r, a.role, &a.config);
+    } else {
+        RLOG_WARN(r, "meta refused the change for %s: %s", ctx->node, err_name(err));
+        for (int i = 0; i < r->npeers; i++)
+            if (strcmp(r->peers[i].addr, ctx->node) == 0)
+                r->peers[i].upgrade_asked = false; /* ask again later */
+    }
+    xfree(ctx);
+}
+
+void
+replica_propose_config(struct replica *r, uint32_t type, const char *node)
+{
+    struct msg_config_proposal m = {r->gpid, r->ballot, type, ""};
+    struct proposal_ctx *ctx = xmalloc(sizeof(*ctx));
+    struct buf body = BUF_INIT;
+    snprintf(m.node, sizeof(m.node), "%s", node);
+    ctx->type = type;
+    snprintf(ctx->node, sizeof(ctx->node), "%s", node);
+    msg_config_proposal_encode(&body, &m);
+    stub_call_meta(r, RPC_CONFIG_PROPOSAL, &body, on_proposal_reply, ctx);
+    buf_fini(&body);
+}
