@@ -476,14 +476,27 @@ replica_on_group_check(struct replica *r, struct rpc_request *req)
 
 /* ---------------- primary: group check ---------------- */
 
+/* A group check answer also tells how far an idle learner has applied. */
 static void
 on_group_check_reply(struct replica *r, void *arg, int err, const uint8_t *body, size_t len)
 {
-    if (r != NULL && r->role == ROLE_PRIMARY && err == ERR_STALE_BALLOT) {
+    char *addr = arg;
+    struct msg_replica_state st;
+    struct peer *p = r && r->role == ROLE_PRIMARY ? find_peer(r, addr) : NULL;
+    xfree(addr);
+    if (p == NULL)
+        return;
+    if (err == ERR_STALE_BALLOT) {
         RLOG_WARN(r, "group check: a peer has a newer ballot: stop serving as primary");
         replica_fail_waiting(r, ERR_NOT_PRIMARY);
         r->role = ROLE_INACTIVE;
         r->npeers = 0;
+        return;
+    }
+    if (err == 0 && !p->member && msg_replica_state_decode(body, len, &st) == 0 &&
+        st.last_committed > p->acked && st.last_committed <= r->last_prepared) {
+        p->acked = st.last_committed;
+        check_learners(r);
     }
 }
 
@@ -501,7 +514,7 @@ replica_group_check_cron(struct replica *r)
     msg_group_check_req_encode(&body, &m);
     for (int i = 0; i < r->npeers; i++)
         stub_call(r, r->peers[i].addr, RPC_GROUP_CHECK, &body, PREPARE_TIMEOUT_MS,
-                  on_group_check_reply, NULL);
+                  on_group_check_reply, xstrdup(r->peers[i].addr));
     buf_fini(&body);
     send_prepares(r); /* resend after failures whose retry time has come */
     try_commit(r);
