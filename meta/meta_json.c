@@ -152,25 +152,37 @@ out_delete:
 }
 
 void
-meta_partition_json_encode(const struct meta_partition *part, struct buf *out)
+meta_partition_json_encode(const struct partition_config *pc, struct buf *out)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON *secs = cJSON_CreateArray();
 
-    for (uint32_t i = 0; i < part->nsecondaries; i++)
-        cJSON_AddItemToArray(secs, cJSON_CreateString(part->secondaries[i]));
-    cJSON_AddNumberToObject(j, "pidx", part->pidx);
-    cJSON_AddNumberToObject(j, "ballot", (double)part->ballot);
-    cJSON_AddStringToObject(j, "primary", part->primary);
+    for (uint32_t i = 0; i < pc->nsecondaries; i++)
+        cJSON_AddItemToArray(secs, cJSON_CreateString(pc->secondaries[i]));
+    cJSON_AddNumberToObject(j, "pidx", pc->pidx);
+    cJSON_AddNumberToObject(j, "ballot", (double)pc->ballot);
+    cJSON_AddStringToObject(j, "primary", pc->primary);
     cJSON_AddItemToObject(j, "secondaries", secs);
-    cJSON_AddNumberToObject(j, "last_committed_decree", (double)part->last_committed);
+    cJSON_AddNumberToObject(j, "last_committed_decree", (double)pc->last_committed);
     json_emit(j, out);
 }
 
-/* Copies the secondaries array; false if it is not an array of at most
- * GEOKV_MAX_REPLICAS short strings. */
+/* Whether pc already names address (primary or an earlier secondary). */
 static bool
-partition_secondaries(const cJSON *j, struct meta_partition *part)
+member_seen(const struct partition_config *pc, const char *address)
+{
+    if (strcmp(pc->primary, address) == 0)
+        return true;
+    for (uint32_t i = 0; i < pc->nsecondaries; i++)
+        if (strcmp(pc->secondaries[i], address) == 0)
+            return true;
+    return false;
+}
+
+/* Copies the secondaries array; false unless it is an array of at most GEOKV_MAX_REPLICAS
+ * non-empty short strings, distinct and none the primary (parsed before). */
+static bool
+partition_secondaries(const cJSON *j, struct partition_config *pc)
 {
     const cJSON *secs = cJSON_GetObjectItemCaseSensitive(j, "secondaries");
     const cJSON *it;
@@ -179,39 +191,42 @@ partition_secondaries(const cJSON *j, struct meta_partition *part)
         return false;
     cJSON_ArrayForEach(it, secs)
     {
-        char *dst = part->secondaries[part->nsecondaries];
-        if (!cJSON_IsString(it) || strlen(it->valuestring) >= GEOKV_ADDR_MAX)
+        char *dst = pc->secondaries[pc->nsecondaries];
+        if (!cJSON_IsString(it) || it->valuestring[0] == '\0'
+            || strlen(it->valuestring) >= GEOKV_ADDR_MAX || member_seen(pc, it->valuestring))
             return false;
         memcpy(dst, it->valuestring, strlen(it->valuestring) + 1);
-        part->nsecondaries++;
+        pc->nsecondaries++;
     }
     return true;
 }
 
 int
-meta_partition_json_decode(const uint8_t *p, size_t n, struct meta_partition *part)
+meta_partition_json_decode(const uint8_t *p, size_t n, struct partition_config *pc)
 {
     cJSON *j = cJSON_ParseWithLength((const char *)p, n);
     int64_t pidx, ballot, decree;
     int rc = ERR_INVALID_DATA;
 
-    memset(part, 0, sizeof(*part));
+    memset(pc, 0, sizeof(*pc));
     if (j == NULL)
         return ERR_INVALID_DATA;
     if (!cJSON_IsObject(j) || !json_int(j, "pidx", 0, 4095, &pidx)
         || !json_int(j, "ballot", 0, JSON_MAX_INT, &ballot)
         || !json_int(j, "last_committed_decree", 0, JSON_MAX_INT, &decree))
         goto out_delete;
-    if (!json_str(j, "primary", part->primary, sizeof(part->primary))
-        || !partition_secondaries(j, part))
+    if (!json_str(j, "primary", pc->primary, sizeof(pc->primary))
+        || !partition_secondaries(j, pc))
         goto out_delete;
-    part->pidx = (uint32_t)pidx;
-    part->ballot = ballot;
-    part->last_committed = decree;
+    if (pc->primary[0] == '\0' && pc->nsecondaries > 0)
+        goto out_delete; /* secondaries without a primary is no configuration we write */
+    pc->pidx = (uint32_t)pidx;
+    pc->ballot = ballot;
+    pc->last_committed = decree;
     rc = 0;
 out_delete:
     if (rc != 0)
-        memset(part, 0, sizeof(*part));
+        memset(pc, 0, sizeof(*pc));
     cJSON_Delete(j);
     return rc;
 }

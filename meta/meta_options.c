@@ -4,7 +4,8 @@
  *   [cluster]      name (required), meta_servers (comma list; checked to contain --address)
  *   [zookeeper]    hosts (required), root (default /geokv), session_timeout_ms (default 4000)
  *   [meta_server]  node_grace_ms (default 10000), lease_ms (default 4/5 of node_grace_ms),
- *                  create_timeout_ms (default 30000)
+ *                  create_timeout_ms (default 30000), add_secondary_delay_ms (default 20000),
+ *                  learner_timeout_ms (default 600000), balancer_interval_ms (default 10000)
  *
  * Threads: main, before anything starts.
  */
@@ -129,6 +130,15 @@ meta_options_load(const struct config *cfg, const char *address, struct meta_opt
     if (rc == 0)
         rc = get_ms(cfg, "meta_server", "create_timeout_ms", 30000, &opt->create_timeout_ms,
                     errbuf, errlen);
+    if (rc == 0)
+        rc = get_ms(cfg, "meta_server", "add_secondary_delay_ms", 20000,
+                    &opt->add_secondary_delay_ms, errbuf, errlen);
+    if (rc == 0)
+        rc = get_ms(cfg, "meta_server", "learner_timeout_ms", 600000, &opt->learner_timeout_ms,
+                    errbuf, errlen);
+    if (rc == 0)
+        rc = get_ms(cfg, "meta_server", "balancer_interval_ms", 10000,
+                    &opt->balancer_interval_ms, errbuf, errlen);
     if (rc == 0 && opt->lease_ms >= opt->node_grace_ms)
         rc = fail(errbuf, errlen, "[meta_server] lease_ms must be below node_grace_ms");
     return rc;

@@ -11,7 +11,10 @@
  * order: svc->mu, then the loop's inbox mutex (inside loop_post); nothing else is held.
  *
  * Flow: start -> join election (retried by the cron until it works) -> on becoming leader,
- * load the state from the store -> serve. Followers answer every meta RPC with
+ * load the state from the store -> serve. The cron (every META_CRON_MS) also runs the
+ * state's failure detection, healing and balancer (meta_state_cron) while connected to
+ * ZooKeeper, and gives every replica server a fresh grace period after the leader could not
+ * hear beacons (ZooKeeper reconnect, a stalled loop), so silence it caused is not a death. Followers answer every meta RPC with
  * ERR_FORWARD_TO_LEADER + the leader's address; a leader whose load has not succeeded yet, or
  * that is disconnected from ZooKeeper (so cannot know it still leads), answers the same with
  * an empty address (as during an election).
@@ -38,7 +41,7 @@
 #include "proto/rpc.h"
 #include "proto/rpc_codes.h"
 
-#define META_CRON_MS 200
+#define META_CRON_MS 100 /* failure detection, healing, balancer, create waits */
 #define META_RECHECK_MS 2000 /* safety re-check of the election besides watches */
 #define META_EXIT_SESSION_LOST 3
 
@@ -59,6 +62,7 @@ struct meta_service {
     size_t npending;
     int64_t disconnected_since_ms; /* 0 = connected */
     int64_t last_recheck_ms;
+    int64_t last_cron_ms;          /* to notice a stalled loop */
     pthread_mutex_t mu;
     bool closing; /* guarded by mu */
 };
@@ -132,7 +136,7 @@ pending_check(struct meta_service *svc, int64_t now_ms)
 
         if (app == NULL || app->status != APP_AVAILABLE) {
             rpc_reply(pc->req, ERR_APP_NOT_FOUND, NULL, 0); /* dropped meanwhile */
-        } else if (meta_state_app_ready(app)) {
+        } else if (meta_state_app_ready(svc->state, app)) {
             reply_app_config(pc->req, app);
         } else if (now_ms >= pc->deadline_ms) {
             LOG_WARN("create table %s (app_id %u): partitions not all ready in time", app->name,
@@ -188,6 +192,27 @@ handle_beacon(struct meta_service *svc, struct rpc_request *req)
     meta_state_beacon_resp_fini(&resp);
     reply_buf(req, 0, &b);
     pending_check(svc, now);
+}
+
+static void
+handle_config_proposal(struct meta_service *svc, struct rpc_request *req)
+{
+    struct msg_config_proposal m;
+    struct replica_assign out;
+    struct buf b = BUF_INIT;
+    int rc;
+
+    if (msg_config_proposal_decode(req->env.body, req->env.body_len, &m) != 0) {
+        rpc_reply(req, ERR_INVALID_DATA, NULL, 0);
+        return;
+    }
+    rc = meta_state_config_proposal(svc->state, &m, clock_mono_ms(), &out);
+    if (rc != 0) {
+        rpc_reply(req, rc, NULL, 0);
+        return;
+    }
+    msg_replica_assign_encode(&b, &out);
+    reply_buf(req, 0, &b);
 }
 
 static void
@@ -278,6 +303,8 @@ handler_of(uint32_t code)
     switch (code) {
     case RPC_BEACON:
         return handle_beacon;
+    case RPC_CONFIG_PROPOSAL:
+        return handle_config_proposal;
     case RPC_QUERY_CONFIG:
         return handle_query_config;
     case RPC_CREATE_APP:
@@ -341,13 +368,19 @@ on_rpc(void *arg, struct rpc_request *req)
 static void
 leader_load(struct meta_service *svc)
 {
-    struct meta_state_options so = {svc->opt.node_grace_ms, svc->opt.lease_ms};
+    struct meta_state_options so = {
+        .node_grace_ms = svc->opt.node_grace_ms,
+        .lease_ms = svc->opt.lease_ms,
+        .add_secondary_delay_ms = svc->opt.add_secondary_delay_ms,
+        .learner_timeout_ms = svc->opt.learner_timeout_ms,
+        .balancer_interval_ms = svc->opt.balancer_interval_ms,
+    };
     struct meta_state *st;
 
     if (svc->state != NULL || svc->leader == NULL || !meta_leader_is_leader(svc->leader))
         return;
     st = meta_state_create(svc->store, svc->opt.cluster_path, &so);
-    if (meta_state_load(st) != 0) {
+    if (meta_state_load(st, clock_mono_ms()) != 0) {
         meta_state_destroy(st); /* logged by meta_state_load; the cron retries */
         return;
     }
@@ -445,8 +478,12 @@ static void
 ev_connected_task(void *arg)
 {
     struct meta_service *svc = arg;
-    if (svc->disconnected_since_ms != 0)
+    if (svc->disconnected_since_ms != 0) {
         LOG_INFO("ZooKeeper connection is back");
+        /* Beacons were redirected meanwhile: do not take their absence for deaths. */
+        if (svc->state != NULL)
+            meta_state_grace_restart(svc->state, clock_mono_ms());
+    }
     svc->disconnected_since_ms = 0;
     election_check(svc);
 }
@@ -480,8 +517,15 @@ cron(void *arg)
     struct meta_service *svc = arg;
     int64_t now = clock_mono_ms();
 
+    if (svc->state != NULL && svc->last_cron_ms != 0
+        && now - svc->last_cron_ms > svc->opt.node_grace_ms / 2) {
+        LOG_WARN("meta loop stalled for %lld ms", (long long)(now - svc->last_cron_ms));
+        meta_state_grace_restart(svc->state, now);
+    }
+    svc->last_cron_ms = now;
     if (svc->state != NULL) {
-        meta_state_check_nodes(svc->state, now);
+        if (svc->disconnected_since_ms == 0)
+            meta_state_cron(svc->state, now); /* store writes need the connection */
         pending_check(svc, now);
     }
     if (svc->disconnected_since_ms != 0) {

@@ -23,6 +23,9 @@ struct meta_options {
     int64_t node_grace_ms;       /* [meta_server] node_grace_ms, default 10000 */
     int64_t lease_ms;            /* [meta_server] lease_ms, default 4/5 of node_grace_ms */
     int64_t create_timeout_ms;   /* [meta_server] create_timeout_ms, default 30000 */
+    int64_t add_secondary_delay_ms; /* [meta_server] add_secondary_delay_ms, default 20000 */
+    int64_t learner_timeout_ms;     /* [meta_server] learner_timeout_ms, default 600000 */
+    int64_t balancer_interval_ms;   /* [meta_server] balancer_interval_ms, default 10000 */
 };
 
 /* Reads [cluster], [zookeeper] and [meta_server] (see meta_options.c for keys and defaults).

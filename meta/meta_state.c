@@ -9,7 +9,15 @@
  *  - A create writes the app as "creating", then its partitions, then flips it to
  *    "available". A leader that loads an app still "creating" knows its creator never
  *    confirmed it and marks it dropped (the client got an error or no reply).
- *  - Liveness and readiness are memory only, relearnt from beacons after a failover.
+ *  - Liveness, replica reports, readiness and learners are memory only, relearnt from
+ *    beacons after a failover. A new leader lists every server named in a configuration as
+ *    a node from its load on, so each gets one grace period to beacon before it can be
+ *    declared dead (meta_reconfig.c).
+ *  - A configuration's members are distinct servers; a reported partition is assigned back
+ *    only to its members and its learner.
+ *
+ * Reconfiguration (failover, learners, proposals) lives in meta_reconfig.c, the primary
+ * balancer in meta_balance.c; both go through meta_partition_update() below.
  *
  * Threads: the meta loop (single owner); no locks.
  * Data flow: meta_service decodes a request -> meta_state_* -> store writes -> reply message.
@@ -24,31 +32,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "meta/meta_state_int.h"
 #include "meta/meta_store.h"
 
 #define META_MAX_PARTITIONS 4096
-#define STATE_PATH_MAX 512
-#define STATE_NODE_PATH_MAX (STATE_PATH_MAX + 40) /* apps path + "/<id>/<pidx>" */
-
-struct meta_node {
-    char address[GEOKV_ADDR_MAX];
-    int64_t last_beacon_ms;
-    bool declared_dead; /* logged as dead; cleared by the next beacon */
-};
-
-struct meta_state {
-    struct meta_store *store;
-    char cluster_path[STATE_PATH_MAX];
-    char apps_path[STATE_PATH_MAX + 8];
-    struct meta_state_options opt;
-    struct meta_app **apps; /* sorted by app_id; pointers are stable */
-    size_t napps;
-    uint32_t max_app_id;
-    struct meta_node *nodes; /* in order of first beacon */
-    size_t nnodes;
-    size_t rr_cursor; /* round-robin tie-break for placement */
-    bool loaded;
-};
+#define STATE_NODE_PATH_MAX (META_STATE_PATH_MAX + 40) /* apps path + "/<id>/<pidx>" */
 
 struct meta_state *
 meta_state_create(struct meta_store *store, const char *cluster_path,
@@ -80,6 +68,8 @@ meta_state_destroy(struct meta_state *st)
     if (st == NULL)
         return;
     apps_clear(st);
+    for (size_t i = 0; i < st->nnodes; i++)
+        xfree(st->nodes[i].reports);
     xfree(st->nodes);
     xfree(st);
 }
@@ -152,12 +142,26 @@ meta_state_next_app_id(const struct meta_state *st)
     return st->max_app_id + 1;
 }
 
-bool
-meta_state_app_ready(const struct meta_app *app)
+/* Whether address reported gpid ready at ballot in its latest beacon. */
+static bool
+member_ready(const struct meta_state *st, const char *address, uint64_t gpid, ballot_t ballot)
 {
-    for (uint32_t i = 0; i < app->partition_count; i++)
-        if (!app->parts[i].ready)
+    const struct replica_report *r = meta_report_of(st, address, gpid);
+    return r != NULL && r->ready && r->ballot == ballot;
+}
+
+bool
+meta_state_app_ready(const struct meta_state *st, const struct meta_app *app)
+{
+    for (uint32_t i = 0; i < app->partition_count; i++) {
+        const struct partition_config *pc = &app->parts[i].config;
+        uint64_t gpid = gpid_make(app->app_id, i);
+        if (pc->primary[0] == '\0' || !member_ready(st, pc->primary, gpid, pc->ballot))
             return false;
+        for (uint32_t k = 0; k < pc->nsecondaries; k++)
+            if (!member_ready(st, pc->secondaries[k], gpid, pc->ballot))
+                return false;
+    }
     return true;
 }
 
@@ -208,10 +212,81 @@ app_persist(struct meta_state *st, const struct meta_app *app, bool create)
     return rc;
 }
 
+/* Overwrites the partition's node. */
+int
+meta_partition_persist(struct meta_state *st, const struct meta_app *app,
+                       const struct partition_config *pc)
+{
+    char path[STATE_NODE_PATH_MAX];
+    struct buf b = BUF_INIT;
+    int rc;
+
+    partition_path(st, app->app_id, pc->pidx, path, sizeof(path));
+    meta_partition_json_encode(pc, &b);
+    rc = meta_store_set(st->store, path, b.data, b.len);
+    buf_fini(&b);
+    return rc;
+}
+
+/* Formats pc's members as "P | S1,S2" for logs. */
+static void
+config_format(const struct partition_config *pc, char *out, size_t cap)
+{
+    size_t off = (size_t)snprintf(out, cap, "%s |", pc->primary[0] ? pc->primary : "-");
+
+    for (uint32_t i = 0; i < pc->nsecondaries && off < cap; i++)
+        off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? "," : " ", pc->secondaries[i]);
+}
+
+int
+meta_partition_update(struct meta_state *st, struct meta_app *app, struct meta_partition *part,
+                      const struct partition_config *pc, const char *why)
+{
+    char before[(GEOKV_MAX_REPLICAS + 1) * GEOKV_ADDR_MAX + 16];
+    char after[sizeof(before)];
+    int rc;
+
+    ASSERT(pc->ballot > part->config.ballot); /* ballots only grow */
+    ASSERT(pc->pidx == part->config.pidx);
+    config_format(&part->config, before, sizeof(before));
+    config_format(pc, after, sizeof(after));
+    rc = meta_partition_persist(st, app, pc);
+    if (rc != 0) {
+        LOG_ERROR("partition %u.%u@%lld: %s: store write failed (%s); config unchanged",
+                  app->app_id, pc->pidx, (long long)part->config.ballot, why, err_str(rc));
+        return rc;
+    }
+    LOG_INFO("partition %u.%u: %s: ballot %lld -> %lld, [%s] -> [%s]", app->app_id, pc->pidx,
+             why, (long long)part->config.ballot, (long long)pc->ballot, before, after);
+    part->config = *pc;
+    return 0;
+}
+
+bool
+meta_config_has(const struct partition_config *pc, const char *address)
+{
+    if (strcmp(pc->primary, address) == 0)
+        return true;
+    for (uint32_t i = 0; i < pc->nsecondaries; i++)
+        if (strcmp(pc->secondaries[i], address) == 0)
+            return true;
+    return false;
+}
+
+void
+meta_config_remove_secondary(struct partition_config *pc, uint32_t i)
+{
+    ASSERT(i < pc->nsecondaries);
+    memmove(pc->secondaries[i], pc->secondaries[i + 1],
+            (size_t)(pc->nsecondaries - i - 1) * sizeof(pc->secondaries[0]));
+    pc->nsecondaries--;
+    memset(pc->secondaries[pc->nsecondaries], 0, sizeof(pc->secondaries[0]));
+}
+
 /* ======================= nodes ======================= */
 
-static struct meta_node *
-node_find(const struct meta_state *st, const char *address)
+struct meta_node *
+meta_node_find(const struct meta_state *st, const char *address)
 {
     for (size_t i = 0; i < st->nnodes; i++)
         if (strcmp(st->nodes[i].address, address) == 0)
@@ -219,36 +294,77 @@ node_find(const struct meta_state *st, const char *address)
     return NULL;
 }
 
-static bool
-node_alive(const struct meta_state *st, const struct meta_node *n, int64_t now_ms)
+struct meta_node *
+meta_node_get(struct meta_state *st, const char *address, int64_t now_ms)
 {
-    return now_ms - n->last_beacon_ms <= st->opt.node_grace_ms;
+    struct meta_node *n = meta_node_find(st, address);
+
+    if (n != NULL)
+        return n;
+    st->nodes = xrealloc(st->nodes, (st->nnodes + 1) * sizeof(*st->nodes));
+    n = &st->nodes[st->nnodes++];
+    memset(n, 0, sizeof(*n));
+    snprintf(n->address, sizeof(n->address), "%s", address);
+    n->last_beacon_ms = now_ms;
+    return n;
+}
+
+bool
+meta_node_alive(const struct meta_state *st, const struct meta_node *n, int64_t now_ms)
+{
+    if (now_ms - n->last_beacon_ms <= st->opt.node_grace_ms)
+        return true;
+    return !n->declared_dead && now_ms - st->grace_from_ms <= st->opt.node_grace_ms;
+}
+
+bool
+meta_node_usable(const struct meta_state *st, const struct meta_node *n, int64_t now_ms)
+{
+    return n->beaconed && now_ms - n->last_beacon_ms <= st->opt.node_grace_ms;
+}
+
+void
+meta_state_grace_restart(struct meta_state *st, int64_t now_ms)
+{
+    st->grace_from_ms = now_ms;
+    LOG_INFO("every replica server not yet declared dead gets %lld ms to beacon",
+             (long long)st->opt.node_grace_ms);
 }
 
 bool
 meta_state_node_alive(const struct meta_state *st, const char *address, int64_t now_ms)
 {
-    const struct meta_node *n = node_find(st, address);
-    return n != NULL && node_alive(st, n, now_ms);
+    const struct meta_node *n = meta_node_find(st, address);
+    return n != NULL && meta_node_alive(st, n, now_ms);
+}
+
+const struct replica_report *
+meta_node_report(const struct meta_node *n, uint64_t gpid)
+{
+    uint32_t lo = 0, hi = n->nreports;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (n->reports[mid].gpid == gpid)
+            return &n->reports[mid];
+        if (n->reports[mid].gpid < gpid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const struct replica_report *
+meta_report_of(const struct meta_state *st, const char *address, uint64_t gpid)
+{
+    const struct meta_node *n = meta_node_find(st, address);
+    return n != NULL ? meta_node_report(n, gpid) : NULL;
 }
 
 void
-meta_state_check_nodes(struct meta_state *st, int64_t now_ms)
-{
-    for (size_t i = 0; i < st->nnodes; i++) {
-        struct meta_node *n = &st->nodes[i];
-        if (n->declared_dead || node_alive(st, n, now_ms))
-            continue;
-        n->declared_dead = true;
-        LOG_WARN("replica server %s is dead: no beacon for %lld ms", n->address,
-                 (long long)(now_ms - n->last_beacon_ms));
-    }
-}
-
-/* Counts the primaries and secondaries of available apps on address. */
-static void
-node_counts(const struct meta_state *st, const char *address, uint32_t *primaries,
-            uint32_t *secondaries)
+meta_node_counts(const struct meta_state *st, const char *address, uint32_t *primaries,
+                 uint32_t *secondaries)
 {
     *primaries = 0;
     *secondaries = 0;
@@ -257,11 +373,11 @@ node_counts(const struct meta_state *st, const char *address, uint32_t *primarie
         if (app->status != APP_AVAILABLE)
             continue;
         for (uint32_t p = 0; p < app->partition_count; p++) {
-            const struct meta_partition *part = &app->parts[p];
-            if (strcmp(part->primary, address) == 0)
+            const struct partition_config *pc = &app->parts[p].config;
+            if (strcmp(pc->primary, address) == 0)
                 (*primaries)++;
-            for (uint32_t s = 0; s < part->nsecondaries; s++)
-                if (strcmp(part->secondaries[s], address) == 0)
+            for (uint32_t s = 0; s < pc->nsecondaries; s++)
+                if (strcmp(pc->secondaries[s], address) == 0)
                     (*secondaries)++;
         }
     }
@@ -283,42 +399,90 @@ create_validate(const struct meta_state *st, const struct msg_create_app_req *re
     return 0;
 }
 
+/* Per-node load while placing a new app: UINT32_MAX primaries marks a node that takes none. */
+struct place_load {
+    uint32_t primaries, total;
+};
+
+/* The node index (from the round-robin cursor on) not in taken with the least load: by
+ * primaries first when for_primary, else by total replicas first. SIZE_MAX if none. */
+static size_t
+place_pick(const struct meta_state *st, const struct place_load *load, const size_t *taken,
+           size_t ntaken, bool for_primary)
+{
+    size_t best = SIZE_MAX;
+
+    for (size_t k = 0; k < st->nnodes; k++) {
+        size_t i = (st->rr_cursor + k) % st->nnodes;
+        bool used = load[i].primaries == UINT32_MAX;
+        for (size_t t = 0; t < ntaken && !used; t++)
+            used = taken[t] == i;
+        if (used)
+            continue;
+        if (best == SIZE_MAX)
+            best = i;
+        else if (for_primary && (load[i].primaries < load[best].primaries
+                                 || (load[i].primaries == load[best].primaries
+                                     && load[i].total < load[best].total)))
+            best = i;
+        else if (!for_primary && (load[i].total < load[best].total
+                                  || (load[i].total == load[best].total
+                                      && load[i].primaries < load[best].primaries)))
+            best = i;
+    }
+    return best;
+}
+
+/* Places one partition: its primary, then replica_count - 1 secondaries on other nodes. */
+static void
+place_partition(struct meta_state *st, struct place_load *load, uint32_t replica_count,
+                struct partition_config *pc)
+{
+    size_t taken[GEOKV_MAX_REPLICAS];
+
+    for (uint32_t r = 0; r < replica_count; r++) {
+        size_t best = place_pick(st, load, taken, r, r == 0);
+        ASSERT(best != SIZE_MAX); /* the caller counted enough usable nodes */
+        taken[r] = best;
+        load[best].total++;
+        if (r == 0) {
+            load[best].primaries++;
+            st->rr_cursor = (best + 1) % st->nnodes;
+            snprintf(pc->primary, sizeof(pc->primary), "%s", st->nodes[best].address);
+        } else {
+            snprintf(pc->secondaries[pc->nsecondaries++], GEOKV_ADDR_MAX, "%s",
+                     st->nodes[best].address);
+        }
+    }
+}
+
 /*
- * Places the primaries of app's partitions: each goes to the live server with the fewest
- * primaries so far (existing apps included); ties are broken round robin from rr_cursor.
- * ERR_NO_NODES if no server is alive.
+ * Places every partition of app over distinct usable servers, counting what existing apps
+ * already put on each. ERR_NO_NODES if fewer usable servers than replica_count.
  */
 static int
-place_primaries(struct meta_state *st, struct meta_app *app, int64_t now_ms)
+place_replicas(struct meta_state *st, struct meta_app *app, int64_t now_ms)
 {
-    uint32_t *counts = xcalloc(st->nnodes ? st->nnodes : 1, sizeof(*counts));
+    struct place_load *load = xcalloc(st->nnodes ? st->nnodes : 1, sizeof(*load));
     size_t nlive = 0;
 
     for (size_t i = 0; i < st->nnodes; i++) {
         uint32_t secondaries;
-        if (!node_alive(st, &st->nodes[i], now_ms)) {
-            counts[i] = UINT32_MAX; /* never chosen */
+        if (!meta_node_usable(st, &st->nodes[i], now_ms)) {
+            load[i].primaries = UINT32_MAX; /* never chosen */
             continue;
         }
-        node_counts(st, st->nodes[i].address, &counts[i], &secondaries);
+        meta_node_counts(st, st->nodes[i].address, &load[i].primaries, &secondaries);
+        load[i].total = load[i].primaries + secondaries;
         nlive++;
     }
-    if (nlive == 0) {
-        xfree(counts);
+    if (nlive < app->replica_count) {
+        xfree(load);
         return ERR_NO_NODES;
     }
-    for (uint32_t p = 0; p < app->partition_count; p++) {
-        size_t best = SIZE_MAX;
-        for (size_t k = 0; k < st->nnodes; k++) {
-            size_t i = (st->rr_cursor + k) % st->nnodes;
-            if (counts[i] != UINT32_MAX && (best == SIZE_MAX || counts[i] < counts[best]))
-                best = i;
-        }
-        counts[best]++;
-        st->rr_cursor = (best + 1) % st->nnodes;
-        snprintf(app->parts[p].primary, GEOKV_ADDR_MAX, "%s", st->nodes[best].address);
-    }
-    xfree(counts);
+    for (uint32_t p = 0; p < app->partition_count; p++)
+        place_partition(st, load, app->replica_count, &app->parts[p].config);
+    xfree(load);
     return 0;
 }
 
@@ -333,7 +497,7 @@ partitions_persist(struct meta_state *st, const struct meta_app *app)
     for (uint32_t p = 0; p < app->partition_count && rc == 0; p++) {
         partition_path(st, app->app_id, p, path, sizeof(path));
         buf_reset(&b);
-        meta_partition_json_encode(&app->parts[p], &b);
+        meta_partition_json_encode(&app->parts[p].config, &b);
         rc = meta_store_create(st->store, path, b.data, b.len, 0, NULL, 0);
     }
     buf_fini(&b);
@@ -354,8 +518,8 @@ app_new(const struct msg_create_app_req *req, uint32_t app_id)
     app->envs = xstrdup("{}");
     app->parts = xcalloc(req->partition_count, sizeof(*app->parts));
     for (uint32_t p = 0; p < req->partition_count; p++) {
-        app->parts[p].pidx = p;
-        app->parts[p].ballot = 1;
+        app->parts[p].config.pidx = p;
+        app->parts[p].config.ballot = 1;
     }
     return app;
 }
@@ -374,7 +538,7 @@ meta_state_create_app(struct meta_state *st, const struct msg_create_app_req *re
     if (rc != 0)
         return rc;
     app = app_new(req, st->max_app_id + 1);
-    rc = place_primaries(st, app, now_ms);
+    rc = place_replicas(st, app, now_ms);
     if (rc != 0)
         goto out_free;
     /* From here the id is consumed, whatever happens. */
@@ -444,8 +608,8 @@ partition_load(struct meta_state *st, struct meta_app *app, uint32_t pidx, struc
     buf_reset(b);
     rc = meta_store_get(st->store, path, b);
     if (rc == 0)
-        rc = meta_partition_json_decode(b->data, b->len, part);
-    if (rc == 0 && part->pidx == pidx)
+        rc = meta_partition_json_decode(b->data, b->len, &part->config);
+    if (rc == 0 && part->config.pidx == pidx)
         return 0;
     if (rc != ERR_NOT_FOUND && rc != ERR_INVALID_DATA && rc != 0)
         return rc; /* the store failed: the whole load fails */
@@ -453,7 +617,7 @@ partition_load(struct meta_state *st, struct meta_app *app, uint32_t pidx, struc
         LOG_ERROR("table %s (app_id %u) partition %u: node %s missing or corrupt; it has no "
                   "primary", app->name, app->app_id, pidx, path);
     memset(part, 0, sizeof(*part));
-    part->pidx = pidx;
+    part->config.pidx = pidx;
     return 0;
 }
 
@@ -517,8 +681,27 @@ parse_app_id(const char *name)
     return (uint32_t)v;
 }
 
+/* Lists every member of every available partition as a node that has one grace period from
+ * now to beacon (a new leader knows no server yet). */
+static void
+members_register(struct meta_state *st, int64_t now_ms)
+{
+    for (size_t i = 0; i < st->napps; i++) {
+        const struct meta_app *app = st->apps[i];
+        if (app->status != APP_AVAILABLE)
+            continue;
+        for (uint32_t p = 0; p < app->partition_count; p++) {
+            const struct partition_config *pc = &app->parts[p].config;
+            if (pc->primary[0] != '\0')
+                (void)meta_node_get(st, pc->primary, now_ms);
+            for (uint32_t k = 0; k < pc->nsecondaries; k++)
+                (void)meta_node_get(st, pc->secondaries[k], now_ms);
+        }
+    }
+}
+
 int
-meta_state_load(struct meta_state *st)
+meta_state_load(struct meta_state *st, int64_t now_ms)
 {
     struct meta_store_names names = {0, NULL};
     int rc;
@@ -543,6 +726,10 @@ meta_state_load(struct meta_state *st)
         apps_clear(st);
         return rc;
     }
+    members_register(st, now_ms);
+    st->load_ms = now_ms;
+    st->grace_from_ms = now_ms;
+    st->last_balance_ms = now_ms;
     st->loaded = true;
     LOG_INFO("loaded %zu tables from %s (next app_id %u)", st->napps, st->apps_path,
              st->max_app_id + 1);
@@ -551,13 +738,36 @@ meta_state_load(struct meta_state *st)
 
 /* ======================= beacon ======================= */
 
-/* Records one reported partition; adds its gpid to drop if its app was dropped. */
+static int
+report_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct replica_report *)a)->gpid;
+    uint64_t y = ((const struct replica_report *)b)->gpid;
+    return x < y ? -1 : x > y;
+}
+
+/* Keeps a copy of the beacon's reports on its node, sorted by gpid for lookups. */
+static void
+reports_keep(struct meta_node *n, const struct msg_beacon_req *req)
+{
+    xfree(n->reports);
+    n->reports = NULL;
+    n->nreports = req->nreplicas;
+    if (req->nreplicas == 0)
+        return;
+    n->reports = xmalloc(req->nreplicas * sizeof(*n->reports));
+    memcpy(n->reports, req->replicas, req->nreplicas * sizeof(*n->reports));
+    qsort(n->reports, n->nreports, sizeof(*n->reports), report_cmp);
+}
+
+/* Handles one reported partition: lists it in drop if its app was dropped; takes the commit
+ * point from the primary at the current ballot. */
 static void
 beacon_report(struct meta_state *st, const char *address, const struct replica_report *r,
               struct msg_beacon_resp *resp)
 {
     struct meta_app *app = app_by_id(st, gpid_app(r->gpid));
-    struct meta_partition *part;
+    struct partition_config *pc;
 
     if (app == NULL)
         return; /* unknown table: not ours to delete */
@@ -566,18 +776,39 @@ beacon_report(struct meta_state *st, const char *address, const struct replica_r
         resp->drop[resp->ndrop++] = r->gpid;
         return;
     }
-    if (gpid_pidx(r->gpid) >= app->partition_count)
+    if (app->status != APP_AVAILABLE || gpid_pidx(r->gpid) >= app->partition_count)
         return;
-    part = &app->parts[gpid_pidx(r->gpid)];
-    if (strcmp(part->primary, address) != 0 || r->ballot < part->ballot)
-        return;
-    if (r->ready)
-        part->ready = true;
-    if (r->last_committed > part->last_committed)
-        part->last_committed = r->last_committed;
+    pc = &app->parts[gpid_pidx(r->gpid)].config;
+    if (strcmp(pc->primary, address) == 0 && r->ballot == pc->ballot && r->last_committed >= 0)
+        pc->last_committed = r->last_committed;
 }
 
-/* Appends every partition assigned to address. */
+void
+meta_assign_fill(const struct meta_app *app, const struct meta_partition *part, uint32_t role,
+                 struct replica_assign *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->gpid = gpid_make(app->app_id, part->config.pidx);
+    a->ballot = part->config.ballot;
+    a->role = role;
+    a->config = part->config;
+}
+
+/* address's role in part, ROLE_INACTIVE if it has none. */
+static uint32_t
+role_of(const struct meta_partition *part, const char *address)
+{
+    if (strcmp(part->config.primary, address) == 0)
+        return ROLE_PRIMARY;
+    for (uint32_t i = 0; i < part->config.nsecondaries; i++)
+        if (strcmp(part->config.secondaries[i], address) == 0)
+            return ROLE_SECONDARY;
+    if (part->learner[0] != '\0' && strcmp(part->learner, address) == 0)
+        return ROLE_LEARNER;
+    return ROLE_INACTIVE;
+}
+
+/* Appends every partition where address is primary, secondary or the learner. */
 static void
 beacon_assign(const struct meta_state *st, const char *address, struct msg_beacon_resp *resp)
 {
@@ -586,54 +817,43 @@ beacon_assign(const struct meta_state *st, const char *address, struct msg_beaco
         if (app->status != APP_AVAILABLE)
             continue;
         for (uint32_t p = 0; p < app->partition_count; p++) {
-            if (strcmp(app->parts[p].primary, address) != 0)
+            uint32_t role = role_of(&app->parts[p], address);
+            if (role == ROLE_INACTIVE)
                 continue;
-            const struct meta_partition *mp = &app->parts[p];
-            struct replica_assign *a;
             resp->assign = xrealloc(resp->assign, (resp->nassign + 1) * sizeof(*resp->assign));
-            a = &resp->assign[resp->nassign++];
-            memset(a, 0, sizeof(*a));
-            a->gpid = gpid_make(app->app_id, p);
-            a->ballot = mp->ballot;
-            a->role = ROLE_PRIMARY;
-            a->config.pidx = p;
-            a->config.ballot = mp->ballot;
-            a->config.last_committed = mp->last_committed;
-            snprintf(a->config.primary, sizeof(a->config.primary), "%s", mp->primary);
-            a->config.nsecondaries = mp->nsecondaries;
-            memcpy(a->config.secondaries, mp->secondaries, sizeof(mp->secondaries));
+            meta_assign_fill(app, &app->parts[p], role, &resp->assign[resp->nassign++]);
         }
     }
 }
 
-/* Finds or adds the node and marks it alive (logging a return from the dead). */
-static void
+/* Finds or adds the node and marks it alive (logging a join or a return from the dead). */
+static struct meta_node *
 node_touch(struct meta_state *st, const char *address, int64_t now_ms)
 {
-    struct meta_node *n = node_find(st, address);
+    struct meta_node *n = meta_node_get(st, address, now_ms);
 
-    if (n == NULL) {
-        st->nodes = xrealloc(st->nodes, (st->nnodes + 1) * sizeof(*st->nodes));
-        n = &st->nodes[st->nnodes++];
-        memset(n, 0, sizeof(*n));
-        snprintf(n->address, sizeof(n->address), "%s", address);
+    if (!n->beaconed)
         LOG_INFO("replica server %s joined", address);
-    } else if (n->declared_dead || !node_alive(st, n, now_ms)) {
+    else if (n->declared_dead || !meta_node_alive(st, n, now_ms))
         LOG_INFO("replica server %s is alive again", address);
-    }
     n->last_beacon_ms = now_ms;
+    n->beaconed = true;
     n->declared_dead = false;
+    return n;
 }
 
 int
 meta_state_on_beacon(struct meta_state *st, const struct msg_beacon_req *req, int64_t now_ms,
                      struct msg_beacon_resp *resp)
 {
+    struct meta_node *n;
+
     memset(resp, 0, sizeof(*resp));
     if (strnlen(req->address, sizeof(req->address)) == 0
         || strnlen(req->address, sizeof(req->address)) >= sizeof(req->address))
         return ERR_INVALID_ARG;
-    node_touch(st, req->address, now_ms);
+    n = node_touch(st, req->address, now_ms);
+    reports_keep(n, req);
     for (uint32_t i = 0; i < req->nreplicas; i++)
         beacon_report(st, req->address, &req->replicas[i], resp);
     beacon_assign(st, req->address, resp);
@@ -663,16 +883,8 @@ meta_state_app_config(const struct meta_app *app, struct msg_app_config *out)
     out->replica_count = app->replica_count;
     out->status = app->status;
     out->partitions = xcalloc(app->partition_count, sizeof(*out->partitions));
-    for (uint32_t p = 0; p < app->partition_count; p++) {
-        const struct meta_partition *src = &app->parts[p];
-        struct partition_config *dst = &out->partitions[p];
-        dst->pidx = src->pidx;
-        dst->ballot = src->ballot;
-        memcpy(dst->primary, src->primary, sizeof(dst->primary));
-        dst->nsecondaries = src->nsecondaries;
-        memcpy(dst->secondaries, src->secondaries, sizeof(dst->secondaries));
-        dst->last_committed = src->last_committed;
-    }
+    for (uint32_t p = 0; p < app->partition_count; p++)
+        out->partitions[p] = app->parts[p].config;
 }
 
 void
@@ -704,7 +916,7 @@ meta_state_list_nodes(const struct meta_state *st, int64_t now_ms,
     for (size_t i = 0; i < st->nnodes; i++) {
         struct node_info *ni = &out->nodes[out->nnodes++];
         memcpy(ni->address, st->nodes[i].address, sizeof(ni->address));
-        ni->state = node_alive(st, &st->nodes[i], now_ms) ? NODE_ALIVE : NODE_DEAD;
-        node_counts(st, ni->address, &ni->primary_count, &ni->secondary_count);
+        ni->state = meta_node_alive(st, &st->nodes[i], now_ms) ? NODE_ALIVE : NODE_DEAD;
+        meta_node_counts(st, ni->address, &ni->primary_count, &ni->secondary_count);
     }
 }

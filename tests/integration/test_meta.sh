@@ -3,6 +3,9 @@
 #  - two metas, exactly one leader, both name it; the ZooKeeper layout is DESIGN.md §3's;
 #  - the leader loads tables from ZooKeeper (seeded here by hand) and turns a table left
 #    "creating" by a dead leader into "dropped";
+#  - the servers named in the seeded configurations are listed as nodes at once, declared dead
+#    after one grace period, and their partitions keep their configuration (no live member
+#    to promote: they wait for their primary to return);
 #  - kill -9 the leader: the other takes over within the session timeout and serves the table;
 #  - the killed meta restarts as a follower;
 #  - SIGTERM the leader: it exits 0 and, since closing its session removes its election node
@@ -16,6 +19,8 @@ cluster_config c1 "$(meta_list 2)"
 # A long session makes the two takeover paths (session expiry vs. clean close) distinguishable.
 SESSION_S=10
 cluster_set zookeeper.session_timeout_ms=$((SESSION_S * 1000))
+GRACE_MS=1500
+cluster_set meta_server.node_grace_ms=$GRACE_MS meta_server.lease_ms=1000
 
 # zk_ok CMD: runs a cli_mt command and fails the test unless it reports rc = 0.
 zk_ok() {
@@ -66,6 +71,20 @@ zk_cli "get /geokv/c1/leader/$first" | grep -qF "$(meta_addr 1)" ||
 out=$(admin app seeded) || fail "app seeded: $out"
 grep -q "127.0.0.1:10" <<<"$out" || fail "app seeded lacks partition 1's primary: $out"
 if admin app half >/dev/null 2>&1; then fail "half-created table is served"; fi
+
+# ---- configured servers are nodes from the load on; never beaconing, they die after a grace
+# period, and a partition with no live member keeps its configuration
+# node_state ADDR: the state column of ADDR in `nodes`.
+node_state() { admin nodes 2>/dev/null | awk -v a="$1" '$1 == a { print $2 }'; }
+node_is_dead() { [ "$(node_state "$1")" = DEAD ]; }
+out=$(admin nodes) || fail "nodes: $out"
+grep -q "127.0.0.1:9 " <<<"$out" || fail "seeded primary 127.0.0.1:9 is not listed: $out"
+wait_for "127.0.0.1:9 declared dead" 30 node_is_dead 127.0.0.1:9
+wait_for "127.0.0.1:10 declared dead" 30 node_is_dead 127.0.0.1:10
+out=$(admin app seeded) || fail "app seeded: $out"
+grep -qE '^0 +3 +127\.0\.0\.1:9 ' <<<"$out" || fail "partition 0 changed with no live member: $out"
+grep -qE '^1 +4 +127\.0\.0\.1:10 ' <<<"$out" || fail "partition 1 changed with no live member: $out"
+zk_cli "get /geokv/c1/apps/5/0" | grep -q '"ballot":3' || fail "partition 0 was rewritten in ZooKeeper"
 zk_cli "get /geokv/c1/apps/7" | grep -q '"status":"dropped"' ||
   fail "half-created table was not marked dropped in ZooKeeper"
 # no replica server has beaconed: a create is refused, not hung
