@@ -221,6 +221,90 @@ cmd_app(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     return ADMIN_OK;
 }
 
+/* Why a table is not converged: the first reason found, for the error line. */
+struct digest_verdict {
+    bool converged;
+    char why[160];
+};
+
+static void
+digest_diverged(struct digest_verdict *v, const char *fmt, uint32_t pidx, const char *node,
+                const char *detail)
+{
+    if (v->converged)
+        snprintf(v->why, sizeof(v->why), fmt, pidx, node, detail);
+    v->converged = false;
+}
+
+/* Asks one replica for its digest, prints its row and compares it with the first answer. */
+static void
+digest_replica(struct admin_ctx *ctx, uint64_t gpid, uint32_t pidx, const char *node,
+               const char *role, struct msg_digest_resp *first, bool *have_first,
+               struct digest_verdict *v)
+{
+    struct msg_digest_resp d;
+    char hex[17];
+    int err = geokv_replica_digest(ctx->client, node, gpid, ctx->timeout_ms, &d);
+
+    if (err != 0) {
+        printf("%-6u %-24s %-10s unreachable: %s\n", pidx, node, role, err_str(err));
+        digest_diverged(v, "partition %u: %s unreachable: %s", pidx, node, err_str(err));
+        return;
+    }
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d.sha256[i]);
+    printf("%-6u %-24s %-10s %-14lld %-10llu %s\n", pidx, node, role,
+           (long long)d.last_committed, (unsigned long long)d.records, hex);
+    if (!*have_first) {
+        *first = d;
+        *have_first = true;
+    } else if (first->last_committed != d.last_committed) {
+        digest_diverged(v, "partition %u: %s differs in %s", pidx, node, "last_committed");
+    } else if (memcmp(first->sha256, d.sha256, sizeof(d.sha256)) != 0) {
+        digest_diverged(v, "partition %u: %s differs in %s", pidx, node, "digest");
+    }
+}
+
+static enum admin_result
+cmd_digest(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+           const struct admin_tok *argv)
+{
+    const char *name = argc > 0 ? argv[0].p : ctx->app;
+    struct digest_verdict v = {true, ""};
+    struct msg_app_config cfg;
+    int err;
+
+    if (name[0] == '\0')
+        return USAGE_FAIL;
+    err = geokv_query_config(ctx->client, name, ctx->timeout_ms, &cfg);
+    if (err != 0)
+        return fail("digest", err);
+    printf("%-6s %-24s %-10s %-14s %-10s %s\n", "pidx", "node", "role", "last_committed",
+           "records", "digest");
+    for (uint32_t i = 0; i < cfg.partition_count; i++) {
+        const struct partition_config *p = &cfg.partitions[i];
+        uint64_t gpid = gpid_make(cfg.app_id, p->pidx);
+        struct msg_digest_resp first;
+        bool have_first = false;
+        if (p->primary[0] == '\0') {
+            printf("%-6u %-24s %-10s no primary\n", p->pidx, "-", "primary");
+            digest_diverged(&v, "partition %u: %s%s", p->pidx, "no primary", "");
+        } else {
+            digest_replica(ctx, gpid, p->pidx, p->primary, "primary", &first, &have_first, &v);
+        }
+        for (uint32_t j = 0; j < p->nsecondaries && j < GEOKV_MAX_REPLICAS; j++)
+            digest_replica(ctx, gpid, p->pidx, p->secondaries[j], "secondary", &first,
+                           &have_first, &v);
+    }
+    msg_app_config_fini(&cfg);
+    printf("converged: %s\n", v.converged ? "yes" : "no");
+    if (v.converged)
+        return ADMIN_OK;
+    fflush(stdout);
+    fprintf(stderr, "error: digest: not converged: %s\n", v.why);
+    return ADMIN_FAIL;
+}
+
 static enum admin_result
 cmd_leader(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
            const struct admin_tok *argv)
@@ -481,6 +565,8 @@ static const struct admin_cmd cmds[] = {
     {"nodes", NULL, "", "list replica servers", cmd_nodes, false, 0, 0},
     {"app", NULL, "[app]", "a table's partitions: pidx ballot primary secondaries "
      "last_committed", cmd_app, false, 0, 1},
+    {"digest", NULL, "[app]", "every replica's last_committed, record count and digest; "
+     "fails unless all replicas of each partition agree", cmd_digest, false, 0, 1},
     {"leader", NULL, "[meta]", "the meta leader's address (as one meta, or the list, sees it)",
      cmd_leader, false, 0, 1},
     {"set", NULL, "<hk> <sk> <value> [ttl_s]", "set a value", cmd_set, true, 3, 4},

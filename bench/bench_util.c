@@ -7,7 +7,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/err.h"
+#include "common/xmalloc.h"
 
 size_t
 bench_key(uint64_t seed, uint64_t i, char *out, size_t cap)
@@ -112,4 +116,93 @@ bench_hist_quantile(const struct bench_hist *h, double q)
         }
     }
     return h->max;
+}
+
+/* ---- ack log ---- */
+
+size_t
+bench_ack_format(uint64_t i, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%llu\n", (unsigned long long)i);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* Parses one line of decimal digits (no '\n'). */
+static bool
+ack_parse_line(const uint8_t *p, size_t len, uint64_t *v)
+{
+    *v = 0;
+    if (len == 0 || len > 20)
+        return false;
+    for (size_t k = 0; k < len; k++) {
+        uint64_t d = (uint64_t)(p[k] - '0');
+        if (p[k] < '0' || p[k] > '9' || *v > (UINT64_MAX - d) / 10)
+            return false;
+        *v = *v * 10 + d;
+    }
+    return true;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int
+bench_ack_parse(const uint8_t *p, size_t len, uint64_t **out, size_t *n, bool *torn,
+                size_t *bad_line)
+{
+    uint64_t *v = NULL;
+    size_t cnt = 0, cap = 0, line = 0, uniq = 0;
+
+    *out = NULL;
+    *n = 0;
+    *torn = false;
+    *bad_line = 0;
+    for (size_t off = 0; off < len;) {
+        const uint8_t *nl = memchr(p + off, '\n', len - off);
+        if (nl == NULL) {
+            *torn = true;
+            break;
+        }
+        line++;
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 1024;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        if (!ack_parse_line(p + off, (size_t)(nl - (p + off)), &v[cnt++])) {
+            *bad_line = line;
+            xfree(v);
+            return ERR_INVALID_DATA;
+        }
+        off = (size_t)(nl - p) + 1;
+    }
+    if (cnt > 0)
+        qsort(v, cnt, sizeof(*v), u64_cmp);
+    for (size_t k = 0; k < cnt; k++)
+        if (uniq == 0 || v[uniq - 1] != v[k])
+            v[uniq++] = v[k];
+    *out = uniq > 0 ? v : NULL;
+    if (uniq == 0)
+        xfree(v);
+    *n = uniq;
+    return 0;
+}
+
+bool
+bench_ack_contains(const uint64_t *v, size_t n, uint64_t i)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] == i)
+            return true;
+        if (v[mid] < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }

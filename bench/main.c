@@ -10,13 +10,36 @@
  * its window is full. Completions (on client threads) record latency and outcome in their
  * worker's stats under the worker's mutex and wake it. Results are printed one metric per
  * line ("name: value"), so scripts can grep them.
+ *
+ * --rate R paces the run with an open-loop schedule: claim n (shared by all threads) is due
+ * at start + n / R seconds. A worker sleeps until its claim is due, then waits for a free
+ * slot in its window; latency is measured from the due time, not from the send, so time a
+ * request spends queued behind a full window or a late worker counts (no coordinated
+ * omission). When the server cannot keep up, due times fall ever further behind and the
+ * latencies show it.
+ *
+ * --ack-log FILE makes fault tests exact. With --op set, the completion callback of every
+ * acknowledged write appends the record's index to FILE (text, one decimal index per line:
+ * bench_util.h) through one buffered stream under ack_mu; FILE is flushed and fsynced at
+ * the end, and SIGINT/SIGTERM end the run early but cleanly (no new requests, in-flight
+ * ones complete or time out, then the report and the flush; a second signal exits at once).
+ * Only acknowledged writes are ever logged, so a log cut short by SIGKILL loses no
+ * guarantee: those writes just count as unacknowledged. With --op verify, the workers read
+ * exactly the logged indices (the claim counter indexes that sorted, deduplicated list);
+ * with an explicit --count N a second pass reads the indices < N that are not in the log
+ * and reports how many of those unacknowledged writes happened anyway (never a failure).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bench/bench_util.h"
 #include "client/geokv.h"
@@ -33,6 +56,9 @@ struct bench_opts {
     int threads, inflight, timeout_ms;
     size_t value_size;
     double duration_s;
+    uint64_t rate; /* ops/s over all threads; 0 = unlimited */
+    const char *ack_log; /* NULL = none */
+    bool count_given;    /* --count was on the command line */
 };
 
 struct worker {
@@ -49,11 +75,20 @@ struct bench {
     struct bench_opts o;
     struct geokv_table *table;
     atomic_uint_fast64_t next;
+    int64_t start_us;
     int64_t end_us; /* 0 = no duration */
     struct worker *workers;
     pthread_mutex_t sample_mu;
     int nsamples;
+    const uint64_t *indices; /* verify --ack-log: claim n reads indices[n] (n < nindices) */
+    uint64_t nindices;
+    FILE *ack_f;             /* set --ack-log: acknowledged indices are appended here */
+    pthread_mutex_t ack_mu;  /* guards ack_f and ack_err */
+    int ack_err;             /* first write error on ack_f (-errno) */
 };
+
+/* Set by the signal thread (--ack-log runs only): claim no more records. */
+static atomic_bool stop_requested;
 
 /* One request in flight. */
 struct req {
@@ -101,10 +136,27 @@ complete(struct req *r, int err, bool wrong)
     xfree(r);
 }
 
+/* Appends an acknowledged index to the ack log. Runs on a client thread. */
+static void
+ack_log_append(struct bench *b, uint64_t i)
+{
+    char line[BENCH_ACK_LINE_MAX];
+    size_t n = bench_ack_format(i, line, sizeof(line));
+
+    pthread_mutex_lock(&b->ack_mu);
+    if (b->ack_err == 0 && fwrite(line, 1, n, b->ack_f) != n)
+        b->ack_err = errno != 0 ? -errno : ERR_IO;
+    pthread_mutex_unlock(&b->ack_mu);
+}
+
 static void
 set_done(void *arg, int err)
 {
-    complete(arg, err, false);
+    struct req *r = arg;
+
+    if (err == 0 && r->w->b->ack_f != NULL)
+        ack_log_append(r->w->b, r->i);
+    complete(r, err, false);
 }
 
 static void
@@ -123,14 +175,27 @@ get_done(void *arg, int err, const uint8_t *value, size_t len)
     complete(r, err, wrong);
 }
 
-/* Claims the next record index; false when the run is over. */
+/* Claims the next record index and the time it is due (now without --rate); false when the
+ * run is over. With --duration a run ends when the next claim would be due after the end. */
 static bool
-claim(struct bench *b, uint64_t *i)
+claim(struct bench *b, uint64_t *i, int64_t *due_us)
 {
     uint64_t n = atomic_fetch_add(&b->next, 1);
 
+    if (atomic_load(&stop_requested))
+        return false;
+    if (b->indices != NULL) {
+        *due_us = clock_mono_us();
+        if (n >= b->nindices)
+            return false;
+        *i = b->indices[n];
+        return true;
+    }
+    *due_us = clock_mono_us();
+    if (b->o.rate > 0)
+        *due_us = b->start_us + (int64_t)((double)n * 1e6 / (double)b->o.rate);
     if (b->end_us != 0) {
-        if (clock_mono_us() >= b->end_us)
+        if (*due_us >= b->end_us)
             return false;
         *i = n % b->o.count;
         return true;
@@ -139,8 +204,22 @@ claim(struct bench *b, uint64_t *i)
     return n < b->o.count;
 }
 
+/* Sleeps until the monotonic clock reads t_us. A worker that is behind schedule skips the
+ * syscall, so pacing costs nothing once the server is the bottleneck. */
 static void
-issue(struct worker *w, uint64_t i)
+sleep_until_us(int64_t t_us)
+{
+    struct timespec ts = {.tv_sec = t_us / 1000000, .tv_nsec = (t_us % 1000000) * 1000};
+
+    if (t_us <= clock_mono_us())
+        return;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+    }
+}
+
+/* Starts request i; its latency counts from start_us. */
+static void
+issue(struct worker *w, uint64_t i, int64_t start_us)
 {
     struct bench *b = w->b;
     struct req *r = xmalloc(sizeof(*r));
@@ -148,7 +227,7 @@ issue(struct worker *w, uint64_t i)
     size_t klen = bench_key(b->o.seed, i, key, sizeof(key));
     struct bytes hk = bytes_of(key, klen), sk = bytes_of(BENCH_SORT_KEY, 1);
 
-    *r = (struct req){w, i, clock_mono_us()};
+    *r = (struct req){w, i, start_us};
     if (b->o.op == BOP_SET) {
         struct buf v = BUF_INIT;
         bench_value(b->o.seed, i, b->o.value_size, &v);
@@ -160,23 +239,52 @@ issue(struct worker *w, uint64_t i)
     }
 }
 
+/* Blocks until the worker's window has a free slot and takes it. */
+static void
+window_acquire(struct worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->inflight >= w->b->o.inflight)
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->inflight++;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+window_release(struct worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->inflight--;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Unpaced, a slot is taken first so the claim's time is the send time. Paced, the claim
+ * comes first: its due time is fixed by the schedule, and waiting for a slot counts. */
 static void *
 worker_main(void *arg)
 {
     struct worker *w = arg;
+    bool paced = w->b->o.rate > 0;
+    int64_t due;
     uint64_t i;
 
+    /* The default 50 us timer slack would make every paced send that much late. */
+    if (paced)
+        (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+
     for (;;) {
-        pthread_mutex_lock(&w->mu);
-        while (w->inflight >= w->b->o.inflight)
-            pthread_cond_wait(&w->cv, &w->mu);
-        pthread_mutex_unlock(&w->mu);
-        if (!claim(w->b, &i))
+        if (!paced)
+            window_acquire(w);
+        if (!claim(w->b, &i, &due)) {
+            if (!paced)
+                window_release(w);
             break;
-        pthread_mutex_lock(&w->mu);
-        w->inflight++;
-        pthread_mutex_unlock(&w->mu);
-        issue(w, i);
+        }
+        if (paced) {
+            sleep_until_us(due);
+            window_acquire(w);
+        }
+        issue(w, i, due);
     }
     pthread_mutex_lock(&w->mu);
     while (w->inflight > 0)
@@ -204,13 +312,25 @@ usage(FILE *f)
         "  --value-size B         value bytes (default 100)\n"
         "  --duration S           run set/get for S seconds, cycling over the N records,\n"
         "                         instead of N operations\n"
+        "  --rate R               pace the run at R ops/s over all threads (0 = unlimited,\n"
+        "                         the default); open loop: request n is due at n/R s and\n"
+        "                         its latency counts from then, queueing included\n"
         "  --timeout-ms MS        per-request timeout (default 5000)\n"
+        "  --ack-log FILE         set: write the index of every acknowledged write to FILE\n"
+        "                         (text, one decimal index per line, truncated first;\n"
+        "                         SIGINT/SIGTERM stop the run cleanly) and print acked,\n"
+        "                         unacked; verify: read back exactly the indices in FILE\n"
+        "                         (found/missing/wrong are about those), and with --count N\n"
+        "                         also the indices < N not in FILE: unacked_present,\n"
+        "                         unacked_absent, unacked_errors (informational)\n"
         "  -v, --verbose          client debug logging\n"
         "Record i: hash_key \"b<seed>-<i>\", sort_key \"s\", value = f(seed, i).\n"
         "Output, one 'name: value' per line: op, ops, ok, errors, not_found, seconds,\n"
         "ops_per_sec, lat_p50_us, lat_p99_us, lat_p999_us, lat_max_us (+ found, missing, wrong\n"
-        "for verify). Exit 1 if no operation succeeded (for get: no value was found), or, for\n"
-        "verify, if any record is missing, wrong or could not be read; 2 on usage errors.\n");
+        "for verify; acked, unacked for set --ack-log; interrupted if a signal ended the run).\n"
+        "Exit 1 if no operation succeeded (for get: no value was found), or, for verify, if any\n"
+        "record is missing, wrong or could not be read, or if the ack log could not be written;\n"
+        "2 on usage errors.\n");
 }
 
 /* Parses a positive integer option value; exits with a usage error otherwise. */
@@ -241,7 +361,8 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         {"seed", required_argument, NULL, 's'},       {"threads", required_argument, NULL, 'T'},
         {"inflight", required_argument, NULL, 'I'},   {"value-size", required_argument, NULL, 'B'},
         {"duration", required_argument, NULL, 'd'},   {"timeout-ms", required_argument, NULL, 't'},
-        {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
+        {"rate", required_argument, NULL, 'r'},       {"verbose", no_argument, NULL, 'v'},
+        {"ack-log", required_argument, NULL, 'A'},    {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *op = NULL;
     int c;
@@ -253,13 +374,18 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         case 'm': o->metas = optarg; break;
         case 'a': o->app = optarg; break;
         case 'o': op = optarg; break;
-        case 'n': o->count = opt_num("count", optarg, 1); break;
+        case 'n':
+            o->count = opt_num("count", optarg, 1);
+            o->count_given = true;
+            break;
         case 's': o->seed = opt_num("seed", optarg, 0); break;
         case 'T': o->threads = (int)opt_num("threads", optarg, 1); break;
         case 'I': o->inflight = (int)opt_num("inflight", optarg, 1); break;
         case 'B': o->value_size = opt_num("value-size", optarg, 0); break;
         case 'd': o->duration_s = (double)opt_num("duration", optarg, 1); break;
         case 't': o->timeout_ms = (int)opt_num("timeout-ms", optarg, 1); break;
+        case 'r': o->rate = opt_num("rate", optarg, 0); break;
+        case 'A': o->ack_log = optarg; break;
         case 'v': log_set_level(LOG_LVL_DEBUG); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
@@ -285,6 +411,10 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         fprintf(stderr, "error: --threads, --inflight or --value-size out of range\n");
         exit(2);
     }
+    if (o->ack_log != NULL && o->op == BOP_GET) {
+        fprintf(stderr, "error: --ack-log goes with --op set or --op verify\n");
+        exit(2);
+    }
     if (o->op == BOP_VERIFY)
         o->duration_s = 0; /* verify always reads every record once */
 }
@@ -303,7 +433,9 @@ run_workers(struct bench *b)
 {
     int64_t start = clock_mono_us();
 
+    atomic_store(&b->next, 0);
     b->workers = xcalloc((size_t)b->o.threads, sizeof(*b->workers));
+    b->start_us = start;
     if (b->o.duration_s > 0)
         b->end_us = start + (int64_t)(b->o.duration_s * 1e6);
     for (int t = 0; t < b->o.threads; t++) {
@@ -319,6 +451,29 @@ run_workers(struct bench *b)
     return (double)(clock_mono_us() - start) / 1e6;
 }
 
+static void
+workers_free(struct bench *b)
+{
+    for (int t = 0; t < b->o.threads; t++) {
+        pthread_mutex_destroy(&b->workers[t].mu);
+        pthread_cond_destroy(&b->workers[t].cv);
+    }
+    xfree(b->workers);
+    b->workers = NULL;
+}
+
+/* The workers' outcome counts, summed. */
+static void
+sum_counts(const struct bench *b, uint64_t *ok, uint64_t *errors, uint64_t *nf,
+           uint64_t *wrong)
+{
+    *ok = *errors = *nf = *wrong = 0;
+    for (int t = 0; t < b->o.threads; t++) {
+        const struct worker *w = &b->workers[t];
+        *ok += w->ok, *errors += w->errors, *nf += w->not_found, *wrong += w->wrong;
+    }
+}
+
 /* Prints the metrics; returns the exit status. */
 static int
 report(struct bench *b, double secs)
@@ -328,11 +483,9 @@ report(struct bench *b, double secs)
     int status = 0;
 
     bench_hist_init(&h);
-    for (int t = 0; t < b->o.threads; t++) {
-        struct worker *w = &b->workers[t];
-        bench_hist_merge(&h, &w->hist);
-        ok += w->ok, errors += w->errors, nf += w->not_found, wrong += w->wrong;
-    }
+    for (int t = 0; t < b->o.threads; t++)
+        bench_hist_merge(&h, &b->workers[t].hist);
+    sum_counts(b, &ok, &errors, &nf, &wrong);
     ops = h.total;
     printf("op: %s\nops: %llu\nok: %llu\nerrors: %llu\nnot_found: %llu\n", op_name(b->o.op),
            (unsigned long long)ops, (unsigned long long)ok, (unsigned long long)errors,
@@ -349,7 +502,12 @@ report(struct bench *b, double secs)
             status = 1;
     } else if (b->o.op == BOP_GET && wrong > 0) {
         printf("wrong: %llu\n", (unsigned long long)wrong);
+    } else if (b->ack_f != NULL) {
+        printf("acked: %llu\nunacked: %llu\n", (unsigned long long)ok,
+               (unsigned long long)errors);
     }
+    if (atomic_load(&stop_requested))
+        printf("interrupted: 1\n");
     if (ok == 0) {
         fprintf(stderr, "error: no successful operation\n");
         status = 1;
@@ -357,11 +515,137 @@ report(struct bench *b, double secs)
     return status;
 }
 
+/* ---- ack log ---- */
+
+/* The first SIGINT/SIGTERM stops the run cleanly (claim() sees it); a second exits at once. */
+static void *
+signal_main(void *arg)
+{
+    const sigset_t *set = arg;
+    int sig, n = 0;
+
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (n++ > 0)
+            _exit(128 + sig);
+        atomic_store(&stop_requested, true);
+        fprintf(stderr, "geokv-bench: signal %d: finishing the requests in flight (again to "
+                        "quit at once)\n", sig);
+    }
+    return NULL;
+}
+
+/* Blocks SIGINT and SIGTERM in every thread (call before any thread is created) and
+ * takes them on a signal thread instead. */
+static void
+signals_start(void)
+{
+    static sigset_t set;
+    pthread_t t;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (pthread_create(&t, NULL, signal_main, &set) == 0)
+        pthread_detach(t);
+}
+
+/* Flushes, fsyncs and closes the ack log; the first error of the run, if any. */
+static int
+ack_log_close(struct bench *b)
+{
+    int err = b->ack_err;
+
+    if (fflush(b->ack_f) != 0 || fsync(fileno(b->ack_f)) != 0)
+        err = err != 0 ? err : -errno;
+    if (fclose(b->ack_f) != 0)
+        err = err != 0 ? err : -errno;
+    b->ack_f = NULL;
+    return err;
+}
+
+/* Reads the ack log of a set run: its distinct indices, sorted (caller frees). Exits 2 if
+ * it cannot be read or is malformed. */
+static uint64_t *
+ack_log_load(const char *path, size_t *n)
+{
+    struct buf data = BUF_INIT;
+    char chunk[65536];
+    uint64_t *v;
+    size_t got, bad_line;
+    bool torn;
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL) {
+        fprintf(stderr, "error: --ack-log %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&data, chunk, got);
+    fclose(f);
+    if (bench_ack_parse(data.data, data.len, &v, n, &torn, &bad_line) != 0) {
+        fprintf(stderr, "error: --ack-log %s: line %zu is not a record index\n", path,
+                bad_line);
+        exit(2);
+    }
+    if (torn)
+        fprintf(stderr, "warning: --ack-log %s: ignoring an unterminated last line\n", path);
+    buf_fini(&data);
+    return v;
+}
+
+/* Verify, second pass: reads the indices < count that are not in the log (sorted, n). */
+static void
+verify_unacked(struct bench *b, const uint64_t *acked, size_t n)
+{
+    uint64_t ok, errors, nf, wrong, m = 0;
+    uint64_t *rest = xmalloc((size_t)b->o.count * sizeof(*rest));
+
+    for (uint64_t i = 0; i < b->o.count; i++)
+        if (!bench_ack_contains(acked, n, i))
+            rest[m++] = i;
+    workers_free(b);
+    b->indices = rest;
+    b->nindices = m;
+    (void)run_workers(b);
+    sum_counts(b, &ok, &errors, &nf, &wrong);
+    printf("unacked_present: %llu\nunacked_absent: %llu\nunacked_errors: %llu\n",
+           (unsigned long long)ok, (unsigned long long)nf,
+           (unsigned long long)(errors + wrong));
+    b->indices = NULL;
+    xfree(rest);
+}
+
+/* Opens the ack log (--op set: truncated; --op verify: loaded into b->indices). */
+static void
+ack_log_start(struct bench *b, uint64_t **acked, size_t *nacked)
+{
+    signals_start();
+    if (b->o.op == BOP_VERIFY) {
+        *acked = ack_log_load(b->o.ack_log, nacked);
+        if (*acked == NULL)
+            *acked = xmalloc(sizeof(**acked)); /* an empty log: still read exactly its indices */
+        b->indices = *acked;
+        b->nindices = *nacked;
+        return;
+    }
+    b->ack_f = fopen(b->o.ack_log, "w");
+    if (b->ack_f == NULL) {
+        fprintf(stderr, "error: --ack-log %s: %s\n", b->o.ack_log, strerror(errno));
+        exit(2);
+    }
+    (void)setvbuf(b->ack_f, NULL, _IOFBF, 1u << 20);
+}
+
 int
 main(int argc, char **argv)
 {
     struct bench b;
     struct geokv_client *c;
+    uint64_t *acked = NULL;
+    size_t nacked = 0;
     double secs;
     int err, status;
 
@@ -370,6 +654,9 @@ main(int argc, char **argv)
     parse_opts(argc, argv, &b.o);
     atomic_init(&b.next, 0);
     pthread_mutex_init(&b.sample_mu, NULL);
+    pthread_mutex_init(&b.ack_mu, NULL);
+    if (b.o.ack_log != NULL)
+        ack_log_start(&b, &acked, &nacked); /* before the client starts its threads */
     err = geokv_client_create(b.o.metas, &c);
     if (err != 0) {
         fprintf(stderr, "error: meta list '%s': %s\n", b.o.metas, err_str(err));
@@ -383,11 +670,14 @@ main(int argc, char **argv)
     }
     secs = run_workers(&b);
     status = report(&b, secs);
-    geokv_client_destroy(c);
-    for (int t = 0; t < b.o.threads; t++) {
-        pthread_mutex_destroy(&b.workers[t].mu);
-        pthread_cond_destroy(&b.workers[t].cv);
+    if (acked != NULL && b.o.count_given && !atomic_load(&stop_requested))
+        verify_unacked(&b, acked, nacked);
+    if (b.ack_f != NULL && (err = ack_log_close(&b)) != 0) {
+        fprintf(stderr, "error: --ack-log %s: %s\n", b.o.ack_log, err_str(err));
+        status = 1;
     }
-    xfree(b.workers);
+    geokv_client_destroy(c);
+    workers_free(&b);
+    xfree(acked);
     return status;
 }

@@ -337,3 +337,18 @@ geokv_leader(struct geokv_client *c, const char *meta, int timeout_ms,
     }
     return err;
 }
+
+int
+geokv_replica_digest(struct geokv_client *c, const char *addr, uint64_t gpid, int timeout_ms,
+                     struct msg_digest_resp *out)
+{
+    struct buf reply = BUF_INIT;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    err = rpc_call(c->rpc, addr, RPC_DIGEST, gpid, 0, NULL, 0, timeout_ms, &reply);
+    if (err == 0 && msg_digest_resp_decode(reply.data, reply.len, out) != 0)
+        err = ERR_INVALID_DATA;
+    buf_fini(&reply);
+    return err;
+}

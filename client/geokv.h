@@ -199,3 +199,14 @@ MUST_CHECK int geokv_query_config(struct geokv_client *c, const char *name, int 
  */
 MUST_CHECK int geokv_leader(struct geokv_client *c, const char *meta, int timeout_ms,
                             char leader[GEOKV_ADDR_MAX]);
+
+/* ---- admin calls (one replica server, directly) ---- */
+
+/*
+ * Asks the replica server at addr for its replica of gpid's digest: last committed decree,
+ * number of unexpired records (tombstones included) and SHA-256 over them in key order (see
+ * replica_on_digest). Any role answers; one attempt, no retries. ERR_PARTITION_NOT_HERE if
+ * the server holds no such replica, ERR_TIMEOUT / ERR_NETWORK if it cannot be reached.
+ */
+MUST_CHECK int geokv_replica_digest(struct geokv_client *c, const char *addr, uint64_t gpid,
+                                    int timeout_ms, struct msg_digest_resp *out);

@@ -220,6 +220,61 @@ Test(client, bench_keys_and_values_deterministic)
     buf_fini(&c);
 }
 
+Test(client, bench_ack_log_round_trip)
+{
+    static const uint64_t idx[] = {5, 0, 18446744073709551615ull, 5, 42, 7};
+    struct buf log = BUF_INIT;
+    char line[BENCH_ACK_LINE_MAX];
+    uint64_t *v;
+    size_t n, bad;
+    bool torn;
+
+    cr_assert_eq(bench_ack_format(42, line, sizeof(line)), 3);
+    cr_assert_str_eq(line, "42\n");
+    for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+        size_t len = bench_ack_format(idx[i], line, sizeof(line));
+        cr_assert_gt(len, 1);
+        buf_append(&log, line, len);
+    }
+    /* sorted, duplicates dropped */
+    cr_assert_eq(bench_ack_parse(log.data, log.len, &v, &n, &torn, &bad), 0);
+    cr_assert_not(torn);
+    cr_assert_eq(n, 5);
+    cr_assert_eq(v[0], 0);
+    cr_assert_eq(v[1], 5);
+    cr_assert_eq(v[2], 7);
+    cr_assert_eq(v[3], 42);
+    cr_assert_eq(v[4], UINT64_MAX);
+    cr_assert(bench_ack_contains(v, n, 42));
+    cr_assert(bench_ack_contains(v, n, 0));
+    cr_assert_not(bench_ack_contains(v, n, 6));
+    cr_assert_not(bench_ack_contains(v, 0, 6));
+    xfree(v);
+
+    /* a torn last line (crash mid-write) is ignored */
+    buf_append(&log, "12", 2);
+    cr_assert_eq(bench_ack_parse(log.data, log.len, &v, &n, &torn, &bad), 0);
+    cr_assert(torn);
+    cr_assert_eq(n, 5);
+    xfree(v);
+
+    /* empty log */
+    cr_assert_eq(bench_ack_parse(log.data, 0, &v, &n, &torn, &bad), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_null(v);
+
+    /* malformed lines are errors with their number */
+    static const char *const bad_logs[] = {"1\n\n2\n", "1\n2x\n", "1\n-3\n",
+                                           "1\n18446744073709551616\n", "1\n 2\n"};
+    for (size_t i = 0; i < sizeof(bad_logs) / sizeof(bad_logs[0]); i++) {
+        cr_assert_eq(bench_ack_parse((const uint8_t *)bad_logs[i], strlen(bad_logs[i]), &v,
+                                     &n, &torn, &bad), ERR_INVALID_DATA, "%s", bad_logs[i]);
+        cr_assert_eq(bad, 2, "%s", bad_logs[i]);
+        cr_assert_null(v);
+    }
+    buf_fini(&log);
+}
+
 Test(client, histogram_percentiles)
 {
     struct bench_hist h, h2;
