@@ -415,6 +415,10 @@ fetch_rest(struct copier *cp, const struct file_entry *f, int fd, uint64_t have,
 
     while (rc == 0 && have < f->size) {
         uint64_t left = f->size - have;
+        if (cp->o.cancel && atomic_load(cp->o.cancel)) {
+            rc = ERR_SHUTDOWN;
+            break;
+        }
         uint32_t want = left < cp->o.chunk_bytes ? (uint32_t)left : cp->o.chunk_bytes;
         buf_reset(&data);
         rc = fetch_chunk(cp, f->name, have, want, &data);

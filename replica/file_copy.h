@@ -6,6 +6,7 @@
  * file, resumes after a crash without copying finished files again, and can be rate limited.
  * Used by learning (a new secondary) and by full duplication (a follower table).
  */
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -22,6 +23,7 @@ struct file_copy_opts {
     int64_t rate_bytes_per_s; /* 0 = unlimited */
     int timeout_ms;         /* per RPC; 0 = 10 s */
     int max_retries;        /* per chunk; 0 = 5 */
+    const atomic_bool *cancel; /* if set and true, the copy stops with ERR_SHUTDOWN */
 };
 
 /* Copies remote_dir from the server at addr into local_dir (created if missing). Files

@@ -16,8 +16,9 @@
  * ballot of the primary that first proposed it: a (decree, ballot) pair names one mutation,
  * so a re-proposal keeps its ballot and a different ballot at a logged decree replaces it.
  */
-#include <stdbool.h>
 #include <inttypes.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/buf.h"
@@ -181,6 +182,8 @@ typedef void stub_done_fn(struct replica *r, void *ctx);
 void stub_run_blocking(struct replica *r, stub_work_fn *fn, stub_done_fn *done, void *ctx);
 /* Settings. */
 struct rpc_client *stub_client(void);
+/* Set when the server shuts down (long blocking work polls it). */
+const atomic_bool *stub_stopping(void);
 int64_t stub_group_check_ms(void);
 /* Logs and replies an error. */
 void replica_reply_err(struct replica *r, struct rpc_request *req, int err);

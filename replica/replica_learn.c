@@ -161,7 +161,7 @@ static void
 copy_checkpoint(void *arg)
 {
     struct copy_job *job = arg;
-    struct file_copy_opts opts = {0};
+    struct file_copy_opts opts = {.cancel = stub_stopping()};
     job->rc = file_copy_dir(stub_client(), job->primary, job->remote, job->local, &opts);
 }
 

@@ -56,7 +56,8 @@ struct stub {
     struct rpc_server *server;
     struct rpc_client *client;
     struct loop *beacon;
-    struct loop *blocking; /* file serving and other slow work, off the partition loops */
+    struct loop *blocking;    /* slow work (checkpoint copies), off the partition loops */
+    struct loop *file_serve;  /* serves checkpoint files: never waits behind our own copies */
     int64_t beacon_interval_ms, gc_interval_ms, gc_plog_bytes, group_check_ms;
     struct plog_opts plog_opts;
     struct storage_opts storage_opts;
@@ -88,6 +89,12 @@ struct rpc_client *
 stub_client(void)
 {
     return the_stub->client;
+}
+
+const atomic_bool *
+stub_stopping(void)
+{
+    return &the_stub->stopping;
 }
 
 int64_t
@@ -270,7 +277,7 @@ on_request(void *arg, struct rpc_request *req)
     case RPC_FILE_LIST: case RPC_FILE_READ:
         ft = xmalloc(sizeof(*ft));
         *ft = (struct file_task){s, req};
-        loop_post(s->blocking, run_file_request, ft);
+        loop_post(s->file_serve, run_file_request, ft);
         return;
     case RPC_WRITE: case RPC_GET: case RPC_MULTI_GET: case RPC_SCAN: case RPC_INCR:
     case RPC_CHECK_AND_SET: case RPC_CHECKPOINT: case RPC_PARTITION_INFO: case RPC_DIGEST:
@@ -725,6 +732,8 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
     s->client = rpc_client_create();
     s->blocking = loop_create("blocking");
     loop_start(s->blocking);
+    s->file_serve = loop_create("file-serve");
+    loop_start(s->file_serve);
     rc = rpc_server_create(address, on_request, s, &s->server);
     if (rc != 0) {
         stub_destroy(s);
@@ -759,7 +768,8 @@ stub_destroy(struct stub *s)
     loop_destroy(s->beacon);
     if (s->server)
         rpc_server_stop(s->server); /* no new requests; queued ones are still answered */
-    loop_destroy(s->blocking);      /* finishes a running copy; its completion is posted */
+    loop_destroy(s->blocking);      /* a running copy sees `stopping` and ends */
+    loop_destroy(s->file_serve);
     rpc_client_destroy(s->client);  /* fails calls in flight: their completions are posted */
     for (int i = 0; i < s->nloops; i++) {
         loop_post(s->loops[i].loop, close_all, &s->loops[i]);

@@ -27,8 +27,11 @@ bench -a t1 --op set --count 60000 --seed 4 --threads 2 --inflight 8 --value-siz
   --timeout-ms 15000 --ack-log "$ack" >"$ITEST_DIR/state/bench.out" 2>&1 &
 bench_pid=$!
 wait_for "the write load to start" 60 bash -c "[ -s '$ack' ]"
+dead=$(replica_addr 2)
 replica_kill9 2
 itest_log "killed replica 2 under load; it stays down"
+wait_for "the meta to drop replica 2 from every partition" 60 bash -c \
+  "! '$GEOKV_BIN/admin-cli' -m '$META_LIST' app t1 | grep -qF '$dead'"
 wait_for "the learners to join while writes go on" 120 partitions_have t1 3
 bench_running=no
 kill -0 "$bench_pid" 2>/dev/null && bench_running=yes
