@@ -518,4 +518,5 @@ replica_group_check_cron(struct replica *r)
     buf_fini(&body);
     send_prepares(r); /* resend after failures whose retry time has come */
     try_commit(r);
+    check_learners(r); /* an idle partition's learner is caught up at once */
 }
