@@ -76,6 +76,10 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
         r->npeers = 0;
     }
     if (role == ROLE_PRIMARY) {
+        /* what it holds prepared may have been committed and acknowledged by the old primary:
+         * serve nothing until it is committed again here */
+        if (old_role != ROLE_PRIMARY)
+            r->serve_from = r->last_prepared;
         rebuild_peers(r, old_role != ROLE_PRIMARY);
         stub_mark_dirty(r); /* re-propose / commit what is prepared */
     } else {

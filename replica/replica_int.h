@@ -68,6 +68,7 @@ struct replica {
     decree_t last_committed; /* applied to storage; on the primary: acknowledged */
     decree_t last_prepared;  /* appended to the plog */
     decree_t durable_prepared; /* the plog is synced up to here */
+    decree_t serve_from;     /* a new primary serves once it committed up to here */
     decree_t last_durable;   /* flushed to RocksDB SST files */
     uint64_t last_ts_us;     /* hybrid clock: timetags never go backwards */
     unsigned cluster_id;

@@ -40,9 +40,9 @@ expire_of(uint32_t ttl_s)
 int
 replica_check_primary(struct replica *r)
 {
-    if (r->role != ROLE_PRIMARY)
+    if (r->role != ROLE_PRIMARY || !stub_lease_valid())
         return ERR_NOT_PRIMARY;
-    return stub_lease_valid() ? 0 : ERR_NOT_PRIMARY;
+    return r->last_committed < r->serve_from ? ERR_BUSY : 0;
 }
 
 /* Fills op as a set (or a tombstone when del) stamped with ts. */
