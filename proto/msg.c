@@ -1174,3 +1174,290 @@ msg_config_proposal_decode(const uint8_t *b, size_t n, struct msg_config_proposa
     unpacked_free(z);
     return rc;
 }
+
+/* ---- duplication ---- */
+
+void
+msg_dup_add_req_encode(struct buf *out, const struct msg_dup_add_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "ssb", m->app, m->remote, (int)m->full);
+}
+
+int
+msg_dup_add_req_decode(const uint8_t *b, size_t n, struct msg_dup_add_req *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "ssb", m->app, sizeof(m->app), m->remote, sizeof(m->remote),
+                       &m->full);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_dup_add_resp_encode(struct buf *out, const struct msg_dup_add_resp *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "ub", m->dupid, (int)m->existed);
+}
+
+int
+msg_dup_add_resp_decode(const uint8_t *b, size_t n, struct msg_dup_add_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "ub", &m->dupid, &m->existed);
+    unpacked_free(z);
+    return rc;
+}
+
+static void
+dup_info_encode(struct pk *p, const struct dup_info *d)
+{
+    pk_array(p, 7);
+    pk_uint(p, d->dupid);
+    pk_uint(p, d->status);
+    pk_uint(p, d->fail_mode);
+    pk_str(p, d->remote);
+    pk_str(p, d->remote_app);
+    pk_int(p, d->create_ts_ms);
+    pk_array(p, d->npartitions);
+    for (uint32_t i = 0; i < d->npartitions; i++)
+        pk_int(p, d->confirmed[i]);
+}
+
+static int
+dup_info_decode(struct upk v, struct dup_info *d)
+{
+    struct upk parts;
+    uint64_t st, fm;
+    int rc = upk_tuple(v, "uuussia", &d->dupid, &st, &fm, d->remote, sizeof(d->remote),
+                       d->remote_app, sizeof(d->remote_app), &d->create_ts_ms, &parts);
+    if (rc == 0 && (st > DS_REMOVED || fm > FAIL_SKIP))
+        rc = ERR_INVALID_DATA;
+    d->status = (uint32_t)st;
+    d->fail_mode = (uint32_t)fm;
+    if (rc == 0)
+        rc = array_of(parts, 65536, &d->npartitions);
+    if (rc == 0)
+        d->confirmed = xcalloc(d->npartitions, sizeof(*d->confirmed));
+    for (uint32_t i = 0; rc == 0 && i < d->npartitions; i++) {
+        struct upk e;
+        rc = upk_at(parts, i, &e);
+        if (rc == 0)
+            rc = upk_int(e, &d->confirmed[i]);
+    }
+    return rc;
+}
+
+void
+msg_dup_list_resp_encode(struct buf *out, const struct msg_dup_list_resp *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 2);
+    pk_uint(&p, m->app_id);
+    pk_array(&p, m->ndups);
+    for (uint32_t i = 0; i < m->ndups; i++)
+        dup_info_encode(&p, &m->dups[i]);
+}
+
+int
+msg_dup_list_resp_decode(const uint8_t *b, size_t n, struct msg_dup_list_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, dups;
+    uint64_t app_id;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "ua", &app_id, &dups);
+    if (rc == 0)
+        rc = get_u32(app_id, &m->app_id);
+    if (rc == 0)
+        rc = array_of(dups, 4096, &m->ndups);
+    if (rc == 0)
+        m->dups = xcalloc(m->ndups, sizeof(*m->dups));
+    for (uint32_t i = 0; rc == 0 && i < m->ndups; i++) {
+        struct upk e;
+        rc = upk_at(dups, i, &e);
+        if (rc == 0)
+            rc = dup_info_decode(e, &m->dups[i]);
+    }
+    if (rc != 0)
+        msg_dup_list_resp_fini(m);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_dup_list_resp_fini(struct msg_dup_list_resp *m)
+{
+    for (uint32_t i = 0; m->dups && i < m->ndups; i++)
+        xfree(m->dups[i].confirmed);
+    xfree(m->dups);
+    m->dups = NULL;
+    m->ndups = 0;
+}
+
+void
+msg_dup_modify_req_encode(struct buf *out, const struct msg_dup_modify_req *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "suuu", m->app, m->dupid, (uint64_t)m->op, (uint64_t)m->fail_mode);
+}
+
+int
+msg_dup_modify_req_decode(const uint8_t *b, size_t n, struct msg_dup_modify_req *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    uint64_t op, fm;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "suuu", m->app, sizeof(m->app), &m->dupid, &op, &fm);
+    if (rc == 0 && (op < DUP_OP_PAUSE || op > DUP_OP_FAIL_MODE || fm > FAIL_SKIP))
+        rc = ERR_INVALID_DATA;
+    m->op = (uint32_t)op;
+    m->fail_mode = (uint32_t)fm;
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_dup_sync_req_encode(struct buf *out, const struct msg_dup_sync_req *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 3);
+    pk_str(&p, m->node);
+    pk_array(&p, m->nprimaries);
+    for (uint32_t i = 0; i < m->nprimaries; i++)
+        pk_uint(&p, m->primaries[i]);
+    pk_array(&p, m->nconfirms);
+    for (uint32_t i = 0; i < m->nconfirms; i++)
+        pk_tuple(&p, "uui", m->confirms[i].gpid, m->confirms[i].dupid,
+                 (int64_t)m->confirms[i].confirmed);
+}
+
+int
+msg_dup_sync_req_decode(const uint8_t *b, size_t n, struct msg_dup_sync_req *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, prims, confs;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "saa", m->node, sizeof(m->node), &prims, &confs);
+    if (rc == 0)
+        rc = array_of(prims, 1u << 20, &m->nprimaries);
+    if (rc == 0)
+        rc = array_of(confs, 1u << 20, &m->nconfirms);
+    if (rc == 0) {
+        m->primaries = xcalloc(m->nprimaries, sizeof(*m->primaries));
+        m->confirms = xcalloc(m->nconfirms, sizeof(*m->confirms));
+    }
+    for (uint32_t i = 0; rc == 0 && i < m->nprimaries; i++) {
+        struct upk e;
+        rc = upk_at(prims, i, &e);
+        if (rc == 0)
+            rc = upk_uint(e, &m->primaries[i]);
+    }
+    for (uint32_t i = 0; rc == 0 && i < m->nconfirms; i++) {
+        struct dup_confirm *c = &m->confirms[i];
+        struct upk e;
+        rc = upk_at(confs, i, &e);
+        if (rc == 0)
+            rc = upk_tuple(e, "uui", &c->gpid, &c->dupid, &c->confirmed);
+    }
+    if (rc != 0)
+        msg_dup_sync_req_fini(m);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_dup_sync_req_fini(struct msg_dup_sync_req *m)
+{
+    xfree(m->primaries);
+    xfree(m->confirms);
+    m->primaries = NULL;
+    m->confirms = NULL;
+    m->nprimaries = m->nconfirms = 0;
+}
+
+void
+msg_dup_sync_resp_encode(struct buf *out, const struct msg_dup_sync_resp *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 1);
+    pk_array(&p, m->n);
+    for (uint32_t i = 0; i < m->n; i++) {
+        const struct dup_assign *d = &m->dups[i];
+        pk_tuple(&p, "uuuussi", d->gpid, d->dupid, (uint64_t)d->status, (uint64_t)d->fail_mode,
+                 d->remote, d->remote_app, (int64_t)d->confirmed);
+    }
+}
+
+int
+msg_dup_sync_resp_decode(const uint8_t *b, size_t n, struct msg_dup_sync_resp *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root, dups;
+    int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "a", &dups);
+    if (rc == 0)
+        rc = array_of(dups, 1u << 20, &m->n);
+    if (rc == 0)
+        m->dups = xcalloc(m->n, sizeof(*m->dups));
+    for (uint32_t i = 0; rc == 0 && i < m->n; i++) {
+        struct dup_assign *d = &m->dups[i];
+        uint64_t st, fm;
+        struct upk e;
+        rc = upk_at(dups, i, &e);
+        if (rc == 0)
+            rc = upk_tuple(e, "uuuussi", &d->gpid, &d->dupid, &st, &fm, d->remote,
+                           sizeof(d->remote), d->remote_app, sizeof(d->remote_app),
+                           &d->confirmed);
+        if (rc == 0 && (st > DS_REMOVED || fm > FAIL_SKIP))
+            rc = ERR_INVALID_DATA;
+        d->status = (uint32_t)st;
+        d->fail_mode = (uint32_t)fm;
+    }
+    if (rc != 0)
+        msg_dup_sync_resp_fini(m);
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_dup_sync_resp_fini(struct msg_dup_sync_resp *m)
+{
+    xfree(m->dups);
+    m->dups = NULL;
+    m->n = 0;
+}
+
+void
+msg_server_config_encode(struct buf *out, const struct msg_server_config *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "ss", m->key, m->value);
+}
+
+int
+msg_server_config_decode(const uint8_t *b, size_t n, struct msg_server_config *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    int rc = parse(b, n, &z, &root);
+    if (rc == 0)
+        rc = upk_tuple(root, "ss", m->key, sizeof(m->key), m->value, sizeof(m->value));
+    unpacked_free(z);
+    return rc;
+}

@@ -393,3 +393,95 @@ MUST_CHECK int msg_config_proposal_decode(const uint8_t *b, size_t n,
                                           struct msg_config_proposal *m);
 void msg_replica_assign_encode(struct buf *out, const struct replica_assign *m);
 MUST_CHECK int msg_replica_assign_decode(const uint8_t *b, size_t n, struct replica_assign *m);
+
+/* ---- duplication ---- */
+
+/* RPC_DUP_ADD request; reply msg_dup_add_resp. */
+struct msg_dup_add_req {
+    char app[GEOKV_APP_NAME_MAX];
+    char remote[GEOKV_APP_NAME_MAX]; /* remote cluster name, as in [pegasus.clusters] */
+    bool full;                       /* -p: copy the existing data first */
+};
+struct msg_dup_add_resp {
+    uint64_t dupid;
+    bool existed; /* the same duplication already existed: its dupid */
+};
+void msg_dup_add_req_encode(struct buf *out, const struct msg_dup_add_req *m);
+MUST_CHECK int msg_dup_add_req_decode(const uint8_t *b, size_t n, struct msg_dup_add_req *m);
+void msg_dup_add_resp_encode(struct buf *out, const struct msg_dup_add_resp *m);
+MUST_CHECK int msg_dup_add_resp_decode(const uint8_t *b, size_t n, struct msg_dup_add_resp *m);
+
+/* One duplication of a table. */
+struct dup_info {
+    uint64_t dupid;
+    uint32_t status;    /* enum dup_status */
+    uint32_t fail_mode; /* enum dup_fail_mode */
+    char remote[GEOKV_APP_NAME_MAX];
+    char remote_app[GEOKV_APP_NAME_MAX];
+    int64_t create_ts_ms;
+    uint32_t npartitions;
+    decree_t *confirmed; /* per partition; -1 = not known yet */
+};
+
+/* RPC_DUP_LIST: request msg_app_name; reply: */
+struct msg_dup_list_resp {
+    uint32_t app_id;
+    uint32_t ndups;
+    struct dup_info *dups;
+};
+void msg_dup_list_resp_encode(struct buf *out, const struct msg_dup_list_resp *m);
+MUST_CHECK int msg_dup_list_resp_decode(const uint8_t *b, size_t n, struct msg_dup_list_resp *m);
+void msg_dup_list_resp_fini(struct msg_dup_list_resp *m);
+
+/* RPC_DUP_MODIFY request; empty reply. */
+struct msg_dup_modify_req {
+    char app[GEOKV_APP_NAME_MAX];
+    uint64_t dupid;
+    uint32_t op;        /* enum dup_modify_op */
+    uint32_t fail_mode; /* DUP_OP_FAIL_MODE */
+};
+void msg_dup_modify_req_encode(struct buf *out, const struct msg_dup_modify_req *m);
+MUST_CHECK int msg_dup_modify_req_decode(const uint8_t *b, size_t n, struct msg_dup_modify_req *m);
+
+/* RPC_DUP_SYNC: a replica server reports, for each partition it leads, the confirmed
+ * decree of each of its duplications (decree -1: the partition knows no duplication yet). */
+struct dup_confirm {
+    uint64_t gpid;
+    uint64_t dupid;
+    decree_t confirmed;
+};
+struct msg_dup_sync_req {
+    char node[GEOKV_ADDR_MAX];
+    uint32_t nprimaries;
+    uint64_t *primaries; /* every gpid this server is primary of */
+    uint32_t nconfirms;
+    struct dup_confirm *confirms;
+};
+/* Reply: every duplication of those partitions, with the confirmed decree the meta holds
+ * (where a new primary resumes). */
+struct dup_assign {
+    uint64_t gpid;
+    uint64_t dupid;
+    uint32_t status, fail_mode;
+    char remote[GEOKV_APP_NAME_MAX];
+    char remote_app[GEOKV_APP_NAME_MAX];
+    decree_t confirmed;
+};
+struct msg_dup_sync_resp {
+    uint32_t n;
+    struct dup_assign *dups;
+};
+void msg_dup_sync_req_encode(struct buf *out, const struct msg_dup_sync_req *m);
+MUST_CHECK int msg_dup_sync_req_decode(const uint8_t *b, size_t n, struct msg_dup_sync_req *m);
+void msg_dup_sync_req_fini(struct msg_dup_sync_req *m);
+void msg_dup_sync_resp_encode(struct buf *out, const struct msg_dup_sync_resp *m);
+MUST_CHECK int msg_dup_sync_resp_decode(const uint8_t *b, size_t n, struct msg_dup_sync_resp *m);
+void msg_dup_sync_resp_fini(struct msg_dup_sync_resp *m);
+
+/* RPC_SERVER_CONFIG: value empty = show; the reply carries the (new) value. */
+struct msg_server_config {
+    char key[128];
+    char value[256];
+};
+void msg_server_config_encode(struct buf *out, const struct msg_server_config *m);
+MUST_CHECK int msg_server_config_decode(const uint8_t *b, size_t n, struct msg_server_config *m);

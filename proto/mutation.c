@@ -4,6 +4,18 @@
 #include "common/xmalloc.h"
 #include "proto/pack.h"
 
+static void
+encode_ops(struct pk *p, const struct mutation_op *ops, uint32_t n)
+{
+    pk_array(p, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct mutation_op *op = &ops[i];
+        pk_tuple(p, "uyyyuu", (uint64_t)op->type, (const void *)op->hash_key.p,
+                 op->hash_key.len, (const void *)op->sort_key.p, op->sort_key.len,
+                 (const void *)op->value.p, op->value.len, (uint64_t)op->expire_ts, op->timetag);
+    }
+}
+
 void
 mutation_encode(struct buf *out, const struct mutation *m)
 {
@@ -13,13 +25,7 @@ mutation_encode(struct buf *out, const struct mutation *m)
     pk_int(&p, m->ballot);
     pk_int(&p, m->decree);
     pk_uint(&p, m->flags);
-    pk_array(&p, m->nops);
-    for (uint32_t i = 0; i < m->nops; i++) {
-        const struct mutation_op *op = &m->ops[i];
-        pk_tuple(&p, "uyyyuu", (uint64_t)op->type, (const void *)op->hash_key.p,
-                 op->hash_key.len, (const void *)op->sort_key.p, op->sort_key.len,
-                 (const void *)op->value.p, op->value.len, (uint64_t)op->expire_ts, op->timetag);
-    }
+    encode_ops(&p, m->ops, m->nops);
     pk_int(&p, m->last_committed);
 }
 
@@ -39,12 +45,32 @@ decode_op(struct upk v, struct mutation_op *op)
     return 0;
 }
 
+/* Decodes an array of ops into an xmalloc'd array (*opsp, *np). */
+static int
+decode_ops(struct upk v, struct mutation_op **opsp, uint32_t *np)
+{
+    uint32_t n;
+    int rc = upk_array(v, &n);
+    *opsp = NULL;
+    *np = 0;
+    if (rc != 0)
+        return rc;
+    *opsp = xcalloc(n, sizeof(**opsp));
+    *np = n;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        struct upk e;
+        rc = upk_at(v, i, &e);
+        if (rc == 0)
+            rc = decode_op(e, &(*opsp)[i]);
+    }
+    return rc;
+}
+
 int
 mutation_decode(const uint8_t *b, size_t n, struct mutation *m, struct unpacked **zonep)
 {
     struct upk ops;
     uint64_t flags;
-    uint32_t nops;
     int rc = unpacked_parse(b, n, zonep);
     m->ops = NULL;
     m->nops = 0;
@@ -54,18 +80,9 @@ mutation_decode(const uint8_t *b, size_t n, struct mutation *m, struct unpacked 
                    &m->last_committed);
     if (rc == 0 && flags > UINT32_MAX)
         rc = ERR_INVALID_DATA;
-    if (rc == 0)
-        rc = upk_array(ops, &nops);
     if (rc == 0) {
         m->flags = (uint32_t)flags;
-        m->ops = xcalloc(nops, sizeof(*m->ops));
-        m->nops = nops;
-        for (uint32_t i = 0; i < nops && rc == 0; i++) {
-            struct upk v;
-            rc = upk_at(ops, i, &v);
-            if (rc == 0)
-                rc = decode_op(v, &m->ops[i]);
-        }
+        rc = decode_ops(ops, &m->ops, &m->nops);
     }
     if (rc != 0) {
         mutation_fini(m);
@@ -77,6 +94,49 @@ mutation_decode(const uint8_t *b, size_t n, struct mutation *m, struct unpacked 
 
 void
 mutation_fini(struct mutation *m)
+{
+    xfree(m->ops);
+    m->ops = NULL;
+    m->nops = 0;
+}
+
+void
+msg_dup_apply_req_encode(struct buf *out, const struct msg_dup_apply_req *m)
+{
+    struct pk p = {out};
+    pk_array(&p, 2);
+    pk_uint(&p, m->source_cluster_id);
+    encode_ops(&p, m->ops, m->nops);
+}
+
+int
+msg_dup_apply_req_decode(const uint8_t *b, size_t n, struct msg_dup_apply_req *m,
+                         struct unpacked **zonep)
+{
+    struct upk ops;
+    uint64_t cid;
+    int rc = unpacked_parse(b, n, zonep);
+    m->ops = NULL;
+    m->nops = 0;
+    if (rc != 0)
+        return rc;
+    rc = upk_tuple(unpacked_root(*zonep), "ua", &cid, &ops);
+    if (rc == 0 && cid > 127)
+        rc = ERR_INVALID_DATA;
+    if (rc == 0) {
+        m->source_cluster_id = (uint32_t)cid;
+        rc = decode_ops(ops, &m->ops, &m->nops);
+    }
+    if (rc != 0) {
+        msg_dup_apply_req_fini(m);
+        unpacked_free(*zonep);
+        *zonep = NULL;
+    }
+    return rc;
+}
+
+void
+msg_dup_apply_req_fini(struct msg_dup_apply_req *m)
 {
     xfree(m->ops);
     m->ops = NULL;

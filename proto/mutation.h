@@ -41,3 +41,16 @@ void mutation_encode(struct buf *out, const struct mutation *m);
 MUST_CHECK int mutation_decode(const uint8_t *b, size_t n, struct mutation *m,
                                struct unpacked **zonep);
 void mutation_fini(struct mutation *m);
+
+/* RPC_DUP_APPLY request: entries (mutation ops with their origin timetags) from cluster
+ * source_cluster_id, all routed to the receiving partition. Empty reply. */
+struct msg_dup_apply_req {
+    uint32_t source_cluster_id;
+    uint32_t nops;
+    struct mutation_op *ops;
+};
+void msg_dup_apply_req_encode(struct buf *out, const struct msg_dup_apply_req *m);
+MUST_CHECK int msg_dup_apply_req_decode(const uint8_t *b, size_t n, struct msg_dup_apply_req *m,
+                                        struct unpacked **zonep);
+void msg_dup_apply_req_fini(struct msg_dup_apply_req *m);
+

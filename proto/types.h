@@ -54,6 +54,23 @@ enum config_change {
     CONFIG_REMOVE_SECONDARY = 2, /* a secondary stopped acknowledging prepares */
 };
 
+/* Duplication status (wire and ZooKeeper values; the JSON uses the DS_* names). */
+enum dup_status {
+    DS_INIT = 0,
+    DS_PREPARE = 1, /* full duplication: checkpoints being made */
+    DS_APP = 2,     /* full duplication: the follower table copies them */
+    DS_LOG = 3,     /* shipping the plog */
+    DS_PAUSE = 4,   /* shipping stopped, plog kept */
+    DS_REMOVED = 5,
+};
+
+enum dup_fail_mode {
+    FAIL_SLOW = 0, /* retry forever with backoff */
+    FAIL_SKIP = 1, /* skip a batch after dup_max_retries failures, and count it */
+};
+
+enum dup_modify_op { DUP_OP_PAUSE = 1, DUP_OP_START = 2, DUP_OP_REMOVE = 3, DUP_OP_FAIL_MODE = 4 };
+
 /* Replica server state as the meta sees it. */
 enum node_state { NODE_ALIVE = 1, NODE_DEAD = 2 };
 
