@@ -371,6 +371,13 @@ async_start(struct geokv_table *t, int err, uint32_t code, struct bytes hk, stru
 }
 
 void
+geokv_partition_call_async(struct geokv_table *t, uint32_t code, uint32_t pidx,
+                           const struct buf *body, int timeout_ms, rpc_done_fn *cb, void *arg)
+{
+    op_start(t, code, pidx, body, timeout_ms, OP_IDEMPOTENT, cb, arg);
+}
+
+void
 geokv_set_async(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key,
                 struct bytes value, uint32_t ttl_s, int timeout_ms, geokv_done_fn *cb,
                 void *arg)

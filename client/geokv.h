@@ -36,6 +36,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "proto/msg.h"
+#include "proto/rpc.h"
 #include "proto/types.h"
 
 struct geokv_client;
@@ -85,6 +86,15 @@ struct geokv_route {
  */
 MUST_CHECK int geokv_route_key(const struct msg_app_config *cfg, struct bytes hash_key,
                                struct bytes sort_key, struct geokv_route *r);
+
+/*
+ * Sends a request of any code to the primary of partition pidx of t, with the retries of a
+ * data call (idempotent) until timeout_ms; cb gets the reply body (borrowed) or the error.
+ * For servers that talk to another cluster (duplication ships entries this way).
+ */
+void geokv_partition_call_async(struct geokv_table *t, uint32_t code, uint32_t pidx,
+                                const struct buf *body, int timeout_ms, rpc_done_fn *cb,
+                                void *arg);
 
 /* ---- data calls (synchronous) ----
  * Common errors: ERR_TOO_LARGE (hash_key > GEOKV_MAX_HASH_KEY or value > GEOKV_MAX_VALUE,
@@ -200,6 +210,32 @@ MUST_CHECK int geokv_query_config(struct geokv_client *c, const char *name, int 
 MUST_CHECK int geokv_leader(struct geokv_client *c, const char *meta, int timeout_ms,
                             char leader[GEOKV_ADDR_MAX]);
 
+/* ---- duplication admin calls (meta) ----
+ * why/whylen (may be NULL/0) receive the meta's one-line reason when it refuses (empty if it
+ * gave none, e.g. on a timeout): print it rather than the error code's name. */
+
+/*
+ * Starts duplicating table app to the remote cluster (a name of the meta's [pegasus.clusters]);
+ * full = copy the existing data first (-p). out gets the dupid, existed = the same
+ * duplication already existed. The meta asks the remote cluster first: give it >= 10 s.
+ * ERR_INVALID_STATE (duplication disabled), ERR_INVALID_ARG (remote unknown or this cluster,
+ * -p), ERR_APP_NOT_FOUND (here or there), ERR_APP_UNAVAILABLE, ERR_BUSY (the remote cluster
+ * could not be asked), ERR_TIMEOUT...
+ */
+MUST_CHECK int geokv_dup_add(struct geokv_client *c, const char *app, const char *remote,
+                             bool full, int timeout_ms, struct msg_dup_add_resp *out, char *why,
+                             size_t whylen);
+/* The table's duplications (not removed) and their per-partition confirmed decrees; caller
+ * frees *out with msg_dup_list_resp_fini. ERR_APP_NOT_FOUND. */
+MUST_CHECK int geokv_dup_list(struct geokv_client *c, const char *app, int timeout_ms,
+                              struct msg_dup_list_resp *out, char *why, size_t whylen);
+/* op: DUP_OP_PAUSE / START / REMOVE / FAIL_MODE (with fail_mode FAIL_SLOW / FAIL_SKIP).
+ * ERR_APP_NOT_FOUND, ERR_NOT_FOUND (no such dupid, or removed), ERR_INVALID_STATE (pause of a
+ * duplication not in DS_LOG, start of one not in DS_PAUSE), ERR_INVALID_ARG. */
+MUST_CHECK int geokv_dup_modify(struct geokv_client *c, const char *app, uint64_t dupid,
+                                uint32_t op, uint32_t fail_mode, int timeout_ms, char *why,
+                                size_t whylen);
+
 /* ---- admin calls (one replica server, directly) ---- */
 
 /*
@@ -210,3 +246,21 @@ MUST_CHECK int geokv_leader(struct geokv_client *c, const char *meta, int timeou
  */
 MUST_CHECK int geokv_replica_digest(struct geokv_client *c, const char *addr, uint64_t gpid,
                                     int timeout_ms, struct msg_digest_resp *out);
+
+/* ---- admin calls (any server, directly) ---- */
+
+/* The meta list the client was created with: count, and the i-th address (borrowed, valid
+ * until geokv_client_destroy; NULL past the end). */
+size_t geokv_client_meta_count(const struct geokv_client *c);
+const char *geokv_client_meta_addr(const struct geokv_client *c, size_t i);
+
+/*
+ * RPC_SERVER_CONFIG to the server (replica or meta) at addr: key "" lists the run-time
+ * settings (out->value: names joined by ','), value "" shows key, else sets it. On success
+ * out has the key and its (new) value. ERR_NOT_FOUND (no such setting there) and
+ * ERR_INVALID_ARG (a bad value) come with the server's reason in out->value; ERR_TIMEOUT /
+ * ERR_NETWORK if it cannot be reached (one attempt, no retries).
+ */
+MUST_CHECK int geokv_server_config(struct geokv_client *c, const char *addr, const char *key,
+                                   const char *value, int timeout_ms,
+                                   struct msg_server_config *out);

@@ -966,22 +966,33 @@ void
 msg_group_check_req_encode(struct buf *out, const struct msg_group_check_req *m)
 {
     struct pk p = {out};
-    pk_array(&p, 2);
+    pk_array(&p, 3);
     partition_config_encode(&p, &m->config);
     pk_int(&p, m->last_committed);
+    pk_array(&p, m->nconfirms);
+    for (uint32_t i = 0; i < m->nconfirms; i++)
+        pk_tuple(&p, "ui", m->confirms[i].dupid, (int64_t)m->confirms[i].confirmed);
 }
 
 int
 msg_group_check_req_decode(const uint8_t *b, size_t n, struct msg_group_check_req *m)
 {
     struct unpacked *z = NULL;
-    struct upk root, cfg;
+    struct upk root, cfg, confs;
     int rc = parse(b, n, &z, &root);
     memset(m, 0, sizeof(*m));
     if (rc == 0)
-        rc = upk_tuple(root, "ai", &cfg, &m->last_committed);
+        rc = upk_tuple(root, "aia", &cfg, &m->last_committed, &confs);
     if (rc == 0)
         rc = partition_config_decode(cfg, &m->config);
+    if (rc == 0)
+        rc = array_of(confs, GROUP_CHECK_MAX_DUPS, &m->nconfirms);
+    for (uint32_t i = 0; rc == 0 && i < m->nconfirms; i++) {
+        struct upk e;
+        rc = upk_at(confs, i, &e);
+        if (rc == 0)
+            rc = upk_tuple(e, "ui", &m->confirms[i].dupid, &m->confirms[i].confirmed);
+    }
     unpacked_free(z);
     return rc;
 }
@@ -1458,6 +1469,35 @@ msg_server_config_decode(const uint8_t *b, size_t n, struct msg_server_config *m
     int rc = parse(b, n, &z, &root);
     if (rc == 0)
         rc = upk_tuple(root, "ss", m->key, sizeof(m->key), m->value, sizeof(m->value));
+    unpacked_free(z);
+    return rc;
+}
+
+void
+msg_error_text_encode(struct buf *out, const struct msg_error_text *m)
+{
+    struct pk p = {out};
+    pk_tuple(&p, "s", m->text);
+}
+
+int
+msg_error_text_decode(const uint8_t *b, size_t n, struct msg_error_text *m)
+{
+    struct unpacked *z = NULL;
+    struct upk root;
+    const uint8_t *p = NULL;
+    size_t len = 0;
+    int rc = parse(b, n, &z, &root);
+
+    memset(m, 0, sizeof(*m));
+    if (rc == 0)
+        rc = upk_tuple(root, "y", &p, &len);
+    if (rc == 0) {
+        if (len >= sizeof(m->text))
+            len = sizeof(m->text) - 1;
+        memcpy(m->text, p, len);
+        m->text[len] = '\0';
+    }
     unpacked_free(z);
     return rc;
 }

@@ -282,6 +282,14 @@ void msg_list_nodes_resp_fini(struct msg_list_nodes_resp *m);
 
 /* ---- replication inside a cluster ---- */
 
+/* The confirmed decree of one duplication of one partition. */
+struct dup_confirm {
+    uint64_t gpid;
+    uint64_t dupid;
+    decree_t confirmed;
+};
+
+
 /* RPC_DIGEST reply: SHA-256 over the sorted (key, value, expire_ts, timetag) records. */
 struct msg_digest_resp {
     decree_t last_committed;
@@ -310,10 +318,14 @@ struct msg_replica_state {
 void msg_replica_state_encode(struct buf *out, const struct msg_replica_state *m);
 MUST_CHECK int msg_replica_state_decode(const uint8_t *b, size_t n, struct msg_replica_state *m);
 
-/* RPC_GROUP_CHECK request: the primary's view of the configuration and its commit point. */
+/* RPC_GROUP_CHECK request: the primary's view of the configuration, its commit point and
+ * the confirmed decree of each duplication (so a new primary resumes shipping there). */
+#define GROUP_CHECK_MAX_DUPS 8
 struct msg_group_check_req {
     struct partition_config config;
     decree_t last_committed;
+    uint32_t nconfirms;
+    struct dup_confirm confirms[GROUP_CHECK_MAX_DUPS]; /* gpid unused */
 };
 void msg_group_check_req_encode(struct buf *out, const struct msg_group_check_req *m);
 MUST_CHECK int msg_group_check_req_decode(const uint8_t *b, size_t n, struct msg_group_check_req *m);
@@ -445,11 +457,6 @@ MUST_CHECK int msg_dup_modify_req_decode(const uint8_t *b, size_t n, struct msg_
 
 /* RPC_DUP_SYNC: a replica server reports, for each partition it leads, the confirmed
  * decree of each of its duplications (decree -1: the partition knows no duplication yet). */
-struct dup_confirm {
-    uint64_t gpid;
-    uint64_t dupid;
-    decree_t confirmed;
-};
 struct msg_dup_sync_req {
     char node[GEOKV_ADDR_MAX];
     uint32_t nprimaries;
@@ -485,3 +492,14 @@ struct msg_server_config {
 };
 void msg_server_config_encode(struct buf *out, const struct msg_server_config *m);
 MUST_CHECK int msg_server_config_decode(const uint8_t *b, size_t n, struct msg_server_config *m);
+
+/*
+ * Human-readable reason sent as the reply body together with a non-zero error code (e.g. why
+ * RPC_DUP_ADD refused), so admin tools can show the operator more than the code's name.
+ * Decoding truncates a longer text to fit (it is for display only).
+ */
+struct msg_error_text {
+    char text[256];
+};
+void msg_error_text_encode(struct buf *out, const struct msg_error_text *m);
+MUST_CHECK int msg_error_text_decode(const uint8_t *b, size_t n, struct msg_error_text *m);

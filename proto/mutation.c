@@ -5,15 +5,19 @@
 #include "proto/pack.h"
 
 static void
+encode_ops_one(struct pk *p, const struct mutation_op *op)
+{
+    pk_tuple(p, "uyyyuu", (uint64_t)op->type, (const void *)op->hash_key.p, op->hash_key.len,
+             (const void *)op->sort_key.p, op->sort_key.len, (const void *)op->value.p,
+             op->value.len, (uint64_t)op->expire_ts, op->timetag);
+}
+
+static void
 encode_ops(struct pk *p, const struct mutation_op *ops, uint32_t n)
 {
     pk_array(p, n);
-    for (uint32_t i = 0; i < n; i++) {
-        const struct mutation_op *op = &ops[i];
-        pk_tuple(p, "uyyyuu", (uint64_t)op->type, (const void *)op->hash_key.p,
-                 op->hash_key.len, (const void *)op->sort_key.p, op->sort_key.len,
-                 (const void *)op->value.p, op->value.len, (uint64_t)op->expire_ts, op->timetag);
-    }
+    for (uint32_t i = 0; i < n; i++)
+        encode_ops_one(p, &ops[i]);
 }
 
 void
@@ -141,4 +145,30 @@ msg_dup_apply_req_fini(struct msg_dup_apply_req *m)
     xfree(m->ops);
     m->ops = NULL;
     m->nops = 0;
+}
+
+size_t
+dup_apply_begin(struct buf *out, uint32_t source_cluster_id)
+{
+    struct pk p = {out};
+    size_t at;
+    pk_array(&p, 2);
+    pk_uint(&p, source_cluster_id);
+    at = out->len;
+    buf_append_u8(out, 0xdd); /* array32, count patched by dup_apply_end */
+    buf_append_be32(out, 0);
+    return at;
+}
+
+void
+dup_apply_add(struct buf *out, const struct mutation_op *op)
+{
+    struct pk p = {out};
+    encode_ops_one(&p, op);
+}
+
+void
+dup_apply_end(struct buf *out, size_t count_at, uint32_t nops)
+{
+    be32_store(out->data + count_at + 1, nops);
 }

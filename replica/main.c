@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/runtime_config.h"
 #include "replica/stub.h"
 
 static void
@@ -69,6 +70,12 @@ main(int argc, char **argv)
         }
     lvl = log_level_parse(config_get_str(cfg, "core", "log_level", "info"));
     log_set_level(lvl < 0 ? LOG_LVL_INFO : lvl);
+    /* run-time settings (admin-cli server-config): log_level, duplicate_log_batch_bytes, ... */
+    if (runtime_config_register_std(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "geokv-replica: %s\n", err);
+        config_destroy(cfg);
+        return 2;
+    }
 
     /* signals are taken synchronously by main; every thread inherits the mask */
     sigemptyset(&mask);

@@ -20,6 +20,7 @@
 #include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "proto/pack.h"
+#include "replica/dup_int.h"
 #include "replica/replica_int.h"
 
 static void rm_rf(const char *path);
@@ -93,6 +94,7 @@ replica_replay(struct replica *r)
     if (rc == 0)
         rc = replica_commit_upto(r, c.max_committed);
     r->durable_prepared = r->last_prepared;
+    r->verified = r->last_committed;
     RLOG_INFO(r, "replayed %" PRId64 " mutations after %" PRId64 " in %" PRId64
                  " ms: committed %" PRId64 ", prepared %" PRId64,
               c.replayed, from, clock_mono_ms() - t0, r->last_committed, r->last_prepared);
@@ -175,6 +177,7 @@ replica_close(struct replica *r)
         buf_fini(&r->plist[i].encoded);
         buf_fini(&r->plist[i].reply);
     }
+    dup_free(r);
     plog_close(r->plog);
     storage_close(r->storage);
     storage_batch_destroy(r->batch);
@@ -212,6 +215,7 @@ replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree)
     }
     rm_rf(old);
     r->last_committed = r->last_prepared = r->durable_prepared = r->last_durable = decree;
+    r->verified = decree;
     RLOG_INFO(r, "installed checkpoint at decree %" PRId64, decree);
     return 0;
 }
@@ -219,12 +223,13 @@ replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree)
 int
 replica_gc(struct replica *r)
 {
-    decree_t durable;
+    decree_t durable, floor = dup_plog_floor(r);
     int rc = storage_flush(r->storage, &durable);
     if (rc != 0)
         return rc;
     r->last_durable = durable;
-    return plog_gc(r->plog, durable);
+    /* keep what a duplication has not confirmed yet */
+    return plog_gc(r->plog, durable < floor ? durable : floor);
 }
 
 static int

@@ -25,6 +25,7 @@
 #include "common/xmalloc.h"
 #include "proto/pack.h"
 #include "proto/rpc_codes.h"
+#include "replica/dup_int.h"
 #include "replica/replica_int.h"
 
 #define PREPARE_WINDOW 4             /* prepare RPCs in flight per peer */
@@ -93,6 +94,8 @@ plist_truncate(struct replica *r, decree_t after)
     }
     if (r->durable_prepared > after)
         r->durable_prepared = after;
+    if (r->verified > after)
+        r->verified = after;
     return 0;
 }
 
@@ -132,6 +135,8 @@ replica_commit_upto(struct replica *r, decree_t upto)
     }
     for (size_t i = 0; i < n; i++) {
         struct prepared *e = &r->plist[i];
+        if (r->dup)
+            dup_on_commit(r, e->decree, e->encoded.data, e->encoded.len);
         if (e->req) {
             rpc_reply(e->req, 0, e->reply.data, e->reply.len);
             metric_add(r->write_ops, 1);
@@ -142,6 +147,8 @@ replica_commit_upto(struct replica *r, decree_t upto)
     memmove(r->plist, r->plist + n, (r->plist_n - n) * sizeof(*r->plist));
     r->plist_n -= n;
     r->last_committed = upto;
+    if (r->dup && r->role == ROLE_PRIMARY)
+        dup_tick(r);
     return 0;
 }
 
@@ -375,6 +382,7 @@ accept_ballot(struct replica *r, ballot_t ballot)
             r->npeers = 0;
         }
         r->ballot = ballot;
+        r->verified = r->last_committed; /* our uncommitted tail may be another ballot's */
         if (r->role != ROLE_LEARNER)
             r->role = ROLE_SECONDARY;
     }
@@ -397,8 +405,11 @@ replica_accept_mutation(struct replica *r, const uint8_t *enc, size_t len)
     if (m.decree <= r->last_committed)
         return 0;
     if (m.decree <= r->last_prepared) {
-        if (plist_at(r, m.decree)->ballot == m.ballot)
+        if (plist_at(r, m.decree)->ballot == m.ballot) {
+            if (m.decree > r->verified)
+                r->verified = m.decree;
             return 0;
+        }
         RLOG_INFO(r, "decree %" PRId64 " re-proposed with ballot %" PRId64 ": replacing ours",
                   m.decree, m.ballot);
         rc = plist_truncate(r, m.decree - 1);
@@ -408,9 +419,18 @@ replica_accept_mutation(struct replica *r, const uint8_t *enc, size_t len)
     if (m.decree != r->last_prepared + 1)
         return 1;
     rc = plog_append(r->plog, m.decree, enc, len);
-    if (rc == 0)
+    if (rc == 0) {
         replica_plist_push(r, m.decree, m.ballot, enc, len);
+        r->verified = m.decree;
+    }
     return rc;
+}
+
+/* Applies up to the primary's commit point, but only decrees known to be its versions. */
+void
+replica_commit_as_follower(struct replica *r, decree_t primary_committed)
+{
+    replica_commit_upto(r, primary_committed < r->verified ? primary_committed : r->verified);
 }
 
 /* Replies with where this replica stands, and error err. */
@@ -439,7 +459,7 @@ replica_on_prepare(struct replica *r, struct rpc_request *req)
         rc = replica_accept_mutation(r, m.mutations[i].p, m.mutations[i].len);
     if (zone) {
         if (rc >= 0)
-            replica_commit_upto(r, m.last_committed);
+            replica_commit_as_follower(r, m.last_committed);
         msg_prepare_req_fini(&m);
         unpacked_free(zone);
     }
@@ -469,7 +489,8 @@ replica_on_group_check(struct replica *r, struct rpc_request *req)
             if (strcmp(m.config.secondaries[i], stub_address()) == 0)
                 role = ROLE_SECONDARY;
         replica_set_config(r, role, &m.config);
-        replica_commit_upto(r, m.last_committed);
+        replica_commit_as_follower(r, m.last_committed);
+        dup_note_confirms(r, m.confirms, m.nconfirms);
     }
     reply_state(r, req, rc);
 }
@@ -511,6 +532,7 @@ replica_group_check_cron(struct replica *r)
     m.config.ballot = r->ballot;
     m.config.last_committed = r->last_committed;
     m.last_committed = r->last_committed;
+    m.nconfirms = dup_confirms(r, m.confirms, GROUP_CHECK_MAX_DUPS);
     msg_group_check_req_encode(&body, &m);
     for (int i = 0; i < r->npeers; i++)
         stub_call(r, r->peers[i].addr, RPC_GROUP_CHECK, &body, PREPARE_TIMEOUT_MS,

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "proto/rpc_codes.h"
+#include "replica/dup_int.h"
 #include "replica/replica_int.h"
 
 static const char *
@@ -74,6 +75,7 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
     if (old_role == ROLE_PRIMARY && role != ROLE_PRIMARY) {
         replica_fail_waiting(r, ERR_NOT_PRIMARY);
         r->npeers = 0;
+        dup_stop(r);
     }
     if (role == ROLE_PRIMARY) {
         /* what it holds prepared may have been committed and acknowledged by the old primary:

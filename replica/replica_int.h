@@ -30,6 +30,8 @@
 #include "replica/plog.h"
 #include "replica/storage.h"
 
+struct dup_state;
+struct geokv_client;
 struct metric;
 struct stub;
 struct stub_loop;
@@ -69,6 +71,8 @@ struct replica {
     decree_t last_prepared;  /* appended to the plog */
     decree_t durable_prepared; /* the plog is synced up to here */
     decree_t serve_from;     /* a new primary serves once it committed up to here */
+    decree_t verified;       /* secondary: prepared decrees up to here are the primary's own
+                              * versions, so its commit point may apply them */
     decree_t last_durable;   /* flushed to RocksDB SST files */
     uint64_t last_ts_us;     /* hybrid clock: timetags never go backwards */
     unsigned cluster_id;
@@ -82,6 +86,7 @@ struct replica {
     bool copying;           /* learner: a checkpoint copy runs on the blocking loop */
     int64_t learn_touch_ms; /* learner: last sign of life of the learn / the primary */
     struct storage_batch *batch;
+    struct dup_state *dup; /* duplications (dup_ship.c); NULL if none */
     struct metric *write_ops, *read_ops, *write_latency, *read_latency; /* per table */
     bool dirty; /* on the loop's dirty list */
     struct replica *next_dirty;
@@ -113,6 +118,10 @@ uint64_t replica_next_ts(struct replica *r);
 void replica_on_write(struct replica *r, struct rpc_request *req);
 void replica_on_incr(struct replica *r, struct rpc_request *req);
 void replica_on_cas(struct replica *r, struct rpc_request *req);
+/* The newest record at (hk, sk), proposed (uncommitted) writes and tombstones included:
+ * 1 found (rec filled; storage_record_fini), 0 none, < 0 error. */
+int replica_read_latest(struct replica *r, struct bytes hk, struct bytes sk,
+                        struct storage_record *rec);
 /* 0 if r may serve clients now (primary, lease valid), else the error to answer. */
 int replica_check_primary(struct replica *r);
 
@@ -131,6 +140,9 @@ void replica_group_check_cron(struct replica *r);
 /* Secondary / learner: logs one encoded mutation from the primary (skipped if already held,
  * replacing a different one at the same decree). 1 = it does not follow last_prepared. */
 MUST_CHECK int replica_accept_mutation(struct replica *r, const uint8_t *enc, size_t len);
+/* Secondary / learner: applies up to the primary's commit point, but only the decrees known
+ * to be that primary's versions (an uncommitted tail from an older ballot is not). */
+void replica_commit_as_follower(struct replica *r, decree_t primary_committed);
 /* Appends an already logged mutation to the prepare list (replay, learning). */
 void replica_plist_push(struct replica *r, decree_t decree, ballot_t ballot, const uint8_t *enc,
                         size_t len);
@@ -181,6 +193,15 @@ void stub_call_meta(struct replica *r, uint32_t code, const struct buf *body,
 typedef void stub_work_fn(void *ctx);
 typedef void stub_done_fn(struct replica *r, void *ctx);
 void stub_run_blocking(struct replica *r, stub_work_fn *fn, stub_done_fn *done, void *ctx);
+/* Runs fn(r, ctx) on the loop that owns gpid (r NULL if it is not open there). Any thread. */
+void stub_post(uint64_t gpid, stub_done_fn *fn, void *ctx);
+/* The client of a remote cluster named in [pegasus.clusters] (NULL if not there). Any thread. */
+struct geokv_client *stub_remote_client(const char *cluster);
+/* Duplication settings. */
+size_t stub_dup_batch_bytes(void);
+int stub_dup_skip_retries(void);
+int64_t stub_dup_lagging_threshold_ms(void);
+bool stub_cluster_id_known(uint32_t cluster_id);
 /* Settings. */
 struct rpc_client *stub_client(void);
 /* Set when the server shuts down (long blocking work polls it). */

@@ -204,7 +204,7 @@ apply_learned(struct replica *r, const struct msg_learn_resp *resp)
     if (rc == 1)
         rc = ERR_INVALID_STATE;
     if (rc == 0)
-        rc = replica_commit_upto(r, resp->primary_committed);
+        replica_commit_as_follower(r, resp->primary_committed);
     stub_mark_dirty(r);
     return rc;
 }

@@ -26,6 +26,9 @@
 #include "common/xmalloc.h"
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
+#include "proto/server_config.h"
+#include "client/geokv.h"
+#include "replica/dup_int.h"
 #include "replica/file_copy.h"
 #include "replica/replica_int.h"
 
@@ -37,9 +40,18 @@ struct stub_loop {
     struct replica **reps; /* owned by the loop thread */
     size_t nreps;
     struct replica *dirty;
-    pthread_mutex_t snap_mu; /* leaf lock: guards snap only */
+    pthread_mutex_t snap_mu; /* leaf lock: guards snap and dup_snap only */
     struct replica_report *snap;
     size_t nsnap;
+    struct dup_confirm *dup_snap; /* confirmed decrees of the duplications it ships */
+    size_t ndup_snap;
+};
+
+/* A remote cluster from [pegasus.clusters], with its client created on first use. */
+struct remote_cluster {
+    char name[GEOKV_APP_NAME_MAX];
+    char metas[512];
+    struct geokv_client *client;
 };
 
 struct stub {
@@ -63,6 +75,15 @@ struct stub {
     struct storage_opts storage_opts;
     struct replica_opts replica_opts;
     size_t max_value_bytes;
+    /* duplication */
+    bool dup_enabled;
+    atomic_size_t dup_batch_bytes; /* changeable at run time (server-config) */
+    int dup_skip_retries;
+    int64_t dup_lag_threshold_ms, dup_sync_ms;
+    bool cluster_ids[128];         /* every id in [duplication-group] */
+    pthread_mutex_t remote_mu;     /* leaf lock: guards remotes[].client creation */
+    struct remote_cluster remotes[16];
+    int nremotes;
 };
 
 static struct stub *the_stub; /* one per process; read-only settings for replica code */
@@ -95,6 +116,48 @@ const atomic_bool *
 stub_stopping(void)
 {
     return &the_stub->stopping;
+}
+
+size_t
+stub_dup_batch_bytes(void)
+{
+    return atomic_load(&the_stub->dup_batch_bytes);
+}
+
+int
+stub_dup_skip_retries(void)
+{
+    return the_stub->dup_skip_retries;
+}
+
+int64_t
+stub_dup_lagging_threshold_ms(void)
+{
+    return the_stub->dup_lag_threshold_ms;
+}
+
+bool
+stub_cluster_id_known(uint32_t cluster_id)
+{
+    return cluster_id < 128 && the_stub->cluster_ids[cluster_id];
+}
+
+struct geokv_client *
+stub_remote_client(const char *cluster)
+{
+    struct stub *s = the_stub;
+    struct geokv_client *c = NULL;
+    pthread_mutex_lock(&s->remote_mu);
+    for (int i = 0; i < s->nremotes; i++) {
+        struct remote_cluster *rc = &s->remotes[i];
+        if (strcmp(rc->name, cluster) != 0)
+            continue;
+        if (rc->client == NULL && geokv_client_create(rc->metas, &rc->client) != 0)
+            LOG_ERROR("duplication: bad meta list for %s: %s", rc->name, rc->metas);
+        c = rc->client;
+    }
+    pthread_mutex_unlock(&s->remote_mu);
+    return c;
 }
 
 int64_t
@@ -151,6 +214,15 @@ publish(struct stub_loop *sl)
                                               sl->reps[i]->last_committed, true,
                                               sl->reps[i]->last_prepared, sl->reps[i]->role};
     sl->nsnap = sl->nreps;
+    sl->ndup_snap = 0;
+    for (size_t i = 0; i < sl->nreps; i++) {
+        struct dup_confirm c[GROUP_CHECK_MAX_DUPS];
+        uint32_t n = sl->reps[i]->role == ROLE_PRIMARY
+                         ? dup_confirms(sl->reps[i], c, GROUP_CHECK_MAX_DUPS) : 0;
+        sl->dup_snap = xrealloc(sl->dup_snap, (sl->ndup_snap + n + 1) * sizeof(*sl->dup_snap));
+        memcpy(sl->dup_snap + sl->ndup_snap, c, n * sizeof(*c));
+        sl->ndup_snap += n;
+    }
     pthread_mutex_unlock(&sl->snap_mu);
 }
 
@@ -245,6 +317,7 @@ run_request(void *arg)
     case RPC_PREPARE: replica_on_prepare(r, req); break;
     case RPC_GROUP_CHECK: replica_on_group_check(r, req); break;
     case RPC_LEARN: replica_on_learn(r, req); break;
+    case RPC_DUP_APPLY: replica_on_dup_apply(r, req); break;
     default: rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0); break;
     }
 }
@@ -279,9 +352,12 @@ on_request(void *arg, struct rpc_request *req)
         *ft = (struct file_task){s, req};
         loop_post(s->file_serve, run_file_request, ft);
         return;
+    case RPC_SERVER_CONFIG: /* touches only atomics: answered on this thread */
+        server_config_serve(req);
+        return;
     case RPC_WRITE: case RPC_GET: case RPC_MULTI_GET: case RPC_SCAN: case RPC_INCR:
     case RPC_CHECK_AND_SET: case RPC_CHECKPOINT: case RPC_PARTITION_INFO: case RPC_DIGEST:
-    case RPC_PREPARE: case RPC_GROUP_CHECK: case RPC_LEARN:
+    case RPC_PREPARE: case RPC_GROUP_CHECK: case RPC_LEARN: case RPC_DUP_APPLY:
         t = xmalloc(sizeof(*t));
         t->sl = loop_of(s, req->env.gpid);
         t->req = req;
@@ -373,6 +449,14 @@ run_blocking(void *arg)
 {
     struct blocking_job *job = arg;
     job->fn(job->ctx);
+    loop_post(job->sl->loop, run_blocking_done, job);
+}
+
+void
+stub_post(uint64_t gpid, stub_done_fn *fn, void *ctx)
+{
+    struct blocking_job *job = xmalloc(sizeof(*job));
+    *job = (struct blocking_job){loop_of(the_stub, gpid), gpid, NULL, fn, ctx};
     loop_post(job->sl->loop, run_blocking_done, job);
 }
 
@@ -488,6 +572,16 @@ loop_gc_cron(void *arg)
     }
 }
 
+/* Duplication: retries and shipping that no commit triggered. */
+static void
+loop_dup_cron(void *arg)
+{
+    struct stub_loop *sl = arg;
+    for (size_t i = 0; i < sl->nreps; i++)
+        dup_tick(sl->reps[i]);
+    publish(sl);
+}
+
 /* Group checks (primaries) and learn rounds (learners). */
 static void
 loop_group_cron(void *arg)
@@ -555,25 +649,20 @@ beacon_collect(struct stub *s, struct msg_beacon_req *req)
     }
 }
 
-/* Sends one beacon; follows a redirect to the leader once. Runs on: beacon loop. */
-static void
-beacon_cron(void *arg)
+/* A call to the meta leader: follows a redirect once, moves to the next meta on failure.
+ * Runs on: beacon loop. */
+static int
+meta_call(struct stub *s, uint32_t code, const struct buf *body, struct buf *reply)
 {
-    struct stub *s = arg;
-    struct msg_beacon_req req;
-    struct buf body = BUF_INIT, reply = BUF_INIT;
     int rc = ERR_NO_LEADER;
-    int64_t sent_ms = clock_mono_ms();
-    beacon_collect(s, &req);
-    msg_beacon_req_encode(&body, &req);
     for (int attempt = 0; attempt < 2; attempt++) {
         const char *meta = s->metas[atomic_load(&s->meta_idx)];
         struct msg_redirect redir;
-        buf_reset(&reply);
-        rc = rpc_call(s->client, meta, RPC_BEACON, 0, 0, body.data, body.len,
-                      (int)s->beacon_interval_ms, &reply);
-        if (rc == ERR_FORWARD_TO_LEADER && msg_redirect_decode(reply.data, reply.len, &redir) == 0 &&
-            redir.leader[0]) {
+        buf_reset(reply);
+        rc = rpc_call(s->client, meta, code, 0, 0, body->data, body->len,
+                      (int)s->beacon_interval_ms, reply);
+        if (rc == ERR_FORWARD_TO_LEADER &&
+            msg_redirect_decode(reply->data, reply->len, &redir) == 0 && redir.leader[0]) {
             for (int i = 0; i < s->nmetas; i++)
                 if (strcmp(s->metas[i], redir.leader) == 0)
                     atomic_store(&s->meta_idx, i);
@@ -583,6 +672,21 @@ beacon_cron(void *arg)
             atomic_store(&s->meta_idx, (atomic_load(&s->meta_idx) + 1) % s->nmetas);
         break;
     }
+    return rc;
+}
+
+/* Sends one beacon and applies the answer. Runs on: beacon loop. */
+static void
+beacon_cron(void *arg)
+{
+    struct stub *s = arg;
+    struct msg_beacon_req req;
+    struct buf body = BUF_INIT, reply = BUF_INIT;
+    int rc;
+    int64_t sent_ms = clock_mono_ms();
+    beacon_collect(s, &req);
+    msg_beacon_req_encode(&body, &req);
+    rc = meta_call(s, RPC_BEACON, &body, &reply);
     if (rc == 0) {
         struct msg_beacon_resp resp;
         if (msg_beacon_resp_decode(reply.data, reply.len, &resp) == 0) {
@@ -597,6 +701,71 @@ beacon_cron(void *arg)
         LOG_DEBUG("beacon: %s", err_name(rc));
     }
     msg_beacon_req_fini(&req);
+    buf_fini(&body);
+    buf_fini(&reply);
+}
+
+/* ---------------- duplication sync ---------------- */
+
+struct dup_task {
+    struct stub_loop *sl;
+    uint64_t gpid;
+    uint32_t n;
+    struct dup_assign *a;
+};
+
+/* Runs on: replica loop. */
+static void
+run_dup_assign(void *arg)
+{
+    struct dup_task *t = arg;
+    struct replica *r = find_replica(t->sl, t->gpid, NULL);
+    if (r != NULL && r->role == ROLE_PRIMARY) {
+        dup_assign(r, t->a, t->n);
+        dup_tick(r);
+    }
+    xfree(t->a);
+    xfree(t);
+}
+
+/* Reports confirmed decrees and hands each primary its duplications. Runs on: beacon loop. */
+static void
+dup_sync_cron(void *arg)
+{
+    struct stub *s = arg;
+    struct msg_dup_sync_req req = {0};
+    struct msg_dup_sync_resp resp;
+    struct buf body = BUF_INIT, reply = BUF_INIT;
+    snprintf(req.node, sizeof(req.node), "%s", s->address);
+    for (int i = 0; i < s->nloops; i++) {
+        struct stub_loop *sl = &s->loops[i];
+        pthread_mutex_lock(&sl->snap_mu);
+        req.primaries = xrealloc(req.primaries, (req.nprimaries + sl->nsnap + 1) * sizeof(uint64_t));
+        for (size_t k = 0; k < sl->nsnap; k++)
+            if (sl->snap[k].role == ROLE_PRIMARY)
+                req.primaries[req.nprimaries++] = sl->snap[k].gpid;
+        req.confirms = xrealloc(req.confirms, (req.nconfirms + sl->ndup_snap + 1) *
+                                                  sizeof(*req.confirms));
+        memcpy(req.confirms + req.nconfirms, sl->dup_snap, sl->ndup_snap * sizeof(*sl->dup_snap));
+        req.nconfirms += (uint32_t)sl->ndup_snap;
+        pthread_mutex_unlock(&sl->snap_mu);
+    }
+    msg_dup_sync_req_encode(&body, &req);
+    if (req.nprimaries > 0 && meta_call(s, RPC_DUP_SYNC, &body, &reply) == 0 &&
+        msg_dup_sync_resp_decode(reply.data, reply.len, &resp) == 0) {
+        for (uint32_t i = 0; i < req.nprimaries; i++) {
+            struct dup_task *t = xcalloc(1, sizeof(*t));
+            t->sl = loop_of(s, req.primaries[i]);
+            t->gpid = req.primaries[i];
+            t->a = xcalloc(resp.n + 1, sizeof(*t->a));
+            for (uint32_t k = 0; k < resp.n; k++)
+                if (resp.dups[k].gpid == t->gpid)
+                    t->a[t->n++] = resp.dups[k];
+            loop_post(t->sl->loop, run_dup_assign, t);
+        }
+        msg_dup_sync_resp_fini(&resp);
+    }
+    msg_dup_sync_req_fini(&req);
     buf_fini(&body);
     buf_fini(&reply);
 }
@@ -640,6 +809,46 @@ read_plog_fsync(struct stub *s)
     return ERR_CONFIG;
 }
 
+static void
+add_cluster_id(void *arg, const char *key, const char *value)
+{
+    struct stub *s = arg;
+    long id = strtol(value, NULL, 10);
+    if (id > 0 && id < 128)
+        s->cluster_ids[id] = true;
+}
+
+static void
+add_remote(void *arg, const char *key, const char *value)
+{
+    struct stub *s = arg;
+    if (s->nremotes == 16)
+        return;
+    snprintf(s->remotes[s->nremotes].name, GEOKV_APP_NAME_MAX, "%s", key);
+    snprintf(s->remotes[s->nremotes].metas, sizeof(s->remotes[0].metas), "%s", value);
+    s->nremotes++;
+}
+
+/* [replication] duplication_*, [duplication-group], [pegasus.clusters], [pegasus.server]. */
+static int
+read_dup_config(struct stub *s)
+{
+    int64_t v;
+    int rc = config_get_bool(s->cfg, "replication", "duplication_enabled", true, &s->dup_enabled);
+    if (rc != 0)
+        LOG_ERROR("config: [replication] duplication_enabled is not a boolean");
+    rc = rc ? rc : read_int(s, "replication", "duplicate_log_batch_bytes", 4096, 0, &v);
+    atomic_store(&s->dup_batch_bytes, (size_t)v);
+    rc = rc ? rc : read_int(s, "replication", "dup_fail_skip_retries", 3, 1, &v);
+    s->dup_skip_retries = (int)v;
+    rc = rc ? rc : read_int(s, "replication", "dup_sync_interval_ms", 1000, 10, &s->dup_sync_ms);
+    rc = rc ? rc : read_int(s, "pegasus.server", "dup_lagging_write_threshold_ms", 10000, 1,
+                            &s->dup_lag_threshold_ms);
+    config_each(s->cfg, "duplication-group", add_cluster_id, s);
+    config_each(s->cfg, "pegasus.clusters", add_remote, s);
+    return rc;
+}
+
 /* Reads every setting; logs and returns ERR_CONFIG on a bad one. */
 static int
 stub_read_config(struct stub *s)
@@ -674,6 +883,7 @@ stub_read_config(struct stub *s)
         rc = ERR_CONFIG;
     }
     rc = rc ? rc : read_plog_fsync(s);
+    rc = rc ? rc : read_dup_config(s);
     s->replica_opts = (struct replica_opts){&s->plog_opts, &s->storage_opts, (unsigned)v};
     s->nloops = (int)threads;
     return rc;
@@ -714,6 +924,7 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
         return rc;
     }
     the_stub = s;
+    pthread_mutex_init(&s->remote_mu, NULL);
     s->loops = xcalloc((size_t)s->nloops, sizeof(*s->loops));
     for (int i = 0; i < s->nloops; i++) {
         struct stub_loop *sl = &s->loops[i];
@@ -725,6 +936,7 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
         loop_set_before_sleep(sl->loop, loop_before_sleep, sl);
         loop_add_timer(sl->loop, s->gc_interval_ms, loop_gc_cron, sl);
         loop_add_timer(sl->loop, s->group_check_ms, loop_group_cron, sl);
+        loop_add_timer(sl->loop, 50, loop_dup_cron, sl);
         if (s->plog_opts.fsync_mode == PLOG_FSYNC_INTERVAL)
             loop_add_timer(sl->loop, s->plog_opts.fsync_interval_ms, loop_sync_cron, sl);
         loop_start(sl->loop);
@@ -742,6 +954,8 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
     rpc_server_start(s->server);
     s->beacon = loop_create("beacon");
     loop_add_timer(s->beacon, s->beacon_interval_ms, beacon_cron, s);
+    if (s->dup_enabled)
+        loop_add_timer(s->beacon, s->dup_sync_ms, dup_sync_cron, s);
     loop_post(s->beacon, beacon_cron, s); /* first beacon at once */
     loop_start(s->beacon);
     LOG_INFO("replica server %s serving, data in %s, %d worker loops, metas %s", address,
@@ -770,6 +984,9 @@ stub_destroy(struct stub *s)
         rpc_server_stop(s->server); /* no new requests; queued ones are still answered */
     loop_destroy(s->blocking);      /* a running copy sees `stopping` and ends */
     loop_destroy(s->file_serve);
+    for (int i = 0; i < s->nremotes; i++) /* waits for shipments in flight; their ends post */
+        if (s->remotes[i].client)
+            geokv_client_destroy(s->remotes[i].client);
     rpc_client_destroy(s->client);  /* fails calls in flight: their completions are posted */
     for (int i = 0; i < s->nloops; i++) {
         loop_post(s->loops[i].loop, close_all, &s->loops[i]);
@@ -777,6 +994,7 @@ stub_destroy(struct stub *s)
         pthread_mutex_destroy(&s->loops[i].snap_mu);
         xfree(s->loops[i].reps);
         xfree(s->loops[i].snap);
+        xfree(s->loops[i].dup_snap);
     }
     rpc_server_destroy(s->server);
     xfree(s->loops);

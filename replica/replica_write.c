@@ -125,16 +125,24 @@ read_prepared(struct replica *r, struct bytes hk, struct bytes sk, struct storag
     return 0;
 }
 
+int
+replica_read_latest(struct replica *r, struct bytes hk, struct bytes sk,
+                    struct storage_record *rec)
+{
+    int rc;
+    if (read_prepared(r, hk, sk, rec))
+        return 1;
+    rc = storage_get(r->storage, hk.p, hk.len, sk.p, sk.len, rec);
+    return rc == ERR_NOT_FOUND ? 0 : rc == 0 ? 1 : rc;
+}
+
 /* Reads the live record at (hk, sk), proposed writes included: 1 found, 0 absent (or
  * deleted, or expired), < 0 error. */
 static int
 read_live(struct replica *r, struct bytes hk, struct bytes sk, struct storage_record *rec)
 {
-    int rc = read_prepared(r, hk, sk, rec) ? 0 : storage_get(r->storage, hk.p, hk.len, sk.p,
-                                                               sk.len, rec);
-    if (rc == ERR_NOT_FOUND)
-        return 0;
-    if (rc != 0)
+    int rc = replica_read_latest(r, hk, sk, rec);
+    if (rc <= 0)
         return rc;
     if (!storage_record_visible(rec, (uint32_t)clock_wall_s())) {
         storage_record_fini(rec);

@@ -1,0 +1,113 @@
+/*
+ * dup_apply.c: applying duplicated entries on the receiving primary (RPC_DUP_APPLY).
+ *
+ * Each entry carries its origin timetag (timestamp << 8 | cluster_id << 1 | delete flag).
+ * It is kept only if its timetag is larger than that of the record or tombstone stored for
+ * its key (proposed writes included): last writer wins, and because the cluster id sits in
+ * the timetag a tie goes to the larger cluster id. The comparison is total and deletes leave
+ * tombstones, so every cluster ends with the same winner whatever order entries arrive in.
+ * The winners go through normal replication as one mutation marked MUTATION_FROM_DUP, which
+ * this cluster never ships back. The partition's clock is raised to every applied timetag,
+ * so a later local write always wins over what was applied.
+ * Runs on: replica loop.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/xmalloc.h"
+#include "proto/mutation.h"
+#include "proto/pack.h"
+#include "replica/dup_int.h"
+#include "replica/replica_int.h"
+
+static bool
+same_key(const struct mutation_op *a, const struct mutation_op *b)
+{
+    return a->hash_key.len == b->hash_key.len && a->sort_key.len == b->sort_key.len &&
+           memcmp(a->hash_key.p, b->hash_key.p, a->hash_key.len) == 0 &&
+           memcmp(a->sort_key.p, b->sort_key.p, a->sort_key.len) == 0;
+}
+
+/* Adds op to m if it beats what is stored (and what m already holds for its key). */
+static void
+keep_if_newer(struct replica *r, struct mutation *m, const struct mutation_op *op)
+{
+    struct storage_record rec;
+    int found;
+    for (uint32_t i = 0; i < m->nops; i++)
+        if (same_key(&m->ops[i], op)) {
+            if (op->timetag > m->ops[i].timetag)
+                m->ops[i] = *op;
+            return;
+        }
+    found = replica_read_latest(r, op->hash_key, op->sort_key, &rec);
+    if (found > 0) {
+        bool older = op->timetag <= rec.timetag;
+        storage_record_fini(&rec);
+        if (older)
+            return;
+    }
+    m->ops[m->nops++] = *op;
+    if (timetag_ts(op->timetag) > r->last_ts_us)
+        r->last_ts_us = timetag_ts(op->timetag);
+}
+
+/* Receiver-side lag: now - the entry's origin time. */
+static void
+observe_lag(const struct mutation_op *op)
+{
+    static struct metric *lag, *lagging;
+    int64_t ms = (clock_wall_us() - (int64_t)timetag_ts(op->timetag)) / 1000;
+    if (lag == NULL) {
+        lag = metric_get(METRIC_HISTOGRAM, "dup_time_lag_ms", NULL,
+                         "time from the write at the source to its arrival here, ms");
+        lagging = metric_get(METRIC_COUNTER, "dup_lagging_writes", NULL,
+                             "duplicated writes that took longer than "
+                             "dup_lagging_write_threshold_ms");
+    }
+    metric_observe(lag, ms < 0 ? 0 : ms);
+    if (ms > stub_dup_lagging_threshold_ms())
+        metric_add(lagging, 1);
+}
+
+void
+replica_on_dup_apply(struct replica *r, struct rpc_request *req)
+{
+    struct msg_dup_apply_req a = {0};
+    struct unpacked *zone = NULL;
+    struct mutation m = {0};
+    int rc = replica_check_primary(r);
+    if (rc == 0)
+        rc = msg_dup_apply_req_decode(req->env.body, req->env.body_len, &a, &zone);
+    if (rc == 0 && (a.source_cluster_id == r->cluster_id ||
+                    !stub_cluster_id_known(a.source_cluster_id))) {
+        RLOG_WARN(r, "refusing duplicated entries from cluster id %u (%s)", a.source_cluster_id,
+                  a.source_cluster_id == r->cluster_id ? "our own id" : "not in [duplication-group]");
+        rc = ERR_INVALID_ARG;
+    }
+    for (uint32_t i = 0; rc == 0 && i < a.nops; i++)
+        if (a.ops[i].hash_key.len > GEOKV_MAX_HASH_KEY || a.ops[i].value.len > stub_max_value_bytes())
+            rc = ERR_TOO_LARGE;
+    if (rc == 0) {
+        m.ops = xcalloc(a.nops, sizeof(*m.ops));
+        for (uint32_t i = 0; i < a.nops; i++) {
+            observe_lag(&a.ops[i]);
+            keep_if_newer(r, &m, &a.ops[i]);
+        }
+        if (m.nops == 0) {
+            rpc_reply(req, 0, NULL, 0); /* every entry was older than what we hold */
+        } else {
+            m.flags = MUTATION_FROM_DUP;
+            replica_propose(r, &m, req, NULL);
+        }
+        req = NULL;
+    }
+    xfree(m.ops);
+    msg_dup_apply_req_fini(&a);
+    unpacked_free(zone);
+    if (req)
+        replica_reply_err(r, req, rc);
+}

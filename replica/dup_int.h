@@ -1,0 +1,47 @@
+#pragma once
+/*
+ * Duplication on the replica side (DESIGN.md §4), shared by replica_*.c and dup_*.c.
+ *
+ * dup_ship.c: for each duplication of a partition it leads, the primary loads committed
+ * mutations after the confirmed decree, skips those that arrived by duplication, routes each
+ * op by its own key to the remote table's partition, ships batches of about
+ * duplicate_log_batch_bytes with several shipments in flight, and advances the confirmed
+ * decree only past shipments whose every batch was acknowledged.
+ * dup_apply.c: the receiving primary keeps an entry only if its timetag is larger than the
+ * stored record's (last writer wins, ties by cluster id, which is in the timetag) and
+ * replicates the winners as a mutation marked MUTATION_FROM_DUP.
+ * dup_sync.c: every second the server reports confirmed decrees to the meta and gets the
+ * duplications of its primaries back.
+ * Runs on: replica loop, unless a function says otherwise.
+ */
+#include <stdint.h>
+
+#include "proto/msg.h"
+#include "proto/types.h"
+
+struct replica;
+struct rpc_request;
+struct mutation;
+
+/* The duplications of one partition it leads now: adopt, update, or drop (missing ones). */
+void dup_assign(struct replica *r, const struct dup_assign *d, uint32_t n);
+/* Primary: ships what is committed and due, retries what failed. Cheap when idle. */
+void dup_tick(struct replica *r);
+/* A decree was just committed: remember it for shipping (skips FROM_DUP mutations). */
+void dup_on_commit(struct replica *r, decree_t decree, const uint8_t *enc, size_t len);
+/* The lowest decree some duplication still needs (INT64_MAX if none): the plog keeps it. */
+decree_t dup_plog_floor(const struct replica *r);
+/* The confirmed decree of every duplication (for reports and group checks). */
+uint32_t dup_confirms(const struct replica *r, struct dup_confirm *out, uint32_t max);
+/* Secondary: the primary's confirmed decrees, kept as a plog floor and resume point. */
+void dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n);
+/* Leaving the primary role or closing: stop shipping, forget shipments in flight. */
+void dup_stop(struct replica *r);
+void dup_free(struct replica *r);
+
+/* dup_apply.c: RPC_DUP_APPLY on the receiving primary. */
+void replica_on_dup_apply(struct replica *r, struct rpc_request *req);
+
+/* dup_sync.c (stub level, beacon thread): one RPC_DUP_SYNC round. */
+struct stub;
+void dup_sync_round(struct stub *s);

@@ -1,0 +1,608 @@
+/*
+ * dup_ship.c: shipping a partition's committed writes to a remote cluster (dup_int.h).
+ *
+ * A shipper per duplication, on the partition's primary. Its position: `confirmed` (every
+ * decree up to it was acknowledged by the remote, or skipped in FAIL_SKIP) <= `loaded` (every
+ * decree up to it is in a shipment). A shipment covers the decrees (first, last]: it loads
+ * them (from the recent-commit cache, else from the plog), drops mutations that arrived by
+ * duplication (a write is shipped only by the cluster it was first written in: no echoes),
+ * routes each op by its own key to the remote partition (the two tables may have different
+ * partition counts) and cuts per-partition batches of about duplicate_log_batch_bytes. Up to
+ * SHIP_WINDOW shipments are in flight; confirmed advances over the oldest ones as they
+ * complete. Re-shipping after a failover is harmless: applying is last-writer-wins.
+ * FAIL_SLOW retries a failed batch forever with backoff; FAIL_SKIP gives up after
+ * dup_skip_retries attempts and counts what it skipped.
+ * Runs on: replica loop (RPC completions are posted back to it).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client/geokv.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/xmalloc.h"
+#include "proto/hash.h"
+#include "proto/mutation.h"
+#include "proto/pack.h"
+#include "proto/rpc_codes.h"
+#include "replica/dup_int.h"
+#include "replica/replica_int.h"
+
+#define SHIP_WINDOW 4                    /* shipments in flight per duplication */
+#define SHIP_MAX_BYTES (4u << 20)        /* mutation bytes loaded into one shipment */
+#define SHIP_TIMEOUT_MS 5000
+#define CACHE_MAX_BYTES (32u << 20)      /* recent committed mutations kept for shipping */
+#define MAX_DUPS 8
+
+struct batch {
+    uint32_t pidx;
+    struct buf body; /* msg_dup_apply_req */
+    size_t count_at; /* where its op count is patched in */
+    uint32_t nops;
+    int attempts;
+    int64_t retry_at_ms; /* 0 = in flight or done */
+    bool done;
+};
+
+struct shipment {
+    uint64_t seq;
+    decree_t last; /* covers (previous shipment's last, last] */
+    struct batch *batches;
+    uint32_t nbatches, pending;
+};
+
+struct shipper {
+    uint64_t dupid;
+    uint32_t status, fail_mode;
+    char remote[GEOKV_APP_NAME_MAX], remote_app[GEOKV_APP_NAME_MAX];
+    decree_t confirmed, loaded;
+    struct geokv_table *table; /* remote table; NULL until opened */
+    bool opening;
+    int64_t open_retry_ms;
+    struct shipment win[SHIP_WINDOW]; /* ring: oldest at head */
+    uint32_t head, count;
+    uint64_t next_seq;
+};
+
+struct cached {
+    decree_t decree;
+    struct buf enc;
+};
+
+struct dup_state {
+    struct shipper *sh[MAX_DUPS];
+    uint32_t n;
+    struct dup_confirm known[MAX_DUPS]; /* secondary: the primary's confirmed decrees */
+    uint32_t nknown;
+    struct cached *cache; /* committed mutations not yet loaded by every shipper */
+    size_t ncache, cache_cap, cache_bytes;
+    int64_t pending_reported; /* this partition's share of dup_pending_mutations_count */
+};
+
+/* ---------------- metrics ---------------- */
+
+static struct metric *
+dup_metric(enum metric_kind kind, const char *name, const char *help)
+{
+    return metric_get(kind, name, NULL, help);
+}
+
+#define M_FAILED() dup_metric(METRIC_COUNTER, "dup_failed_shipping_ops", "failed shipping RPCs")
+#define M_SHIPPED_OPS() dup_metric(METRIC_COUNTER, "dup_shipped_ops", "entries shipped")
+#define M_SHIPPED_BYTES() dup_metric(METRIC_COUNTER, "dup_shipped_bytes", "bytes shipped")
+#define M_SKIPPED() dup_metric(METRIC_COUNTER, "dup_skipped_ops", "entries skipped (FAIL_SKIP)")
+#define M_LOAD_FAILED() \
+    dup_metric(METRIC_COUNTER, "dup_load_file_failed_count", "failed plog reads for shipping")
+
+/* ---------------- state ---------------- */
+
+static struct dup_state *
+state_of(struct replica *r)
+{
+    if (r->dup == NULL)
+        r->dup = xcalloc(1, sizeof(*r->dup));
+    return r->dup;
+}
+
+static void
+shipment_clear(struct shipment *s)
+{
+    for (uint32_t i = 0; i < s->nbatches; i++)
+        buf_fini(&s->batches[i].body);
+    xfree(s->batches);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Forgets the shipments in flight; shipping restarts at the confirmed decree. */
+static void
+shipper_reset(struct shipper *sh)
+{
+    while (sh->count > 0) {
+        shipment_clear(&sh->win[sh->head]);
+        sh->head = (sh->head + 1) % SHIP_WINDOW;
+        sh->count--;
+    }
+    sh->loaded = sh->confirmed;
+}
+
+static void
+shipper_free(struct shipper *sh)
+{
+    shipper_reset(sh);
+    xfree(sh);
+}
+
+void
+dup_stop(struct replica *r)
+{
+    struct dup_state *d = r->dup;
+    for (uint32_t i = 0; d && i < d->n; i++)
+        shipper_reset(d->sh[i]);
+}
+
+void
+dup_free(struct replica *r)
+{
+    struct dup_state *d = r->dup;
+    if (d == NULL)
+        return;
+    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count", NULL),
+               -d->pending_reported);
+    for (uint32_t i = 0; i < d->n; i++)
+        shipper_free(d->sh[i]);
+    for (size_t i = 0; i < d->ncache; i++)
+        buf_fini(&d->cache[i].enc);
+    xfree(d->cache);
+    xfree(d);
+    r->dup = NULL;
+}
+
+decree_t
+dup_plog_floor(const struct replica *r)
+{
+    const struct dup_state *d = r->dup;
+    decree_t floor = INT64_MAX;
+    for (uint32_t i = 0; d && i < d->n; i++)
+        if (d->sh[i]->confirmed < floor)
+            floor = d->sh[i]->confirmed;
+    for (uint32_t i = 0; d && i < d->nknown; i++)
+        if (d->known[i].confirmed < floor)
+            floor = d->known[i].confirmed;
+    return floor < 0 ? 0 : floor;
+}
+
+uint32_t
+dup_confirms(const struct replica *r, struct dup_confirm *out, uint32_t max)
+{
+    const struct dup_state *d = r->dup;
+    uint32_t n = 0;
+    for (uint32_t i = 0; d && i < d->n && n < max; i++)
+        out[n++] = (struct dup_confirm){r->gpid, d->sh[i]->dupid, d->sh[i]->confirmed};
+    return n;
+}
+
+void
+dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n)
+{
+    struct dup_state *d;
+    if (n == 0 && r->dup == NULL)
+        return;
+    d = state_of(r);
+    d->nknown = n < MAX_DUPS ? n : MAX_DUPS;
+    memcpy(d->known, c, d->nknown * sizeof(*c));
+}
+
+/* The decree a new shipper starts from: the meta's, or what the group check told us. */
+static decree_t
+resume_point(struct replica *r, const struct dup_assign *a)
+{
+    decree_t at = a->confirmed;
+    for (uint32_t i = 0; i < r->dup->nknown; i++)
+        if (r->dup->known[i].dupid == a->dupid && r->dup->known[i].confirmed > at)
+            at = r->dup->known[i].confirmed;
+    if (at < 0 || at > r->last_committed) /* new ("from now on"), or unknown here */
+        at = r->last_committed;
+    return at;
+}
+
+void
+dup_assign(struct replica *r, const struct dup_assign *a, uint32_t n)
+{
+    struct dup_state *d = state_of(r);
+    for (uint32_t i = 0; i < d->n;) { /* drop the removed ones */
+        bool keep = false;
+        for (uint32_t k = 0; k < n; k++)
+            keep |= a[k].dupid == d->sh[i]->dupid && a[k].status != DS_REMOVED;
+        if (keep) {
+            i++;
+            continue;
+        }
+        RLOG_INFO(r, "duplication %" PRIu64 " removed here", d->sh[i]->dupid);
+        shipper_free(d->sh[i]);
+        d->sh[i] = d->sh[--d->n];
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        struct shipper *sh = NULL;
+        if (a[k].status == DS_REMOVED)
+            continue;
+        for (uint32_t i = 0; i < d->n; i++)
+            if (d->sh[i]->dupid == a[k].dupid)
+                sh = d->sh[i];
+        if (sh == NULL && d->n < MAX_DUPS) {
+            sh = xcalloc(1, sizeof(*sh));
+            sh->dupid = a[k].dupid;
+            snprintf(sh->remote, sizeof(sh->remote), "%s", a[k].remote);
+            snprintf(sh->remote_app, sizeof(sh->remote_app), "%s", a[k].remote_app);
+            sh->confirmed = sh->loaded = resume_point(r, &a[k]);
+            d->sh[d->n++] = sh;
+            RLOG_INFO(r, "duplication %" PRIu64 " to %s: shipping after decree %" PRId64,
+                      sh->dupid, sh->remote, sh->confirmed);
+        }
+        if (sh) {
+            sh->status = a[k].status;
+            sh->fail_mode = a[k].fail_mode;
+            if (a[k].confirmed > sh->confirmed && sh->count == 0) /* another primary went on */
+                sh->confirmed = sh->loaded = a[k].confirmed;
+        }
+    }
+}
+
+/* ---------------- the recent-commit cache ---------------- */
+
+static bool
+any_shipping(const struct dup_state *d)
+{
+    for (uint32_t i = 0; d && i < d->n; i++)
+        if (d->sh[i]->status == DS_LOG || d->sh[i]->status == DS_PAUSE)
+            return true;
+    return false;
+}
+
+/* Drops cached decrees every shipper has loaded, and the oldest beyond the size cap. */
+static void
+cache_trim(struct dup_state *d)
+{
+    decree_t min_loaded = INT64_MAX;
+    size_t drop = 0;
+    for (uint32_t i = 0; i < d->n; i++)
+        if (d->sh[i]->loaded < min_loaded)
+            min_loaded = d->sh[i]->loaded;
+    while (drop < d->ncache &&
+           (d->cache[drop].decree <= min_loaded || d->cache_bytes > CACHE_MAX_BYTES)) {
+        d->cache_bytes -= d->cache[drop].enc.len;
+        buf_fini(&d->cache[drop].enc);
+        drop++;
+    }
+    memmove(d->cache, d->cache + drop, (d->ncache - drop) * sizeof(*d->cache));
+    d->ncache -= drop;
+}
+
+void
+dup_on_commit(struct replica *r, decree_t decree, const uint8_t *enc, size_t len)
+{
+    struct dup_state *d = r->dup;
+    struct cached *c;
+    if (!any_shipping(d))
+        return;
+    if (d->ncache == d->cache_cap) {
+        d->cache_cap = d->cache_cap ? d->cache_cap * 2 : 256;
+        d->cache = xrealloc(d->cache, d->cache_cap * sizeof(*d->cache));
+    }
+    c = &d->cache[d->ncache++];
+    c->decree = decree;
+    memset(&c->enc, 0, sizeof(c->enc));
+    buf_append(&c->enc, enc, len);
+    d->cache_bytes += len;
+}
+
+/* ---------------- loading and batching ---------------- */
+
+/* Batches of one shipment being built, one open batch per remote partition. */
+struct builder {
+    struct replica *r;
+    struct shipper *sh;
+    struct shipment *s;
+    uint32_t partitions;
+    int32_t *open; /* per remote pidx: index of its open batch, or -1 */
+    size_t bytes, batch_bytes;
+    decree_t last;
+    int err;
+};
+
+static struct batch *
+new_batch(struct builder *b, uint32_t pidx)
+{
+    struct shipment *s = b->s;
+    s->batches = xrealloc(s->batches, (s->nbatches + 1) * sizeof(*s->batches));
+    memset(&s->batches[s->nbatches], 0, sizeof(*s->batches));
+    s->batches[s->nbatches].pidx = pidx;
+    b->open[pidx] = (int32_t)s->nbatches;
+    return &s->batches[s->nbatches++];
+}
+
+/* Adds one op to its partition's open batch (a msg_dup_apply_req built op by op). */
+static void
+add_op(struct builder *b, const struct mutation_op *op)
+{
+    uint32_t pidx = key_partition(op->hash_key.p, op->hash_key.len, op->sort_key.p,
+                                  op->sort_key.len, b->partitions);
+    struct batch *bt;
+    size_t before;
+    if (b->open[pidx] < 0) {
+        bt = new_batch(b, pidx);
+        bt->count_at = dup_apply_begin(&bt->body, b->r->cluster_id);
+    }
+    bt = &b->s->batches[b->open[pidx]];
+    before = bt->body.len;
+    dup_apply_add(&bt->body, op);
+    bt->nops++;
+    b->bytes += bt->body.len - before;
+    if (bt->body.len >= b->batch_bytes) { /* full: close it; the next op opens a new one */
+        dup_apply_end(&bt->body, bt->count_at, bt->nops);
+        b->open[pidx] = -1;
+    }
+}
+
+/* Takes one committed mutation into the shipment. */
+static int
+take_mutation(void *arg, decree_t decree, const uint8_t *enc, size_t len)
+{
+    struct builder *b = arg;
+    struct unpacked *zone;
+    struct mutation m;
+    if (decree <= b->last)
+        return 0;
+    if (decree > b->r->last_committed || b->bytes >= SHIP_MAX_BYTES)
+        return 1;
+    if (mutation_decode(enc, len, &m, &zone) != 0) {
+        b->err = ERR_INVALID_DATA;
+        return 1;
+    }
+    if (!(m.flags & MUTATION_FROM_DUP))
+        for (uint32_t i = 0; i < m.nops; i++)
+            add_op(b, &m.ops[i]);
+    mutation_fini(&m);
+    unpacked_free(zone);
+    b->last = decree;
+    return 0;
+}
+
+/* Loads the decrees after sh->loaded into b: from the cache when it covers them. */
+static void
+load(struct builder *b)
+{
+    struct dup_state *d = b->r->dup;
+    if (d->ncache > 0 && d->cache[0].decree <= b->last + 1) {
+        for (size_t i = 0; i < d->ncache; i++)
+            if (take_mutation(b, d->cache[i].decree, d->cache[i].enc.data, d->cache[i].enc.len))
+                break;
+        return;
+    }
+    if (plog_replay(b->r->plog, b->last, take_mutation, b) < 0) {
+        metric_add(M_LOAD_FAILED(), 1);
+        b->err = ERR_IO;
+    }
+}
+
+
+/* Builds the next shipment (the committed decrees after sh->loaded); false if none. */
+static bool
+build_shipment(struct replica *r, struct shipper *sh)
+{
+    struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
+    struct builder b = {r, sh, s, geokv_table_partition_count(sh->table), NULL, 0,
+                        stub_dup_batch_bytes(), sh->loaded, 0};
+    if (b.partitions == 0 || sh->loaded >= r->last_committed)
+        return false;
+    memset(s, 0, sizeof(*s));
+    b.open = xmalloc(b.partitions * sizeof(*b.open));
+    for (uint32_t i = 0; i < b.partitions; i++)
+        b.open[i] = -1;
+    load(&b);
+    xfree(b.open);
+    for (uint32_t i = 0; i < s->nbatches; i++)
+        dup_apply_end(&s->batches[i].body, s->batches[i].count_at, s->batches[i].nops);
+    if (b.last == sh->loaded) { /* nothing loaded (a read error, counted in load) */
+        shipment_clear(s);
+        return false;
+    }
+    s->seq = ++sh->next_seq;
+    s->last = b.last;
+    s->pending = s->nbatches;
+    sh->loaded = b.last;
+    sh->count++;
+    return true;
+}
+
+struct batch_ctx {
+    uint64_t gpid, dupid, seq;
+    uint32_t idx;
+    int err;
+};
+
+static struct shipment *
+find_shipment(struct shipper *sh, uint64_t seq)
+{
+    for (uint32_t i = 0; i < sh->count; i++) {
+        struct shipment *s = &sh->win[(sh->head + i) % SHIP_WINDOW];
+        if (s->seq == seq)
+            return s;
+    }
+    return NULL;
+}
+
+static struct shipper *
+find_shipper(struct replica *r, uint64_t dupid)
+{
+    for (uint32_t i = 0; r && r->dup && i < r->dup->n; i++)
+        if (r->dup->sh[i]->dupid == dupid)
+            return r->dup->sh[i];
+    return NULL;
+}
+
+/* Confirms the oldest shipments whose every batch is done. */
+static void
+advance(struct shipper *sh)
+{
+    while (sh->count > 0 && sh->win[sh->head].pending == 0) {
+        sh->confirmed = sh->win[sh->head].last;
+        shipment_clear(&sh->win[sh->head]);
+        sh->head = (sh->head + 1) % SHIP_WINDOW;
+        sh->count--;
+    }
+}
+
+static void batch_done(struct replica *r, void *arg);
+
+/* Runs on: client thread. */
+static void
+on_batch_reply(void *arg, int err, const uint8_t *body, size_t len)
+{
+    struct batch_ctx *c = arg;
+    c->err = err;
+    stub_post(c->gpid, batch_done, c);
+}
+
+static void
+send_batch(struct replica *r, struct shipper *sh, struct shipment *s, uint32_t idx)
+{
+    struct batch_ctx *c = xmalloc(sizeof(*c));
+    *c = (struct batch_ctx){r->gpid, sh->dupid, s->seq, idx, 0};
+    s->batches[idx].retry_at_ms = 0;
+    geokv_partition_call_async(sh->table, RPC_DUP_APPLY, s->batches[idx].pidx,
+                               &s->batches[idx].body, SHIP_TIMEOUT_MS, on_batch_reply, c);
+}
+
+/* A batch finished: count it, retry it (FAIL_SLOW) or give up on it (FAIL_SKIP). */
+static void
+batch_done(struct replica *r, void *arg)
+{
+    struct batch_ctx *c = arg;
+    struct shipper *sh = r && r->role == ROLE_PRIMARY ? find_shipper(r, c->dupid) : NULL;
+    struct shipment *s = sh ? find_shipment(sh, c->seq) : NULL;
+    struct batch *bt = s ? &s->batches[c->idx] : NULL;
+    if (bt == NULL || bt->done) {
+        xfree(c);
+        return;
+    }
+    if (c->err == 0) {
+        metric_add(M_SHIPPED_OPS(), bt->nops);
+        metric_add(M_SHIPPED_BYTES(), (int64_t)bt->body.len);
+    } else {
+        metric_add(M_FAILED(), 1);
+        bt->attempts++;
+        if (bt->attempts == 1 || bt->attempts % 10 == 0)
+            RLOG_WARN(r, "duplication %" PRIu64 ": batch to %s partition %u failed (%s), attempt %d",
+                      sh->dupid, sh->remote, bt->pidx, err_name(c->err), bt->attempts);
+    }
+    if (c->err != 0 && !(sh->fail_mode == FAIL_SKIP && bt->attempts >= stub_dup_skip_retries())) {
+        int shift = bt->attempts < 6 ? bt->attempts : 6;
+        bt->retry_at_ms = clock_mono_ms() + (50 << shift); /* FAIL_SLOW: retry forever */
+    } else {
+        if (c->err != 0) {
+            metric_add(M_SKIPPED(), bt->nops);
+            RLOG_WARN(r, "duplication %" PRIu64 ": skipped a batch of %u entries (FAIL_SKIP)",
+                      sh->dupid, bt->nops);
+        }
+        bt->done = true;
+        s->pending--;
+        advance(sh);
+        dup_tick(r);
+    }
+    xfree(c);
+}
+
+/* ---------------- the remote table ---------------- */
+
+struct open_job {
+    uint64_t dupid;
+    char remote[GEOKV_APP_NAME_MAX], app[GEOKV_APP_NAME_MAX];
+    struct geokv_table *table;
+    int rc;
+};
+
+/* Runs on: blocking loop. */
+static void
+open_remote(void *arg)
+{
+    struct open_job *j = arg;
+    struct geokv_client *c = stub_remote_client(j->remote);
+    j->rc = c ? geokv_open(c, j->app, 5000, &j->table) : ERR_CONFIG;
+}
+
+static void
+open_done(struct replica *r, void *arg)
+{
+    struct open_job *j = arg;
+    struct shipper *sh = find_shipper(r, j->dupid);
+    if (sh != NULL) {
+        sh->opening = false;
+        if (j->rc == 0) {
+            sh->table = j->table;
+            dup_tick(r);
+        } else {
+            RLOG_WARN(r, "duplication %" PRIu64 ": cannot open %s on %s: %s", sh->dupid, j->app,
+                      j->remote, err_str(j->rc));
+            metric_add(M_FAILED(), 1);
+            sh->open_retry_ms = clock_mono_ms() + 1000;
+        }
+    }
+    xfree(j);
+}
+
+static void
+start_open(struct replica *r, struct shipper *sh)
+{
+    struct open_job *j = xcalloc(1, sizeof(*j));
+    j->dupid = sh->dupid;
+    j->rc = ERR_SHUTDOWN;
+    snprintf(j->remote, sizeof(j->remote), "%s", sh->remote);
+    snprintf(j->app, sizeof(j->app), "%s", sh->remote_app);
+    sh->opening = true;
+    stub_run_blocking(r, open_remote, open_done, j);
+}
+
+/* ---------------- the shipping loop ---------------- */
+
+static void
+ship(struct replica *r, struct shipper *sh, int64_t now)
+{
+    if (sh->table == NULL) {
+        if (!sh->opening && now >= sh->open_retry_ms)
+            start_open(r, sh);
+        return;
+    }
+    for (uint32_t i = 0; i < sh->count; i++) { /* failed batches whose backoff is over */
+        struct shipment *s = &sh->win[(sh->head + i) % SHIP_WINDOW];
+        for (uint32_t k = 0; k < s->nbatches; k++)
+            if (!s->batches[k].done && s->batches[k].retry_at_ms && s->batches[k].retry_at_ms <= now)
+                send_batch(r, sh, s, k);
+    }
+    while (sh->count < SHIP_WINDOW && build_shipment(r, sh)) {
+        struct shipment *s = &sh->win[(sh->head + sh->count - 1) % SHIP_WINDOW];
+        for (uint32_t k = 0; k < s->nbatches; k++)
+            send_batch(r, sh, s, k);
+        advance(sh); /* a shipment of only duplicated writes has nothing to wait for */
+    }
+}
+
+void
+dup_tick(struct replica *r)
+{
+    struct dup_state *d = r->dup;
+    int64_t now = clock_mono_ms(), pending = 0;
+    if (d == NULL || r->role != ROLE_PRIMARY || atomic_load(stub_stopping()))
+        return;
+    for (uint32_t i = 0; i < d->n; i++) {
+        if (d->sh[i]->status == DS_LOG)
+            ship(r, d->sh[i], now);
+        pending += r->last_committed - d->sh[i]->confirmed;
+    }
+    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count",
+                          "committed writes not yet confirmed by the remote cluster"),
+               pending - d->pending_reported);
+    d->pending_reported = pending;
+    cache_trim(d);
+}
