@@ -26,3 +26,10 @@ enum admin_result {
 enum admin_result admin_run(struct admin_ctx *ctx, const struct admin_args *args);
 /* Prints the command list (help). */
 void admin_print_help(void);
+
+/* Duplication commands (admin_dup.c); each prints its own usage or error line. */
+struct admin_cmd;
+enum admin_result admin_cmd_dup(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+                                const struct admin_tok *argv);
+enum admin_result admin_cmd_set_dup_fail_mode(struct admin_ctx *ctx, const struct admin_cmd *cmd,
+                                              int argc, const struct admin_tok *argv);

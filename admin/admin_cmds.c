@@ -318,6 +318,117 @@ cmd_leader(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     return ADMIN_OK;
 }
 
+/* ---- server-config ---- */
+
+#define SERVER_CONFIG_MAX_TARGETS 256
+
+/* The servers `server-config` talks to: one address, or for "all" every alive replica
+ * server (from the meta) and every meta of the list. */
+struct sc_targets {
+    char addr[SERVER_CONFIG_MAX_TARGETS][GEOKV_ADDR_MAX];
+    size_t n;
+};
+
+static void
+sc_add(struct sc_targets *t, const char *addr)
+{
+    if (t->n < SERVER_CONFIG_MAX_TARGETS)
+        snprintf(t->addr[t->n++], GEOKV_ADDR_MAX, "%s", addr);
+}
+
+static int
+sc_collect(struct admin_ctx *ctx, const char *target, struct sc_targets *t)
+{
+    struct msg_list_nodes_resp m;
+    int err;
+
+    t->n = 0;
+    if (strcmp(target, "all") != 0) {
+        if (strchr(target, ':') == NULL || strlen(target) >= GEOKV_ADDR_MAX)
+            return ERR_INVALID_ARG;
+        sc_add(t, target);
+        return 0;
+    }
+    err = geokv_list_nodes(ctx->client, ctx->timeout_ms, &m);
+    if (err != 0)
+        return err;
+    for (uint32_t i = 0; i < m.nnodes; i++)
+        if (m.nodes[i].state == NODE_ALIVE)
+            sc_add(t, m.nodes[i].address);
+    msg_list_nodes_resp_fini(&m);
+    for (size_t i = 0; i < geokv_client_meta_count(ctx->client); i++)
+        sc_add(t, geokv_client_meta_addr(ctx->client, i));
+    return 0;
+}
+
+/* The first failure of a server-config run, for the one error line. */
+struct sc_failure {
+    size_t count;
+    char first[400];
+};
+
+static void
+sc_failed(struct sc_failure *f, const char *addr, int err, const char *reason)
+{
+    if (f->count++ == 0)
+        snprintf(f->first, sizeof(f->first), "%s: %s", addr, reason[0] ? reason : err_str(err));
+}
+
+/* One server: shows/sets key, or with key "" shows every setting it has. */
+static void
+sc_one(struct admin_ctx *ctx, const char *addr, const char *key, const char *value,
+       struct sc_failure *f)
+{
+    struct msg_server_config m;
+    char names[sizeof(m.value)], *save = NULL, *name;
+    int err = geokv_server_config(ctx->client, addr, key, value, ctx->timeout_ms, &m);
+
+    if (err != 0) {
+        sc_failed(f, addr, err, m.value);
+        return;
+    }
+    if (key[0] != '\0') {
+        printf("%s %s %s\n", addr, m.key, m.value);
+        return;
+    }
+    memcpy(names, m.value, sizeof(names));
+    for (name = strtok_r(names, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save))
+        sc_one(ctx, addr, name, "", f);
+}
+
+static enum admin_result
+cmd_server_config(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+                  const struct admin_tok *argv)
+{
+    const char *key = argc > 1 ? argv[1].p : "", *value = argc > 2 ? argv[2].p : "";
+    struct sc_targets *t = xmalloc(sizeof(*t));
+    struct sc_failure f = {0, ""};
+    int err = sc_collect(ctx, argv[0].p, t);
+
+    if (err == ERR_INVALID_ARG) {
+        xfree(t);
+        return USAGE_FAIL;
+    }
+    if (err == 0 && argc > 2 && value[0] == '\0')
+        err = ERR_INVALID_ARG;
+    if (err != 0) {
+        xfree(t);
+        return fail("server-config", err);
+    }
+    for (size_t i = 0; i < t->n; i++)
+        sc_one(ctx, t->addr[i], key, value, &f);
+    xfree(t);
+    if (f.count == 0)
+        return ADMIN_OK;
+    fflush(stdout);
+    if (f.count > 1)
+        fprintf(stderr, "error: server-config: %s (and %zu more failures)\n", f.first,
+                f.count - 1);
+    else
+        fprintf(stderr, "error: server-config: %s\n", f.first);
+    return ADMIN_FAIL;
+}
+
 /* ---- data commands ---- */
 
 static enum admin_result
@@ -476,6 +587,51 @@ cmd_count(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     return ADMIN_OK;
 }
 
+/* Copies one record of a full scan into the dump. */
+static int
+dump_record(void *arg, const struct kv_record *r)
+{
+    admin_dump_add(arg, r->hash_key.p, r->hash_key.len, r->sort_key.p, r->sort_key.len,
+                   r->value.p, r->value.len, r->expire_ts);
+    return 0;
+}
+
+/* Every live record of a table, sorted by key, for diffs between clusters: the whole table
+ * is collected before anything is printed. */
+static enum admin_result
+cmd_dump(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+         const struct admin_tok *argv)
+{
+    struct admin_dump d = ADMIN_DUMP_INIT;
+    struct buf line = BUF_INIT;
+    struct geokv_table *t;
+    int err;
+
+    if (argc > 0) {
+        err = geokv_open(ctx->client, argv[0].p, ctx->timeout_ms, &t);
+    } else if (ctx->app[0] == '\0') {
+        return USAGE_FAIL;
+    } else {
+        err = need_table(ctx);
+        t = ctx->table;
+    }
+    if (err == 0)
+        err = geokv_full_scan(t, dump_record, &d, ctx->timeout_ms);
+    if (err != 0) {
+        admin_dump_fini(&d);
+        return fail("dump", err);
+    }
+    admin_dump_sort(&d);
+    for (size_t i = 0; i < d.n; i++) {
+        buf_reset(&line);
+        admin_dump_line(&d, i, &line);
+        fwrite(line.data, 1, line.len, stdout);
+    }
+    buf_fini(&line);
+    admin_dump_fini(&d);
+    return ADMIN_OK;
+}
+
 static enum admin_result
 cmd_incr(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
          const struct admin_tok *argv)
@@ -569,6 +725,12 @@ static const struct admin_cmd cmds[] = {
      "fails unless all replicas of each partition agree", cmd_digest, false, 0, 1},
     {"leader", NULL, "[meta]", "the meta leader's address (as one meta, or the list, sees it)",
      cmd_leader, false, 0, 1},
+    {"server-config", NULL, "<node|all> [key [value]]",
+     "show or change a run-time setting (duplicate_log_batch_bytes, log_level, ...) on one "
+     "server (host:port, replica or meta) or on all (alive replica servers and the metas) "
+     "without a restart; prints 'node key value' per server; no key: every setting. Not "
+     "persisted: a restarted server reads its config file again", cmd_server_config, false, 1,
+     3},
     {"set", NULL, "<hk> <sk> <value> [ttl_s]", "set a value", cmd_set, true, 3, 4},
     {"get", NULL, "<hk> <sk>", "print a value (\"not found\" if missing)", cmd_get, true, 2, 2},
     {"del", NULL, "<hk> <sk>", "delete a key", cmd_del, true, 2, 2},
@@ -582,10 +744,19 @@ static const struct admin_cmd cmds[] = {
      true, 1, 3},
     {"count", NULL, "", "number of live records in the table (full scan)", cmd_count, true, 0,
      0},
+    {"dump", NULL, "[app]", "every live record of a table (default: the selected one), sorted "
+     "by key, one line each: hash_key TAB sort_key TAB value TAB expire_ts (escaped; for "
+     "diffs between clusters)", cmd_dump, false, 0, 1},
     {"incr", NULL, "<hk> <sk> [delta=1]", "add delta to an integer value, print the result",
      cmd_incr, true, 2, 3},
     {"check_and_set", "cas", "<hk> <check_sk> not_exist|exist|equal:<operand> <set_sk> <value> "
      "[ttl_s]", "set set_sk if the check on check_sk holds", cmd_cas, true, 5, 6},
+    {"dup", NULL, "add -c <cluster> [-p] | list | pause|start|remove -d <dupid> [-a <app>]",
+     "duplication of the selected table to another cluster (add prints the dupid; list prints "
+     "JSON with each partition's confirmed decree)", admin_cmd_dup, false, 1, -1},
+    {"set_dup_fail_mode", NULL, "<app> <dupid> slow|skip",
+     "what a duplication does when shipping keeps failing: retry forever, or skip the batch",
+     admin_cmd_set_dup_fail_mode, false, 3, 3},
     {"exit", "quit", "", "leave the shell", cmd_exit, false, 0, -1},
 };
 

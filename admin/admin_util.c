@@ -1,10 +1,12 @@
 /*
- * admin_util.c: admin-cli's tokenizer, escaping and number parsing. No I/O, no globals, so
- * tests/unit/test_client.c exercises it directly.
+ * admin_util.c: admin-cli's tokenizer, escaping, number parsing and dump record set. No I/O,
+ * no globals, so tests/unit/test_client.c exercises it directly.
  */
 #include "admin/admin_util.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,4 +194,76 @@ admin_parse_u32(const char *s, uint32_t *out)
         return ERR_INVALID_ARG;
     *out = (uint32_t)v;
     return 0;
+}
+
+/* ---- dump ---- */
+
+void
+admin_dump_add(struct admin_dump *d, const void *hk, size_t hk_len, const void *sk,
+               size_t sk_len, const void *v, size_t v_len, uint32_t expire_ts)
+{
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 1024;
+        d->recs = xrealloc(d->recs, d->cap * sizeof(*d->recs));
+    }
+    d->recs[d->n++] = (struct admin_dump_rec){d->bytes.len, (uint32_t)hk_len, (uint32_t)sk_len,
+                                              (uint32_t)v_len, expire_ts};
+    buf_append(&d->bytes, hk, hk_len);
+    buf_append(&d->bytes, sk, sk_len);
+    buf_append(&d->bytes, v, v_len);
+}
+
+/* Bytewise order, a prefix first. */
+static int
+bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    size_t m = alen < blen ? alen : blen;
+    int c = m > 0 ? memcmp(a, b, m) : 0;
+    return c != 0 ? c : alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+static int
+dump_rec_cmp(const void *pa, const void *pb, void *arg)
+{
+    const struct admin_dump_rec *a = pa, *b = pb;
+    const uint8_t *base = arg;
+    int c = bytes_cmp(base + a->off, a->hk_len, base + b->off, b->hk_len);
+
+    if (c == 0)
+        c = bytes_cmp(base + a->off + a->hk_len, a->sk_len, base + b->off + b->hk_len,
+                      b->sk_len);
+    return c;
+}
+
+void
+admin_dump_sort(struct admin_dump *d)
+{
+    if (d->n > 1)
+        qsort_r(d->recs, d->n, sizeof(*d->recs), dump_rec_cmp, d->bytes.data);
+}
+
+void
+admin_dump_line(const struct admin_dump *d, size_t i, struct buf *out)
+{
+    const struct admin_dump_rec *r = &d->recs[i];
+    const uint8_t *p = d->bytes.data + r->off;
+    char tail[16];
+    int n = snprintf(tail, sizeof(tail), "\t%" PRIu32 "\n", r->expire_ts);
+
+    admin_escape(p, r->hk_len, out);
+    buf_append_u8(out, '\t');
+    admin_escape(p + r->hk_len, r->sk_len, out);
+    buf_append_u8(out, '\t');
+    admin_escape(p + r->hk_len + r->sk_len, r->v_len, out);
+    buf_append(out, tail, (size_t)n);
+    buf_reserve(out, 1);
+    out->data[out->len] = '\0';
+}
+
+void
+admin_dump_fini(struct admin_dump *d)
+{
+    buf_fini(&d->bytes);
+    xfree(d->recs);
+    *d = (struct admin_dump)ADMIN_DUMP_INIT;
 }

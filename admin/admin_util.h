@@ -1,7 +1,8 @@
 #pragma once
 /*
  * Pure helpers of admin-cli, in their own library so the unit tests can link them:
- * the line tokenizer, byte escaping for printing, and strict number parsing.
+ * the line tokenizer, byte escaping for printing, strict number parsing and the sorted
+ * record set behind `dump`.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,3 +43,29 @@ void admin_escape(const void *p, size_t n, struct buf *out);
  * range. */
 MUST_CHECK int admin_parse_u32(const char *s, uint32_t *out);
 MUST_CHECK int admin_parse_i64(const char *s, int64_t *out);
+
+/*
+ * The records of a table dump, copied and kept until admin_dump_fini, printed sorted by
+ * (hash_key, sort_key) — bytewise, a shorter key before its extensions — one line each:
+ * hash_key TAB sort_key TAB value TAB expire_ts (every byte field admin_escape'd, so a tab or
+ * newline in the data cannot break the line; expire_ts is absolute seconds, 0 = never).
+ */
+struct admin_dump_rec {
+    size_t off; /* of hash_key in bytes; sort_key and value follow it */
+    uint32_t hk_len, sk_len, v_len, expire_ts;
+};
+struct admin_dump {
+    struct buf bytes;
+    struct admin_dump_rec *recs;
+    size_t n, cap;
+};
+#define ADMIN_DUMP_INIT {BUF_INIT, NULL, 0, 0}
+
+/* Copies one record (hash_key, sort_key, value bytes and expire_ts) into d. */
+void admin_dump_add(struct admin_dump *d, const void *hk, size_t hk_len, const void *sk,
+                    size_t sk_len, const void *v, size_t v_len, uint32_t expire_ts);
+/* Sorts d's records by (hash_key, sort_key). */
+void admin_dump_sort(struct admin_dump *d);
+/* Appends record i's line, '\n' included, to out (NUL-terminated, the NUL not counted). */
+void admin_dump_line(const struct admin_dump *d, size_t i, struct buf *out);
+void admin_dump_fini(struct admin_dump *d);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/xmalloc.h"
 
@@ -205,4 +207,116 @@ bench_ack_contains(const uint64_t *v, size_t n, uint64_t i)
             hi = mid;
     }
     return false;
+}
+
+/* ---- visibility lag ---- */
+
+int64_t
+bench_lag_poll_interval_us(int64_t age_us, int64_t min_us)
+{
+    int64_t d = age_us / BENCH_LAG_POLL_GROWTH;
+
+    if (d > BENCH_LAG_POLL_MAX_US)
+        d = BENCH_LAG_POLL_MAX_US;
+    return d > min_us ? d : min_us;
+}
+
+static bool
+item_before(const struct bench_lag_item *a, const struct bench_lag_item *b)
+{
+    return a->next_us < b->next_us || (a->next_us == b->next_us && a->i < b->i);
+}
+
+void
+bench_lag_queue_push(struct bench_lag_queue *q, const struct bench_lag_item *it)
+{
+    size_t k;
+
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 256;
+        q->v = xrealloc(q->v, q->cap * sizeof(*q->v));
+    }
+    k = q->n++;
+    while (k > 0 && item_before(it, &q->v[(k - 1) / 2])) { /* sift up */
+        q->v[k] = q->v[(k - 1) / 2];
+        k = (k - 1) / 2;
+    }
+    q->v[k] = *it;
+}
+
+bool
+bench_lag_queue_pop_due(struct bench_lag_queue *q, int64_t now_us, struct bench_lag_item *it)
+{
+    struct bench_lag_item last;
+    size_t k = 0;
+
+    if (q->n == 0 || q->v[0].next_us > now_us)
+        return false;
+    *it = q->v[0];
+    last = q->v[--q->n];
+    for (;;) { /* sift the last item down from the root */
+        size_t c = 2 * k + 1;
+        if (c >= q->n)
+            break;
+        if (c + 1 < q->n && item_before(&q->v[c + 1], &q->v[c]))
+            c++;
+        if (!item_before(&q->v[c], &last))
+            break;
+        q->v[k] = q->v[c];
+        k = c;
+    }
+    if (q->n > 0)
+        q->v[k] = last;
+    return true;
+}
+
+int64_t
+bench_lag_queue_next_us(const struct bench_lag_queue *q)
+{
+    return q->n > 0 ? q->v[0].next_us : -1;
+}
+
+void
+bench_lag_queue_fini(struct bench_lag_queue *q)
+{
+    xfree(q->v);
+    memset(q, 0, sizeof(*q));
+}
+
+void
+bench_lag_stats_init(struct bench_lag_stats *s)
+{
+    memset(s, 0, sizeof(*s));
+    bench_hist_init(&s->lag_us);
+}
+
+bool
+bench_lag_poll_done(struct bench_lag_stats *s, struct bench_lag_item *it, bool seen,
+                    int64_t now_us, int64_t deadline_us, int64_t min_poll_us)
+{
+    int64_t age = now_us - it->ack_us;
+
+    s->polls++;
+    if (seen) {
+        bench_hist_add(&s->lag_us, age > 0 ? (uint64_t)age : 0);
+        s->visible++;
+        return false;
+    }
+    if (age >= deadline_us) {
+        s->not_visible++;
+        return false;
+    }
+    it->next_us = now_us + bench_lag_poll_interval_us(age, min_poll_us);
+    return true;
+}
+
+void
+bench_sleep_until_us(int64_t t_us)
+{
+    struct timespec ts = {.tv_sec = t_us / 1000000, .tv_nsec = (t_us % 1000000) * 1000};
+
+    if (t_us <= clock_mono_us())
+        return;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+    }
 }

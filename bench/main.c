@@ -41,13 +41,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_lag.h"
 #include "bench/bench_util.h"
 #include "client/geokv.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 
-enum bench_op { BOP_SET, BOP_GET, BOP_VERIFY };
+enum bench_op { BOP_SET, BOP_GET, BOP_VERIFY, BOP_LAG };
 
 struct bench_opts {
     const char *metas, *app;
@@ -59,6 +60,8 @@ struct bench_opts {
     uint64_t rate; /* ops/s over all threads; 0 = unlimited */
     const char *ack_log; /* NULL = none */
     bool count_given;    /* --count was on the command line */
+    const char *remote;  /* --op lag: the target cluster's metas */
+    uint64_t poll_ms, lag_timeout_s;
 };
 
 struct worker {
@@ -204,19 +207,6 @@ claim(struct bench *b, uint64_t *i, int64_t *due_us)
     return n < b->o.count;
 }
 
-/* Sleeps until the monotonic clock reads t_us. A worker that is behind schedule skips the
- * syscall, so pacing costs nothing once the server is the bottleneck. */
-static void
-sleep_until_us(int64_t t_us)
-{
-    struct timespec ts = {.tv_sec = t_us / 1000000, .tv_nsec = (t_us % 1000000) * 1000};
-
-    if (t_us <= clock_mono_us())
-        return;
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
-    }
-}
-
 /* Starts request i; its latency counts from start_us. */
 static void
 issue(struct worker *w, uint64_t i, int64_t start_us)
@@ -281,7 +271,7 @@ worker_main(void *arg)
             break;
         }
         if (paced) {
-            sleep_until_us(due);
+            bench_sleep_until_us(due); /* behind schedule: no syscall */
             window_acquire(w);
         }
         issue(w, i, due);
@@ -300,6 +290,8 @@ usage(FILE *f)
 {
     fprintf(f,
         "usage: geokv-bench -m META_LIST -a APP --op set|get|verify [options]\n"
+        "       geokv-bench -m SOURCE_METAS -r TARGET_METAS -a APP --op lag --rate R "
+        "[--duration S] [options]\n"
         "  -m, --meta LIST        meta servers host:port[,host:port...]\n"
         "  -a, --app APP          table (must exist)\n"
         "  --op set|get|verify    set: write records; get: read them (latency);\n"
@@ -323,12 +315,27 @@ usage(FILE *f)
         "                         (found/missing/wrong are about those), and with --count N\n"
         "                         also the indices < N not in FILE: unacked_present,\n"
         "                         unacked_absent, unacked_errors (informational)\n"
+        "  --op lag               duplication visibility lag: write unique records on the\n"
+        "                         source (-m) at --rate for --duration S (or --count\n"
+        "                         records) and poll the same table on the target (-r) until\n"
+        "                         each value is visible; prints lag_p50_ms, lag_p99_ms,\n"
+        "                         lag_p999_ms, lag_max_ms (ack on the source -> first read on\n"
+        "                         the target that returns the value), visible, not_visible,\n"
+        "                         polls, writes, acked, write_errors; --inflight bounds the\n"
+        "                         outstanding writes and, separately, the outstanding polls\n"
+        "  -r, --remote LIST      lag: the target cluster's meta servers\n"
+        "  --poll-ms MS           lag: shortest interval between two polls of one key\n"
+        "                         (default 5; it grows to a quarter of the key's age, at most\n"
+        "                         100 ms, so a lag L is overstated by <= max(MS, L/4) + 1 read)\n"
+        "  --lag-timeout-s S      lag: a key not visible S s after its ack is not_visible\n"
+        "                         (default 30)\n"
         "  -v, --verbose          client debug logging\n"
         "Record i: hash_key \"b<seed>-<i>\", sort_key \"s\", value = f(seed, i).\n"
         "Output, one 'name: value' per line: op, ops, ok, errors, not_found, seconds,\n"
         "ops_per_sec, lat_p50_us, lat_p99_us, lat_p999_us, lat_max_us (+ found, missing, wrong\n"
         "for verify; acked, unacked for set --ack-log; interrupted if a signal ended the run).\n"
-        "Exit 1 if no operation succeeded (for get: no value was found), or, for verify, if any\n"
+        "Exit 1 if no operation succeeded (for get: no value was found; for lag: no value became\n"
+        "visible), or, for verify, if any\n"
         "record is missing, wrong or could not be read, or if the ack log could not be written;\n"
         "2 on usage errors.\n");
 }
@@ -361,15 +368,18 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         {"seed", required_argument, NULL, 's'},       {"threads", required_argument, NULL, 'T'},
         {"inflight", required_argument, NULL, 'I'},   {"value-size", required_argument, NULL, 'B'},
         {"duration", required_argument, NULL, 'd'},   {"timeout-ms", required_argument, NULL, 't'},
-        {"rate", required_argument, NULL, 'r'},       {"verbose", no_argument, NULL, 'v'},
+        {"rate", required_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
         {"ack-log", required_argument, NULL, 'A'},    {"help", no_argument, NULL, 'h'},
+        {"remote", required_argument, NULL, 'R'},     {"poll-ms", required_argument, NULL, 'P'},
+        {"lag-timeout-s", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0}};
     const char *op = NULL;
     int c;
 
     *o = (struct bench_opts){.count = 10000, .seed = 1, .threads = 2, .inflight = 32,
-                             .timeout_ms = 5000, .value_size = 100};
-    while ((c = getopt_long(argc, argv, "m:a:vh", opts, NULL)) != -1) {
+                             .timeout_ms = 5000, .value_size = 100, .poll_ms = 5,
+                             .lag_timeout_s = 30};
+    while ((c = getopt_long(argc, argv, "m:a:r:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'm': o->metas = optarg; break;
         case 'a': o->app = optarg; break;
@@ -384,8 +394,11 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         case 'B': o->value_size = opt_num("value-size", optarg, 0); break;
         case 'd': o->duration_s = (double)opt_num("duration", optarg, 1); break;
         case 't': o->timeout_ms = (int)opt_num("timeout-ms", optarg, 1); break;
-        case 'r': o->rate = opt_num("rate", optarg, 0); break;
+        case 'q': o->rate = opt_num("rate", optarg, 0); break;
         case 'A': o->ack_log = optarg; break;
+        case 'r': case 'R': o->remote = optarg; break;
+        case 'P': o->poll_ms = opt_num("poll-ms", optarg, 1); break;
+        case 'L': o->lag_timeout_s = opt_num("lag-timeout-s", optarg, 1); break;
         case 'v': log_set_level(LOG_LVL_DEBUG); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
@@ -403,15 +416,22 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         o->op = BOP_GET;
     else if (strcmp(op, "verify") == 0)
         o->op = BOP_VERIFY;
+    else if (strcmp(op, "lag") == 0)
+        o->op = BOP_LAG;
     else {
-        fprintf(stderr, "error: --op: expected set, get or verify, got '%s'\n", op);
+        fprintf(stderr, "error: --op: expected set, get, verify or lag, got '%s'\n", op);
+        exit(2);
+    }
+    if ((o->op == BOP_LAG) != (o->remote != NULL) || (o->op == BOP_LAG && o->rate == 0)) {
+        fprintf(stderr, "error: --op lag needs -r TARGET_METAS and --rate R > 0 (and -r goes "
+                        "only with --op lag)\n");
         exit(2);
     }
     if (o->threads > 1024 || o->inflight > 100000 || o->value_size > GEOKV_MAX_VALUE) {
         fprintf(stderr, "error: --threads, --inflight or --value-size out of range\n");
         exit(2);
     }
-    if (o->ack_log != NULL && o->op == BOP_GET) {
+    if (o->ack_log != NULL && (o->op == BOP_GET || o->op == BOP_LAG)) {
         fprintf(stderr, "error: --ack-log goes with --op set or --op verify\n");
         exit(2);
     }
@@ -420,6 +440,19 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
 }
 
 /* ---- run and report ---- */
+
+/* --op lag: its own run (bench_lag.c). */
+static int
+run_lag(const struct bench_opts *o)
+{
+    struct bench_lag_opts lo = {
+        .src_metas = o->metas, .dst_metas = o->remote, .app = o->app, .rate = o->rate,
+        .duration_s = o->duration_s, .count = o->count, .value_size = o->value_size,
+        .inflight = o->inflight, .timeout_ms = o->timeout_ms,
+        .poll_min_us = (int64_t)o->poll_ms * 1000,
+        .deadline_us = (int64_t)o->lag_timeout_s * 1000000};
+    return bench_lag_run(&lo);
+}
 
 static const char *
 op_name(enum bench_op op)
@@ -652,6 +685,8 @@ main(int argc, char **argv)
     memset(&b, 0, sizeof(b));
     log_set_level(LOG_LVL_WARN);
     parse_opts(argc, argv, &b.o);
+    if (b.o.op == BOP_LAG)
+        return run_lag(&b.o);
     atomic_init(&b.next, 0);
     pthread_mutex_init(&b.sample_mu, NULL);
     pthread_mutex_init(&b.ack_mu, NULL);

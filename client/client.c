@@ -189,7 +189,8 @@ client_meta_call(struct geokv_client *c, uint32_t code, const struct buf *req, i
         clock_sleep_ms(backoff < remaining ? backoff : (remaining > 0 ? remaining : 0));
         backoff = backoff * 2 > CLIENT_BACKOFF_MAX_MS ? CLIENT_BACKOFF_MAX_MS : backoff * 2;
     }
-    if (err == 0 && reply != NULL)
+    /* On a server's error too: its body may explain it (msg_error_text). */
+    if (reply != NULL && err != ERR_FORWARD_TO_LEADER)
         buf_append(reply, body.data, body.len);
     buf_fini(&body);
     return err;
@@ -349,6 +350,44 @@ geokv_replica_digest(struct geokv_client *c, const char *addr, uint64_t gpid, in
     err = rpc_call(c->rpc, addr, RPC_DIGEST, gpid, 0, NULL, 0, timeout_ms, &reply);
     if (err == 0 && msg_digest_resp_decode(reply.data, reply.len, out) != 0)
         err = ERR_INVALID_DATA;
+    buf_fini(&reply);
+    return err;
+}
+
+size_t
+geokv_client_meta_count(const struct geokv_client *c)
+{
+    return (size_t)c->nmetas;
+}
+
+const char *
+geokv_client_meta_addr(const struct geokv_client *c, size_t i)
+{
+    return i < (size_t)c->nmetas ? c->metas[i] : NULL;
+}
+
+int
+geokv_server_config(struct geokv_client *c, const char *addr, const char *key,
+                    const char *value, int timeout_ms, struct msg_server_config *out)
+{
+    struct msg_server_config m;
+    struct buf req = BUF_INIT, reply = BUF_INIT;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    memset(&m, 0, sizeof(m));
+    if (strlen(key) >= sizeof(m.key) || strlen(value) >= sizeof(m.value))
+        return ERR_INVALID_ARG;
+    snprintf(m.key, sizeof(m.key), "%s", key);
+    snprintf(m.value, sizeof(m.value), "%s", value);
+    msg_server_config_encode(&req, &m);
+    err = rpc_call(c->rpc, addr, RPC_SERVER_CONFIG, 0, 0, req.data, req.len, timeout_ms, &reply);
+    /* an error reply may carry the server's reason in out->value */
+    if (reply.len > 0 && msg_server_config_decode(reply.data, reply.len, out) != 0) {
+        memset(out, 0, sizeof(*out));
+        err = err != 0 ? err : ERR_INVALID_DATA;
+    }
+    buf_fini(&req);
     buf_fini(&reply);
     return err;
 }

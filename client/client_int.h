@@ -56,7 +56,8 @@ struct geokv_client {
 
 /*
  * Sends a request to the meta leader (following redirects, rotating through the meta list on
- * network errors/timeouts) until timeout_ms. The reply body is appended to reply.
+ * network errors/timeouts) until timeout_ms. The reply body is appended to reply, also when
+ * the server answered with an error (it may carry a msg_error_text): decode it by err.
  * retry_timeouts false: a timed-out attempt is final (non-idempotent requests).
  */
 MUST_CHECK int client_meta_call(struct geokv_client *c, uint32_t code, const struct buf *req,

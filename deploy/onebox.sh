@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
-# deploy/onebox.sh — a whole geokv deployment on this machine, on loopback ports:
-# one ZooKeeper and one cluster named `onebox` (2 meta servers, 3 replica servers).
+# deploy/onebox.sh — a whole geokv deployment on this machine, on loopback ports: one
+# ZooKeeper and two clusters wired to duplicate to each other (DESIGN.md §4), like two
+# datacenters:
 #
-#   bash deploy/onebox.sh start    # idempotent; waits until `admin-cli nodes` shows 3 replicas
+#   bjsrv-account  cluster_id 1   metas 127.0.0.1:34601,34602   replicas :34801-:34803
+#   tjsrv-account  cluster_id 2   metas 127.0.0.1:35601,35602   replicas :35801-:35803
+#
+#   bash deploy/onebox.sh start    # idempotent; waits until each cluster's `admin-cli nodes`
+#                                  # shows its 3 replica servers alive
 #   bash deploy/onebox.sh status   # which processes run
 #   bash deploy/onebox.sh stop     # stops only the processes whose pid files onebox wrote
 #   bash deploy/onebox.sh clean    # stop + remove the onebox directory
 #
+# Each cluster has its own config (written on every start): [replication]
+# duplication_enabled = true and duplicate_log_batch_bytes = 4096, [pegasus.clusters] naming
+# the other cluster's meta list, [duplication-group] with both cluster ids, [pegasus.server]
+# dup_lagging_write_threshold_ms = 10000. Every server serves Prometheus text on HTTP
+# /metrics at its port + 100 (e.g. curl http://127.0.0.1:34901/metrics for replica 1 of bj,
+# :34701 for meta 1 of bj).
+#
 # Environment (defaults in brackets):
-#   GEOKV_ONEBOX_DIR     data, configs, logs, pid files   [$REPO/onebox]
-#   GEOKV_BIN            where the binaries are            [$REPO/build/bin]
-#   GEOKV_ZK_PORT        ZooKeeper client port              [22181]
-#   GEOKV_META_PORTS     meta server ports, comma-separated [34601,34602]
-#   GEOKV_REPLICA_PORTS  replica server ports               [34801,34802,34803]
-#   GEOKV_ONEBOX_SET     extra "section.key=value" overrides for every server, space-separated
+#   GEOKV_ONEBOX_DIR        data, configs, logs, pid files   [$REPO/onebox]
+#   GEOKV_BIN               where the binaries are            [$REPO/build/bin]
+#   GEOKV_ZK_PORT           ZooKeeper client port              [22181]
+#   GEOKV_BJ_META_PORTS     bjsrv-account meta ports           [34601,34602] (or GEOKV_META_PORTS)
+#   GEOKV_BJ_REPLICA_PORTS  bjsrv-account replica ports [34801,34802,34803] (or GEOKV_REPLICA_PORTS)
+#   GEOKV_TJ_META_PORTS     tjsrv-account meta ports           [35601,35602]
+#   GEOKV_TJ_REPLICA_PORTS  tjsrv-account replica ports        [35801,35802,35803]
+#   GEOKV_ONEBOX_SET        extra "section.key=value" overrides for every server, space-separated
 #   GEOKV_ONEBOX_TIMEOUT_S  how long `start` waits for the replica servers  [60]
 #
 # Layout of $GEOKV_ONEBOX_DIR:
-#   zk/                     zoo.cfg, zookeeper.log, zk.out, zk.pid, data/
-#   onebox/config.ini       generated cluster config (rewritten on every start)
-#   onebox/meta<N>/         meta.log, meta.pid
-#   onebox/replica<N>/      replica.log, replica.pid, data/
+#   zk/                          zoo.cfg, zookeeper.log, zk.out, zk.pid, data/
+#   <cluster>/config.ini         generated cluster config (rewritten on every start)
+#   <cluster>/meta<N>/           meta.log, meta.pid
+#   <cluster>/replica<N>/        replica.log, replica.pid, data/
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,34 +46,52 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ONEBOX_DIR="${GEOKV_ONEBOX_DIR:-$REPO/onebox}"
 BIN="${GEOKV_BIN:-$REPO/build/bin}"
 ZK_PORT="${GEOKV_ZK_PORT:-22181}"
-CLUSTER="onebox"
-CLUSTER_ID=1
-IFS=, read -r -a META_PORTS <<<"${GEOKV_META_PORTS:-34601,34602}"
-IFS=, read -r -a REPLICA_PORTS <<<"${GEOKV_REPLICA_PORTS:-34801,34802,34803}"
 TIMEOUT_S="${GEOKV_ONEBOX_TIMEOUT_S:-60}"
 STOP_TIMEOUT_S=10
+METRICS_OFFSET=100
 
-CDIR="$ONEBOX_DIR/$CLUSTER"
-CONFIG="$CDIR/config.ini"
+# The two clusters; per-cluster values are looked up by the cluster's key (bj, tj).
+CLUSTER_KEYS=(bj tj)
+declare -A CLUSTER_NAME=([bj]=bjsrv-account [tj]=tjsrv-account)
+declare -A CLUSTER_ID=([bj]=1 [tj]=2)
+declare -A META_PORTS_OF=(
+  [bj]="${GEOKV_BJ_META_PORTS:-${GEOKV_META_PORTS:-34601,34602}}"
+  [tj]="${GEOKV_TJ_META_PORTS:-35601,35602}")
+declare -A REPLICA_PORTS_OF=(
+  [bj]="${GEOKV_BJ_REPLICA_PORTS:-${GEOKV_REPLICA_PORTS:-34801,34802,34803}}"
+  [tj]="${GEOKV_TJ_REPLICA_PORTS:-35801,35802,35803}")
 
-meta_list() {
-  local p out=""
-  for p in "${META_PORTS[@]}"; do out="${out:+$out,}127.0.0.1:$p"; done
-  printf '%s\n' "$out"
+# ports KIND KEY: the ports of KIND (meta|replica) of cluster KEY, one per line.
+ports() {
+  local list
+  if [ "$1" = meta ]; then list="${META_PORTS_OF[$2]}"; else list="${REPLICA_PORTS_OF[$2]}"; fi
+  tr ',' '\n' <<<"$list" | sed '/^$/d'
 }
-METAS="$(meta_list)"
+
+# addr_list KIND KEY: "127.0.0.1:p1,127.0.0.1:p2,..."
+addr_list() {
+  ports "$1" "$2" | sed 's/^/127.0.0.1:/' | paste -sd, -
+}
+
+cdir() { printf '%s/%s\n' "$ONEBOX_DIR" "${CLUSTER_NAME[$1]}"; }
+config_of() { printf '%s/config.ini\n' "$(cdir "$1")"; }
 
 # Marker that must appear in a process's command line before we signal it (see proc.sh).
-marker() { printf '%s --address 127.0.0.1:%s' "$CONFIG" "$1"; }
+marker() { printf '%s --address 127.0.0.1:%s' "$(config_of "$1")" "$2"; }
+
+other_key() { if [ "$1" = bj ]; then echo tj; else echo bj; fi; }
 
 write_config() {
-  mkdir -p "$CDIR"
-  cat >"$CONFIG" <<EOF
+  local key="$1" other name
+  other=$(other_key "$key")
+  name="${CLUSTER_NAME[$key]}"
+  mkdir -p "$(cdir "$key")"
+  cat >"$(config_of "$key")" <<EOF
 ; Generated by deploy/onebox.sh on every start — edits are overwritten.
 ; Use GEOKV_ONEBOX_SET="section.key=value ..." for overrides.
 [cluster]
-name = $CLUSTER
-meta_servers = $METAS
+name = $name
+meta_servers = $(addr_list meta "$key")
 
 [zookeeper]
 hosts = 127.0.0.1:$ZK_PORT
@@ -76,9 +108,20 @@ beacon_interval_ms = 1000
 [replication]
 plog_fsync = always
 max_value_bytes = 1048576
+duplication_enabled = true
+duplicate_log_batch_bytes = 4096
 
-[duplication-group]
-$CLUSTER = $CLUSTER_ID
+; meta lists of the clusters this one may duplicate to
+[pegasus.clusters]
+${CLUSTER_NAME[$other]} = $(addr_list meta "$other")
+
+; cluster ids stamped in timetags; every cluster lists all of them, identically
+[[duplication-group]]
+${CLUSTER_NAME[bj]} = ${CLUSTER_ID[bj]}
+${CLUSTER_NAME[tj]} = ${CLUSTER_ID[tj]}
+
+[pegasus.server]
+dup_lagging_write_threshold_ms = 10000
 EOF
 }
 
@@ -88,88 +131,138 @@ set_args() {
   for kv in ${GEOKV_ONEBOX_SET:-}; do SET_ARGS+=(--set "$kv"); done
 }
 
-# start_server ROLE N PORT: starts meta<N> or replica<N> unless it already runs.
+# start_server KEY ROLE N PORT: starts meta<N> or replica<N> of cluster KEY unless it runs.
 start_server() {
-  local role="$1" n="$2" port="$3" sdir pid
-  sdir="$CDIR/$role$n"
+  local key="$1" role="$2" n="$3" port="$4" sdir pid config metrics
+  sdir="$(cdir "$key")/$role$n"
+  config="$(config_of "$key")"
+  metrics="core.metrics_address=127.0.0.1:$((port + METRICS_OFFSET))"
   mkdir -p "$sdir"
-  if pid=$(geokv_pidfile_pid "$sdir/$role.pid" "$(marker "$port")"); then
-    echo "  $role$n already running (pid $pid, 127.0.0.1:$port)"
+  if pid=$(geokv_pidfile_pid "$sdir/$role.pid" "$(marker "$key" "$port")"); then
+    echo "  ${CLUSTER_NAME[$key]} $role$n already running (pid $pid, 127.0.0.1:$port)"
     return 0
   fi
   if geokv_port_in_use "$port"; then
-    echo "onebox: port 127.0.0.1:$port for $role$n is in use by another process" >&2
+    echo "onebox: port 127.0.0.1:$port for ${CLUSTER_NAME[$key]} $role$n is in use by another process" >&2
     return 1
   fi
   set_args
   if [ "$role" = meta ]; then
     geokv_spawn "$sdir/meta.pid" "$sdir/meta.log" \
-      setsid "$BIN/geokv-meta" -c "$CONFIG" --address "127.0.0.1:$port" "${SET_ARGS[@]}"
+      setsid "$BIN/geokv-meta" -c "$config" --address "127.0.0.1:$port" --set "$metrics" \
+      "${SET_ARGS[@]}"
   else
     mkdir -p "$sdir/data"
     geokv_spawn "$sdir/replica.pid" "$sdir/replica.log" \
-      setsid "$BIN/geokv-replica" -c "$CONFIG" --address "127.0.0.1:$port" \
-      --data-dir "$sdir/data" --set "core.metrics_address=127.0.0.1:$((port + 100))" \
-      "${SET_ARGS[@]}"
+      setsid "$BIN/geokv-replica" -c "$config" --address "127.0.0.1:$port" \
+      --data-dir "$sdir/data" --set "$metrics" "${SET_ARGS[@]}"
   fi
   STARTED_ANY=1
-  echo "  $role$n started (pid $GEOKV_SPAWNED_PID, 127.0.0.1:$port, log $sdir/$role.log)"
+  echo "  ${CLUSTER_NAME[$key]} $role$n started (pid $GEOKV_SPAWNED_PID, 127.0.0.1:$port, log $sdir/$role.log)"
 }
 
-# each_server FN: calls FN ROLE N PORT for every server (replicas first, so stop goes
-# replicas → metas; start calls the two halves itself).
+# each_server FN: calls FN KEY ROLE N PORT for every server of both clusters (replicas before
+# metas, so stop goes replicas → metas).
 each_server() {
-  local fn="$1" i
-  for i in "${!REPLICA_PORTS[@]}"; do "$fn" replica $((i + 1)) "${REPLICA_PORTS[$i]}"; done
-  for i in "${!META_PORTS[@]}"; do "$fn" meta $((i + 1)) "${META_PORTS[$i]}"; done
+  local fn="$1" key role n port
+  for key in "${CLUSTER_KEYS[@]}"; do
+    for role in replica meta; do
+      n=0
+      while read -r port; do
+        n=$((n + 1))
+        "$fn" "$key" "$role" "$n" "$port"
+      done < <(ports "$role" "$key")
+    done
+  done
 }
 
-admin_cli() { timeout 10 "$BIN/admin-cli" -m "$METAS" "$@"; }
+admin_cli() { local key="$1"; shift; timeout 10 "$BIN/admin-cli" -m "$(addr_list meta "$key")" "$@"; }
 
-# replicas_ready: every onebox replica address is listed by `admin-cli nodes` on a line that
-# does not say it is unalive/dead.
+# replicas_ready KEY: every replica address of the cluster is listed by `admin-cli nodes` on a
+# line that says ALIVE.
 replicas_ready() {
-  local out p
-  out=$(admin_cli nodes 2>/dev/null) || return 1
-  for p in "${REPLICA_PORTS[@]}"; do
-    printf '%s\n' "$out" | grep -F "127.0.0.1:$p" | grep -qviE 'unalive|dead' || return 1
-  done
+  local key="$1" out p
+  out=$(admin_cli "$key" nodes 2>/dev/null) || return 1
+  while read -r p; do
+    printf '%s\n' "$out" | grep -F "127.0.0.1:$p " | grep -qw ALIVE || return 1
+  done < <(ports replica "$key")
 }
 
-# any_died: prints the name of the first server whose process is gone.
+# any_died: prints "KEY ROLE N" of the first server whose process is gone.
 any_died() {
-  local i
-  for i in "${!META_PORTS[@]}"; do
-    geokv_pidfile_pid "$CDIR/meta$((i + 1))/meta.pid" >/dev/null || { echo "meta$((i + 1))"; return 0; }
-  done
-  for i in "${!REPLICA_PORTS[@]}"; do
-    geokv_pidfile_pid "$CDIR/replica$((i + 1))/replica.pid" >/dev/null || { echo "replica$((i + 1))"; return 0; }
+  local key role n port
+  for key in "${CLUSTER_KEYS[@]}"; do
+    for role in meta replica; do
+      n=0
+      while read -r port; do
+        n=$((n + 1))
+        if ! geokv_pidfile_pid "$(cdir "$key")/$role$n/$role.pid" >/dev/null; then
+          echo "$key $role $n"
+          return 0
+        fi
+      done < <(ports "$role" "$key")
+    done
   done
   return 1
 }
 
 print_summary() {
-  local rlist="" p
-  for p in "${REPLICA_PORTS[@]}"; do rlist="${rlist:+$rlist,}127.0.0.1:$p"; done
+  local key first_replica first_meta
+  echo
+  echo "onebox is serving two clusters (ZooKeeper 127.0.0.1:$ZK_PORT, root /geokv):"
+  for key in "${CLUSTER_KEYS[@]}"; do
+    first_replica=$(ports replica "$key" | head -n1)
+    first_meta=$(ports meta "$key" | head -n1)
+    cat <<EOF
+  ${CLUSTER_NAME[$key]} (cluster_id ${CLUSTER_ID[$key]})
+    meta servers:    $(addr_list meta "$key")
+    replica servers: $(addr_list replica "$key")
+    config:          $(config_of "$key")
+    logs:            $(cdir "$key")/*/*.log
+    metrics:         curl http://127.0.0.1:$((first_replica + METRICS_OFFSET))/metrics (replica), :$((first_meta + METRICS_OFFSET)) (meta); each server: its port + $METRICS_OFFSET
+EOF
+  done
   cat <<EOF
 
-onebox cluster '$CLUSTER' is serving.
-  meta servers:    $METAS
-  replica servers: $rlist
-  zookeeper:       127.0.0.1:$ZK_PORT (root /geokv)
-  config:          $CONFIG
-  logs:            $CDIR/*/*.log, $ONEBOX_DIR/zk/zookeeper.log
-  metrics:         curl http://127.0.0.1:$((REPLICA_PORTS[0] + 100))/metrics  (each replica: its port + 100)
-
 Connect:
-  $BIN/admin-cli -m $METAS
-  $BIN/admin-cli -m $METAS nodes
-  $BIN/geokv-bench -m $METAS -a TABLE --op set --count 10000 ...
+  $BIN/admin-cli -m $(addr_list meta bj)
+  $BIN/admin-cli -m $(addr_list meta tj)
+Duplicate table T from ${CLUSTER_NAME[bj]} to ${CLUSTER_NAME[tj]} (create T on both first):
+  $BIN/admin-cli -m $(addr_list meta bj) -a T dup add -c ${CLUSTER_NAME[tj]}
 EOF
 }
 
+# wait_ready: until both clusters list their replica servers alive (or a server died, or the
+# deadline passed).
+wait_ready() {
+  local deadline key died dk dr dn
+  echo "onebox: waiting up to ${TIMEOUT_S}s for the replica servers of both clusters in 'admin-cli nodes'"
+  deadline=$(( $(geokv_now_ms) + TIMEOUT_S * 1000 ))
+  for key in "${CLUSTER_KEYS[@]}"; do
+    until replicas_ready "$key"; do
+      if died=$(any_died); then
+        read -r dk dr dn <<<"$died"
+        echo "onebox: ${CLUSTER_NAME[$dk]} $dr$dn exited; last lines of its log:" >&2
+        tail -n 40 "$(cdir "$dk")/$dr$dn/$dr.log" >&2 || true
+        return 1
+      fi
+      if [ "$(geokv_now_ms)" -ge "$deadline" ]; then
+        echo "onebox: ${CLUSTER_NAME[$key]}: replica servers not all alive after ${TIMEOUT_S}s; 'admin-cli nodes' says:" >&2
+        admin_cli "$key" nodes >&2 || true
+        echo "(logs: $ONEBOX_DIR/*/*/*.log; stop with: bash deploy/onebox.sh stop)" >&2
+        return 1
+      fi
+      sleep 0.2
+    done
+  done
+  for key in "${CLUSTER_KEYS[@]}"; do
+    echo "  ${CLUSTER_NAME[$key]}:"
+    admin_cli "$key" nodes | sed 's/^/    /'
+  done
+}
+
 cmd_start() {
-  local b name deadline
+  local b key
   for b in geokv-meta geokv-replica admin-cli; do
     if [ ! -x "$BIN/$b" ]; then
       echo "onebox: $BIN/$b not found; build first:" >&2
@@ -180,45 +273,46 @@ cmd_start() {
   mkdir -p "$ONEBOX_DIR"
   echo "onebox: starting in $ONEBOX_DIR"
   zk_start_in "$ONEBOX_DIR/zk" "$ZK_PORT"
-  write_config
+  for key in "${CLUSTER_KEYS[@]}"; do write_config "$key"; done
   STARTED_ANY=0
-  local i
-  for i in "${!META_PORTS[@]}"; do start_server meta $((i + 1)) "${META_PORTS[$i]}"; done
-  for i in "${!REPLICA_PORTS[@]}"; do start_server replica $((i + 1)) "${REPLICA_PORTS[$i]}"; done
+  each_server start_meta_only
+  each_server start_replica_only
   if [ "$STARTED_ANY" = 0 ]; then
     echo "onebox: already running"
   fi
-
-  echo "onebox: waiting up to ${TIMEOUT_S}s for ${#REPLICA_PORTS[@]} replica servers in 'admin-cli nodes'"
-  deadline=$(( $(geokv_now_ms) + TIMEOUT_S * 1000 ))
-  until replicas_ready; do
-    if name=$(any_died); then
-      echo "onebox: $name exited; last lines of its log:" >&2
-      tail -n 40 "$CDIR/$name/${name%%[0-9]*}.log" >&2 || true
-      return 1
-    fi
-    if [ "$(geokv_now_ms)" -ge "$deadline" ]; then
-      echo "onebox: replica servers not all alive after ${TIMEOUT_S}s; 'admin-cli nodes' says:" >&2
-      admin_cli nodes >&2 || true
-      echo "(logs: $CDIR/*/*.log; stop with: bash deploy/onebox.sh stop)" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
-  admin_cli nodes | sed 's/^/  /'
+  wait_ready
   print_summary
 }
 
+# Metas first, so the replicas' first beacons find a leader.
+start_meta_only() { if [ "$2" = meta ]; then start_server "$@"; fi; }
+start_replica_only() { if [ "$2" = replica ]; then start_server "$@"; fi; }
+
 stop_server() {
-  local role="$1" n="$2" port="$3" pidfile pid
-  pidfile="$CDIR/$role$n/$role.pid"
+  local key="$1" role="$2" n="$3" port="$4" pidfile pid
+  pidfile="$(cdir "$key")/$role$n/$role.pid"
   [ -f "$pidfile" ] || return 0
-  if pid=$(geokv_pidfile_pid "$pidfile" "$(marker "$port")"); then
-    echo "  stopping $role$n (pid $pid)"
+  if pid=$(geokv_pidfile_pid "$pidfile" "$(marker "$key" "$port")"); then
+    echo "  stopping ${CLUSTER_NAME[$key]} $role$n (pid $pid)"
     kill -CONT "$pid" 2>/dev/null || true
-    geokv_stop_pid "$pid" "$STOP_TIMEOUT_S" "$(marker "$port")" || STOP_FAILED=1
+    geokv_stop_pid "$pid" "$STOP_TIMEOUT_S" "$(marker "$key" "$port")" || STOP_FAILED=1
   fi
   rm -f "$pidfile"
+}
+
+# Servers of the single-cluster onebox this script used to start ($ONEBOX_DIR/onebox/), so an
+# upgrade does not leave them running: stopped by their pid files, with the old config as marker.
+stop_legacy() {
+  local dir="$ONEBOX_DIR/onebox" pidfile pid
+  [ -d "$dir" ] || return 0
+  for pidfile in "$dir"/*/*.pid; do
+    [ -f "$pidfile" ] || continue
+    if pid=$(geokv_pidfile_pid "$pidfile" "$dir/config.ini"); then
+      echo "  stopping legacy onebox server $(basename "$(dirname "$pidfile")") (pid $pid)"
+      geokv_stop_pid "$pid" "$STOP_TIMEOUT_S" "$dir/config.ini" || STOP_FAILED=1
+    fi
+    rm -f "$pidfile"
+  done
 }
 
 cmd_stop() {
@@ -229,6 +323,7 @@ cmd_stop() {
     return 0
   fi
   each_server stop_server
+  stop_legacy
   if pid=$(zk_running_in "$ONEBOX_DIR/zk" 2>/dev/null); then
     echo "  stopping zookeeper (pid $pid)"
     zk_stop_in "$ONEBOX_DIR/zk" || STOP_FAILED=1
@@ -241,29 +336,34 @@ cmd_stop() {
 }
 
 status_server() {
-  local role="$1" n="$2" port="$3" pid
-  if pid=$(geokv_pidfile_pid "$CDIR/$role$n/$role.pid" "$(marker "$port")"); then
-    printf '  %-10s running  pid %-7s 127.0.0.1:%s\n' "$role$n" "$pid" "$port"
+  local key="$1" role="$2" n="$3" port="$4" pid
+  if pid=$(geokv_pidfile_pid "$(cdir "$key")/$role$n/$role.pid" "$(marker "$key" "$port")"); then
+    printf '  %-14s %-10s running  pid %-7s 127.0.0.1:%s\n' "${CLUSTER_NAME[$key]}" "$role$n" "$pid" "$port"
     RUNNING=$((RUNNING + 1))
   else
-    printf '  %-10s stopped  %-11s 127.0.0.1:%s\n' "$role$n" "" "$port"
+    printf '  %-14s %-10s stopped  %-11s 127.0.0.1:%s\n' "${CLUSTER_NAME[$key]}" "$role$n" "" "$port"
   fi
 }
 
 cmd_status() {
-  local pid
+  local pid key
   RUNNING=0
-  echo "onebox in $ONEBOX_DIR (cluster '$CLUSTER', metas $METAS)"
+  echo "onebox in $ONEBOX_DIR"
+  for key in "${CLUSTER_KEYS[@]}"; do
+    echo "  ${CLUSTER_NAME[$key]} (cluster_id ${CLUSTER_ID[$key]}): metas $(addr_list meta "$key")"
+  done
   if pid=$(zk_running_in "$ONEBOX_DIR/zk" 2>/dev/null) && zk_serving "$ZK_PORT"; then
-    printf '  %-10s running  pid %-7s 127.0.0.1:%s\n' zookeeper "$pid" "$ZK_PORT"
+    printf '  %-25s running  pid %-7s 127.0.0.1:%s\n' zookeeper "$pid" "$ZK_PORT"
     RUNNING=$((RUNNING + 1))
   else
-    printf '  %-10s stopped  %-11s 127.0.0.1:%s\n' zookeeper "" "$ZK_PORT"
+    printf '  %-25s stopped  %-11s 127.0.0.1:%s\n' zookeeper "" "$ZK_PORT"
   fi
   each_server status_server
   if [ "$RUNNING" -gt 1 ] && [ -x "$BIN/admin-cli" ]; then
-    echo "admin-cli nodes:"
-    admin_cli nodes 2>&1 | sed 's/^/  /' || true
+    for key in "${CLUSTER_KEYS[@]}"; do
+      echo "admin-cli nodes (${CLUSTER_NAME[$key]}):"
+      admin_cli "$key" nodes 2>&1 | sed 's/^/  /' || true
+    done
   fi
   [ "$RUNNING" -gt 0 ]
 }

@@ -4,8 +4,12 @@
  *   geokv-meta -c CONFIG --address HOST:PORT [--set section.key=value ...] [-h]
  *
  * Exit status: 0 after SIGTERM/SIGINT (clean shutdown), 1 on a configuration, ZooKeeper or
- * bind failure at start, 2 on bad command-line flags, 3 when the ZooKeeper session is lost
- * (see meta_service.c: a meta that may have lost leadership must not serve; restart it).
+ * bind failure at start (RPC address or [core] metrics_address), 2 on bad command-line flags,
+ * 3 when the ZooKeeper session is lost (see meta_service.c: a meta that may have lost
+ * leadership must not serve; restart it).
+ *
+ * Also serves Prometheus text on HTTP /metrics ([core] metrics_address) and answers
+ * RPC_SERVER_CONFIG from the run-time settings registered here (common/runtime_config.h).
  *
  * Threads: main parses, starts the service and then only waits for a signal; SIGTERM and
  * SIGINT are blocked in every thread and taken with sigwait here.
@@ -16,8 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/runtime_config.h"
 #include "common/xmalloc.h"
 #include "meta/meta_service.h"
 #include "meta/meta_store.h"
@@ -36,7 +43,7 @@ usage(FILE *f)
 {
     fprintf(f, "usage: geokv-meta -c CONFIG --address HOST:PORT [--set section.key=value ...]\n"
                "  -c, --config FILE      INI configuration ([cluster], [zookeeper], "
-               "[meta_server], [core])\n"
+               "[meta_server], [core]; see docs/config.md)\n"
                "  -a, --address H:P      address to serve RPCs on (also names this meta)\n"
                "  -s, --set S.K=V        override a configuration value (repeatable)\n"
                "  -h, --help             show this help\n");
@@ -104,6 +111,11 @@ config_read(const struct cli *cli)
         return NULL;
     }
     log_set_level(level);
+    if (runtime_config_register_std(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "geokv-meta: %s\n", err);
+        config_destroy(cfg);
+        return NULL;
+    }
     return cfg;
 }
 
@@ -127,6 +139,25 @@ service_start(const struct meta_options *opt)
         return NULL;
     }
     return svc;
+}
+
+/* Serves /metrics on [core] metrics_address, if set (with the meta's own gauges; the meta's
+ * modules register theirs next to them). ERR_NETWORK (after a message) if it cannot bind. */
+static int
+metrics_start(const struct config *cfg)
+{
+    const char *address = config_get_str(cfg, "core", "metrics_address", "");
+
+    metric_set(metric_get(METRIC_GAUGE, "geokv_meta_up", NULL, "1 while this meta server runs"),
+               1);
+    metric_set(metric_get(METRIC_GAUGE, "geokv_meta_start_time_seconds", NULL,
+                          "when this meta server started (unix seconds)"),
+               clock_wall_s());
+    if (address[0] != '\0' && metrics_http_start(address) != 0) {
+        fprintf(stderr, "geokv-meta: cannot serve /metrics on %s\n", address);
+        return ERR_NETWORK;
+    }
+    return 0;
 }
 
 int
@@ -155,14 +186,20 @@ main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (metrics_start(cfg) != 0) {
+        config_destroy(cfg);
+        return 1;
+    }
     svc = service_start(&opt);
     if (svc == NULL) {
+        metrics_http_stop();
         config_destroy(cfg);
         return 1;
     }
     (void)sigwait(&sigs, &sig);
     LOG_INFO("signal %d: shutting down", sig);
     meta_service_destroy(svc);
+    metrics_http_stop();
     config_destroy(cfg);
     xfree(cli.sets);
     LOG_INFO("meta %s stopped", opt.address);

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "meta/meta_dup.h"
 
 #define JSON_MAX_INT 9007199254740992.0 /* 2^53 */
 
@@ -234,6 +235,7 @@ out_delete:
 void
 meta_app_fini(struct meta_app *app)
 {
+    meta_dup_free_all(app);
     xfree(app->envs);
     xfree(app->parts);
     app->envs = NULL;

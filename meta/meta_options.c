@@ -6,6 +6,9 @@
  *   [meta_server]  node_grace_ms (default 10000), lease_ms (default 4/5 of node_grace_ms),
  *                  create_timeout_ms (default 30000), add_secondary_delay_ms (default 20000),
  *                  learner_timeout_ms (default 600000), balancer_interval_ms (default 10000)
+ *   [replication]  duplication_enabled (default true)
+ *   [pegasus.clusters] <cluster> = <meta list>; [duplication-group] <cluster> = <id 1..127>
+ *                  (meta_dup.c)
  *
  * Threads: main, before anything starts.
  */
@@ -141,5 +144,7 @@ meta_options_load(const struct config *cfg, const char *address, struct meta_opt
                     &opt->balancer_interval_ms, errbuf, errlen);
     if (rc == 0 && opt->lease_ms >= opt->node_grace_ms)
         rc = fail(errbuf, errlen, "[meta_server] lease_ms must be below node_grace_ms");
+    if (rc == 0)
+        rc = meta_dup_options_load(cfg, opt->cluster_name, &opt->dup, errbuf, errlen);
     return rc;
 }

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "meta/meta_dup.h"
 #include "meta/meta_state.h"
 #include "meta/meta_state_int.h"
 
@@ -289,6 +290,7 @@ meta_state_cron(struct meta_state *st, int64_t now_ms)
     meta_state_check_nodes(st, now_ms);
     meta_state_heal(st, now_ms);
     (void)meta_state_balance(st, now_ms);
+    meta_dup_flush(st, now_ms);
 }
 
 /* ======================= proposals from primaries ======================= */

@@ -5,6 +5,9 @@
  *  - meta loop ("meta"): owns everything below (leader, state, pending creates, the store
  *    handle). Every store call, every state change and every reply happens here.
  *  - RPC receive thread (proto/rpc.c): on_rpc() only posts the request to the loop.
+ *  - dup loop ("meta-dup"): RPC_DUP_ADD's question to the remote cluster's meta (a blocking
+ *    client call of up to META_DUP_REMOTE_TIMEOUT_MS, kept off the meta loop). It touches no
+ *    state: the answer is posted back to the meta loop, which re-checks and adds.
  *  - ZooKeeper's completion thread: meta_service_on_store_event() only posts to the loop.
  *  - main: create/start/destroy.
  * svc->mu guards only `closing`, so nothing is posted to the loop once shutdown began. Lock
@@ -31,15 +34,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client/geokv.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/xmalloc.h"
+#include "meta/meta_dup.h"
 #include "meta/meta_leader.h"
 #include "meta/meta_state.h"
 #include "proto/msg.h"
 #include "proto/rpc.h"
 #include "proto/rpc_codes.h"
+#include "proto/server_config.h"
 
 #define META_CRON_MS 100 /* failure detection, healing, balancer, create waits */
 #define META_RECHECK_MS 2000 /* safety re-check of the election besides watches */
@@ -54,6 +60,7 @@ struct pending_create {
 struct meta_service {
     struct meta_options opt;
     struct loop *loop;
+    struct loop *dup_loop; /* remote checks of RPC_DUP_ADD */
     struct rpc_server *rpc;
     struct meta_store *store;
     struct meta_leader *leader; /* NULL until joined */
@@ -122,6 +129,23 @@ reply_app_config(struct rpc_request *req, const struct meta_app *app)
     msg_app_config_encode(&b, &m);
     xfree(m.partitions);
     reply_buf(req, 0, &b);
+}
+
+/* Replies err with the operator's message why (if any) as a msg_error_text body. */
+static void
+reply_why(struct rpc_request *req, int err, const char *why)
+{
+    struct msg_error_text m;
+    struct buf b = BUF_INIT;
+
+    if (why == NULL || why[0] == '\0') {
+        rpc_reply(req, err, NULL, 0);
+        return;
+    }
+    memset(&m, 0, sizeof(m));
+    snprintf(m.text, sizeof(m.text), "%s", why);
+    msg_error_text_encode(&b, &m);
+    reply_buf(req, err, &b);
 }
 
 /* ======================= pending creates ======================= */
@@ -295,6 +319,177 @@ handle_list_nodes(struct meta_service *svc, struct rpc_request *req)
     reply_buf(req, 0, &b);
 }
 
+/* ======================= duplication ======================= */
+
+/* An RPC_DUP_ADD between its local checks and its remote answer. */
+struct dup_add_task {
+    struct meta_service *svc;
+    struct rpc_request *req;
+    struct msg_dup_add_req m;
+    char metas[META_DUP_METAS_MAX];
+    struct meta_dup_remote remote;
+};
+
+static void
+dup_add_reply(struct rpc_request *req, int rc, const struct msg_dup_add_resp *resp,
+              const char *why)
+{
+    struct buf b = BUF_INIT;
+
+    if (rc != 0) {
+        reply_why(req, rc, why);
+        return;
+    }
+    msg_dup_add_resp_encode(&b, resp);
+    reply_buf(req, 0, &b);
+}
+
+/* Runs on: meta loop. The remote cluster answered: check again and add. */
+static void
+dup_add_done_task(void *arg)
+{
+    struct dup_add_task *t = arg;
+    struct meta_service *svc = t->svc;
+    struct msg_dup_add_resp resp;
+    char why[META_DUP_WHY_MAX] = "";
+    int rc;
+
+    if (svc->state == NULL || svc->disconnected_since_ms != 0) {
+        reply_redirect(svc, t->req);
+    } else {
+        rc = meta_dup_add_finish(svc->state, &svc->opt.dup, &t->m, &t->remote,
+                                 clock_wall_us() / 1000, &resp, why, sizeof(why));
+        if (rc != 0)
+            LOG_WARN("dup add %s -> %s refused: %s", t->m.app, t->m.remote, why);
+        dup_add_reply(t->req, rc, &resp, why);
+    }
+    xfree(t);
+}
+
+/* Runs on: dup loop. Asks the remote cluster's meta whether the table exists there. */
+static void
+dup_remote_task(void *arg)
+{
+    struct dup_add_task *t = arg;
+    struct meta_service *svc = t->svc;
+    struct geokv_client *c;
+    struct msg_app_config cfg;
+    bool posted = false;
+    int err;
+
+    err = geokv_client_create(t->metas, &c);
+    if (err == 0) {
+        err = geokv_query_config(c, t->m.app, META_DUP_REMOTE_TIMEOUT_MS, &cfg);
+        if (err == 0) {
+            t->remote.partition_count = cfg.partition_count;
+            t->remote.replica_count = cfg.replica_count;
+            msg_app_config_fini(&cfg);
+        }
+        geokv_client_destroy(c);
+    }
+    t->remote.err = err;
+    pthread_mutex_lock(&svc->mu);
+    if (!svc->closing) {
+        loop_post(svc->loop, dup_add_done_task, t);
+        posted = true;
+    }
+    pthread_mutex_unlock(&svc->mu);
+    if (!posted) {
+        rpc_reply(t->req, ERR_SHUTDOWN, NULL, 0);
+        xfree(t);
+    }
+}
+
+static void
+handle_dup_add(struct meta_service *svc, struct rpc_request *req)
+{
+    struct dup_add_task *t = xcalloc(1, sizeof(*t));
+    struct msg_dup_add_resp resp;
+    char why[META_DUP_WHY_MAX] = "";
+    int rc;
+
+    rc = msg_dup_add_req_decode(req->env.body, req->env.body_len, &t->m);
+    if (rc != 0) {
+        xfree(t);
+        reply_why(req, rc == ERR_TOO_LARGE ? ERR_INVALID_ARG : ERR_INVALID_DATA,
+                  "bad dup add request (names too long?)");
+        return;
+    }
+    rc = meta_dup_add_check(svc->state, &svc->opt.dup, &t->m, &resp, t->metas,
+                            sizeof(t->metas), why, sizeof(why));
+    if (rc != 0 || resp.existed) {
+        if (rc != 0)
+            LOG_WARN("dup add %s -> %s refused: %s", t->m.app, t->m.remote, why);
+        dup_add_reply(req, rc, &resp, why);
+        xfree(t);
+        return;
+    }
+    t->svc = svc;
+    t->req = req;
+    loop_post(svc->dup_loop, dup_remote_task, t);
+}
+
+static void
+handle_dup_list(struct meta_service *svc, struct rpc_request *req)
+{
+    struct msg_app_name m;
+    struct msg_dup_list_resp resp;
+    struct buf b = BUF_INIT;
+    char why[META_DUP_WHY_MAX] = "";
+    int rc;
+
+    if (msg_app_name_decode(req->env.body, req->env.body_len, &m) != 0) {
+        rpc_reply(req, ERR_INVALID_DATA, NULL, 0);
+        return;
+    }
+    rc = meta_dup_list(svc->state, m.name, &resp, why, sizeof(why));
+    if (rc != 0) {
+        reply_why(req, rc, why);
+        return;
+    }
+    msg_dup_list_resp_encode(&b, &resp);
+    msg_dup_list_resp_fini(&resp);
+    reply_buf(req, 0, &b);
+}
+
+static void
+handle_dup_modify(struct meta_service *svc, struct rpc_request *req)
+{
+    struct msg_dup_modify_req m;
+    char why[META_DUP_WHY_MAX] = "";
+    int rc;
+
+    if (msg_dup_modify_req_decode(req->env.body, req->env.body_len, &m) != 0) {
+        rpc_reply(req, ERR_INVALID_DATA, NULL, 0);
+        return;
+    }
+    rc = meta_dup_modify(svc->state, &m, why, sizeof(why));
+    reply_why(req, rc, why);
+}
+
+static void
+handle_dup_sync(struct meta_service *svc, struct rpc_request *req)
+{
+    struct msg_dup_sync_req m;
+    struct msg_dup_sync_resp resp;
+    struct buf b = BUF_INIT;
+    int rc;
+
+    if (msg_dup_sync_req_decode(req->env.body, req->env.body_len, &m) != 0) {
+        rpc_reply(req, ERR_INVALID_DATA, NULL, 0);
+        return;
+    }
+    rc = meta_dup_on_sync(svc->state, &m, clock_mono_ms(), &resp);
+    msg_dup_sync_req_fini(&m);
+    if (rc != 0) {
+        rpc_reply(req, rc, NULL, 0);
+        return;
+    }
+    msg_dup_sync_resp_encode(&b, &resp);
+    msg_dup_sync_resp_fini(&resp);
+    reply_buf(req, 0, &b);
+}
+
 typedef void handler_fn(struct meta_service *svc, struct rpc_request *req);
 
 static handler_fn *
@@ -315,6 +510,14 @@ handler_of(uint32_t code)
         return handle_list_apps;
     case RPC_LIST_NODES:
         return handle_list_nodes;
+    case RPC_DUP_ADD:
+        return handle_dup_add;
+    case RPC_DUP_LIST:
+        return handle_dup_list;
+    case RPC_DUP_MODIFY:
+        return handle_dup_modify;
+    case RPC_DUP_SYNC:
+        return handle_dup_sync;
     default:
         return NULL;
     }
@@ -346,9 +549,14 @@ static void
 on_rpc(void *arg, struct rpc_request *req)
 {
     struct meta_service *svc = arg;
-    struct rpc_task *t = xmalloc(sizeof(*t));
+    struct rpc_task *t;
     bool posted = false;
 
+    if (req->env.code == RPC_SERVER_CONFIG) { /* any meta, leader or not; only atomics */
+        server_config_serve(req);
+        return;
+    }
+    t = xmalloc(sizeof(*t));
     *t = (struct rpc_task){svc, req};
     pthread_mutex_lock(&svc->mu);
     if (!svc->closing) {
@@ -547,6 +755,7 @@ meta_service_create(const struct meta_options *opt)
     struct meta_service *svc = xcalloc(1, sizeof(*svc));
     svc->opt = *opt;
     svc->loop = loop_create("meta");
+    svc->dup_loop = loop_create("meta-dup");
     pthread_mutex_init(&svc->mu, NULL);
     return svc;
 }
@@ -563,6 +772,7 @@ meta_service_start(struct meta_service *svc, struct meta_store *store)
     loop_add_timer(svc->loop, META_CRON_MS, cron, svc);
     loop_post(svc->loop, join_task, svc);
     loop_start(svc->loop);
+    loop_start(svc->dup_loop);
     rpc_server_start(svc->rpc);
     LOG_INFO("meta %s started (cluster %s, store %s)", svc->opt.address, svc->opt.cluster_name,
              svc->opt.cluster_path);
@@ -586,6 +796,7 @@ meta_service_destroy(struct meta_service *svc)
     loop_post(svc->loop, drain_task, svc); /* after every request already posted */
     pthread_mutex_unlock(&svc->mu);
     loop_destroy(svc->loop); /* runs what is posted, then joins */
+    loop_destroy(svc->dup_loop); /* its answers find `closing` set and reply ERR_SHUTDOWN */
     if (svc->rpc != NULL)
         rpc_server_destroy(svc->rpc);
     meta_state_destroy(svc->state);

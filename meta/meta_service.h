@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "meta/meta_dup.h"
 #include "meta/meta_store.h"
 #include "proto/types.h"
 
@@ -26,9 +27,11 @@ struct meta_options {
     int64_t add_secondary_delay_ms; /* [meta_server] add_secondary_delay_ms, default 20000 */
     int64_t learner_timeout_ms;     /* [meta_server] learner_timeout_ms, default 600000 */
     int64_t balancer_interval_ms;   /* [meta_server] balancer_interval_ms, default 10000 */
+    struct meta_dup_options dup;    /* [replication] duplication_enabled, [pegasus.clusters],
+                                     * [duplication-group] */
 };
 
-/* Reads [cluster], [zookeeper] and [meta_server] (see meta_options.c for keys and defaults).
+/* Reads [cluster], [zookeeper], [meta_server] and the duplication sections (see meta_options.c for keys and defaults).
  * ERR_CONFIG with a message in errbuf on a missing or bad value. */
 MUST_CHECK int meta_options_load(const struct config *cfg, const char *address,
                                  struct meta_options *opt, char *errbuf, size_t errlen);

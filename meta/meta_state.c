@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "meta/meta_dup.h"
 #include "meta/meta_state_int.h"
 #include "meta/meta_store.h"
 
@@ -649,6 +650,11 @@ app_load(struct meta_state *st, uint32_t app_id)
                  app->name, app_id);
         app->status = APP_DROPPED;
         (void)app_persist(st, app, false); /* memory treats it as dropped either way */
+    }
+    if (app->status == APP_AVAILABLE) {
+        rc = meta_dup_load_app(st, app); /* a dropped table's duplications ended with it */
+        if (rc != 0)
+            goto out_skip;
     }
     apps_insert(st, app);
     buf_fini(&b);

@@ -23,6 +23,7 @@
 #include "proto/msg.h"
 #include "proto/types.h"
 
+struct meta_dup;
 struct meta_store;
 struct meta_state;
 
@@ -50,6 +51,9 @@ struct meta_app {
     int64_t create_ts; /* wall-clock seconds */
     char *envs;        /* JSON object text, owned ("{}" when none) */
     struct meta_partition *parts; /* partition_count entries, owned; NULL until loaded */
+    struct meta_dup **dups; /* duplications (meta_dup.h), sorted by dupid, tombstones too;
+                             * owned, freed by meta_app_fini */
+    uint32_t ndups;
 };
 
 struct meta_state_options {
@@ -138,7 +142,8 @@ void meta_state_heal(struct meta_state *st, int64_t now_ms);
 /* Balancer (meta_balance.c): at most one primary/secondary swap per balancer_interval_ms.
  * Returns true if it moved a primary. */
 bool meta_state_balance(struct meta_state *st, int64_t now_ms);
-/* The meta loop's periodic work: check_nodes, heal, balance. */
+/* The meta loop's periodic work: check_nodes, heal, balance, and writing duplications' pending
+ * confirmed decrees (meta_dup_flush). */
 void meta_state_cron(struct meta_state *st, int64_t now_ms);
 
 /*
@@ -171,7 +176,7 @@ void meta_partition_json_encode(const struct partition_config *pc, struct buf *o
 /* Strict: also rejects an empty or repeated member. */
 MUST_CHECK int meta_partition_json_decode(const uint8_t *p, size_t n,
                                           struct partition_config *pc);
-/* Frees envs and parts (not app itself). */
+/* Frees envs, parts and dups (not app itself). */
 void meta_app_fini(struct meta_app *app);
 /* "available" / "creating" / "dropped" (NULL for an unknown value) and back (0 if unknown). */
 const char *meta_app_status_name(uint32_t status);

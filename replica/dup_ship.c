@@ -339,7 +339,7 @@ add_op(struct builder *b, const struct mutation_op *op)
     dup_apply_add(&bt->body, op);
     bt->nops++;
     b->bytes += bt->body.len - before;
-    if (bt->body.len >= b->batch_bytes) { /* full: close it; the next op opens a new one */
+    if (bt->body.len >= b->batch_bytes) { /* full (0: one op per batch): close it */
         dup_apply_end(&bt->body, bt->count_at, bt->nops);
         b->open[pidx] = -1;
     }

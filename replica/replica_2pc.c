@@ -348,6 +348,9 @@ void
 replica_flush(struct replica *r)
 {
     int rc = 0;
+    /* prepares leave before our own fsync, so the secondaries' syncs overlap it */
+    if (r->role == ROLE_PRIMARY)
+        send_prepares(r);
     if (r->durable_prepared < r->last_prepared || r->nacks > 0) {
         rc = plog_commit(r->plog);
         if (rc == 0)
@@ -357,10 +360,8 @@ replica_flush(struct replica *r)
     }
     if (r->nacks > 0)
         answer_acks(r, rc);
-    if (r->role == ROLE_PRIMARY && rc == 0) {
-        send_prepares(r);
+    if (r->role == ROLE_PRIMARY && rc == 0)
         try_commit(r);
-    }
 }
 
 /*

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/metrics.h"
+#include "common/runtime_config.h"
 #include "common/xmalloc.h"
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
@@ -77,9 +78,8 @@ struct stub {
     size_t max_value_bytes;
     /* duplication */
     bool dup_enabled;
-    atomic_size_t dup_batch_bytes; /* changeable at run time (server-config) */
     int dup_skip_retries;
-    int64_t dup_lag_threshold_ms, dup_sync_ms;
+    int64_t dup_sync_ms;
     bool cluster_ids[128];         /* every id in [duplication-group] */
     pthread_mutex_t remote_mu;     /* leaf lock: guards remotes[].client creation */
     struct remote_cluster remotes[16];
@@ -121,7 +121,10 @@ stub_stopping(void)
 size_t
 stub_dup_batch_bytes(void)
 {
-    return atomic_load(&the_stub->dup_batch_bytes);
+    static const struct runtime_setting *rs; /* registered in main, changed by server-config */
+    if (rs == NULL)
+        rs = runtime_config_find(RC_DUPLICATE_LOG_BATCH_BYTES);
+    return (size_t)(rs ? runtime_setting_get(rs) : 4096);
 }
 
 int
@@ -133,7 +136,10 @@ stub_dup_skip_retries(void)
 int64_t
 stub_dup_lagging_threshold_ms(void)
 {
-    return the_stub->dup_lag_threshold_ms;
+    static const struct runtime_setting *rs;
+    if (rs == NULL)
+        rs = runtime_config_find(RC_DUP_LAGGING_WRITE_THRESHOLD_MS);
+    return rs ? runtime_setting_get(rs) : 10000;
 }
 
 bool
@@ -829,7 +835,8 @@ add_remote(void *arg, const char *key, const char *value)
     s->nremotes++;
 }
 
-/* [replication] duplication_*, [duplication-group], [pegasus.clusters], [pegasus.server]. */
+/* [replication] duplication_*, [duplication-group], [pegasus.clusters]; the batch size and
+ * the lagging threshold are run-time settings (common/runtime_config.h). */
 static int
 read_dup_config(struct stub *s)
 {
@@ -837,13 +844,9 @@ read_dup_config(struct stub *s)
     int rc = config_get_bool(s->cfg, "replication", "duplication_enabled", true, &s->dup_enabled);
     if (rc != 0)
         LOG_ERROR("config: [replication] duplication_enabled is not a boolean");
-    rc = rc ? rc : read_int(s, "replication", "duplicate_log_batch_bytes", 4096, 0, &v);
-    atomic_store(&s->dup_batch_bytes, (size_t)v);
     rc = rc ? rc : read_int(s, "replication", "dup_fail_skip_retries", 3, 1, &v);
     s->dup_skip_retries = (int)v;
     rc = rc ? rc : read_int(s, "replication", "dup_sync_interval_ms", 1000, 10, &s->dup_sync_ms);
-    rc = rc ? rc : read_int(s, "pegasus.server", "dup_lagging_write_threshold_ms", 10000, 1,
-                            &s->dup_lag_threshold_ms);
     config_each(s->cfg, "duplication-group", add_cluster_id, s);
     config_each(s->cfg, "pegasus.clusters", add_remote, s);
     return rc;

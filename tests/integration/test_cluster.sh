@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # One cluster end to end: 2 metas, 3 replica servers, a table of 8 partitions; 20,000 keys
-# written and verified with geokv-bench; every admin-cli data command; bad input of every kind
-# answered with a clear error while the servers keep serving.
+# written and verified with geokv-bench; every admin-cli data command; dump; run-time settings
+# (server-config) on every server; /metrics on a replica and a meta; geokv-bench --op lag
+# against the cluster itself; bad input of every kind answered with a clear error while the
+# servers keep serving.
 . "$(dirname "$0")/lib.sh"
 itest_begin cluster
 itest_require_bins geokv-meta geokv-replica admin-cli geokv-bench badpeer
 zk_start
 cluster_config c1 "$(meta_list 2)"
-meta_start 1
+meta_metrics_port=$(free_port)
+meta_start 1 --set "core.metrics_address=127.0.0.1:$meta_metrics_port"
 meta_start 2
 metrics_port=$(free_port)
 replica_start 1 --set "core.metrics_address=127.0.0.1:$metrics_port"
@@ -63,6 +66,53 @@ grep -qE '^missing: 1$' <<<"$out" || fail "verify --ack-log: expected missing: 1
 metrics=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics") || fail "GET /metrics"
 grep -qE '^geokv_write_ops\{app_id="[0-9]+"\} [1-9][0-9]*$' <<<"$metrics" || fail "no write count in /metrics: $metrics"
 grep -qE '^geokv_read_latency_us\{app_id="[0-9]+",quantile="0.99"\} [0-9]+$' <<<"$metrics" || fail "no read latency in /metrics"
+
+# --- /metrics of meta 1
+metrics=$(curl -fsS "http://127.0.0.1:$meta_metrics_port/metrics") || fail "GET meta /metrics"
+grep -qE '^geokv_meta_up(\{\})? 1$' <<<"$metrics" || fail "meta /metrics lacks geokv_meta_up: $metrics"
+
+# --- run-time settings: every alive replica server and every meta, set and read back
+out=$(admin server-config all duplicate_log_batch_bytes) || fail "server-config all show: $out"
+[ "$(grep -cE '^127\.0\.0\.1:[0-9]+ duplicate_log_batch_bytes 4096$' <<<"$out")" = 5 ] || fail "server-config all show: $out"
+out=$(admin server-config all duplicate_log_batch_bytes 8192) || fail "server-config all set: $out"
+for addr in "$(replica_addr 1)" "$(replica_addr 2)" "$(replica_addr 3)" "$(meta_addr 1)" "$(meta_addr 2)"; do
+  grep -qxF "$addr duplicate_log_batch_bytes 8192" <<<"$out" || fail "server-config set: no line for $addr: $out"
+done
+out=$(admin server-config all duplicate_log_batch_bytes) || fail "server-config all read back: $out"
+[ "$(grep -cE ' duplicate_log_batch_bytes 8192$' <<<"$out")" = 5 ] || fail "not 8192 everywhere after set: $out"
+out=$(admin server-config "$(replica_addr 2)") || fail "server-config of one server: $out"
+grep -qxF "$(replica_addr 2) log_level info" <<<"$out" && grep -qE ' dup_lagging_write_threshold_ms 10000$' <<<"$out" || fail "server-config listing: $out"
+if admin server-config all no_such_setting 1 >/dev/null 2>"$ITEST_DIR/state/sc.err"; then fail "server-config accepted an unknown key"; fi
+grep -q "unknown setting 'no_such_setting'" "$ITEST_DIR/state/sc.err" || fail "unknown key: unclear error: $(cat "$ITEST_DIR/state/sc.err")"
+if admin server-config "$(replica_addr 1)" duplicate_log_batch_bytes 128M >/dev/null 2>"$ITEST_DIR/state/sc.err"; then fail "server-config accepted 128M bytes"; fi
+grep -q "out of range" "$ITEST_DIR/state/sc.err" || fail "bad value: unclear error: $(cat "$ITEST_DIR/state/sc.err")"
+if admin server-config "$(meta_addr 1)" log_level chatty >/dev/null 2>&1; then fail "server-config accepted log_level chatty"; fi
+[ "$(admin server-config "$(replica_addr 1)" duplicate_log_batch_bytes)" = "$(replica_addr 1) duplicate_log_batch_bytes 8192" ] || fail "a rejected value changed the setting"
+
+# --- dump: every live record, sorted by key, escaped, with its expiry
+n=$(admin -a t1 count | tail -n1) || fail "count t1"
+out=$(admin dump t1) || fail "dump t1"
+[ "$(wc -l <<<"$out")" = "$n" ] || fail "dump t1 has $(wc -l <<<"$out") lines, count says $n"
+LC_ALL=C sort -c <<<"$out" || fail "dump t1 is not sorted"
+grep -qP '^b7-0\ts\t[0-9a-zA-Z]{100}\t0$' <<<"$out" || fail "dump t1: record b7-0 missing or malformed"
+admin create t2 -p 4 -r 1 >/dev/null || fail "create t2"
+now=$(date +%s)
+printf '%s\n' 'use t2' 'set zz a "v\x00\n"' 'set a "b\tc" x' 'set a a y 3600' 'set gone g 1' 'del gone g' \
+  'multi_set m 1 one 2 two' | "$GEOKV_BIN/admin-cli" -m "$META_LIST" >/dev/null || fail "writing t2"
+out=$(admin dump t2) || fail "dump t2"
+expire=$(awk -F'\t' '$1 == "a" && $2 == "a" {print $4}' <<<"$out")
+[ -n "$expire" ] && [ "$expire" -ge $((now + 3590)) ] && [ "$expire" -le $((now + 3700)) ] || fail "dump t2: bad expire_ts '$expire': $out"
+expected=$(printf 'a\ta\ty\t%s\na\tb\\x09c\tx\t0\nm\t1\tone\t0\nm\t2\ttwo\t0\nzz\ta\tv\\x00\\x0a\t0' "$expire")
+[ "$out" = "$expected" ] || fail "dump t2 differs: $(diff <(printf '%s\n' "$expected") <(printf '%s\n' "$out"))"
+diff <(admin dump t2) <(admin -a t2 dump) >/dev/null || fail "dump t2 and dump of the selected table differ"
+if admin dump nosuchtable >/dev/null 2>&1; then fail "dump of an unknown table succeeded"; fi
+
+# --- geokv-bench --op lag with the target = the source: every write is visible at once
+out=$(bench -r "$META_LIST" -a t2 --op lag --rate 200 --duration 2 --value-size 64) || fail "bench --op lag: $out"
+for m in "visible: 400" "not_visible: 0" "write_errors: 0"; do
+  grep -qxF "$m" <<<"$out" || fail "bench --op lag: no '$m': $out"
+done
+grep -qE '^lag_p99_ms: [0-9.]+$' <<<"$out" || fail "bench --op lag: no lag_p99_ms: $out"
 
 # --- data commands (one shot and stdin script)
 admin -a t1 set user1 name alice >/dev/null || fail "set"

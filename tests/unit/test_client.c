@@ -314,9 +314,11 @@ Test(client, histogram_percentiles)
 #include <pthread.h>
 #include <unistd.h>
 
+#include "common/runtime_config.h"
 #include "proto/pack.h"
 #include "proto/rpc.h"
 #include "proto/rpc_codes.h"
+#include "proto/server_config.h"
 
 struct fake {
     char follower[GEOKV_ADDR_MAX], leader[GEOKV_ADDR_MAX];
@@ -405,6 +407,22 @@ fake_get(struct rpc_request *req)
     buf_fini(&b);
 }
 
+/* A full scan of partition p: one record, expire_ts 1000 + p, then the end. */
+static void
+fake_scan(struct rpc_request *req)
+{
+    uint32_t p = gpid_pidx(req->env.gpid);
+    char hk[16];
+    struct kv_record rec = {bytes_of(hk, (size_t)snprintf(hk, sizeof(hk), "h%u", p)),
+                            bytes_of("s", 1), bytes_of("v\tx", 3), 1000 + p, 7};
+    struct msg_records_resp resp = {1, &rec, bytes_of(NULL, 0)};
+    struct buf b = BUF_INIT;
+
+    msg_records_resp_encode(&b, &resp);
+    rpc_reply(req, 0, b.data, b.len);
+    buf_fini(&b);
+}
+
 static void
 fake_leader(void *arg, struct rpc_request *req)
 {
@@ -414,6 +432,8 @@ fake_leader(void *arg, struct rpc_request *req)
     case RPC_WRITE: fake_write(req); break;
     case RPC_GET: fake_get(req); break;
     case RPC_INCR: fk.incrs++; break; /* never answered: the client must time out */
+    case RPC_SCAN: fake_scan(req); break;
+    case RPC_SERVER_CONFIG: server_config_serve(req); break;
     default: rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0); break;
     }
     pthread_mutex_unlock(&fk.mu);
@@ -499,4 +519,154 @@ Test(client, engine_against_fake_servers, .init = fake_start, .fini = fake_stop,
     cr_assert_eq(ac.done, 200);
     cr_assert_eq(ac.ok, 200);
     buf_fini(&v);
+}
+
+static int
+dump_add(void *arg, const struct kv_record *r)
+{
+    admin_dump_add(arg, r->hash_key.p, r->hash_key.len, r->sort_key.p, r->sort_key.len,
+                   r->value.p, r->value.len, r->expire_ts);
+    return 0;
+}
+
+/* The full scan carries each record's expire_ts through to the callback (dump prints it). */
+Test(client, full_scan_returns_expire_ts, .init = fake_start, .fini = fake_stop, .timeout = 30)
+{
+    struct geokv_client *c;
+    struct geokv_table *t;
+    struct admin_dump d = ADMIN_DUMP_INIT;
+    struct buf line = BUF_INIT;
+
+    cr_assert_eq(geokv_client_create(fk.follower, &c), 0);
+    cr_assert_eq(geokv_open(c, "t", 5000, &t), 0);
+    cr_assert_eq(geokv_full_scan(t, dump_add, &d, 3000), 0);
+    cr_assert_eq(d.n, 2);
+    admin_dump_sort(&d);
+    admin_dump_line(&d, 0, &line);
+    cr_assert_str_eq((const char *)line.data, "h0\ts\tv\\x09x\t1000\n");
+    buf_reset(&line);
+    admin_dump_line(&d, 1, &line);
+    cr_assert_str_eq((const char *)line.data, "h1\ts\tv\\x09x\t1001\n");
+    buf_fini(&line);
+    admin_dump_fini(&d);
+    geokv_client_destroy(c);
+}
+
+/* server-config through the client: show, set, bad value, unknown key, list. */
+Test(client, server_config_rpc, .init = fake_start, .fini = fake_stop, .timeout = 30)
+{
+    struct geokv_client *c;
+    struct msg_server_config m;
+
+    cr_assert_eq(runtime_config_register_std(NULL, NULL, 0), 0);
+    cr_assert_eq(geokv_client_create(fk.leader, &c), 0);
+    cr_assert_eq(geokv_client_meta_count(c), 1);
+    cr_assert_str_eq(geokv_client_meta_addr(c, 0), fk.leader);
+    cr_assert_null(geokv_client_meta_addr(c, 1));
+    cr_assert_eq(geokv_server_config(c, fk.leader, RC_DUPLICATE_LOG_BATCH_BYTES, "", 3000, &m), 0);
+    cr_assert_str_eq(m.value, "4096");
+    cr_assert_eq(geokv_server_config(c, fk.leader, RC_DUPLICATE_LOG_BATCH_BYTES, "8K", 3000, &m),
+                 0);
+    cr_assert_str_eq(m.value, "8192");
+    cr_assert_eq(runtime_config_get(RC_DUPLICATE_LOG_BATCH_BYTES), 8192);
+    cr_assert_eq(geokv_server_config(c, fk.leader, RC_DUPLICATE_LOG_BATCH_BYTES, "-5", 3000, &m),
+                 ERR_INVALID_ARG);
+    cr_assert(strstr(m.value, "out of range") != NULL, "%s", m.value);
+    cr_assert_eq(runtime_config_get(RC_DUPLICATE_LOG_BATCH_BYTES), 8192);
+    cr_assert_eq(geokv_server_config(c, fk.leader, "no_such_key", "1", 3000, &m), ERR_NOT_FOUND);
+    cr_assert(strstr(m.value, "unknown setting 'no_such_key'") != NULL, "%s", m.value);
+    cr_assert_eq(geokv_server_config(c, fk.leader, "", "", 3000, &m), 0);
+    cr_assert_str_eq(m.value, "log_level,duplicate_log_batch_bytes,dup_lagging_write_threshold_ms");
+    geokv_client_destroy(c);
+}
+
+Test(client, dump_sorts_by_hash_then_sort_key)
+{
+    struct admin_dump d = ADMIN_DUMP_INIT;
+    struct buf out = BUF_INIT;
+
+    admin_dump_add(&d, "b", 1, "1", 1, "x", 1, 0);
+    admin_dump_add(&d, "a", 1, "2", 1, "y", 1, 5);
+    admin_dump_add(&d, "ab", 2, "", 0, "", 0, 0);
+    admin_dump_add(&d, "a", 1, "10", 2, "\n", 1, 0);
+    admin_dump_add(&d, "a", 1, "1", 1, "z", 1, 0);
+    admin_dump_sort(&d);
+    for (size_t i = 0; i < d.n; i++)
+        admin_dump_line(&d, i, &out);
+    cr_assert_str_eq((const char *)out.data, "a\t1\tz\t0\n"
+                                             "a\t10\t\\x0a\t0\n"
+                                             "a\t2\ty\t5\n"
+                                             "ab\t\t\t0\n"
+                                             "b\t1\tx\t0\n");
+    buf_fini(&out);
+    admin_dump_fini(&d);
+}
+
+/* ---- geokv-bench --op lag bookkeeping ---- */
+
+Test(client, lag_poll_interval_grows_with_age)
+{
+    cr_assert_eq(bench_lag_poll_interval_us(0, 5000), 5000);
+    cr_assert_eq(bench_lag_poll_interval_us(8000, 5000), 5000);
+    cr_assert_eq(bench_lag_poll_interval_us(40000, 5000), 10000);
+    cr_assert_eq(bench_lag_poll_interval_us(10000000, 5000), BENCH_LAG_POLL_MAX_US);
+}
+
+Test(client, lag_queue_pops_due_items_in_time_order)
+{
+    struct bench_lag_queue q = {0};
+    struct bench_lag_item it;
+    int64_t last = -1;
+
+    cr_assert_eq(bench_lag_queue_next_us(&q), -1);
+    for (uint64_t i = 0; i < 1000; i++) {
+        struct bench_lag_item x = {i, 0, (int64_t)((i * 7919) % 1000)};
+        bench_lag_queue_push(&q, &x);
+    }
+    cr_assert_eq(bench_lag_queue_next_us(&q), 0);
+    cr_assert_not(bench_lag_queue_pop_due(&q, -1, &it)); /* nothing due yet */
+    for (int n = 0; n < 500; n++) {
+        cr_assert(bench_lag_queue_pop_due(&q, 499, &it));
+        cr_assert_geq(it.next_us, last);
+        last = it.next_us;
+    }
+    cr_assert_not(bench_lag_queue_pop_due(&q, 499, &it));
+    cr_assert_eq(q.n, 500);
+    while (bench_lag_queue_pop_due(&q, INT64_MAX, &it)) {
+        cr_assert_geq(it.next_us, last);
+        last = it.next_us;
+    }
+    cr_assert_eq(q.n, 0);
+    bench_lag_queue_fini(&q);
+}
+
+Test(client, lag_stats_visible_retry_and_deadline)
+{
+    struct bench_lag_stats s;
+    struct bench_lag_item a = {1, 1000000, 1000000}, b = {2, 1000000, 1000000};
+    const int64_t deadline = 30000000, min_poll = 5000;
+
+    bench_lag_stats_init(&s);
+    /* a: not yet visible at +2 ms -> repoll after the minimum interval; visible at +12 ms */
+    cr_assert(bench_lag_poll_done(&s, &a, false, 1002000, deadline, min_poll));
+    cr_assert_eq(a.next_us, 1007000);
+    cr_assert_not(bench_lag_poll_done(&s, &a, true, 1012000, deadline, min_poll));
+    /* b: never visible: retried with growing intervals until the deadline */
+    int64_t now = 1000000, prev_gap = 0;
+    int polls = 0;
+    while (bench_lag_poll_done(&s, &b, false, now, deadline, min_poll)) {
+        cr_assert_geq(b.next_us - now, prev_gap);
+        prev_gap = b.next_us - now;
+        now = b.next_us;
+        polls++;
+    }
+    cr_assert_geq(now - b.ack_us, deadline);
+    cr_assert_lt(polls, 400); /* ~30 s at up to 100 ms apart, not 6000 polls at 5 ms */
+    cr_assert_eq(s.visible, 1);
+    cr_assert_eq(s.not_visible, 1);
+    cr_assert_eq(s.polls, 2 + (uint64_t)polls + 1);
+    cr_assert_eq(s.lag_us.total, 1);
+    cr_assert_eq(s.lag_us.max, 12000);
+    cr_assert_leq(bench_hist_quantile(&s.lag_us, 0.5), 12000);
+    cr_assert_geq(bench_hist_quantile(&s.lag_us, 0.5), 11250);
 }

@@ -1,5 +1,6 @@
-/* Unit tests of common/: errors, config, crc32c, buf, loop. */
+/* Unit tests of common/: errors, config, crc32c, buf, loop, run-time settings. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,7 +11,9 @@
 #include "common/config.h"
 #include "common/crc32c.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/loop.h"
+#include "common/runtime_config.h"
 
 Test(err, names_and_messages)
 {
@@ -185,4 +188,141 @@ Test(metrics, counters_histograms_and_text)
     cr_assert(strstr((char *)out.data, "t_lat_us_count{} 10000\n") != NULL);
     cr_assert(strstr((char *)out.data, "# TYPE t_lat_us summary") != NULL);
     buf_fini(&out);
+}
+
+/* ---- run-time settings ---- */
+
+static int64_t hook_seen = -1;
+
+static void
+record_hook(int64_t v)
+{
+    hook_seen = v;
+}
+
+Test(runtime_config, register_get_set_and_validate)
+{
+    struct runtime_setting *s = runtime_config_register("batch_bytes", 4096, 1, 1 << 20, NULL,
+                                                        record_hook);
+    char err[200], out[RUNTIME_CONFIG_VALUE_MAX];
+
+    cr_assert_not_null(s);
+    cr_assert_eq(hook_seen, 4096); /* the hook sees the initial value */
+    cr_assert_eq(runtime_setting_get(s), 4096);
+    cr_assert_eq(runtime_config_find("batch_bytes"), s);
+    /* registering again returns the same setting, unchanged */
+    cr_assert_eq(runtime_config_register("batch_bytes", 1, 1, 2, NULL, NULL), s);
+    cr_assert_eq(runtime_config_get("batch_bytes"), 4096);
+
+    cr_assert_eq(runtime_config_set("batch_bytes", "8192", err, sizeof(err)), 0);
+    cr_assert_eq(runtime_setting_get(s), 8192);
+    cr_assert_eq(hook_seen, 8192);
+    cr_assert_eq(runtime_config_set("batch_bytes", "64K", err, sizeof(err)), 0);
+    cr_assert_eq(runtime_config_get("batch_bytes"), 65536);
+    cr_assert_eq(runtime_config_show("batch_bytes", out, sizeof(out)), 0);
+    cr_assert_str_eq(out, "65536");
+
+    /* bad values leave the setting alone and say why */
+    const char *bad[] = {"0", "2M", "-1", "12x", "", " 5", "abc", "99999999999999999999", "8G"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(runtime_config_set("batch_bytes", bad[i], err, sizeof(err)),
+                     ERR_INVALID_ARG, "'%s' accepted", bad[i]);
+        cr_assert(strstr(err, "batch_bytes") != NULL, "%s", err);
+    }
+    cr_assert(strstr(err, "out of range") != NULL || strstr(err, "not an integer") != NULL);
+    cr_assert_eq(runtime_config_get("batch_bytes"), 65536);
+    cr_assert_eq(hook_seen, 65536);
+
+    cr_assert_eq(runtime_config_set("nope", "1", err, sizeof(err)), ERR_NOT_FOUND);
+    cr_assert(strstr(err, "unknown setting 'nope'") != NULL, "%s", err);
+    cr_assert_eq(runtime_config_show("nope", out, sizeof(out)), ERR_NOT_FOUND);
+    cr_assert_null(runtime_config_find("nope"));
+    cr_assert_eq(runtime_config_get("nope"), 0);
+}
+
+Test(runtime_config, bad_registrations)
+{
+    cr_assert_null(runtime_config_register("", 0, 0, 1, NULL, NULL));
+    cr_assert_null(runtime_config_register("Upper", 0, 0, 1, NULL, NULL));
+    cr_assert_null(runtime_config_register("has space", 0, 0, 1, NULL, NULL));
+    cr_assert_null(runtime_config_register("x", 5, 0, 1, NULL, NULL)); /* def out of range */
+    cr_assert_null(runtime_config_register("y", 0, 2, 1, NULL, NULL));  /* min > max */
+    for (int i = 0; i < RUNTIME_CONFIG_MAX; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "s%d", i);
+        cr_assert_not_null(runtime_config_register(name, 0, 0, 1, NULL, NULL));
+    }
+    cr_assert_null(runtime_config_register("one_too_many", 0, 0, 1, NULL, NULL));
+    cr_assert_not_null(runtime_config_register("s0", 0, 0, 1, NULL, NULL));
+}
+
+Test(runtime_config, standard_settings_from_config)
+{
+    const char *text = "[replication]\n  duplicate_log_batch_bytes = 8K\n"
+                       "[pegasus.server]\n  dup_lagging_write_threshold_ms = 2000\n"
+                       "[core]\n  log_level = warn\n";
+    struct config *cfg;
+    char err[256] = "", out[RUNTIME_CONFIG_VALUE_MAX], names[256];
+
+    /* before registration the standard names read as their built-in defaults */
+    cr_assert_eq(runtime_config_get(RC_DUPLICATE_LOG_BATCH_BYTES), 4096);
+    cr_assert_eq(runtime_config_get(RC_DUP_LAGGING_WRITE_THRESHOLD_MS), 10000);
+    cr_assert_eq(config_load(write_tmp(text), &cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(runtime_config_register_std(cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(runtime_config_get(RC_DUPLICATE_LOG_BATCH_BYTES), 8192);
+    cr_assert_eq(runtime_config_get(RC_DUP_LAGGING_WRITE_THRESHOLD_MS), 2000);
+    cr_assert_eq(log_level_current, LOG_LVL_WARN);
+    cr_assert_eq(runtime_config_show(RC_LOG_LEVEL, out, sizeof(out)), 0);
+    cr_assert_str_eq(out, "warn");
+    /* log_level: by name or number, applied at once */
+    cr_assert_eq(runtime_config_set(RC_LOG_LEVEL, "DEBUG", err, sizeof(err)), 0);
+    cr_assert_eq(log_level_current, LOG_LVL_DEBUG);
+    cr_assert_eq(runtime_config_set(RC_LOG_LEVEL, "1", err, sizeof(err)), 0);
+    cr_assert_eq(log_level_current, LOG_LVL_WARN);
+    cr_assert_eq(runtime_config_set(RC_LOG_LEVEL, "verbose", err, sizeof(err)), ERR_INVALID_ARG);
+    cr_assert(strstr(err, "value name") != NULL, "%s", err);
+    cr_assert_eq(runtime_config_set(RC_LOG_LEVEL, "4", err, sizeof(err)), ERR_INVALID_ARG);
+    cr_assert_eq(runtime_config_list(names, sizeof(names)), 3);
+    cr_assert_str_eq(names, "log_level,duplicate_log_batch_bytes,dup_lagging_write_threshold_ms");
+    cr_assert_eq(runtime_config_list(names, 20), 1); /* only whole names */
+    cr_assert_str_eq(names, "log_level");
+    config_destroy(cfg);
+}
+
+Test(runtime_config, standard_settings_reject_bad_config)
+{
+    struct config *cfg;
+    char err[256] = "";
+
+    cr_assert_eq(config_load(write_tmp("[replication]\nduplicate_log_batch_bytes = -1\n"), &cfg,
+                             err, sizeof(err)), 0);
+    cr_assert_eq(runtime_config_register_std(cfg, err, sizeof(err)), ERR_CONFIG);
+    cr_assert(strstr(err, "[replication] duplicate_log_batch_bytes") != NULL, "%s", err);
+    config_destroy(cfg);
+}
+
+/* Readers on other threads see a set value without locks (and never a torn one). */
+static void *
+reader_main(void *arg)
+{
+    const struct runtime_setting *s = arg;
+    int64_t v;
+    do {
+        v = runtime_setting_get(s);
+        cr_assert(v == 1 || v == 0x7fffffffffffll);
+    } while (v != 0x7fffffffffffll);
+    return NULL;
+}
+
+Test(runtime_config, concurrent_readers, .timeout = 10)
+{
+    struct runtime_setting *s = runtime_config_register("wide", 1, 0, INT64_MAX, NULL, NULL);
+    pthread_t t[2];
+
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, reader_main, s);
+    usleep(1000);
+    cr_assert_eq(runtime_config_set("wide", "140737488355327", NULL, 0), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
 }

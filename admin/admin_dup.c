@@ -1,0 +1,248 @@
+/*
+ * admin_dup.c: admin-cli's duplication commands, as the Pegasus manual shows them
+ * (../shared/seeds/000_*.txt):
+ *
+ *   dup add -c <cluster> [-p]          on the selected table (use <app>, or -a <app>)
+ *   dup list                           JSON array: dupid, status, remote, create_ts (ms),
+ *                                      fail_mode, progress (pidx -> confirmed decree)
+ *   dup pause|start|remove -d <dupid>
+ *   set_dup_fail_mode <app> <dupid> slow|skip
+ *
+ * Each subcommand also takes -a <app> instead of the selected table. A refusal prints one
+ * line, "error: dup <sub>: <the meta's reason>", and the command fails (non-zero exit).
+ */
+#include "admin/admin.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "client/geokv.h"
+
+#define DUP_ADD_MIN_TIMEOUT_MS 15000 /* the meta asks the remote cluster (up to 5 s) */
+#define DUP_USAGE                                                                           \
+    "usage: dup add -c <cluster> [-p] | dup list | dup pause|start|remove -d <dupid>  "      \
+    "(on the table of 'use', or add -a <app>)"
+
+/* Parsed options of one dup subcommand. */
+struct dup_opts {
+    const char *app;
+    const char *cluster;
+    bool full;
+    bool have_dupid;
+    uint64_t dupid;
+};
+
+static enum admin_result
+dup_usage(void)
+{
+    fflush(stdout);
+    fprintf(stderr, "%s\n", DUP_USAGE);
+    return ADMIN_FAIL;
+}
+
+/* One error line: the meta's reason if it gave one, else the code's message. */
+static enum admin_result
+dup_fail(const char *what, int err, const char *why)
+{
+    fflush(stdout);
+    fprintf(stderr, "error: %s: %s\n", what, why[0] != '\0' ? why : err_str(err));
+    return ADMIN_FAIL;
+}
+
+/* Parses a dupid (a positive decimal). */
+static int
+parse_dupid(const char *s, uint64_t *out)
+{
+    int64_t v;
+
+    if (admin_parse_i64(s, &v) != 0 || v <= 0)
+        return ERR_INVALID_ARG;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* Parses -a APP, -c CLUSTER, -p, -d DUPID after the subcommand. */
+static int
+dup_opts_parse(int argc, const struct admin_tok *argv, struct dup_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i].p;
+        bool has_value = i + 1 < argc;
+        if (strcmp(a, "-p") == 0) {
+            o->full = true;
+        } else if (strcmp(a, "-a") == 0 && has_value) {
+            o->app = argv[++i].p;
+        } else if (strcmp(a, "-c") == 0 && has_value) {
+            o->cluster = argv[++i].p;
+        } else if (strcmp(a, "-d") == 0 && has_value) {
+            if (parse_dupid(argv[++i].p, &o->dupid) != 0)
+                return ERR_INVALID_ARG;
+            o->have_dupid = true;
+        } else {
+            return ERR_INVALID_ARG;
+        }
+    }
+    return 0;
+}
+
+static const char *
+status_name(uint32_t s)
+{
+    static const char *const names[] = {"DS_INIT", "DS_PREPARE", "DS_APP",
+                                        "DS_LOG",  "DS_PAUSE",   "DS_REMOVED"};
+    return s < sizeof(names) / sizeof(names[0]) ? names[s] : "DS_UNKNOWN";
+}
+
+static const char *
+fail_mode_name(uint32_t m)
+{
+    return m == FAIL_SLOW ? "FAIL_SLOW" : m == FAIL_SKIP ? "FAIL_SKIP" : "FAIL_UNKNOWN";
+}
+
+/* Prints s as a JSON string. */
+static void
+print_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void
+print_dup(const struct dup_info *d, bool last)
+{
+    printf("  {\n    \"dupid\": %llu,\n    \"status\": \"%s\",\n    \"remote\": ",
+           (unsigned long long)d->dupid, status_name(d->status));
+    print_json_str(d->remote);
+    printf(",\n    \"create_ts\": %lld,\n    \"fail_mode\": \"%s\",\n    \"progress\": {",
+           (long long)d->create_ts_ms, fail_mode_name(d->fail_mode));
+    for (uint32_t p = 0; p < d->npartitions; p++)
+        printf("%s\n      \"%u\": %lld", p ? "," : "", p, (long long)d->confirmed[p]);
+    printf("%s}\n  }%s\n", d->npartitions ? "\n    " : "", last ? "" : ",");
+}
+
+static enum admin_result
+dup_add(struct admin_ctx *ctx, const char *app, const struct dup_opts *o)
+{
+    int timeout = ctx->timeout_ms > DUP_ADD_MIN_TIMEOUT_MS ? ctx->timeout_ms
+                                                           : DUP_ADD_MIN_TIMEOUT_MS;
+    struct msg_dup_add_resp r;
+    char why[256];
+    int err;
+
+    if (o->cluster == NULL || o->have_dupid)
+        return dup_usage();
+    err = geokv_dup_add(ctx->client, app, o->cluster, o->full, timeout, &r, why, sizeof(why));
+    if (err != 0)
+        return dup_fail("dup add", err, why);
+    if (r.existed)
+        printf("duplication of %s to %s already exists [dupid: %llu]\n", app, o->cluster,
+               (unsigned long long)r.dupid);
+    else
+        printf("successfully add duplication [dupid: %llu]\n", (unsigned long long)r.dupid);
+    return ADMIN_OK;
+}
+
+static enum admin_result
+dup_list(struct admin_ctx *ctx, const char *app, const struct dup_opts *o)
+{
+    struct msg_dup_list_resp m;
+    char why[256];
+    int err;
+
+    if (o->cluster != NULL || o->full || o->have_dupid)
+        return dup_usage();
+    err = geokv_dup_list(ctx->client, app, ctx->timeout_ms, &m, why, sizeof(why));
+    if (err != 0)
+        return dup_fail("dup list", err, why);
+    if (m.ndups == 0)
+        printf("[]\n");
+    else
+        printf("[\n");
+    for (uint32_t i = 0; i < m.ndups; i++)
+        print_dup(&m.dups[i], i + 1 == m.ndups);
+    if (m.ndups > 0)
+        printf("]\n");
+    msg_dup_list_resp_fini(&m);
+    return ADMIN_OK;
+}
+
+static enum admin_result
+dup_modify(struct admin_ctx *ctx, const char *app, const char *sub, uint32_t op,
+           const struct dup_opts *o)
+{
+    char what[32], why[256];
+    int err;
+
+    if (!o->have_dupid || o->cluster != NULL || o->full)
+        return dup_usage();
+    snprintf(what, sizeof(what), "dup %s", sub);
+    err = geokv_dup_modify(ctx->client, app, o->dupid, op, 0, ctx->timeout_ms, why,
+                           sizeof(why));
+    if (err != 0)
+        return dup_fail(what, err, why);
+    printf("successfully %s duplication [dupid: %llu]\n", sub, (unsigned long long)o->dupid);
+    return ADMIN_OK;
+}
+
+enum admin_result
+admin_cmd_dup(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+              const struct admin_tok *argv)
+{
+    struct dup_opts o = {NULL, NULL, false, false, 0};
+    const char *sub = argv[0].p, *app;
+
+    if (dup_opts_parse(argc, argv, &o) != 0)
+        return dup_usage();
+    app = o.app != NULL ? o.app : ctx->app;
+    if (app[0] == '\0') {
+        fflush(stdout);
+        fprintf(stderr, "error: dup %s: no table selected (use <app>, or -a <app>)\n", sub);
+        return ADMIN_FAIL;
+    }
+    if (strcmp(sub, "add") == 0)
+        return dup_add(ctx, app, &o);
+    if (strcmp(sub, "list") == 0)
+        return dup_list(ctx, app, &o);
+    if (strcmp(sub, "pause") == 0)
+        return dup_modify(ctx, app, sub, DUP_OP_PAUSE, &o);
+    if (strcmp(sub, "start") == 0)
+        return dup_modify(ctx, app, sub, DUP_OP_START, &o);
+    if (strcmp(sub, "remove") == 0)
+        return dup_modify(ctx, app, sub, DUP_OP_REMOVE, &o);
+    return dup_usage();
+}
+
+enum admin_result
+admin_cmd_set_dup_fail_mode(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+                            const struct admin_tok *argv)
+{
+    const char *mode = argv[2].p;
+    uint32_t fm;
+    uint64_t dupid;
+    char why[256];
+    int err;
+
+    if (parse_dupid(argv[1].p, &dupid) != 0
+        || (strcmp(mode, "slow") != 0 && strcmp(mode, "skip") != 0)) {
+        fflush(stdout);
+        fprintf(stderr, "usage: set_dup_fail_mode <app> <dupid> slow|skip\n");
+        return ADMIN_FAIL;
+    }
+    fm = strcmp(mode, "slow") == 0 ? FAIL_SLOW : FAIL_SKIP;
+    err = geokv_dup_modify(ctx->client, argv[0].p, dupid, DUP_OP_FAIL_MODE, fm,
+                           ctx->timeout_ms, why, sizeof(why));
+    if (err != 0)
+        return dup_fail("set_dup_fail_mode", err, why);
+    printf("successfully set fail mode of duplication [dupid: %llu] to %s\n",
+           (unsigned long long)dupid, fail_mode_name(fm));
+    return ADMIN_OK;
+}

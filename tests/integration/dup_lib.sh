@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Helpers shared by the duplication tests (sourced after lib.sh): two clusters, bj (id 1) and
+# tj (id 2), each with one meta and three replica servers, and table dumps to compare them.
+
+# dup_clusters_up: declares and starts bj and tj (fast beacons and duplication sync).
+dup_clusters_up() {
+  local c i
+  cluster_config bj "$(meta_list 1)" 1
+  cluster_config tj "$(meta_list 1)" 2
+  for c in bj tj; do
+    cluster_use "$c"
+    cluster_set replica_server.beacon_interval_ms=200 replication.dup_sync_interval_ms=200 \
+      replication.group_check_interval_ms=200
+    meta_start 1
+    wait_for "a meta leader in $c" 30 meta_leader
+    for i in 1 2 3; do dup_replica_start "$i"; done
+    wait_nodes 3 60
+  done
+}
+
+# dup_replica_start I: (re)starts replica I of the current cluster with its /metrics port.
+dup_replica_start() {
+  local f="$ITEST_DIR/state/clusters/$ITEST_CLUSTER/metrics$1.port"
+  [ -f "$f" ] || free_port >"$f"
+  replica_start "$1" --set "core.metrics_address=127.0.0.1:$(cat "$f")"
+}
+
+# dump_of CLUSTER APP: the table's live records, sorted (admin-cli dump).
+dump_of() {
+  cluster_use "$1"
+  "$GEOKV_BIN/admin-cli" -m "$META_LIST" dump "$2"
+}
+
+# same_data APP: bj and tj hold the same records (key, value, expiry).
+same_data() {
+  local a b
+  a=$(dump_of bj "$1") || return 1
+  b=$(dump_of tj "$1") || return 1
+  [ -n "$a" ] && [ "$a" = "$b" ]
+}
+
+# show_diff APP: prints the first differences between bj and tj (for failure messages).
+show_diff() {
+  diff <(dump_of bj "$1") <(dump_of tj "$1") | head -n 20
+}
+
+# dup_id APP: the dupid of APP's duplication on the current cluster.
+dup_id() {
+  "$GEOKV_BIN/admin-cli" -m "$META_LIST" -a "$1" dup list | grep -oE '"dupid": *[0-9]+' |
+    head -n1 | grep -oE '[0-9]+$'
+}
+
+# mixed_script COUNT SEED: an admin-cli script of COUNT mixed writes: sets, deletes, sets
+# with a TTL, multi_sets and incrs over a key space where they overlap.
+mixed_script() {
+  python3 - "$1" "$2" <<'PY'
+import random, sys
+n, seed = int(sys.argv[1]), int(sys.argv[2])
+rnd = random.Random(seed)
+for i in range(n):
+    k = "k%d" % rnd.randrange(n // 4 + 1)
+    r = rnd.random()
+    if r < 0.45:
+        print("set %s s%d v%d-%d" % (k, rnd.randrange(3), seed, i))
+    elif r < 0.6:
+        print("del %s s%d" % (k, rnd.randrange(3)))
+    elif r < 0.7:
+        print("set %s ttl v%d 3600" % (k, i))
+    elif r < 0.85:
+        print("multi_set %s m0 a%d m1 b%d" % (k, i, i))
+    else:
+        print("incr %s n %d" % (k, rnd.randrange(1, 9)))
+PY
+}
+
+# shipped_ops CLUSTER: the sum of dup_shipped_ops over the cluster's replica servers.
+shipped_ops() {
+  local f total=0 v
+  cluster_use "$1"
+  for f in "$ITEST_DIR/state/clusters/$1"/metrics*.port; do
+    [ -f "$f" ] || continue
+    v=$(curl -fsS "http://127.0.0.1:$(cat "$f")/metrics" | awk '/^dup_shipped_ops/ {print $2}')
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The meta side of duplication, end to end through admin-cli, with two real clusters on one
+# ZooKeeper (bjsrv-account id 1 with two metas, tjsrv-account id 2) and a third one that is
+# configured but never started (shsrv-account: unreachable):
+#  - every `dup add` validation error is one clear line and a non-zero exit: -p, to itself,
+#    not in [pegasus.clusters], not in [duplication-group], no table selected, table missing
+#    here, table missing on the remote, remote unreachable, duplication disabled;
+#  - add prints the dupid; adding again prints that it exists (same dupid);
+#  - `dup list` prints the seed's JSON (dupid, status, remote, create_ts, fail_mode) plus
+#    progress per partition; the ZooKeeper nodes are DESIGN.md §3's;
+#  - pause / start follow the state machine (wrong-state and unknown-dupid errors);
+#    set_dup_fail_mode slow|skip;
+#  - kill -9 of the meta leader: the new leader has the duplication (dupid, status, fail mode);
+#  - remove: not listed, tombstone in ZooKeeper, a second remove fails, add again = new dupid.
+# Shipping is not tested here (replica side).
+. "$(dirname "$0")/lib.sh"
+itest_begin dup_meta
+itest_require_bins geokv-meta geokv-replica admin-cli
+[ -x /usr/lib/zookeeper/bin/cli_mt ] || skip "no /usr/lib/zookeeper/bin/cli_mt"
+zk_start
+
+SRC=bjsrv-account
+DST=tjsrv-account
+# Declare every cluster before starting anything: each config lists all of them.
+cluster_config $SRC "$(meta_list 2)" 1
+cluster_config $DST "$(meta_list 1)" 2
+cluster_config shsrv-account "$(meta_list 1)" 3 # never started
+# A cluster with a meta list but no cluster id, on the source metas only.
+LONELY=(--set "pegasus.clusters.lonely-account=127.0.0.1:1")
+
+cluster_use $DST
+meta_start 1
+wait_for "a meta leader in $DST" 30 meta_leader
+replica_start 1
+wait_nodes 1 60
+
+cluster_use $SRC
+meta_start 1 "${LONELY[@]}"
+meta_start 2 "${LONELY[@]}"
+wait_for "a meta leader in $SRC" 30 meta_leader
+replica_start 1
+wait_nodes 1 60
+admin create acct -p 4 -r 1 >/dev/null || fail "create acct on $SRC"
+
+# expect_fail NEEDLE ARGS...: admin-cli ARGS must exit non-zero with exactly one stderr line
+# that contains NEEDLE (and nothing on stdout).
+expect_fail() {
+  local needle="$1" out err rc=0
+  shift
+  err=$(mktemp "$ITEST_DIR/state/err.XXXXXX")
+  out=$(admin "$@" 2>"$err") || rc=$?
+  [ "$rc" -ne 0 ] || fail "admin $* succeeded: $out"
+  [ -z "$out" ] || fail "admin $* printed on stdout: $out"
+  [ "$(wc -l <"$err")" -eq 1 ] || fail "admin $*: not one error line: $(cat "$err")"
+  grep -qF -- "$needle" "$err" || fail "admin $*: error lacks '$needle': $(cat "$err")"
+  itest_log "refused as expected: $(cat "$err")"
+  rm -f "$err"
+}
+
+# dup_json EXPR: evaluates a python expression over `dup list` of acct (variable d = the list).
+dup_json() {
+  local out
+  out=$(admin -a acct dup list) || return 1
+  python3 -c 'import json, sys; d = json.loads(sys.stdin.read()); print(eval(sys.argv[1]))' \
+    "$1" <<<"$out"
+}
+
+# ---- validation: one clear line each
+expect_fail "no table selected" dup list
+expect_fail "no table selected" dup add -c $DST
+expect_fail "full duplication (-p) is not supported yet" -a acct dup add -c $DST -p
+expect_fail "cannot duplicate table acct to its own cluster $SRC" -a acct dup add -c $SRC
+expect_fail "remote cluster nosuch is not in [pegasus.clusters]" -a acct dup add -c nosuch
+expect_fail "remote cluster lonely-account is not in [duplication-group]" \
+  -a acct dup add -c lonely-account
+expect_fail "table missing does not exist" -a missing dup add -c $DST
+expect_fail "table acct does not exist on remote cluster $DST" -a acct dup add -c $DST
+t0=$(geokv_now_ms)
+expect_fail "cannot ask remote cluster shsrv-account" -a acct dup add -c shsrv-account
+itest_log "unreachable remote refused after $(($(geokv_now_ms) - t0)) ms"
+expect_fail "usage: dup" -a acct dup add
+expect_fail "usage: dup" -a acct dup pause
+expect_fail "usage: dup" -a acct dup frobnicate -d 1
+expect_fail "table missing does not exist" -a missing dup list
+[ "$(dup_json 'len(d)')" = 0 ] || fail "refused adds left a duplication"
+
+# ---- add, add again
+cluster_use $DST
+admin create acct -p 2 -r 1 >/dev/null || fail "create acct on $DST" # partition counts differ
+cluster_use $SRC
+out=$(printf 'use acct\ndup add -c %s\n' $DST | admin) || fail "dup add: $out"
+dupid=$(sed -n 's/^successfully add duplication \[dupid: \([0-9]*\)\]$/\1/p' <<<"$out")
+[ -n "$dupid" ] || fail "dup add printed no dupid: $out"
+now_s=$(($(date +%s)))
+[ $((now_s - dupid)) -ge 0 ] && [ $((now_s - dupid)) -lt 60 ] ||
+  fail "dupid $dupid is not the creation time in seconds (now $now_s)"
+out=$(admin -a acct dup add -c $DST) || fail "dup add again: $out"
+grep -qF "already exists [dupid: $dupid]" <<<"$out" || fail "add again: $out"
+
+# ---- list: the seed's JSON plus progress
+[ "$(dup_json 'len(d)')" = 1 ] || fail "list: not one duplication"
+[ "$(dup_json 'd[0]["dupid"]')" = "$dupid" ] || fail "list: dupid"
+[ "$(dup_json 'd[0]["status"]')" = DS_LOG ] || fail "list: status"
+[ "$(dup_json 'd[0]["remote"]')" = $DST ] || fail "list: remote"
+[ "$(dup_json 'd[0]["fail_mode"]')" = FAIL_SLOW ] || fail "list: fail_mode"
+[ "$(dup_json 'd[0]["create_ts"] // 1000')" -ge "$dupid" ] || fail "list: create_ts (ms)"
+[ "$(dup_json 'sorted(d[0]["progress"].keys())')" = "['0', '1', '2', '3']" ] ||
+  fail "list: progress keys"
+[ "$(dup_json 'all(isinstance(v, int) and v >= -1 for v in d[0]["progress"].values())')" = True ] ||
+  fail "list: progress values"
+admin -a acct dup list >&2
+
+# ---- ZooKeeper layout (DESIGN.md §3)
+app_id=$(admin app acct | sed -n 's/^app_id: //p')
+node=/geokv/$SRC/apps/$app_id/duplication/$dupid
+out=$(zk_cli "get $node")
+for f in '"remote":"tjsrv-account"' '"status":"DS_LOG"' '"create_timestamp_ms":' \
+  '"fail_mode":"FAIL_SLOW"' '"remote_app_name":"acct"' '"remote_replica_count":1'; do
+  grep -qF "$f" <<<"$out" || fail "ZooKeeper $node lacks $f: $out"
+done
+out=$(zk_cli "get $node/3")
+grep -qE '^-1$|^[0-9]+$' <<<"$out" || fail "ZooKeeper $node/3 is no decree: $out"
+
+# ---- pause / start / fail mode, and their errors
+out=$(admin -a acct dup pause -d "$dupid") || fail "pause: $out"
+grep -qF "successfully pause duplication [dupid: $dupid]" <<<"$out" || fail "pause: $out"
+[ "$(dup_json 'd[0]["status"]')" = DS_PAUSE ] || fail "not paused"
+zk_cli "get $node" | grep -qF '"status":"DS_PAUSE"' || fail "pause not in ZooKeeper"
+expect_fail "only a DS_LOG duplication can be paused" -a acct dup pause -d "$dupid"
+admin -a acct dup start -d "$dupid" >/dev/null || fail "start"
+[ "$(dup_json 'd[0]["status"]')" = DS_LOG ] || fail "not started"
+expect_fail "only a DS_PAUSE duplication can be started" -a acct dup start -d "$dupid"
+expect_fail "table acct has no duplication 12345" -a acct dup pause -d 12345
+expect_fail "usage: set_dup_fail_mode" set_dup_fail_mode acct "$dupid" fast
+expect_fail "table acct has no duplication 12345" set_dup_fail_mode acct 12345 skip
+expect_fail "table missing does not exist" set_dup_fail_mode missing "$dupid" skip
+out=$(admin set_dup_fail_mode acct "$dupid" skip) || fail "set_dup_fail_mode: $out"
+grep -qF "FAIL_SKIP" <<<"$out" || fail "set_dup_fail_mode: $out"
+[ "$(dup_json 'd[0]["fail_mode"]')" = FAIL_SKIP ] || fail "fail mode not skip"
+admin set_dup_fail_mode acct "$dupid" slow >/dev/null || fail "set_dup_fail_mode slow"
+[ "$(dup_json 'd[0]["fail_mode"]')" = FAIL_SLOW ] || fail "fail mode not slow"
+admin set_dup_fail_mode acct "$dupid" skip >/dev/null || fail "set_dup_fail_mode skip"
+admin -a acct dup pause -d "$dupid" >/dev/null || fail "pause before the failover"
+
+# ---- the meta leader dies: the new one has the duplication as it was
+old=$(meta_leader) || fail "no leader in $SRC"
+new=$((3 - old))
+meta_kill9 "$old"
+wait_for "meta $new to lead $SRC" 40 meta_leader_is "$new"
+[ "$(dup_json 'd[0]["dupid"]')" = "$dupid" ] || fail "new leader: dupid"
+[ "$(dup_json 'd[0]["status"]')" = DS_PAUSE ] || fail "new leader: status"
+[ "$(dup_json 'd[0]["fail_mode"]')" = FAIL_SKIP ] || fail "new leader: fail mode"
+out=$(admin -a acct dup add -c $DST) || fail "add on the new leader: $out"
+grep -qF "already exists [dupid: $dupid]" <<<"$out" || fail "add on the new leader: $out"
+meta_start "$old" "${LONELY[@]}"
+admin -a acct dup start -d "$dupid" >/dev/null || fail "start on the new leader"
+
+# ---- remove: gone from the list, tombstone in ZooKeeper; add again = a new dupid
+out=$(admin -a acct dup remove -d "$dupid") || fail "remove: $out"
+grep -qF "successfully remove duplication [dupid: $dupid]" <<<"$out" || fail "remove: $out"
+[ "$(dup_json 'len(d)')" = 0 ] || fail "removed duplication still listed"
+zk_cli "get $node" | grep -qF '"status":"DS_REMOVED"' || fail "no tombstone in ZooKeeper"
+zk_cli "get $node/0" | grep -q "rc = 0" && fail "removed duplication kept its progress nodes"
+expect_fail "duplication $dupid of table acct was removed" -a acct dup remove -d "$dupid"
+out=$(admin -a acct dup add -c $DST) || fail "add after remove: $out"
+dupid2=$(sed -n 's/^successfully add duplication \[dupid: \([0-9]*\)\]$/\1/p' <<<"$out")
+[ -n "$dupid2" ] && [ "$dupid2" != "$dupid" ] || fail "add after remove: $out"
+
+# ---- duplication disabled: adds are refused, existing duplications stay
+meta_stop 1
+meta_stop 2
+meta_start 1 "${LONELY[@]}" --set replication.duplication_enabled=false
+meta_start 2 "${LONELY[@]}" --set replication.duplication_enabled=false
+wait_for "a meta leader in $SRC" 30 meta_leader
+expect_fail "duplication is disabled on cluster $SRC" -a acct dup add -c shsrv-account
+[ "$(dup_json 'd[0]["dupid"]')" = "$dupid2" ] || fail "disabled: the duplication is gone"
+itest_pass
