@@ -448,7 +448,8 @@ dup_parts_delete(struct meta_state *st, uint32_t app_id, uint64_t dupid, uint32_
     }
 }
 
-/* Persists a new duplication: its node, then one node per partition at -1. On failure what
+/* Persists a new duplication: its node, then one node per partition at its start decree. On
+ * failure what
  * was written is deleted again (best effort) so memory and store agree. */
 static int
 dup_create_nodes(struct meta_state *st, const struct meta_app *app, const struct meta_dup *d)
@@ -465,7 +466,7 @@ dup_create_nodes(struct meta_state *st, const struct meta_app *app, const struct
     if (rc != 0)
         return rc;
     for (; p < d->npartitions && rc == 0; p++)
-        rc = dup_part_write(st, app->app_id, d->dupid, p, -1, true);
+        rc = dup_part_write(st, app->app_id, d->dupid, p, d->confirmed[p], true);
     if (rc == 0)
         return 0;
     dup_parts_delete(st, app->app_id, d->dupid, p);
@@ -635,6 +636,11 @@ meta_dup_add_finish(struct meta_state *st, const struct meta_dup_options *o,
     d->remote_replica_count = remote->replica_count;
     d->create_ts_ms = now_wall_ms;
     dup_parts_alloc(d, app->partition_count);
+    /* "from now on": each partition starts at the commit point its primary last reported,
+     * so every write acknowledged after the add is shipped (and a few earlier ones, which is
+     * harmless under last-writer-wins) */
+    for (uint32_t p = 0; p < d->npartitions; p++)
+        d->confirmed[p] = d->reported[p] = app->parts[p].config.last_committed;
     rc = dup_create_nodes(st, app, d);
     if (rc != 0) {
         LOG_ERROR("add duplication of %s to %s: writing the store failed: %s", req->app,

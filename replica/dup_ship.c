@@ -409,6 +409,10 @@ build_shipment(struct replica *r, struct shipper *sh)
         return false;
     }
     s->seq = ++sh->next_seq;
+    RLOG_DEBUG(r, "dup %" PRIu64 " shipment %" PRIu64 ": decrees %" PRId64 "..%" PRId64
+                  " (committed %" PRId64 "), %u batches, cache %zu from %" PRId64,
+               sh->dupid, s->seq, sh->loaded + 1, b.last, r->last_committed, s->nbatches,
+               r->dup->ncache, r->dup->ncache ? r->dup->cache[0].decree : -1);
     s->last = b.last;
     s->pending = s->nbatches;
     sh->loaded = b.last;
@@ -471,6 +475,8 @@ send_batch(struct replica *r, struct shipper *sh, struct shipment *s, uint32_t i
     struct batch_ctx *c = xmalloc(sizeof(*c));
     *c = (struct batch_ctx){r->gpid, sh->dupid, s->seq, idx, 0};
     s->batches[idx].retry_at_ms = 0;
+    LOG_DEBUG("dup %" PRIu64 " shipment %" PRIu64 " batch %u (%u ops) sent", sh->dupid, s->seq,
+              idx, s->batches[idx].nops);
     geokv_partition_call_async(sh->table, RPC_DUP_APPLY, s->batches[idx].pidx,
                                &s->batches[idx].body, SHIP_TIMEOUT_MS, on_batch_reply, c);
 }
@@ -487,6 +493,8 @@ batch_done(struct replica *r, void *arg)
         xfree(c);
         return;
     }
+    LOG_DEBUG("dup %" PRIu64 " shipment %" PRIu64 " batch %u (%u ops) -> %s", c->dupid, c->seq,
+              c->idx, bt->nops, err_name(c->err));
     if (c->err == 0) {
         metric_add(M_SHIPPED_OPS(), bt->nops);
         metric_add(M_SHIPPED_BYTES(), (int64_t)bt->body.len);

@@ -214,5 +214,7 @@ void replica_reply_err(struct replica *r, struct rpc_request *req, int err);
     LOG_ERROR("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot, ##__VA_ARGS__)
 #define RLOG_WARN(r, fmt, ...) \
     LOG_WARN("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot, ##__VA_ARGS__)
+#define RLOG_DEBUG(r, fmt, ...) \
+    LOG_DEBUG("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot, ##__VA_ARGS__)
 #define RLOG_INFO(r, fmt, ...) \
     LOG_INFO("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot, ##__VA_ARGS__)

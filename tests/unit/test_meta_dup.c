@@ -220,7 +220,7 @@ Test(meta_dup, add_starts_in_log_with_unknown_decrees_and_persists_first)
     cr_assert_eq(m.dups[0].create_ts_ms, T0_MS);
     cr_assert_eq(m.dups[0].npartitions, 4);
     for (uint32_t p = 0; p < 4; p++)
-        cr_assert_eq(m.dups[0].confirmed[p], -1);
+        cr_assert_eq(m.dups[0].confirmed[p], 0);
     msg_dup_list_resp_fini(&m);
 
     /* DESIGN.md §3 layout and JSON */
@@ -235,7 +235,7 @@ Test(meta_dup, add_starts_in_log_with_unknown_decrees_and_persists_first)
     for (uint32_t p = 0; p < 4; p++) {
         snprintf(path, sizeof(path), APPS "/%u/duplication/%llu/%u", id,
                  (unsigned long long)dupid, p);
-        cr_assert_str_eq(node_text(path, text, sizeof(text)), "-1");
+        cr_assert_str_eq(node_text(path, text, sizeof(text)), "0");
     }
 }
 
@@ -479,7 +479,7 @@ Test(meta_dup, sync_assigns_duplications_to_the_primary_only)
         cr_assert_eq(resp.dups[i].fail_mode, FAIL_SLOW);
         cr_assert_str_eq(resp.dups[i].remote, "tjsrv-account");
         cr_assert_str_eq(resp.dups[i].remote_app, "t");
-        cr_assert_eq(resp.dups[i].confirmed, -1);
+        cr_assert_eq(resp.dups[i].confirmed, 0);
     }
     msg_dup_sync_resp_fini(&resp);
 
@@ -523,7 +523,7 @@ Test(meta_dup, confirmed_decree_only_grows_and_only_from_the_primary)
     msg_dup_sync_resp_fini(&resp);
     cr_assert_str_eq(node_text(path, text, sizeof(text)), "37");
     cr_assert_eq(held("t", dupid, 0), 37);
-    cr_assert_eq(held("t", dupid, 1), -1);
+    cr_assert_eq(held("t", dupid, 1), 0);
 
     /* lower: ignored */
     c.confirmed = 20;
@@ -650,9 +650,9 @@ Test(meta_dup, new_leader_reloads_state_fail_mode_progress_and_tombstones)
     cr_assert_str_eq(d->remote, "tjsrv-account");
     cr_assert_eq(d->create_ts_ms, T0_MS);
     cr_assert_eq(d->npartitions, 3);
-    cr_assert_eq(d->confirmed[0], -1);
+    cr_assert_eq(d->confirmed[0], 0);
     cr_assert_eq(d->confirmed[1], 41);
-    cr_assert_eq(d->confirmed[2], -1);
+    cr_assert_eq(d->confirmed[2], 0);
     d = listed(&m, c);
     cr_assert_not_null(d);
     cr_assert_eq(d->status, DS_LOG);
@@ -891,11 +891,11 @@ Test(meta_dup, failed_store_writes_change_nothing)
         struct dup_confirm c = {gpid_make(id, 0), dupid, 9};
         struct msg_dup_sync_resp resp;
         sync_from(A, &c.gpid, 1, &c, 1, 0, &resp);
-        cr_assert_eq(resp.dups[0].confirmed, -1); /* not persisted: not handed out */
+        cr_assert_eq(resp.dups[0].confirmed, 0); /* not persisted: the start point is handed out */
         msg_dup_sync_resp_fini(&resp);
         f.budget = 1000;
         meta_dup_flush(st, 500); /* a failed write is retried after the interval */
-        cr_assert_eq(held("t", dupid, 0), -1);
+        cr_assert_eq(held("t", dupid, 0), 0);
         meta_dup_flush(st, 1000);
         cr_assert_eq(held("t", dupid, 0), 9);
     }
