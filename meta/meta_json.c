@@ -12,6 +12,7 @@
  * Threads: pure functions.
  */
 #include "meta/meta_state.h"
+#include "meta/meta_state_int.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -168,18 +169,6 @@ meta_partition_json_encode(const struct partition_config *pc, struct buf *out)
     json_emit(j, out);
 }
 
-/* Whether pc already names address (primary or an earlier secondary). */
-static bool
-member_seen(const struct partition_config *pc, const char *address)
-{
-    if (strcmp(pc->primary, address) == 0)
-        return true;
-    for (uint32_t i = 0; i < pc->nsecondaries; i++)
-        if (strcmp(pc->secondaries[i], address) == 0)
-            return true;
-    return false;
-}
-
 /* Copies the secondaries array; false unless it is an array of at most GEOKV_MAX_REPLICAS
  * non-empty short strings, distinct and none the primary (parsed before). */
 static bool
@@ -194,7 +183,7 @@ partition_secondaries(const cJSON *j, struct partition_config *pc)
     {
         char *dst = pc->secondaries[pc->nsecondaries];
         if (!cJSON_IsString(it) || it->valuestring[0] == '\0'
-            || strlen(it->valuestring) >= GEOKV_ADDR_MAX || member_seen(pc, it->valuestring))
+            || strlen(it->valuestring) >= GEOKV_ADDR_MAX || meta_config_has(pc, it->valuestring))
             return false;
         memcpy(dst, it->valuestring, strlen(it->valuestring) + 1);
         pc->nsecondaries++;
