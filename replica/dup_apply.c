@@ -31,8 +31,9 @@ same_key(const struct mutation_op *a, const struct mutation_op *b)
            memcmp(a->sort_key.p, b->sort_key.p, a->sort_key.len) == 0;
 }
 
-/* Adds op to m if it beats what is stored (and what m already holds for its key). */
-static void
+/* Adds op to m if it beats what is stored (and what m already holds for its key). An error
+ * reading the stored record fails the batch, so the sender retries. */
+static int
 keep_if_newer(struct replica *r, struct mutation *m, const struct mutation_op *op)
 {
     struct storage_record rec;
@@ -41,18 +42,22 @@ keep_if_newer(struct replica *r, struct mutation *m, const struct mutation_op *o
         if (same_key(&m->ops[i], op)) {
             if (op->timetag > m->ops[i].timetag)
                 m->ops[i] = *op;
-            return;
+            goto out_clock;
         }
     found = replica_read_latest(r, op->hash_key, op->sort_key, &rec);
+    if (found < 0)
+        return found;
     if (found > 0) {
         bool older = op->timetag <= rec.timetag;
         storage_record_fini(&rec);
         if (older)
-            return;
+            return 0;
     }
     m->ops[m->nops++] = *op;
+out_clock:
     if (timetag_ts(op->timetag) > r->last_ts_us)
         r->last_ts_us = timetag_ts(op->timetag);
+    return 0;
 }
 
 /* Receiver-side lag: now - the entry's origin time. */
@@ -93,10 +98,12 @@ replica_on_dup_apply(struct replica *r, struct rpc_request *req)
             rc = ERR_TOO_LARGE;
     if (rc == 0) {
         m.ops = xcalloc(a.nops, sizeof(*m.ops));
-        for (uint32_t i = 0; i < a.nops; i++) {
+        for (uint32_t i = 0; i < a.nops && rc == 0; i++) {
             observe_lag(&a.ops[i]);
-            keep_if_newer(r, &m, &a.ops[i]);
+            rc = keep_if_newer(r, &m, &a.ops[i]);
         }
+    }
+    if (rc == 0) {
         if (m.nops == 0) {
             rpc_reply(req, 0, NULL, 0); /* every entry was older than what we hold */
         } else {

@@ -63,7 +63,6 @@ struct shipper {
     int64_t open_retry_ms;
     struct shipment win[SHIP_WINDOW]; /* ring: oldest at head */
     uint32_t head, count;
-    uint64_t next_seq;
 };
 
 struct cached {
@@ -134,12 +133,27 @@ shipper_free(struct shipper *sh)
     xfree(sh);
 }
 
+/* Forgets the shippers and the cache (a primary that steps down must not pin memory or the
+ * plog); keeps the confirmed decrees it knew as the plog floor and a resume point. */
 void
 dup_stop(struct replica *r)
 {
     struct dup_state *d = r->dup;
-    for (uint32_t i = 0; d && i < d->n; i++)
-        shipper_reset(d->sh[i]);
+    if (d == NULL)
+        return;
+    for (uint32_t i = 0; i < d->n; i++) {
+        struct dup_confirm c = {r->gpid, d->sh[i]->dupid, d->sh[i]->confirmed};
+        dup_note_confirms(r, &c, 1);
+        shipper_free(d->sh[i]);
+    }
+    d->n = 0;
+    for (size_t i = 0; i < d->ncache; i++)
+        buf_fini(&d->cache[i].enc);
+    d->ncache = 0;
+    d->cache_bytes = 0;
+    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count", NULL),
+               -d->pending_reported);
+    d->pending_reported = 0;
 }
 
 void
@@ -183,15 +197,27 @@ dup_confirms(const struct replica *r, struct dup_confirm *out, uint32_t max)
     return n;
 }
 
+/* Merges confirmed decrees (they only grow); an empty list changes nothing, so a primary
+ * that knows no duplication yet cannot lift a secondary's plog floor. */
 void
 dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n)
 {
     struct dup_state *d;
-    if (n == 0 && r->dup == NULL)
+    if (n == 0)
         return;
     d = state_of(r);
-    d->nknown = n < MAX_DUPS ? n : MAX_DUPS;
-    memcpy(d->known, c, d->nknown * sizeof(*c));
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = 0;
+        while (k < d->nknown && d->known[k].dupid != c[i].dupid)
+            k++;
+        if (k == d->nknown) {
+            if (d->nknown == MAX_DUPS)
+                continue;
+            d->known[d->nknown++] = c[i];
+        } else if (c[i].confirmed > d->known[k].confirmed) {
+            d->known[k].confirmed = c[i].confirmed;
+        }
+    }
 }
 
 /* The decree a new shipper starts from: the meta's, or what the group check told us. */
@@ -211,6 +237,15 @@ void
 dup_assign(struct replica *r, const struct dup_assign *a, uint32_t n)
 {
     struct dup_state *d = state_of(r);
+    for (uint32_t i = 0; i < d->nknown;) { /* forget removed ones in the plog floor too */
+        bool keep = false;
+        for (uint32_t k = 0; k < n; k++)
+            keep |= a[k].dupid == d->known[i].dupid && a[k].status != DS_REMOVED;
+        if (keep)
+            i++;
+        else
+            d->known[i] = d->known[--d->nknown];
+    }
     for (uint32_t i = 0; i < d->n;) { /* drop the removed ones */
         bool keep = false;
         for (uint32_t k = 0; k < n; k++)
@@ -284,7 +319,7 @@ dup_on_commit(struct replica *r, decree_t decree, const uint8_t *enc, size_t len
 {
     struct dup_state *d = r->dup;
     struct cached *c;
-    if (!any_shipping(d))
+    if (r->role != ROLE_PRIMARY || !any_shipping(d))
         return;
     if (d->ncache == d->cache_cap) {
         d->cache_cap = d->cache_cap ? d->cache_cap * 2 : 256;
@@ -356,6 +391,14 @@ take_mutation(void *arg, decree_t decree, const uint8_t *enc, size_t len)
         return 0;
     if (decree > b->r->last_committed || b->bytes >= SHIP_MAX_BYTES)
         return 1;
+    if (decree != b->last + 1) { /* collected from the plog: never ship past a hole */
+        RLOG_ERROR(b->r, "duplication %" PRIu64 ": decrees %" PRId64 "..%" PRId64
+                         " are no longer in the plog: shipping stops here",
+                   b->sh->dupid, b->last + 1, decree - 1);
+        metric_add(M_LOAD_FAILED(), 1);
+        b->err = ERR_NOT_FOUND;
+        return 1;
+    }
     if (mutation_decode(enc, len, &m, &zone) != 0) {
         b->err = ERR_INVALID_DATA;
         return 1;
@@ -387,6 +430,15 @@ load(struct builder *b)
 }
 
 
+/* Shipment ids unique in the process, so a late reply never completes a batch of a shipper
+ * that was closed and created again. Loop threads only; a race would only skip a number. */
+static uint64_t
+next_shipment_seq(void)
+{
+    static uint64_t seq;
+    return ++seq;
+}
+
 /* Builds the next shipment (the committed decrees after sh->loaded); false if none. */
 static bool
 build_shipment(struct replica *r, struct shipper *sh)
@@ -408,7 +460,7 @@ build_shipment(struct replica *r, struct shipper *sh)
         shipment_clear(s);
         return false;
     }
-    s->seq = ++sh->next_seq;
+    s->seq = next_shipment_seq();
     RLOG_DEBUG(r, "dup %" PRIu64 " shipment %" PRIu64 ": decrees %" PRId64 "..%" PRId64
                   " (committed %" PRId64 "), %u batches, cache %zu from %" PRId64,
                sh->dupid, s->seq, sh->loaded + 1, b.last, r->last_committed, s->nbatches,

@@ -198,6 +198,7 @@ replica_propose(struct replica *r, struct mutation *m, struct rpc_request *req,
 struct prepare_ctx {
     char addr[GEOKV_ADDR_MAX];
     ballot_t ballot;
+    uint32_t gen;
     decree_t upto;
 };
 
@@ -232,11 +233,13 @@ static void
 prepare_failed(struct replica *r, struct peer *p, int err, const uint8_t *body, size_t len)
 {
     struct msg_replica_state st;
+    if (err == ERR_PARTITION_NOT_HERE && !p->member) { /* a learner that gave up or moved */
+        *p = r->peers[--r->npeers];
+        return;
+    }
     if (err == ERR_STALE_BALLOT) {
         RLOG_WARN(r, "%s has a newer ballot: stop serving as primary", p->addr);
-        replica_fail_waiting(r, ERR_NOT_PRIMARY);
-        r->role = ROLE_INACTIVE;
-        r->npeers = 0;
+        replica_step_down(r, ROLE_INACTIVE);
         return;
     }
     if (err == ERR_INVALID_STATE && msg_replica_state_decode(body, len, &st) == 0) {
@@ -247,15 +250,17 @@ prepare_failed(struct replica *r, struct peer *p, int err, const uint8_t *body, 
             p->sent = r->last_committed;
             return;
         }
-        RLOG_WARN(r, "%s misses committed decrees (it has %" PRId64 "): it must learn", p->addr,
-                  st.last_prepared);
-        if (p->member)
+        if (p->member) {
+            RLOG_WARN(r, "%s misses committed decrees (it has %" PRId64 "): it must learn",
+                      p->addr, st.last_prepared);
             replica_propose_config(r, CONFIG_REMOVE_SECONDARY, p->addr);
-        else
-            *p = r->peers[--r->npeers];
+        }
+        /* a learner whose learn reply is still on its way: it fills the gap itself */
+        p->sent = p->acked;
+        p->retry_at_ms = clock_mono_ms() + PREPARE_RETRY_MS;
         return;
     }
-    p->sent = p->acked;
+    p->sent = p->acked > r->last_committed ? p->acked : r->last_committed;
     p->retry_at_ms = clock_mono_ms() + PREPARE_RETRY_MS;
 }
 
@@ -264,17 +269,29 @@ static void
 on_prepare_reply(struct replica *r, void *arg, int err, const uint8_t *body, size_t len)
 {
     struct prepare_ctx *ctx = arg;
-    struct peer *p = r ? find_peer(r, ctx->addr) : NULL;
+    struct peer *p = r && r->role == ROLE_PRIMARY ? find_peer(r, ctx->addr) : NULL;
     struct msg_replica_state st;
-    if (p == NULL || r->ballot != ctx->ballot || r->role != ROLE_PRIMARY) {
+    if (p == NULL || p->gen != ctx->gen) { /* the peer was reset: its window was too */
         xfree(ctx);
         return;
     }
     p->inflight--;
+    if (r->ballot != ctx->ballot) { /* an answer to the previous configuration */
+        xfree(ctx);
+        send_prepares(r);
+        return;
+    }
     if (err == 0 && msg_replica_state_decode(body, len, &st) == 0) {
+        /* st.last_prepared: logged, synced and known to be our versions, contiguously */
         decree_t got = st.last_prepared < ctx->upto ? st.last_prepared : ctx->upto;
         if (got > p->acked)
             p->acked = got;
+        if (got < ctx->upto && p->sent > got && p->resent_from != got) {
+            p->sent = got > r->last_committed || !p->member ? got : r->last_committed;
+            p->resent_from = got; /* it holds another ballot's versions there: resend */
+        }
+        if (p->sent < p->acked)
+            p->sent = p->acked;
     } else {
         if (err != ERR_PARTITION_NOT_HERE)
             RLOG_WARN(r, "prepare up to %" PRId64 " to %s failed: %s", ctx->upto, p->addr,
@@ -308,6 +325,7 @@ send_prepare_to(struct replica *r, struct peer *p)
     ctx = xmalloc(sizeof(*ctx));
     snprintf(ctx->addr, sizeof(ctx->addr), "%s", p->addr);
     ctx->ballot = r->ballot;
+    ctx->gen = p->gen;
     ctx->upto = d;
     p->sent = d;
     p->inflight++;
@@ -321,8 +339,11 @@ send_prepares(struct replica *r)
     int64_t now = clock_mono_ms();
     for (int i = 0; i < r->npeers; i++) {
         struct peer *p = &r->peers[i];
-        if (p->sent < r->last_committed) /* it lacks committed decrees: learning's job */
-            continue;
+        if (p->sent < r->last_committed) {
+            if (!p->member) /* a learner lacking committed decrees: learning's job */
+                continue;
+            p->sent = r->last_committed; /* a member holds everything committed */
+        }
         while (p->inflight < PREPARE_WINDOW && p->sent < r->last_prepared &&
                p->retry_at_ms <= now)
             send_prepare_to(r, p);
@@ -335,7 +356,9 @@ send_prepares(struct replica *r)
 static void
 answer_acks(struct replica *r, int err)
 {
-    struct msg_replica_state st = {r->last_committed, r->durable_prepared};
+    struct msg_replica_state st = {r->last_committed, r->durable_prepared < r->verified
+                                                          ? r->durable_prepared
+                                                          : r->verified};
     struct buf body = BUF_INIT;
     msg_replica_state_encode(&body, &st);
     for (size_t i = 0; i < r->nacks; i++)
@@ -379,8 +402,7 @@ accept_ballot(struct replica *r, ballot_t ballot)
     if (ballot > r->ballot) {
         if (r->role == ROLE_PRIMARY) {
             RLOG_WARN(r, "a primary with ballot %" PRId64 " exists: stepping down", ballot);
-            replica_fail_waiting(r, ERR_NOT_PRIMARY);
-            r->npeers = 0;
+            replica_step_down(r, ROLE_SECONDARY);
         }
         r->ballot = ballot;
         r->verified = r->last_committed; /* our uncommitted tail may be another ballot's */
@@ -407,7 +429,7 @@ replica_accept_mutation(struct replica *r, const uint8_t *enc, size_t len)
         return 0;
     if (m.decree <= r->last_prepared) {
         if (plist_at(r, m.decree)->ballot == m.ballot) {
-            if (m.decree > r->verified)
+            if (m.decree == r->verified + 1)
                 r->verified = m.decree;
             return 0;
         }
@@ -422,15 +444,22 @@ replica_accept_mutation(struct replica *r, const uint8_t *enc, size_t len)
     rc = plog_append(r->plog, m.decree, enc, len);
     if (rc == 0) {
         replica_plist_push(r, m.decree, m.ballot, enc, len);
-        r->verified = m.decree;
+        if (m.decree == r->verified + 1) /* only contiguously: a stale entry may lie between */
+            r->verified = m.decree;
     }
     return rc;
 }
 
-/* Applies up to the primary's commit point, but only decrees known to be its versions. */
+/* Applies up to the primary's commit point, but only decrees known to be its versions.
+ * For a secondary everything up to that commit point is: every member of the primary's
+ * configuration logged those decrees (or learned them from it) before they committed. A
+ * learner is not a member yet: it goes only as far as it verified decree by decree. */
 void
 replica_commit_as_follower(struct replica *r, decree_t primary_committed)
 {
+    decree_t held = primary_committed < r->last_prepared ? primary_committed : r->last_prepared;
+    if (r->role == ROLE_SECONDARY && held > r->verified)
+        r->verified = held;
     replica_commit_upto(r, primary_committed < r->verified ? primary_committed : r->verified);
 }
 
@@ -438,7 +467,9 @@ replica_commit_as_follower(struct replica *r, decree_t primary_committed)
 static void
 reply_state(struct replica *r, struct rpc_request *req, int err)
 {
-    struct msg_replica_state st = {r->last_committed, r->last_prepared};
+    struct msg_replica_state st = {r->last_committed, r->verified < r->last_prepared
+                                                          ? r->verified
+                                                          : r->last_prepared};
     struct buf body = BUF_INIT;
     msg_replica_state_encode(&body, &st);
     rpc_reply(req, err, body.data, body.len);
@@ -510,15 +541,19 @@ on_group_check_reply(struct replica *r, void *arg, int err, const uint8_t *body,
         return;
     if (err == ERR_STALE_BALLOT) {
         RLOG_WARN(r, "group check: a peer has a newer ballot: stop serving as primary");
-        replica_fail_waiting(r, ERR_NOT_PRIMARY);
-        r->role = ROLE_INACTIVE;
-        r->npeers = 0;
+        replica_step_down(r, ROLE_INACTIVE);
         return;
     }
-    if (err == 0 && !p->member && msg_replica_state_decode(body, len, &st) == 0 &&
-        st.last_committed > p->acked && st.last_committed <= r->last_prepared) {
-        p->acked = st.last_committed;
+    /* a learner whose prepares stopped (a gap before its learn reply landed) says here how
+     * far it verified: prepares go on from there */
+    if (err == 0 && !p->member && msg_replica_state_decode(body, len, &st) == 0) {
+        decree_t v = st.last_prepared < r->last_prepared ? st.last_prepared : r->last_prepared;
+        if (v > p->acked)
+            p->acked = v;
+        if (p->sent < p->acked && p->inflight == 0)
+            p->sent = p->acked;
         check_learners(r);
+        send_prepares(r);
     }
 }
 

@@ -33,6 +33,22 @@ is_secondary(const struct partition_config *cfg, const char *addr)
     return false;
 }
 
+uint32_t
+replica_peer_gen(void)
+{
+    static uint32_t gen; /* loop threads only compare for equality: a race costs nothing */
+    return ++gen ? gen : ++gen;
+}
+
+void
+replica_step_down(struct replica *r, uint32_t role)
+{
+    replica_fail_waiting(r, ERR_NOT_PRIMARY);
+    r->npeers = 0;
+    r->role = role;
+    dup_stop(r);
+}
+
 /* Primary: peers = the secondaries (state kept for known ones) + learners still learning. */
 static void
 rebuild_peers(struct replica *r, bool promoted)
@@ -46,6 +62,7 @@ rebuild_peers(struct replica *r, bool promoted)
         memset(p, 0, sizeof(*p));
         memcpy(p->addr, r->config.secondaries[i], sizeof(p->addr));
         p->acked = p->sent = r->last_committed;
+        p->gen = replica_peer_gen();
         for (int k = 0; k < nold && !promoted; k++)
             if (strcmp(old[k].addr, p->addr) == 0)
                 *p = old[k];
@@ -72,16 +89,15 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
                      ", prepared %" PRId64 ")",
                   role_name(old_role), role_name(role), cfg->primary[0] ? cfg->primary : "-",
                   cfg->nsecondaries, r->last_committed, r->last_prepared);
-    if (old_role == ROLE_PRIMARY && role != ROLE_PRIMARY) {
-        replica_fail_waiting(r, ERR_NOT_PRIMARY);
-        r->npeers = 0;
-        dup_stop(r);
-    }
+    if (old_role == ROLE_PRIMARY && role != ROLE_PRIMARY)
+        replica_step_down(r, role);
     if (role == ROLE_PRIMARY) {
         /* what it holds prepared may have been committed and acknowledged by the old primary:
-         * serve nothing until it is committed again here */
-        if (old_role != ROLE_PRIMARY)
+         * serve nothing until it is committed again here; ship from the meta's positions */
+        if (old_role != ROLE_PRIMARY) {
             r->serve_from = r->last_prepared;
+            dup_stop(r);
+        }
         rebuild_peers(r, old_role != ROLE_PRIMARY);
         stub_mark_dirty(r); /* re-propose / commit what is prepared */
     } else {

@@ -55,6 +55,8 @@ struct peer {
     int inflight;        /* prepare RPCs outstanding */
     int64_t retry_at_ms; /* after a failure, resend from acked at this time */
     bool upgrade_asked;  /* learner: CONFIG_UPGRADE_LEARNER sent to the meta */
+    uint32_t gen;        /* changes when the peer's state is reset: older replies are stale */
+    decree_t resent_from; /* the last point a resend restarted from (one resend per gap) */
 };
 
 struct replica {
@@ -150,6 +152,12 @@ void replica_plist_push(struct replica *r, decree_t decree, ballot_t ballot, con
 int replica_commit_upto(struct replica *r, decree_t upto);
 /* Fails every waiting client request with err (on losing the primary role). */
 void replica_fail_waiting(struct replica *r, int err);
+
+/* Leaves the primary role (to ROLE_INACTIVE unless role says otherwise): fails waiting
+ * writes, forgets the peers, stops shipping. */
+void replica_step_down(struct replica *r, uint32_t role);
+/* A fresh peer generation (never 0). */
+uint32_t replica_peer_gen(void);
 
 /* ---- replica_config.c: roles and configurations ---- */
 /* Adopts an assignment from the meta (or a newer config from the primary). */

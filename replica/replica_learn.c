@@ -72,8 +72,9 @@ add_learner_peer(struct replica *r, const char *addr, decree_t acked, decree_t s
         return;
     p->acked = acked;
     p->sent = sent;
-    p->inflight = 0;
+    p->inflight = 0; /* replies still out belong to the old generation */
     p->retry_at_ms = 0;
+    p->gen = replica_peer_gen();
 }
 
 /* Answers from the plog: committed decrees after `from`, and, if that reaches the commit
@@ -169,6 +170,8 @@ static void
 copy_done(struct replica *r, void *arg)
 {
     struct copy_job *job = arg;
+    if (r != NULL && (r->role != ROLE_LEARNER || !r->copying)) /* not the learner that asked */
+        r = NULL;
     if (r != NULL) {
         if (job->rc == 0)
             job->rc = replica_install_checkpoint(r, job->local, job->decree);

@@ -41,4 +41,7 @@ wait_for "replicas to converge" 60 converged t1
 out=$(bench -a t1 --op verify --ack-log "$ack" --seed 4 --value-size 200) || fail "lost writes: $out"
 out=$(bench -a t1 --op verify --count 20000 --seed 1 --value-size 200) || fail "preloaded data lost: $out"
 grep -q "learn\|checkpoint" "$ITEST_DIR/logs/c1-replica4.log" || fail "replica 4 never learned"
+# after healing, every partition still takes writes promptly
+took=$(wait_writable t1 30)
+itest_log "every partition writable after healing (${took} ms)"
 itest_pass

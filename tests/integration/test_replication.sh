@@ -44,4 +44,7 @@ wait_for "replicas to converge" 60 converged t1
 out=$(bench -a t1 --op verify --ack-log "$ack" --seed 3 --value-size 100) || fail "re-read after heal: $out"
 n=$(admin -a t1 count | tail -n1 | grep -oE '[0-9]+$')
 [ "$n" -ge "$acked" ] || fail "final scan counts $n records, fewer than $acked acknowledged"
+# after healing, every partition still takes writes promptly
+took=$(wait_writable t1 30)
+itest_log "every partition writable after healing (${took} ms)"
 itest_pass
