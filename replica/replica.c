@@ -7,10 +7,12 @@
  * replica acknowledged after the last flush; replaying decrees above last_applied in order
  * rebuilds exactly the acknowledged state. Runs on: replica loop.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "replica/replica_int.h"
 
 static void rm_rf(const char *path);
+static void drop_old_dirs(struct replica *r, const char *prefix, decree_t keep_from);
 
 static int
 mkdir_p(const char *dir)
@@ -211,9 +214,18 @@ replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree)
         rc = ERR_INVALID_DATA;
     if (rc != 0) {
         RLOG_ERROR(r, "installing checkpoint %s failed: %s", dir, err_str(rc));
-        return rc; /* the replica is unusable: the stub closes it and the meta re-learns */
+        if (r->storage) /* opened, but not at the expected decree */
+            storage_close(r->storage);
+        r->storage = NULL;
+        rm_rf(db);
+        if (rename(old, db) != 0 || storage_open(db, r->storage_opts, &r->storage) != 0)
+            ASSERT(!"cannot reopen the partition's previous data after a failed install");
+        r->last_committed = r->last_prepared = r->durable_prepared = r->verified =
+            storage_last_applied(r->storage);
+        return rc; /* still a learner on its old data: the next round tries again */
     }
     rm_rf(old);
+    drop_old_dirs(r, "learn.", INT64_MAX); /* copies of other checkpoints, now useless */
     r->last_committed = r->last_prepared = r->durable_prepared = r->last_durable = decree;
     r->verified = decree;
     RLOG_INFO(r, "installed checkpoint at decree %" PRId64, decree);
@@ -245,6 +257,31 @@ rm_rf(const char *path)
     (void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Removes checkpoint.<decree> and learn.<decree> dirs older than keep_from: their hard links
+ * would pin SST files forever. The previous checkpoint is kept for a learner still copying. */
+static void
+drop_old_dirs(struct replica *r, const char *prefix, decree_t keep_from)
+{
+    DIR *d = opendir(r->dir);
+    struct dirent *e;
+    size_t plen = strlen(prefix);
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char path[1024];
+        char *end;
+        long long v;
+        if (strncmp(e->d_name, prefix, plen) != 0)
+            continue;
+        v = strtoll(e->d_name + plen, &end, 10);
+        if (*end != '\0' || v >= keep_from)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", r->dir, e->d_name);
+        rm_rf(path);
+    }
+    closedir(d);
+}
+
 int
 replica_checkpoint(struct replica *r, decree_t *decree, char *dir, size_t dirlen)
 {
@@ -264,6 +301,10 @@ replica_checkpoint(struct replica *r, decree_t *decree, char *dir, size_t dirlen
     if (rename(tmp, dir) != 0) {
         rc = -errno;
         RLOG_ERROR(r, "rename %s -> %s: %s", tmp, dir, strerror(errno));
+    }
+    if (rc == 0) {
+        drop_old_dirs(r, "checkpoint.", r->prev_checkpoint);
+        r->prev_checkpoint = *decree;
     }
     return rc;
 }

@@ -254,10 +254,12 @@ prepare_failed(struct replica *r, struct peer *p, int err, const uint8_t *body, 
             RLOG_WARN(r, "%s misses committed decrees (it has %" PRId64 "): it must learn",
                       p->addr, st.last_prepared);
             replica_propose_config(r, CONFIG_REMOVE_SECONDARY, p->addr);
+            p->sent = p->acked;
+            p->retry_at_ms = clock_mono_ms() + PREPARE_RETRY_MS;
+        } else { /* a learner that fell behind (a prepare overtook its learn reply): it learns
+                  * again at once (replica_on_prepare) and is added back when done */
+            *p = r->peers[--r->npeers];
         }
-        /* a learner whose learn reply is still on its way: it fills the gap itself */
-        p->sent = p->acked;
-        p->retry_at_ms = clock_mono_ms() + PREPARE_RETRY_MS;
         return;
     }
     p->sent = p->acked > r->last_committed ? p->acked : r->last_committed;
@@ -496,6 +498,8 @@ replica_on_prepare(struct replica *r, struct rpc_request *req)
         unpacked_free(zone);
     }
     if (rc != 0) { /* a gap (1) or bad input: tell the primary where we are */
+        if (rc == 1 && r->role == ROLE_LEARNER)
+            r->learning = false; /* missed decrees: another learn round fetches them */
         reply_state(r, req, rc == 1 ? ERR_INVALID_STATE : rc);
         stub_mark_dirty(r); /* sync what was logged before the gap */
         return;

@@ -76,6 +76,7 @@ struct replica {
     decree_t verified;       /* secondary: prepared decrees up to here are the primary's own
                               * versions, so its commit point may apply them */
     decree_t last_durable;   /* flushed to RocksDB SST files */
+    decree_t prev_checkpoint; /* the newest checkpoint made (kept when the next one is made) */
     uint64_t last_ts_us;     /* hybrid clock: timetags never go backwards */
     unsigned cluster_id;
     struct prepared *plist;  /* decrees last_committed + 1 .. last_prepared, in order */
