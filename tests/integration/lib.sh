@@ -299,7 +299,10 @@ zk_cli() {
   local out i
   for i in 1 2 3 4 5 6 7 8 9 10; do
     out=$(timeout 15 /usr/lib/zookeeper/bin/cli_mt -h "127.0.0.1:$ZK_PORT" -c "$1" 2>&1) || true
-    grep -q "rc = " <<<"$out" && break
+    case "$1" in
+    get\ *) grep -qE "Stat:|rc = -" <<<"$out" && break ;; # the value prints after "rc ="
+    *) grep -q "rc = " <<<"$out" && break ;;
+    esac
   done
   printf '%s\n' "$out"
 }
