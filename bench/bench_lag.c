@@ -12,6 +12,10 @@
  * gives up after the deadline. The run ends once every write is settled and every key is
  * visible or past its deadline.
  *
+ * With --report-interval W, each visible lag is also added to the histogram of its record's
+ * window: record n is due at n / rate s, so window k holds the records due in [kW, (k+1)W) s
+ * of the schedule; one lag_window line per window shows whether the lag grows over the run.
+ *
  * Threads: main (writer), poller, and the client threads running the completions. One
  * mutex (lag.mu) guards the queue, the counters and the stats; it is never held across a
  * client call. The poller sleeps on lag.cv (CLOCK_MONOTONIC) until the next key is due, a
@@ -19,6 +23,7 @@
  */
 #include "bench/bench_lag.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,9 +46,17 @@ struct lag {
     struct bench_lag_queue queue;
     struct bench_lag_stats stats;
     struct bench_hist write_us; /* write latency from the due time */
+    struct lag_window *win;     /* nwin windows, or NULL without --report-interval */
+    size_t nwin;
     int writes_inflight, polls_inflight;
     bool writing_done;
     uint64_t writes, acked, write_errors, poll_errors, poll_wrong;
+};
+
+/* The lags of the records due in one window of the schedule. */
+struct lag_window {
+    struct bench_hist lag_us;
+    uint64_t not_visible;
 };
 
 /* One write or poll in flight. */
@@ -82,6 +95,26 @@ write_done(void *arg, int err)
     xfree(r);
 }
 
+/* The window of record i (clamped to the last one). */
+static size_t
+window_of(const struct lag *l, uint64_t i)
+{
+    double k = (double)i / (double)l->o->rate / l->o->window_s;
+    return k < (double)(l->nwin - 1) ? (size_t)k : l->nwin - 1;
+}
+
+/* Called with mu held: the key of it is settled (seen, or past its deadline). */
+static void
+window_add(struct lag *l, const struct bench_lag_item *it, bool seen, int64_t now)
+{
+    struct lag_window *w = &l->win[window_of(l, it->i)];
+
+    if (seen)
+        bench_hist_add(&w->lag_us, now > it->ack_us ? (uint64_t)(now - it->ack_us) : 0);
+    else
+        w->not_visible++;
+}
+
 /* Runs on: a client thread. A poll of the target completed. */
 static void
 poll_done(void *arg, int err, const uint8_t *value, size_t len)
@@ -106,6 +139,8 @@ poll_done(void *arg, int err, const uint8_t *value, size_t len)
     if (bench_lag_poll_done(&l->stats, &r->it, seen, now, l->o->deadline_us,
                             l->o->poll_min_us))
         bench_lag_queue_push(&l->queue, &r->it);
+    else if (l->win != NULL)
+        window_add(l, &r->it, seen, now);
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     xfree(r);
@@ -225,6 +260,18 @@ report(struct lag *l, double write_secs, double secs)
     printf("lag_p50_ms: %.1f\nlag_p99_ms: %.1f\nlag_p999_ms: %.1f\nlag_max_ms: %.1f\n",
            ms_of(bench_hist_quantile(h, 0.50)), ms_of(bench_hist_quantile(h, 0.99)),
            ms_of(bench_hist_quantile(h, 0.999)), ms_of(h->max));
+    if (l->win != NULL)
+        printf("lag_window_columns: from_s to_s visible not_visible p50_ms p99_ms max_ms\n");
+    for (size_t k = 0; k < l->nwin; k++) {
+        const struct bench_hist *wh = &l->win[k].lag_us;
+        double from = (double)k * l->o->window_s;
+        double to = k + 1 < l->nwin ? from + l->o->window_s
+                                    : (double)l->writes / (double)l->o->rate;
+        printf("lag_window: %.1f %.1f %llu %llu %.1f %.1f %.1f\n", from, to,
+               (unsigned long long)wh->total, (unsigned long long)l->win[k].not_visible,
+               ms_of(bench_hist_quantile(wh, 0.50)), ms_of(bench_hist_quantile(wh, 0.99)),
+               ms_of(wh->max));
+    }
     if (l->stats.visible == 0) {
         fprintf(stderr, "error: no write became visible on the target\n");
         return 1;
@@ -272,6 +319,14 @@ bench_lag_run(const struct bench_lag_opts *o)
     pthread_condattr_destroy(&ca);
     bench_lag_stats_init(&l.stats);
     bench_hist_init(&l.write_us);
+    if (o->window_s > 0) {
+        double records = o->duration_s > 0 ? o->duration_s * (double)o->rate : (double)o->count;
+        double n = ceil(records / (double)o->rate / o->window_s);
+        l.nwin = n < 1 ? 1 : n > 100000 ? 100000 : (size_t)n;
+        l.win = xcalloc(l.nwin, sizeof(*l.win));
+        for (size_t k = 0; k < l.nwin; k++)
+            bench_hist_init(&l.win[k].lag_us);
+    }
     start = clock_mono_us();
     pthread_create(&poller, NULL, poller_main, &l);
     write_all(&l);
@@ -279,6 +334,7 @@ bench_lag_run(const struct bench_lag_opts *o)
     pthread_join(poller, NULL);
     status = report(&l, (double)(written - start) / 1e6, (double)(clock_mono_us() - start) / 1e6);
     bench_lag_queue_fini(&l.queue);
+    xfree(l.win);
     pthread_cond_destroy(&l.cv);
     pthread_mutex_destroy(&l.mu);
 out:

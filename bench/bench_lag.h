@@ -15,6 +15,8 @@ struct bench_lag_opts {
     int timeout_ms;       /* per write / per poll */
     int64_t poll_min_us;  /* shortest interval between two polls of one key */
     int64_t deadline_us;  /* a key not visible this long after its ack is not_visible */
+    double window_s;      /* > 0: also report the lag per window of this many seconds of the
+                           * write schedule (record n belongs to window floor(n/rate/window_s)) */
 };
 
 /* Runs the measurement and prints its report ("name: value" lines). Returns the exit status:

@@ -62,6 +62,7 @@ struct bench_opts {
     bool count_given;    /* --count was on the command line */
     const char *remote;  /* --op lag: the target cluster's metas */
     uint64_t poll_ms, lag_timeout_s;
+    uint64_t report_interval_s; /* --op lag: per-window lag lines; 0 = none */
 };
 
 struct worker {
@@ -329,6 +330,9 @@ usage(FILE *f)
         "                         100 ms, so a lag L is overstated by <= max(MS, L/4) + 1 read)\n"
         "  --lag-timeout-s S      lag: a key not visible S s after its ack is not_visible\n"
         "                         (default 30)\n"
+        "  --report-interval S    lag: also print one line per S s window of the write\n"
+        "                         schedule (record n is due at n/R s): 'lag_window: from_s\n"
+        "                         to_s visible not_visible p50_ms p99_ms max_ms'\n"
         "  -v, --verbose          client debug logging\n"
         "Record i: hash_key \"b<seed>-<i>\", sort_key \"s\", value = f(seed, i).\n"
         "Output, one 'name: value' per line: op, ops, ok, errors, not_found, seconds,\n"
@@ -372,6 +376,7 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         {"ack-log", required_argument, NULL, 'A'},    {"help", no_argument, NULL, 'h'},
         {"remote", required_argument, NULL, 'R'},     {"poll-ms", required_argument, NULL, 'P'},
         {"lag-timeout-s", required_argument, NULL, 'L'},
+        {"report-interval", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0}};
     const char *op = NULL;
     int c;
@@ -399,6 +404,7 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         case 'r': case 'R': o->remote = optarg; break;
         case 'P': o->poll_ms = opt_num("poll-ms", optarg, 1); break;
         case 'L': o->lag_timeout_s = opt_num("lag-timeout-s", optarg, 1); break;
+        case 'W': o->report_interval_s = opt_num("report-interval", optarg, 1); break;
         case 'v': log_set_level(LOG_LVL_DEBUG); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
@@ -431,6 +437,10 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         fprintf(stderr, "error: --threads, --inflight or --value-size out of range\n");
         exit(2);
     }
+    if (o->report_interval_s > 0 && o->op != BOP_LAG) {
+        fprintf(stderr, "error: --report-interval goes with --op lag\n");
+        exit(2);
+    }
     if (o->ack_log != NULL && (o->op == BOP_GET || o->op == BOP_LAG)) {
         fprintf(stderr, "error: --ack-log goes with --op set or --op verify\n");
         exit(2);
@@ -450,7 +460,8 @@ run_lag(const struct bench_opts *o)
         .duration_s = o->duration_s, .count = o->count, .value_size = o->value_size,
         .inflight = o->inflight, .timeout_ms = o->timeout_ms,
         .poll_min_us = (int64_t)o->poll_ms * 1000,
-        .deadline_us = (int64_t)o->lag_timeout_s * 1000000};
+        .deadline_us = (int64_t)o->lag_timeout_s * 1000000,
+        .window_s = (double)o->report_interval_s};
     return bench_lag_run(&lo);
 }
 

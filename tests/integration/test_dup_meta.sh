@@ -125,7 +125,7 @@ grep -qE '^-1$|^[0-9]+$' <<<"$out" || fail "ZooKeeper $node/3 is no decree: $out
 out=$(admin -a acct dup pause -d "$dupid") || fail "pause: $out"
 grep -qF "successfully pause duplication [dupid: $dupid]" <<<"$out" || fail "pause: $out"
 [ "$(dup_json 'd[0]["status"]')" = DS_PAUSE ] || fail "not paused"
-zk_cli "get $node" | grep -qF '"status":"DS_PAUSE"' || fail "pause not in ZooKeeper"
+zout=$(zk_cli "get $node"); grep -qF '"status":"DS_PAUSE"' <<<"$zout" || fail "pause not in ZooKeeper: $zout"
 expect_fail "only a DS_LOG duplication can be paused" -a acct dup pause -d "$dupid"
 admin -a acct dup start -d "$dupid" >/dev/null || fail "start"
 [ "$(dup_json 'd[0]["status"]')" = DS_LOG ] || fail "not started"
