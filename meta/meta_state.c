@@ -922,7 +922,9 @@ meta_state_list_nodes(const struct meta_state *st, int64_t now_ms,
     for (size_t i = 0; i < st->nnodes; i++) {
         struct node_info *ni = &out->nodes[out->nnodes++];
         memcpy(ni->address, st->nodes[i].address, sizeof(ni->address));
-        ni->state = meta_node_alive(st, &st->nodes[i], now_ms) ? NODE_ALIVE : NODE_DEAD;
+        ni->state = meta_node_usable(st, &st->nodes[i], now_ms)  ? NODE_ALIVE
+                    : meta_node_alive(st, &st->nodes[i], now_ms) ? NODE_UNKNOWN
+                                                                 : NODE_DEAD;
         meta_node_counts(st, ni->address, &ni->primary_count, &ni->secondary_count);
     }
 }

@@ -72,7 +72,11 @@ enum dup_fail_mode {
 enum dup_modify_op { DUP_OP_PAUSE = 1, DUP_OP_START = 2, DUP_OP_REMOVE = 3, DUP_OP_FAIL_MODE = 4 };
 
 /* Replica server state as the meta sees it. */
-enum node_state { NODE_ALIVE = 1, NODE_DEAD = 2 };
+enum node_state {
+    NODE_ALIVE = 1,
+    NODE_DEAD = 2,
+    NODE_UNKNOWN = 3, /* a new meta leader has not heard from it yet (within its grace period) */
+};
 
 /* Timetag = timestamp_us << 8 | cluster_id << 1 | delete_flag (DESIGN.md §2). */
 static inline uint64_t

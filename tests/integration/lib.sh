@@ -565,7 +565,7 @@ meta_leader() {
 meta_leader_is() { [ "$(meta_leader)" = "$1" ]; }
 
 # nodes_alive: prints how many of the current cluster's started replica servers `admin nodes`
-# lists as alive (a line with its address and without "unalive"/"dead").
+# lists as alive (a line with its address and without "unalive"/"dead"/"unknown").
 nodes_alive() {
   _need_cluster
   local out f n=0 addr
@@ -573,7 +573,7 @@ nodes_alive() {
   for f in "$ITEST_DIR/state/clusters/$ITEST_CLUSTER"/replica*.port; do
     [ -f "$f" ] || continue
     addr="127.0.0.1:$(cat "$f")"
-    if grep -F "$addr" <<<"$out" | grep -qviE 'unalive|dead'; then n=$((n + 1)); fi
+    if grep -F "$addr" <<<"$out" | grep -qviE 'unalive|dead|unknown'; then n=$((n + 1)); fi
   done
   echo "$n"
 }
