@@ -40,6 +40,16 @@ fail(const char *what, int err)
     return ADMIN_FAIL;
 }
 
+/* Prints OK for err == 0, else the error line (the common ending of write commands). */
+static enum admin_result
+ok_or_fail(const char *what, int err)
+{
+    if (err != 0)
+        return fail(what, err);
+    printf("OK\n");
+    return ADMIN_OK;
+}
+
 static struct bytes
 tok_bytes(const struct admin_tok *t)
 {
@@ -442,10 +452,7 @@ cmd_set(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
         return USAGE_FAIL;
     err = geokv_set(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), tok_bytes(&argv[2]),
                     ttl, ctx->timeout_ms);
-    if (err != 0)
-        return fail("set", err);
-    printf("OK\n");
-    return ADMIN_OK;
+    return ok_or_fail("set", err);
 }
 
 static enum admin_result
@@ -472,10 +479,7 @@ cmd_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
         const struct admin_tok *argv)
 {
     int err = geokv_del(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), ctx->timeout_ms);
-    if (err != 0)
-        return fail("del", err);
-    printf("OK\n");
-    return ADMIN_OK;
+    return ok_or_fail("del", err);
 }
 
 /* Prints one record as: hash_key : sort_key => value */
@@ -527,10 +531,7 @@ cmd_multi_set(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
         kvs[i] = (struct geokv_kv){tok_bytes(&argv[1 + 2 * i]), tok_bytes(&argv[2 + 2 * i])};
     err = geokv_multi_set(ctx->table, tok_bytes(&argv[0]), kvs, n, 0, ctx->timeout_ms);
     xfree(kvs);
-    if (err != 0)
-        return fail("multi_set", err);
-    printf("OK\n");
-    return ADMIN_OK;
+    return ok_or_fail("multi_set", err);
 }
 
 static enum admin_result
@@ -545,10 +546,7 @@ cmd_multi_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     err = geokv_multi_del(ctx->table, tok_bytes(&argv[0]), sks, (size_t)argc - 1,
                           ctx->timeout_ms);
     xfree(sks);
-    if (err != 0)
-        return fail("multi_del", err);
-    printf("OK\n");
-    return ADMIN_OK;
+    return ok_or_fail("multi_del", err);
 }
 
 static enum admin_result

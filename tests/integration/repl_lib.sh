@@ -8,6 +8,20 @@ repl_fast_settings() {
     replication.group_check_interval_ms=200 meta_server.balancer_interval_ms=600000
 }
 
+# repl_cluster_up NMETAS NREPLICAS APP PARTITIONS: cluster c1 with fast failure detection,
+# every server up, and table APP with replica_count 3 fully replicated.
+repl_cluster_up() {
+  local i
+  cluster_config c1 "$(meta_list "$1")"
+  repl_fast_settings
+  for ((i = 1; i <= $1; i++)); do meta_start "$i"; done
+  wait_for "a meta leader" 30 meta_leader
+  for ((i = 1; i <= $2; i++)); do replica_start "$i"; done
+  wait_nodes "$2" 60
+  admin create "$3" -p "$4" -r 3 >/dev/null || fail "create $3 -r 3"
+  wait_for "3 replicas in every partition" 60 partitions_have "$3" 3
+}
+
 # partitions_have APP N: every partition of APP lists a primary and N-1 secondaries.
 partitions_have() {
   local out want=$(($2 - 1))

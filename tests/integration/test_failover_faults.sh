@@ -9,15 +9,7 @@
 itest_begin failover_faults
 itest_require_bins geokv-meta geokv-replica admin-cli geokv-bench direct_get
 zk_start
-cluster_config c1 "$(meta_list 2)"
-repl_fast_settings
-meta_start 1
-meta_start 2
-wait_for "a meta leader" 30 meta_leader
-for i in 1 2 3; do replica_start "$i"; done
-wait_nodes 3 60
-admin create t1 -p 4 -r 3 >/dev/null || fail "create t1"
-wait_for "3 replicas in every partition" 60 partitions_have t1 3
+repl_cluster_up 2 3 t1 4
 app_id=$(admin app t1 | awk '/^app_id:/ {print $2}')
 
 # --- 1. a paused primary

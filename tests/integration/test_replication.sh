@@ -8,15 +8,7 @@
 itest_begin replication
 itest_require_bins geokv-meta geokv-replica admin-cli geokv-bench
 zk_start
-cluster_config c1 "$(meta_list 2)"
-repl_fast_settings
-meta_start 1
-meta_start 2
-wait_for "a meta leader" 30 meta_leader
-for i in 1 2 3; do replica_start "$i"; done
-wait_nodes 3 60
-admin create t1 -p 8 -r 3 >/dev/null || fail "create t1 -r 3"
-wait_for "3 replicas in every partition" 60 partitions_have t1 3
+repl_cluster_up 2 3 t1 8
 
 ack="$ITEST_DIR/state/ack.log"
 bench -a t1 --op set --count 60000 --seed 3 --threads 2 --inflight 16 --value-size 100 \
