@@ -4,7 +4,9 @@
  *
  *   dup add -c <cluster> [-p]          on the selected table (use <app>, or -a <app>)
  *   dup list                           JSON array: dupid, status, remote, create_ts (ms),
- *                                      fail_mode, progress (pidx -> confirmed decree)
+ *                                      fail_mode, progress (pidx -> confirmed decree),
+ *                                      and full_copy (DS_PREPARE / DS_APP: where the copy of
+ *                                      a full duplication is, or why it waits)
  *   dup pause|start|remove -d <dupid>
  *   set_dup_fail_mode <app> <dupid> slow|skip
  *
@@ -126,7 +128,12 @@ print_dup(const struct dup_info *d, bool last)
            (long long)d->create_ts_ms, fail_mode_name(d->fail_mode));
     for (uint32_t p = 0; p < d->npartitions; p++)
         printf("%s\n      \"%u\": %lld", p ? "," : "", p, (long long)d->confirmed[p]);
-    printf("%s}\n  }%s\n", d->npartitions ? "\n    " : "", last ? "" : ",");
+    printf("%s}", d->npartitions ? "\n    " : "");
+    if (d->progress[0] != '\0') {
+        printf(",\n    \"full_copy\": ");
+        print_json_str(d->progress);
+    }
+    printf("\n  }%s\n", last ? "" : ",");
 }
 
 static enum admin_result

@@ -223,6 +223,25 @@ geokv_create_app(struct geokv_client *c, const char *name, uint32_t partition_co
     return err;
 }
 
+int
+geokv_create_follower_app(struct geokv_client *c, const struct msg_create_app_req *m,
+                          int timeout_ms, struct msg_app_config *out)
+{
+    struct buf req = BUF_INIT, reply = BUF_INIT;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    if (m->master.cluster[0] == '\0')
+        return ERR_INVALID_ARG;
+    msg_create_app_req_encode(&req, m);
+    err = client_meta_call(c, RPC_CREATE_APP, &req, timeout_ms, true, &reply);
+    if (err == 0 && msg_app_config_decode(reply.data, reply.len, out) != 0)
+        err = ERR_INVALID_DATA;
+    buf_fini(&req);
+    buf_fini(&reply);
+    return err;
+}
+
 /* A request whose body is just an app name; reply appended to reply. */
 static int
 app_name_call(struct geokv_client *c, uint32_t code, const char *name, int timeout_ms,

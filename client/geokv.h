@@ -190,6 +190,16 @@ void geokv_get_async(struct geokv_table *t, struct bytes hash_key, struct bytes 
 MUST_CHECK int geokv_create_app(struct geokv_client *c, const char *name,
                                 uint32_t partition_count, uint32_t replica_count,
                                 int timeout_ms, struct msg_app_config *out);
+/*
+ * Creates the follower table of a full duplication (req->master names the source cluster,
+ * table and meta list); the source meta calls it. Answered at once with the configuration,
+ * whose `healthy` turns true when every partition copied its master's data and has all its
+ * replicas. Idempotent: the same follower again is not an error, so it is retried.
+ * ERR_APP_EXISTS if a table of that name exists that is not this follower.
+ */
+MUST_CHECK int geokv_create_follower_app(struct geokv_client *c,
+                                         const struct msg_create_app_req *req, int timeout_ms,
+                                         struct msg_app_config *out);
 /* Drops a table. ERR_APP_NOT_FOUND. */
 MUST_CHECK int geokv_drop_app(struct geokv_client *c, const char *name, int timeout_ms);
 /* Lists tables; caller frees *out with msg_list_apps_resp_fini. */

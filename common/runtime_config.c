@@ -59,6 +59,8 @@ static const struct std_setting std_settings[] = {
      64 << 20, NULL, NULL},
     {RC_DUP_LAGGING_WRITE_THRESHOLD_MS, "pegasus.server", "dup_lagging_write_threshold_ms",
      10000, 1, 86400000, NULL, NULL},
+    /* checkpoint copies (learners, follower tables) per copy; 0 = unlimited */
+    {RC_NFS_COPY_RATE_MB, "replication", "nfs_copy_rate_mb", 500, 0, 1 << 20, NULL, NULL},
 };
 #define NSTD (sizeof(std_settings) / sizeof(std_settings[0]))
 

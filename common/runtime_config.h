@@ -38,6 +38,7 @@ typedef void runtime_setting_hook_fn(int64_t value);
 #define RC_DUPLICATE_LOG_BATCH_BYTES "duplicate_log_batch_bytes"
 #define RC_DUP_LAGGING_WRITE_THRESHOLD_MS "dup_lagging_write_threshold_ms"
 #define RC_LOG_LEVEL "log_level"
+#define RC_NFS_COPY_RATE_MB "nfs_copy_rate_mb"
 
 /*
  * Registers an integer setting: name (copied; [a-z0-9_]), initial value def, allowed range
@@ -84,6 +85,8 @@ size_t runtime_config_list(char *out, size_t cap);
  *   duplicate_log_batch_bytes       [replication] duplicate_log_batch_bytes  4096 (0..64M;
  *                                   0 = no batching, every entry ships on its own)
  *   dup_lagging_write_threshold_ms  [pegasus.server] dup_lagging_write_threshold_ms  10000
+ *   nfs_copy_rate_mb                [replication] nfs_copy_rate_mb  500 (MB/s of each
+ *                                   checkpoint copy; 0 = unlimited)
  * log_level's hook is log_set_level. ERR_CONFIG (with a message in errbuf) if a value in cfg
  * is malformed or out of range.
  */

@@ -37,6 +37,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "meta/meta_state.h"
 #include "meta/meta_state_int.h"
@@ -136,6 +137,8 @@ meta_dup_options_load(const struct config *cfg, const char *cluster_name,
 
     memset(out, 0, sizeof(*out));
     snprintf(out->cluster_name, sizeof(out->cluster_name), "%s", cluster_name);
+    snprintf(out->cluster_metas, sizeof(out->cluster_metas), "%s",
+             config_get_str(cfg, "cluster", "meta_servers", ""));
     if (config_get_bool(cfg, "replication", "duplication_enabled", true, &out->enabled) != 0)
         return why_set(errbuf, errlen, ERR_CONFIG,
                        "[replication] duplication_enabled must be true or false");
@@ -500,6 +503,84 @@ dup_part_flush(struct meta_state *st, const struct meta_app *app, struct meta_du
     d->confirmed[p] = d->reported[p];
 }
 
+/* Writes d's node with status, then changes d (logged). */
+static int
+dup_set_status(struct meta_state *st, const struct meta_app *app, struct meta_dup *d,
+               uint32_t status)
+{
+    struct meta_dup next = *d;
+    int rc;
+
+    next.status = status;
+    rc = dup_node_write(st, app->app_id, &next, false);
+    if (rc != 0) {
+        LOG_WARN("duplication %" PRIu64 " of %s: writing %s failed: %s (will retry)", d->dupid,
+                 app->name, meta_dup_status_name(status), err_str(rc));
+        return rc;
+    }
+    LOG_INFO("duplication %" PRIu64 " of %s to %s: %s -> %s", d->dupid, app->name, d->remote,
+             meta_dup_status_name(d->status), meta_dup_status_name(status));
+    d->status = status;
+    return 0;
+}
+
+/* ======================= full duplication: DS_PREPARE ======================= */
+
+/* Partitions whose checkpoint decree is persisted. */
+static uint32_t
+prepared_parts(const struct meta_dup *d)
+{
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < d->npartitions; p++)
+        n += d->confirmed[p] >= 0;
+    return n;
+}
+
+/* Every partition has its checkpoint decree: on to DS_APP (retried by the cron on failure). */
+static void
+prepare_check(struct meta_state *st, const struct meta_app *app, struct meta_dup *d)
+{
+    if (prepared_parts(d) == d->npartitions && dup_set_status(st, app, d, DS_APP) == 0)
+        snprintf(d->progress, sizeof(d->progress), "creating follower table %.80s.%.80s",
+                 d->remote, d->remote_app);
+}
+
+/* DS_PREPARE: partition p's primary reports its checkpoint decree. Only the first one counts
+ * (a later primary resumes from it), and it is written at once: a failover must not lose it. */
+static void
+prepare_confirm(struct meta_state *st, const struct meta_app *app, struct meta_dup *d,
+                uint32_t p, decree_t decree)
+{
+    int rc;
+
+    if (d->confirmed[p] >= 0 || decree < 0)
+        return;
+    rc = dup_part_write(st, app->app_id, d->dupid, p, decree, false);
+    if (rc != 0) {
+        LOG_WARN("duplication %" PRIu64 " of %s partition %u: writing checkpoint decree %lld "
+                 "failed: %s (the primary reports it again)", d->dupid, app->name, p,
+                 (long long)decree, err_str(rc));
+        return;
+    }
+    d->confirmed[p] = d->reported[p] = decree;
+    LOG_INFO("duplication %" PRIu64 " of %s partition %u: checkpoint at decree %lld (%u of %u)",
+             d->dupid, app->name, p, (long long)decree, prepared_parts(d), d->npartitions);
+    prepare_check(st, app, d);
+}
+
+/* What dup list says of a full duplication still copying. */
+static void
+dup_progress(const struct meta_dup *d, char *out, size_t cap)
+{
+    if (d->status == DS_PREPARE)
+        snprintf(out, cap, "checkpoints made by %u of %u partitions", prepared_parts(d),
+                 d->npartitions);
+    else if (d->status == DS_APP)
+        snprintf(out, cap, "%s", d->progress[0] ? d->progress : "creating the follower table");
+    else
+        out[0] = '\0';
+}
+
 /* ======================= add ======================= */
 
 /* The app named name that is not dropped (available or being created), or NULL. */
@@ -523,9 +604,6 @@ add_check_config(const struct meta_dup_options *o, const struct msg_dup_add_req 
         return why_set(why, whylen, ERR_INVALID_STATE,
                        "duplication is disabled on cluster %s ([replication] "
                        "duplication_enabled = false)", o->cluster_name);
-    if (req->full)
-        return why_set(why, whylen, ERR_INVALID_ARG,
-                       "full duplication (-p) is not supported yet");
     if (req->remote[0] == '\0')
         return why_set(why, whylen, ERR_INVALID_ARG, "no remote cluster given (-c CLUSTER)");
     if (strcmp(req->remote, o->cluster_name) == 0)
@@ -618,28 +696,33 @@ meta_dup_add_finish(struct meta_state *st, const struct meta_dup_options *o,
     rc = meta_dup_add_check(st, o, req, resp, metas, sizeof(metas), why, whylen);
     if (rc != 0 || resp->existed)
         return rc;
-    if (remote->err == ERR_APP_NOT_FOUND)
+    if (remote->err == ERR_APP_NOT_FOUND && !req->full)
         return why_set(why, whylen, ERR_APP_NOT_FOUND,
                        "table %s does not exist on remote cluster %s (create it there first: "
                        "without -p the remote table must exist)", req->app, req->remote);
-    if (remote->err != 0)
+    if (remote->err == 0 && req->full)
+        return why_set(why, whylen, ERR_APP_EXISTS,
+                       "table %s already exists on remote cluster %s: full duplication (-p) "
+                       "creates it and copies the data (drop it there, or add without -p)",
+                       req->app, req->remote);
+    if (remote->err != 0 && !(remote->err == ERR_APP_NOT_FOUND && req->full))
         return why_set(why, whylen, remote_err_code(remote->err),
                        "cannot ask remote cluster %s (%s) whether table %s exists: %s",
                        req->remote, metas, req->app, err_str(remote->err));
     app = app_by_name(st, req->app); /* available: checked above */
     d = xcalloc(1, sizeof(*d));
     d->dupid = dupid_pick(app, now_wall_ms);
-    d->status = DS_LOG;
+    d->status = req->full ? DS_PREPARE : DS_LOG;
     d->fail_mode = FAIL_SLOW;
     snprintf(d->remote, sizeof(d->remote), "%s", req->remote);
     snprintf(d->remote_app, sizeof(d->remote_app), "%s", req->app);
-    d->remote_replica_count = remote->replica_count;
+    d->remote_replica_count = req->full ? app->replica_count : remote->replica_count;
     d->create_ts_ms = now_wall_ms;
     dup_parts_alloc(d, app->partition_count);
     /* "from now on": each partition starts at the commit point its primary last reported,
      * so every write acknowledged after the add is shipped (and a few earlier ones, which is
-     * harmless under last-writer-wins) */
-    for (uint32_t p = 0; p < d->npartitions; p++)
+     * harmless under last-writer-wins). Full: at its checkpoint's decree, reported later. */
+    for (uint32_t p = 0; p < d->npartitions && !req->full; p++)
         d->confirmed[p] = d->reported[p] = app->parts[p].config.last_committed;
     rc = dup_create_nodes(st, app, d);
     if (rc != 0) {
@@ -651,9 +734,14 @@ meta_dup_add_finish(struct meta_state *st, const struct meta_dup_options *o,
     }
     dups_insert(app, d);
     resp->dupid = d->dupid;
-    LOG_INFO("added duplication %" PRIu64 " of %s (app_id %u) to %s.%s (%u partitions there): "
-             "DS_LOG from every partition's current commit point", d->dupid, app->name,
-             app->app_id, d->remote, d->remote_app, remote->partition_count);
+    if (req->full)
+        LOG_INFO("added full duplication %" PRIu64 " of %s (app_id %u) to %s.%s: DS_PREPARE "
+                 "(every partition primary makes a checkpoint)", d->dupid, app->name,
+                 app->app_id, d->remote, d->remote_app);
+    else
+        LOG_INFO("added duplication %" PRIu64 " of %s (app_id %u) to %s.%s (%u partitions "
+                 "there): DS_LOG from every partition's current commit point", d->dupid,
+                 app->name, app->app_id, d->remote, d->remote_app, remote->partition_count);
     return 0;
 }
 
@@ -685,6 +773,7 @@ meta_dup_list(const struct meta_state *st, const char *name, struct msg_dup_list
         di->npartitions = d->npartitions;
         di->confirmed = xmalloc((d->npartitions ? d->npartitions : 1) * sizeof(decree_t));
         memcpy(di->confirmed, d->confirmed, d->npartitions * sizeof(decree_t));
+        dup_progress(d, di->progress, sizeof(di->progress));
     }
     return 0;
 }
@@ -803,6 +892,10 @@ sync_confirm(struct meta_state *st, const char *node, const struct dup_confirm *
     d = dup_find(app, c->dupid);
     if (d == NULL || d->status == DS_REMOVED || p >= d->npartitions)
         return;
+    if (d->status == DS_PREPARE) {
+        prepare_confirm(st, app, d, p, c->confirmed);
+        return;
+    }
     if (c->confirmed > d->reported[p])
         d->reported[p] = c->confirmed;
     dup_part_flush(st, app, d, p, now_ms);
@@ -860,9 +953,108 @@ meta_dup_flush(struct meta_state *st, int64_t now_ms)
             continue;
         for (uint32_t k = 0; k < app->ndups; k++) {
             struct meta_dup *d = app->dups[k];
+            if (d->status == DS_PREPARE) {
+                prepare_check(st, app, d);
+                continue;
+            }
             for (uint32_t p = 0; p < d->npartitions; p++)
                 dup_part_flush(st, app, d, p, now_ms);
         }
+    }
+}
+
+/* ======================= full duplication: DS_APP ======================= */
+
+bool
+meta_dup_follow_next(struct meta_state *st, const struct meta_dup_options *o, int64_t now_ms,
+                     struct meta_dup_follow *out)
+{
+    for (size_t i = 0; i < st->napps; i++) {
+        struct meta_app *app = st->apps[i];
+        if (app->status != APP_AVAILABLE)
+            continue;
+        for (uint32_t k = 0; k < app->ndups; k++) {
+            struct meta_dup *d = app->dups[k];
+            const char *metas = cluster_metas(o, d->remote);
+            if (d->status != DS_APP || d->follow_busy || now_ms < d->follow_next_ms)
+                continue;
+            if (metas == NULL) { /* the config changed under a running duplication */
+                snprintf(d->progress, sizeof(d->progress), "remote cluster %s is no longer "
+                         "in [pegasus.clusters]: waiting", d->remote);
+                d->follow_next_ms = now_ms + META_DUP_FOLLOW_BACKOFF_MAX_MS;
+                continue;
+            }
+            memset(out, 0, sizeof(*out));
+            out->app_id = app->app_id;
+            out->dupid = d->dupid;
+            snprintf(out->remote, sizeof(out->remote), "%s", d->remote);
+            snprintf(out->remote_metas, sizeof(out->remote_metas), "%s", metas);
+            snprintf(out->create.name, sizeof(out->create.name), "%s", d->remote_app);
+            out->create.partition_count = app->partition_count;
+            out->create.replica_count = d->remote_replica_count ? d->remote_replica_count
+                                                                : app->replica_count;
+            snprintf(out->create.master.cluster, sizeof(out->create.master.cluster), "%s",
+                     o->cluster_name);
+            snprintf(out->create.master.app, sizeof(out->create.master.app), "%s", app->name);
+            snprintf(out->create.master.metas, sizeof(out->create.master.metas), "%s",
+                     o->cluster_metas);
+            d->follow_busy = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Partitions of the follower table with all their replicas. */
+static uint32_t
+follower_parts_complete(const struct msg_app_config *cfg)
+{
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < cfg->partition_count; p++)
+        n += cfg->partitions[p].nsecondaries + 1 >= cfg->replica_count;
+    return n;
+}
+
+void
+meta_dup_follow_done(struct meta_state *st, const struct meta_dup_follow *f, int err,
+                     const struct msg_app_config *cfg, int64_t now_ms)
+{
+    struct meta_app *app = app_live(st, f->app_id);
+    struct meta_dup *d = app != NULL ? dup_find(app, f->dupid) : NULL;
+    int64_t delay;
+
+    if (d == NULL || d->status != DS_APP)
+        return; /* removed (or dropped) meanwhile */
+    d->follow_busy = false;
+    if (err != 0) {
+        metric_add(metric_get(METRIC_COUNTER, "dup_remote_failed_calls", NULL,
+                              "meta: failed calls to a remote cluster's meta (full duplication)"),
+                   1);
+        d->follow_failures++;
+        delay = META_DUP_FOLLOW_POLL_MS << (d->follow_failures < 4 ? d->follow_failures : 4);
+        if (delay > META_DUP_FOLLOW_BACKOFF_MAX_MS)
+            delay = META_DUP_FOLLOW_BACKOFF_MAX_MS;
+        snprintf(d->progress, sizeof(d->progress), "creating follower table %.80s on %.80s failed: "
+                 "%s (%u tries); retrying", f->create.name, f->remote, err_name(err),
+                 d->follow_failures);
+        if (d->follow_failures == 1 || d->follow_failures % 10 == 0)
+            LOG_WARN("duplication %" PRIu64 " of %s: %s", d->dupid, app->name, d->progress);
+        d->follow_next_ms = now_ms + delay;
+        return;
+    }
+    d->follow_failures = 0;
+    d->follow_next_ms = now_ms + META_DUP_FOLLOW_POLL_MS;
+    if (!cfg->healthy) {
+        snprintf(d->progress, sizeof(d->progress), "follower table %.80s.%.80s: %u of %u partitions "
+                 "copied and fully replicated", f->remote, f->create.name,
+                 follower_parts_complete(cfg), cfg->partition_count);
+        return;
+    }
+    if (dup_set_status(st, app, d, DS_LOG) == 0) {
+        d->progress[0] = '\0';
+        LOG_INFO("duplication %" PRIu64 " of %s: follower table %s.%s is healthy: DS_LOG from "
+                 "every partition's checkpoint decree", d->dupid, app->name, f->remote,
+                 f->create.name);
     }
 }
 

@@ -41,6 +41,7 @@ struct meta_state;
 struct meta_dup_options {
     bool enabled;                          /* [replication] duplication_enabled (true) */
     char cluster_name[META_DUP_NAME_MAX];  /* [cluster] name */
+    char cluster_metas[META_DUP_METAS_MAX]; /* [cluster] meta_servers (named in followers) */
     uint32_t nclusters;                    /* [pegasus.clusters]: name = meta list */
     struct {
         char name[META_DUP_NAME_MAX];
@@ -54,8 +55,8 @@ struct meta_dup_options {
 };
 
 /*
- * Reads [replication] duplication_enabled, [pegasus.clusters] and [duplication-group] (ids
- * 1..127, distinct). cluster_name is copied. ERR_CONFIG with a message in errbuf on a bad
+ * Reads [replication] duplication_enabled, [cluster] meta_servers, [pegasus.clusters] and
+ * [duplication-group] (ids 1..127, distinct). cluster_name is copied. ERR_CONFIG with a message in errbuf on a bad
  * value or too many entries.
  */
 MUST_CHECK int meta_dup_options_load(const struct config *cfg, const char *cluster_name,
@@ -75,13 +76,17 @@ struct meta_dup {
     decree_t *reported;   /* per partition, the largest accepted from the primary (>= confirmed;
                            * memory only until the next write) */
     int64_t *written_ms;  /* per partition, monotonic time of the last write (0 = never) */
+    /* full duplication, memory only (a new leader starts them again) */
+    bool follow_busy;       /* DS_APP: a create/poll of the follower table is out */
+    int64_t follow_next_ms; /* DS_APP: the next create/poll not before this (monotonic) */
+    uint32_t follow_failures; /* DS_APP: remote calls failed in a row */
+    char progress[META_DUP_WHY_MAX]; /* where the full copy is, for dup list */
 };
 
 /* ---- RPC_DUP_ADD, in two steps around the remote cluster's answer ---- */
 
 /*
- * Step 1, local checks in Pegasus' order: duplication enabled, no -p (not supported yet),
- * remote not this cluster, remote in [pegasus.clusters] and [duplication-group] (this
+ * Step 1, local checks in Pegasus' order: duplication enabled, remote not this cluster, remote in [pegasus.clusters] and [duplication-group] (this
  * cluster too), the table exists and is available. If the same (table, remote) duplication
  * exists (not removed), resp gets its dupid with existed = true and nothing more is needed.
  * Otherwise resp->existed is false and remote_metas (cap bytes) gets the remote cluster's
@@ -102,13 +107,14 @@ struct meta_dup_remote {
 /*
  * Step 2: repeats step 1 (the state may have changed meanwhile; a duplication added by a
  * concurrent request is returned with existed = true), maps a remote failure to an error
- * (ERR_APP_NOT_FOUND: the remote table does not exist; ERR_BUSY when the remote cluster could
- * not be reached, other codes as they came), then creates the duplication: dupid =
- * now_wall_ms / 1000, bumped while taken by one of the table's duplications (tombstones
- * included); status DS_LOG, fail mode FAIL_SLOW,
- * every partition's confirmed decree -1 (its primary fills in where it starts). The nodes are
- * written before memory changes; on a store failure the nodes written so far are deleted
- * (best effort) and ERR_ZK is returned.
+ * (without -p the remote table must exist: ERR_APP_NOT_FOUND; with -p it must not:
+ * ERR_APP_EXISTS; ERR_BUSY when the remote cluster could not be reached, other codes as they
+ * came), then creates the duplication: dupid = now_wall_ms / 1000, bumped while taken by one
+ * of the table's duplications (tombstones included); fail mode FAIL_SLOW. Without -p: status
+ * DS_LOG, every partition starting at its last reported commit point. With -p: DS_PREPARE,
+ * every partition's decree -1 until its primary reports the decree of its checkpoint. The
+ * nodes are written before memory changes; on a store failure the nodes written so far are
+ * deleted (best effort) and ERR_ZK is returned.
  */
 MUST_CHECK int meta_dup_add_finish(struct meta_state *st, const struct meta_dup_options *o,
                                    const struct msg_dup_add_req *req,
@@ -141,7 +147,9 @@ MUST_CHECK int meta_dup_modify(struct meta_state *st, const struct msg_dup_modif
  * From the replica server req->node: applies each confirm whose partition req->node leads
  * (by the meta's configuration) and whose duplication exists and is not removed, when it is
  * larger than what the meta holds; writes changed decrees (the first at once, then at most
- * every META_DUP_PERSIST_MS). resp gets, for each gpid of req->primaries that req->node
+ * every META_DUP_PERSIST_MS). In DS_PREPARE a partition's first report is its checkpoint
+ * decree D_p: written at once, and once every partition has one the duplication moves to
+ * DS_APP (persisted). resp gets, for each gpid of req->primaries that req->node
  * really leads in an available table, every non-removed duplication of that table with the
  * persisted confirmed decree (the resume point; -1 = unknown). resp->dups is xmalloc'd:
  * free with msg_dup_sync_resp_fini. ERR_INVALID_ARG for an empty node address.
@@ -150,8 +158,38 @@ MUST_CHECK int meta_dup_on_sync(struct meta_state *st, const struct msg_dup_sync
                                 int64_t now_ms, struct msg_dup_sync_resp *resp);
 
 /* Writes reported decrees not yet persisted whose partition was last written at least
- * META_DUP_PERSIST_MS ago (the meta loop's cron). Store failures are retried next time. */
+ * META_DUP_PERSIST_MS ago (the meta loop's cron), and retries DS_PREPARE -> DS_APP moves
+ * whose store write failed. Store failures are retried next time. */
 void meta_dup_flush(struct meta_state *st, int64_t now_ms);
+
+/* ---- DS_APP: the follower table on the remote cluster ---- */
+
+/* One step of a DS_APP duplication: create the follower table (again: harmless) on the
+ * remote cluster and see whether it is healthy. */
+struct meta_dup_follow {
+    uint32_t app_id;
+    uint64_t dupid;
+    char remote[GEOKV_APP_NAME_MAX];
+    char remote_metas[META_DUP_METAS_MAX];
+    struct msg_create_app_req create; /* the follower table, with this cluster as master */
+};
+/* Retry delays of the DS_APP steps: a poll of a table still copying, and the cap of the
+ * doubling backoff after a failed remote call. */
+#define META_DUP_FOLLOW_POLL_MS 1000
+#define META_DUP_FOLLOW_BACKOFF_MAX_MS 10000
+
+/* A DS_APP duplication due for its next step (none out for it), marked busy; false if none. */
+bool meta_dup_follow_next(struct meta_state *st, const struct meta_dup_options *o,
+                          int64_t now_ms, struct meta_dup_follow *out);
+/*
+ * The step's outcome: err (the remote call's) or the follower table's configuration. A
+ * healthy follower moves the duplication to DS_LOG (persisted; shipping starts after each
+ * partition's D_p); otherwise its progress says why and the step is retried (after
+ * META_DUP_FOLLOW_POLL_MS, or with backoff after an error). A removed duplication is left
+ * alone.
+ */
+void meta_dup_follow_done(struct meta_state *st, const struct meta_dup_follow *f, int err,
+                          const struct msg_app_config *cfg, int64_t now_ms);
 
 /* ---- used by meta_state ---- */
 

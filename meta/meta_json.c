@@ -127,6 +127,39 @@ app_fields(const cJSON *j, struct meta_app *app)
     return true;
 }
 
+/* The envs of a follower table (Pegasus' names). */
+#define ENV_MASTER_CLUSTER "duplication.master_cluster"
+#define ENV_MASTER_APP "duplication.master_app_name"
+#define ENV_MASTER_METAS "duplication.master_metas"
+
+/* Copies the string env key into dst (cap bytes); absent, not a string or too long: "". */
+static void
+env_str(const cJSON *envs, const char *key, char *dst, size_t cap)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(envs, key);
+
+    dst[0] = '\0';
+    if (cJSON_IsString(it) && it->valuestring != NULL && strlen(it->valuestring) < cap)
+        memcpy(dst, it->valuestring, strlen(it->valuestring) + 1);
+}
+
+char *
+meta_app_envs_of_master(const struct dup_master *master)
+{
+    cJSON *j = cJSON_CreateObject();
+    char *text, *out;
+
+    cJSON_AddStringToObject(j, ENV_MASTER_CLUSTER, master->cluster);
+    cJSON_AddStringToObject(j, ENV_MASTER_APP, master->app);
+    cJSON_AddStringToObject(j, ENV_MASTER_METAS, master->metas);
+    text = cJSON_PrintUnformatted(j);
+    ASSERT(text != NULL); /* cJSON fails only on OOM */
+    out = xstrdup(text);
+    cJSON_free(text);
+    cJSON_Delete(j);
+    return out;
+}
+
 int
 meta_app_json_decode(const uint8_t *p, size_t n, struct meta_app *app)
 {
@@ -147,6 +180,9 @@ meta_app_json_decode(const uint8_t *p, size_t n, struct meta_app *app)
     ASSERT(text != NULL);
     app->envs = xstrdup(text);
     cJSON_free(text);
+    env_str(envs, ENV_MASTER_CLUSTER, app->master.cluster, sizeof(app->master.cluster));
+    env_str(envs, ENV_MASTER_APP, app->master.app, sizeof(app->master.app));
+    env_str(envs, ENV_MASTER_METAS, app->master.metas, sizeof(app->master.metas));
     rc = 0;
 out_delete:
     cJSON_Delete(j);

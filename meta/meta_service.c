@@ -5,9 +5,11 @@
  *  - meta loop ("meta"): owns everything below (leader, state, pending creates, the store
  *    handle). Every store call, every state change and every reply happens here.
  *  - RPC receive thread (proto/rpc.c): on_rpc() only posts the request to the loop.
- *  - dup loop ("meta-dup"): RPC_DUP_ADD's question to the remote cluster's meta (a blocking
- *    client call of up to META_DUP_REMOTE_TIMEOUT_MS, kept off the meta loop). It touches no
- *    state: the answer is posted back to the meta loop, which re-checks and adds.
+ *  - dup loop ("meta-dup"): calls to remote clusters' metas (blocking client calls of up to
+ *    META_DUP_REMOTE_TIMEOUT_MS, kept off the meta loop): RPC_DUP_ADD's question whether the
+ *    table exists there, and the DS_APP steps of full duplications (create the follower
+ *    table, see whether it is healthy). It touches no state: answers are posted back to the
+ *    meta loop, which re-checks and applies them.
  *  - ZooKeeper's completion thread: meta_service_on_store_event() only posts to the loop.
  *  - main: create/start/destroy.
  * svc->mu guards only `closing`, so nothing is posted to the loop once shutdown began. Lock
@@ -120,12 +122,12 @@ reply_redirect(struct meta_service *svc, struct rpc_request *req)
 }
 
 static void
-reply_app_config(struct rpc_request *req, const struct meta_app *app)
+reply_app_config(struct meta_service *svc, struct rpc_request *req, const struct meta_app *app)
 {
     struct msg_app_config m;
     struct buf b = BUF_INIT;
 
-    meta_state_app_config(app, &m);
+    meta_state_app_config(svc->state, app, &m);
     msg_app_config_encode(&b, &m);
     xfree(m.partitions);
     reply_buf(req, 0, &b);
@@ -161,7 +163,7 @@ pending_check(struct meta_service *svc, int64_t now_ms)
         if (app == NULL || app->status != APP_AVAILABLE) {
             rpc_reply(pc->req, ERR_APP_NOT_FOUND, NULL, 0); /* dropped meanwhile */
         } else if (meta_state_app_ready(svc->state, app)) {
-            reply_app_config(pc->req, app);
+            reply_app_config(svc, pc->req, app);
         } else if (now_ms >= pc->deadline_ms) {
             LOG_WARN("create table %s (app_id %u): partitions not all ready in time", app->name,
                      app->app_id);
@@ -254,7 +256,7 @@ handle_query_config(struct meta_service *svc, struct rpc_request *req)
         rpc_reply(req, ERR_APP_NOT_FOUND, NULL, 0);
         return;
     }
-    reply_app_config(req, app);
+    reply_app_config(svc, req, app);
 }
 
 static void
@@ -275,8 +277,12 @@ handle_create_app(struct meta_service *svc, struct rpc_request *req)
         rpc_reply(req, rc, NULL, 0);
         return;
     }
-    /* The reply waits until every partition's primary reports it ready (pending_check). */
-    pending_add(svc, req, app->app_id);
+    /* The reply waits until every partition's primary reports it ready (pending_check); a
+     * follower's primaries first copy their master's data, which its creator polls for */
+    if (m.master.cluster[0] != '\0')
+        reply_app_config(svc, req, app);
+    else
+        pending_add(svc, req, app->app_id);
 }
 
 static void
@@ -427,6 +433,68 @@ handle_dup_add(struct meta_service *svc, struct rpc_request *req)
     t->svc = svc;
     t->req = req;
     loop_post(svc->dup_loop, dup_remote_task, t);
+}
+
+/* A DS_APP step of a full duplication on its way to the remote cluster and back. */
+struct follow_task {
+    struct meta_service *svc;
+    struct meta_dup_follow f;
+    int err;
+    struct msg_app_config cfg;
+};
+
+/* Runs on: meta loop. */
+static void
+follow_done_task(void *arg)
+{
+    struct follow_task *t = arg;
+
+    if (t->svc->state != NULL)
+        meta_dup_follow_done(t->svc->state, &t->f, t->err, t->err == 0 ? &t->cfg : NULL,
+                             clock_mono_ms());
+    msg_app_config_fini(&t->cfg);
+    xfree(t);
+}
+
+/* Runs on: dup loop. Creates the follower table (again: harmless) and reads its state. */
+static void
+follow_remote_task(void *arg)
+{
+    struct follow_task *t = arg;
+    struct meta_service *svc = t->svc;
+    struct geokv_client *c;
+    bool posted = false;
+
+    t->err = geokv_client_create(t->f.remote_metas, &c);
+    if (t->err == 0) {
+        t->err = geokv_create_follower_app(c, &t->f.create, META_DUP_REMOTE_TIMEOUT_MS,
+                                           &t->cfg);
+        geokv_client_destroy(c);
+    }
+    pthread_mutex_lock(&svc->mu);
+    if (!svc->closing) {
+        loop_post(svc->loop, follow_done_task, t);
+        posted = true;
+    }
+    pthread_mutex_unlock(&svc->mu);
+    if (!posted) {
+        msg_app_config_fini(&t->cfg);
+        xfree(t);
+    }
+}
+
+/* Starts the DS_APP steps that are due. Runs on: meta loop. */
+static void
+follow_cron(struct meta_service *svc, int64_t now_ms)
+{
+    struct meta_dup_follow f;
+
+    while (meta_dup_follow_next(svc->state, &svc->opt.dup, now_ms, &f)) {
+        struct follow_task *t = xcalloc(1, sizeof(*t));
+        t->svc = svc;
+        t->f = f;
+        loop_post(svc->dup_loop, follow_remote_task, t);
+    }
 }
 
 static void
@@ -732,8 +800,10 @@ cron(void *arg)
     }
     svc->last_cron_ms = now;
     if (svc->state != NULL) {
-        if (svc->disconnected_since_ms == 0)
+        if (svc->disconnected_since_ms == 0) {
             meta_state_cron(svc->state, now); /* store writes need the connection */
+            follow_cron(svc, now);
+        }
         pending_check(svc, now);
     }
     if (svc->disconnected_since_ms != 0) {

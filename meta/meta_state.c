@@ -166,6 +166,15 @@ meta_state_app_ready(const struct meta_state *st, const struct meta_app *app)
     return true;
 }
 
+bool
+meta_state_app_healthy(const struct meta_state *st, const struct meta_app *app)
+{
+    for (uint32_t i = 0; i < app->partition_count; i++)
+        if (app->parts[i].config.nsecondaries + 1 < app->replica_count)
+            return false;
+    return meta_state_app_ready(st, app);
+}
+
 /* Inserts app (taking ownership) keeping the array sorted by id. */
 static void
 apps_insert(struct meta_state *st, struct meta_app *app)
@@ -482,7 +491,8 @@ place_replicas(struct meta_state *st, struct meta_app *app, int64_t now_ms)
         return ERR_NO_NODES;
     }
     for (uint32_t p = 0; p < app->partition_count; p++)
-        place_partition(st, load, app->replica_count, &app->parts[p].config);
+        place_partition(st, load, app->master.cluster[0] != '\0' ? 1 : app->replica_count,
+                        &app->parts[p].config);
     xfree(load);
     return 0;
 }
@@ -516,7 +526,9 @@ app_new(const struct msg_create_app_req *req, uint32_t app_id)
     app->replica_count = req->replica_count;
     app->status = APP_CREATING;
     app->create_ts = clock_wall_s();
-    app->envs = xstrdup("{}");
+    app->master = req->master;
+    app->envs = req->master.cluster[0] != '\0' ? meta_app_envs_of_master(&req->master)
+                                               : xstrdup("{}");
     app->parts = xcalloc(req->partition_count, sizeof(*app->parts));
     for (uint32_t p = 0; p < req->partition_count; p++) {
         app->parts[p].config.pidx = p;
@@ -535,6 +547,15 @@ meta_state_create_app(struct meta_state *st, const struct msg_create_app_req *re
     *appp = NULL;
     if (!st->loaded)
         return ERR_INVALID_STATE;
+    if (req->master.cluster[0] != '\0') {
+        const struct meta_app *old = meta_state_find_app(st, req->name);
+        if (old != NULL && strcmp(old->master.cluster, req->master.cluster) == 0
+            && strcmp(old->master.app, req->master.app) == 0
+            && old->partition_count == req->partition_count) {
+            *appp = old;
+            return 0;
+        }
+    }
     rc = create_validate(st, req);
     if (rc != 0)
         return rc;
@@ -798,6 +819,7 @@ meta_assign_fill(const struct meta_app *app, const struct meta_partition *part, 
     a->ballot = part->config.ballot;
     a->role = role;
     a->config = part->config;
+    a->master = app->master;
 }
 
 /* address's role in part, ROLE_INACTIVE if it has none. */
@@ -880,7 +902,8 @@ meta_state_beacon_resp_fini(struct msg_beacon_resp *resp)
 /* ======================= replies ======================= */
 
 void
-meta_state_app_config(const struct meta_app *app, struct msg_app_config *out)
+meta_state_app_config(const struct meta_state *st, const struct meta_app *app,
+                      struct msg_app_config *out)
 {
     memset(out, 0, sizeof(*out));
     out->app_id = app->app_id;
@@ -891,6 +914,8 @@ meta_state_app_config(const struct meta_app *app, struct msg_app_config *out)
     out->partitions = xcalloc(app->partition_count, sizeof(*out->partitions));
     for (uint32_t p = 0; p < app->partition_count; p++)
         out->partitions[p] = app->parts[p].config;
+    out->healthy = meta_state_app_healthy(st, app);
+    out->master = app->master;
 }
 
 void

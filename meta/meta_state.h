@@ -50,6 +50,7 @@ struct meta_app {
     uint32_t status;   /* enum app_status */
     int64_t create_ts; /* wall-clock seconds */
     char *envs;        /* JSON object text, owned ("{}" when none) */
+    struct dup_master master; /* from envs: set if this is a follower table (memory only) */
     struct meta_partition *parts; /* partition_count entries, owned; NULL until loaded */
     struct meta_dup **dups; /* duplications (meta_dup.h), sorted by dupid, tombstones too;
                              * owned, freed by meta_app_fini */
@@ -88,6 +89,10 @@ bool meta_app_name_valid(const char *name);
  * servers with the fewest replicas (ties round robin), counting existing apps. Persists the
  * app and its partitions (ballot 1) and returns the new app (borrowed, valid until the state
  * is destroyed) in *appp.
+ * A follower table (req->master set) gets only its primaries: each copies its master
+ * partition's data first, and healing then adds learners that copy from it. Its envs name
+ * the master. Creating a follower that exists with the same master and partition count
+ * returns the existing app (the source meta repeats the request).
  * ERR_INVALID_ARG (name, counts), ERR_APP_EXISTS, ERR_NO_NODES (fewer live servers than
  * replica_count), ERR_ZK.
  */
@@ -108,6 +113,9 @@ uint32_t meta_state_next_app_id(const struct meta_state *st);
 /* True once every member (primary and secondaries) of every partition reported it ready at
  * the partition's current ballot in its latest beacon. */
 bool meta_state_app_ready(const struct meta_state *st, const struct meta_app *app);
+/* Ready, and every partition has replica_count members (a follower table that finished
+ * copying from its master and grew its secondaries). */
+bool meta_state_app_healthy(const struct meta_state *st, const struct meta_app *app);
 
 /*
  * A replica server's beacon: marks it alive, keeps its report (what it holds, at which
@@ -161,7 +169,8 @@ MUST_CHECK int meta_state_config_proposal(struct meta_state *st,
 
 /* Fill reply messages. Arrays are xmalloc'd: free them with xfree(out->partitions / apps /
  * nodes). */
-void meta_state_app_config(const struct meta_app *app, struct msg_app_config *out);
+void meta_state_app_config(const struct meta_state *st, const struct meta_app *app,
+                           struct msg_app_config *out);
 void meta_state_list_apps(const struct meta_state *st, struct msg_list_apps_resp *out);
 void meta_state_list_nodes(const struct meta_state *st, int64_t now_ms,
                            struct msg_list_nodes_resp *out);
@@ -176,6 +185,8 @@ void meta_partition_json_encode(const struct partition_config *pc, struct buf *o
 /* Strict: also rejects an empty or repeated member. */
 MUST_CHECK int meta_partition_json_decode(const uint8_t *p, size_t n,
                                           struct partition_config *pc);
+/* The envs text of a follower table of master (xmalloc'd). */
+char *meta_app_envs_of_master(const struct dup_master *master);
 /* Frees envs, parts and dups (not app itself). */
 void meta_app_fini(struct meta_app *app);
 /* "available" / "creating" / "dropped" (NULL for an unknown value) and back (0 if unknown). */

@@ -469,25 +469,41 @@ msg_beacon_req_fini(struct msg_beacon_req *m)
 }
 
 static void
+dup_master_encode(struct pk *p, const struct dup_master *m)
+{
+    pk_tuple(p, "sss", m->cluster, m->app, m->metas);
+}
+
+static int
+dup_master_decode(struct upk v, struct dup_master *m)
+{
+    return upk_tuple(v, "sss", m->cluster, sizeof(m->cluster), m->app, sizeof(m->app), m->metas,
+                     sizeof(m->metas));
+}
+
+static void
 replica_assign_encode(struct pk *p, const struct replica_assign *a)
 {
-    pk_array(p, 4);
+    pk_array(p, 5);
     pk_uint(p, a->gpid);
     pk_int(p, a->ballot);
     pk_uint(p, a->role);
     partition_config_encode(p, &a->config);
+    dup_master_encode(p, &a->master);
 }
 
 static int
 replica_assign_decode(struct upk v, struct replica_assign *a)
 {
-    struct upk cfg;
+    struct upk cfg, master;
     uint64_t role;
-    int rc = upk_tuple(v, "uiua", &a->gpid, &a->ballot, &role, &cfg);
+    int rc = upk_tuple(v, "uiuaa", &a->gpid, &a->ballot, &role, &cfg, &master);
     if (rc == 0 && role > ROLE_LEARNER)
         rc = ERR_INVALID_DATA;
     if (rc == 0)
         rc = partition_config_decode(cfg, &a->config);
+    if (rc == 0)
+        rc = dup_master_decode(master, &a->master);
     a->role = (uint32_t)role;
     return rc;
 }
@@ -659,7 +675,7 @@ void
 msg_app_config_encode(struct buf *out, const struct msg_app_config *m)
 {
     struct pk p = {out};
-    pk_array(&p, 6);
+    pk_array(&p, 8);
     pk_uint(&p, m->app_id);
     pk_str(&p, m->name);
     pk_uint(&p, m->partition_count);
@@ -668,19 +684,24 @@ msg_app_config_encode(struct buf *out, const struct msg_app_config *m)
     pk_array(&p, m->partition_count);
     for (uint32_t i = 0; i < m->partition_count; i++)
         partition_config_encode(&p, &m->partitions[i]);
+    pk_bool(&p, m->healthy);
+    dup_master_encode(&p, &m->master);
 }
 
 int
 msg_app_config_decode(const uint8_t *b, size_t n, struct msg_app_config *m)
 {
     struct unpacked *z = NULL;
-    struct upk root, parts;
+    struct upk root, parts, master;
     uint64_t id, pc, rcnt, st;
     uint32_t np = 0;
     int rc = parse(b, n, &z, &root);
     memset(m, 0, sizeof(*m));
     if (rc == 0)
-        rc = upk_tuple(root, "usuuua", &id, m->name, sizeof(m->name), &pc, &rcnt, &st, &parts);
+        rc = upk_tuple(root, "usuuuaba", &id, m->name, sizeof(m->name), &pc, &rcnt, &st, &parts,
+                       &m->healthy, &master);
+    if (rc == 0)
+        rc = dup_master_decode(master, &m->master);
     if (rc == 0 && (id > UINT32_MAX || pc > 65536 || rcnt > GEOKV_MAX_REPLICAS || st > 255))
         rc = ERR_INVALID_DATA;
     if (rc == 0)
@@ -717,18 +738,25 @@ void
 msg_create_app_req_encode(struct buf *out, const struct msg_create_app_req *m)
 {
     struct pk p = {out};
-    pk_tuple(&p, "suu", m->name, (uint64_t)m->partition_count, (uint64_t)m->replica_count);
+    pk_array(&p, 4);
+    pk_str(&p, m->name);
+    pk_uint(&p, m->partition_count);
+    pk_uint(&p, m->replica_count);
+    dup_master_encode(&p, &m->master);
 }
 
 int
 msg_create_app_req_decode(const uint8_t *b, size_t n, struct msg_create_app_req *m)
 {
     struct unpacked *z = NULL;
-    struct upk root;
+    struct upk root, master;
     uint64_t pc, rcnt;
     int rc = parse(b, n, &z, &root);
+    memset(m, 0, sizeof(*m));
     if (rc == 0)
-        rc = upk_tuple(root, "suu", m->name, sizeof(m->name), &pc, &rcnt);
+        rc = upk_tuple(root, "suua", m->name, sizeof(m->name), &pc, &rcnt, &master);
+    if (rc == 0)
+        rc = dup_master_decode(master, &m->master);
     if (rc == 0)
         rc = get_u32(pc, &m->partition_count);
     if (rc == 0)
@@ -1230,7 +1258,7 @@ msg_dup_add_resp_decode(const uint8_t *b, size_t n, struct msg_dup_add_resp *m)
 static void
 dup_info_encode(struct pk *p, const struct dup_info *d)
 {
-    pk_array(p, 7);
+    pk_array(p, 8);
     pk_uint(p, d->dupid);
     pk_uint(p, d->status);
     pk_uint(p, d->fail_mode);
@@ -1240,6 +1268,7 @@ dup_info_encode(struct pk *p, const struct dup_info *d)
     pk_array(p, d->npartitions);
     for (uint32_t i = 0; i < d->npartitions; i++)
         pk_int(p, d->confirmed[i]);
+    pk_str(p, d->progress);
 }
 
 static int
@@ -1247,8 +1276,9 @@ dup_info_decode(struct upk v, struct dup_info *d)
 {
     struct upk parts;
     uint64_t st, fm;
-    int rc = upk_tuple(v, "uuussia", &d->dupid, &st, &fm, d->remote, sizeof(d->remote),
-                       d->remote_app, sizeof(d->remote_app), &d->create_ts_ms, &parts);
+    int rc = upk_tuple(v, "uuussias", &d->dupid, &st, &fm, d->remote, sizeof(d->remote),
+                       d->remote_app, sizeof(d->remote_app), &d->create_ts_ms, &parts,
+                       d->progress, sizeof(d->progress));
     if (rc == 0 && (st > DS_REMOVED || fm > FAIL_SKIP))
         rc = ERR_INVALID_DATA;
     d->status = (uint32_t)st;

@@ -146,7 +146,8 @@ void msg_cas_resp_encode(struct buf *out, const struct msg_cas_resp *m);
 MUST_CHECK int msg_cas_resp_decode(const uint8_t *b, size_t n, struct msg_cas_resp *m,
                                    struct unpacked **zonep);
 
-/* RPC_CHECKPOINT (empty request) and RPC_PARTITION_INFO (empty request). */
+/* RPC_CHECKPOINT and RPC_DUP_CHECKPOINT (empty requests): a checkpoint's decree and its
+ * directory on the server that made it. */
 struct msg_checkpoint_resp {
     decree_t decree;
     char dir[512];
@@ -174,12 +175,24 @@ struct partition_config {
     decree_t last_committed;
 };
 
+/*
+ * The master of a follower table (full duplication, DESIGN.md §4): the cluster, table and
+ * meta list its partitions copy their first data from. cluster "" = not a follower. Kept in
+ * the table's envs as duplication.master_cluster / master_app_name / master_metas.
+ */
+struct dup_master {
+    char cluster[GEOKV_APP_NAME_MAX];
+    char app[GEOKV_APP_NAME_MAX];
+    char metas[1024];
+};
+
 /* A partition as a replica server reports it. */
 struct replica_report {
     uint64_t gpid;
     ballot_t ballot;
     decree_t last_committed;
-    bool ready;           /* opened and serving */
+    bool ready;           /* opened and serving (false while a follower primary copies its
+                           * master's data) */
     decree_t last_prepared;
     uint32_t role;        /* enum replica_role, as the replica sees itself */
 };
@@ -195,6 +208,7 @@ struct replica_assign {
     ballot_t ballot;
     uint32_t role; /* enum replica_role */
     struct partition_config config;
+    struct dup_master master; /* the table's master, if it is a follower table */
 };
 /* RPC_BEACON reply: the full list of partitions this server should serve, and the ones
  * whose table was dropped (their data may be removed). */
@@ -236,15 +250,20 @@ struct msg_app_config {
     uint32_t partition_count, replica_count;
     uint32_t status; /* enum app_status */
     struct partition_config *partitions; /* partition_count entries */
+    bool healthy; /* every partition has replica_count members, all serving at its ballot */
+    struct dup_master master;
 };
 void msg_app_config_encode(struct buf *out, const struct msg_app_config *m);
 MUST_CHECK int msg_app_config_decode(const uint8_t *b, size_t n, struct msg_app_config *m);
 void msg_app_config_fini(struct msg_app_config *m);
 
-/* RPC_CREATE_APP request; reply is struct msg_app_config once every partition is ready. */
+/* RPC_CREATE_APP request; reply is struct msg_app_config once every partition is ready.
+ * A follower table (master.cluster set) is answered at once, and creating it again with the
+ * same master is not an error (the source meta repeats it until it sees the table). */
 struct msg_create_app_req {
     char name[GEOKV_APP_NAME_MAX];
     uint32_t partition_count, replica_count;
+    struct dup_master master;
 };
 void msg_create_app_req_encode(struct buf *out, const struct msg_create_app_req *m);
 MUST_CHECK int msg_create_app_req_decode(const uint8_t *b, size_t n, struct msg_create_app_req *m);
@@ -433,6 +452,7 @@ struct dup_info {
     int64_t create_ts_ms;
     uint32_t npartitions;
     decree_t *confirmed; /* per partition; -1 = not known yet */
+    char progress[256];  /* DS_PREPARE / DS_APP: where the full copy is, for the operator */
 };
 
 /* RPC_DUP_LIST: request msg_app_name; reply: */

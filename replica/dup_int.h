@@ -10,6 +10,8 @@
  * dup_apply.c: the receiving primary keeps an entry only if its timetag is larger than the
  * stored record's (last writer wins, ties by cluster id, which is in the timetag) and
  * replicates the winners as a mutation marked MUTATION_FROM_DUP.
+ * dup_full.c: full duplication (dup add -p): the master primary's checkpoint, and the
+ * follower primary's copy of it before it serves.
  * dup_sync.c: every second the server reports confirmed decrees to the meta and gets the
  * duplications of its primaries back.
  * Runs on: replica loop, unless a function says otherwise.
@@ -35,9 +37,22 @@ decree_t dup_plog_floor(const struct replica *r);
 uint32_t dup_confirms(const struct replica *r, struct dup_confirm *out, uint32_t max);
 /* Secondary: the primary's confirmed decrees, kept as a plog floor and resume point. */
 void dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n);
+/* The lowest D_p of the full duplications still copying (DS_PREPARE, DS_APP); INT64_MAX if
+ * none: a checkpoint at or after it may be copied by their followers. */
+decree_t dup_copy_floor(const struct replica *r);
 /* Leaving the primary role or closing: stop shipping, forget shipments in flight. */
 void dup_stop(struct replica *r);
 void dup_free(struct replica *r);
+
+/* dup_full.c. Master primary: RPC_DUP_CHECKPOINT, the checkpoint a follower copies. */
+void dup_full_on_checkpoint(struct replica *r, struct rpc_request *req);
+/* Master primary: makes the checkpoint of a DS_PREPARE duplication; its decree is D_p. */
+MUST_CHECK int dup_full_prepare(struct replica *r, decree_t *decree);
+/* Follower: r was assigned with this master; a primary holding nothing yet starts copying. */
+void dup_full_follow(struct replica *r, const struct dup_master *master);
+/* Follower primary: retries a failed copy when its backoff is over (group cron). */
+void dup_full_tick(struct replica *r);
+void dup_full_free(struct replica *r);
 
 /* dup_apply.c: RPC_DUP_APPLY on the receiving primary. */
 void replica_on_dup_apply(struct replica *r, struct rpc_request *req);

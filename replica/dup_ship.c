@@ -220,7 +220,20 @@ dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n)
     }
 }
 
-/* The decree a new shipper starts from: the meta's, or what the group check told us. */
+decree_t
+dup_copy_floor(const struct replica *r)
+{
+    const struct dup_state *d = r->dup;
+    decree_t floor = INT64_MAX;
+    for (uint32_t i = 0; d && i < d->n; i++)
+        if ((d->sh[i]->status == DS_PREPARE || d->sh[i]->status == DS_APP)
+            && d->sh[i]->confirmed < floor)
+            floor = d->sh[i]->confirmed;
+    return floor;
+}
+
+/* The decree a new shipper starts from: the meta's, or what the group check told us; -1 for
+ * a full duplication with none yet (its checkpoint decides). */
 static decree_t
 resume_point(struct replica *r, const struct dup_assign *a)
 {
@@ -228,6 +241,8 @@ resume_point(struct replica *r, const struct dup_assign *a)
     for (uint32_t i = 0; i < r->dup->nknown; i++)
         if (r->dup->known[i].dupid == a->dupid && r->dup->known[i].confirmed > at)
             at = r->dup->known[i].confirmed;
+    if (at < 0 && a->status == DS_PREPARE)
+        return -1;
     if (at < 0 || at > r->last_committed) /* new ("from now on"), or unknown here */
         at = r->last_committed;
     return at;
@@ -266,11 +281,14 @@ dup_assign(struct replica *r, const struct dup_assign *a, uint32_t n)
             if (d->sh[i]->dupid == a[k].dupid)
                 sh = d->sh[i];
         if (sh == NULL && d->n < MAX_DUPS) {
+            decree_t at = resume_point(r, &a[k]);
+            if (at < 0 && dup_full_prepare(r, &at) != 0)
+                continue; /* logged; the next sync assigns it again */
             sh = xcalloc(1, sizeof(*sh));
             sh->dupid = a[k].dupid;
             snprintf(sh->remote, sizeof(sh->remote), "%s", a[k].remote);
             snprintf(sh->remote_app, sizeof(sh->remote_app), "%s", a[k].remote_app);
-            sh->confirmed = sh->loaded = resume_point(r, &a[k]);
+            sh->confirmed = sh->loaded = at;
             d->sh[d->n++] = sh;
             RLOG_INFO(r, "duplication %" PRIu64 " to %s: shipping after decree %" PRId64,
                       sh->dupid, sh->remote, sh->confirmed);

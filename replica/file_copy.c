@@ -18,7 +18,8 @@
  * Every chunk is checked against its CRC32C before it is written; a bad chunk (or a timeout)
  * is fetched again up to max_retries times. Finished files and the directory are fsynced,
  * so after a crash a rerun keeps what was finished and continues what was not. Local files
- * that are not in the listing are left alone (the caller owns local_dir). Bandwidth
+ * that are not in the listing are left alone (the caller owns local_dir), or removed with
+ * opts->prune. Bandwidth
  * is limited by a token bucket (starts empty, holds at most one chunk, charged before each
  * request, so a copy of B bytes takes at least about B / rate seconds).
  *
@@ -546,9 +547,36 @@ list_remote(struct copier *cp, struct msg_file_list_resp *l)
     return rc;
 }
 
+/* Removes the regular files of the local dir that l does not list. */
+static int
+prune_unlisted(struct copier *cp, const struct msg_file_list_resp *l)
+{
+    int fd = dup(cp->dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    int rc = 0;
+
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return -errno;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        bool listed = false;
+        if (e->d_type != DT_REG)
+            continue;
+        for (uint32_t i = 0; i < l->nfiles && !listed; i++)
+            listed = strcmp(l->files[i].name, e->d_name) == 0;
+        if (!listed && unlinkat(cp->dfd, e->d_name, 0) != 0)
+            rc = -errno;
+    }
+    closedir(d);
+    return rc;
+}
+
 int
 file_copy_dir(struct rpc_client *c, const char *addr, const char *remote_dir,
-              const char *local_dir, const struct file_copy_opts *opts)
+              const char *local_dir, const struct file_copy_opts *opts, uint64_t *bytes)
 {
     struct copier cp = {c, addr, remote_dir, local_dir, *opts, -1, 0, clock_mono_us(), 0, 0};
     struct msg_file_list_resp l;
@@ -572,6 +600,8 @@ file_copy_dir(struct rpc_client *c, const char *addr, const char *remote_dir,
     rc = list_remote(&cp, &l);
     if (rc != 0)
         LOG_ERROR("file_copy: list %s on %s: %s", remote_dir, addr, err_str(rc));
+    if (rc == 0 && cp.o.prune)
+        rc = prune_unlisted(&cp, &l);
     for (uint32_t i = 0; rc == 0 && i < l.nfiles; i++)
         rc = copy_file(&cp, &l.files[i]);
     if (rc == 0 && fsync(cp.dfd) != 0)
@@ -580,6 +610,8 @@ file_copy_dir(struct rpc_client *c, const char *addr, const char *remote_dir,
         LOG_INFO("file_copy: %s %s -> %s: %u files, %u kept, %llu bytes fetched", addr,
                  remote_dir, local_dir, l.nfiles, cp.kept_files,
                  (unsigned long long)cp.fetched_bytes);
+    if (bytes != NULL)
+        *bytes = cp.fetched_bytes;
     msg_file_list_resp_fini(&l);
     close(cp.dfd);
     return rc;

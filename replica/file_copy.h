@@ -24,10 +24,14 @@ struct file_copy_opts {
     int timeout_ms;         /* per RPC; 0 = 10 s */
     int max_retries;        /* per chunk; 0 = 5 */
     const atomic_bool *cancel; /* if set and true, the copy stops with ERR_SHUTDOWN */
+    bool prune;             /* remove local files that are not in the listing (a copy of an
+                             * older checkpoint left behind) */
 };
 
 /* Copies remote_dir from the server at addr into local_dir (created if missing). Files
  * already present with the right size and SHA-256 are kept; a partial file continues from
- * its length. Returns 0 when every file is present and verified. Blocking. */
+ * its length. Returns 0 when every file is present and verified; *bytes (if not NULL) gets
+ * how many bytes were fetched. Blocking. */
 MUST_CHECK int file_copy_dir(struct rpc_client *c, const char *addr, const char *remote_dir,
-                             const char *local_dir, const struct file_copy_opts *opts);
+                             const char *local_dir, const struct file_copy_opts *opts,
+                             uint64_t *bytes);

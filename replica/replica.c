@@ -181,6 +181,7 @@ replica_close(struct replica *r)
         buf_fini(&r->plist[i].reply);
     }
     dup_free(r);
+    dup_full_free(r);
     plog_close(r->plog);
     storage_close(r->storage);
     storage_batch_destroy(r->batch);

@@ -30,6 +30,7 @@
 #include "replica/plog.h"
 #include "replica/storage.h"
 
+struct dup_follow;
 struct dup_state;
 struct geokv_client;
 struct metric;
@@ -90,6 +91,8 @@ struct replica {
     int64_t learn_touch_ms; /* learner: last sign of life of the learn / the primary */
     struct storage_batch *batch;
     struct dup_state *dup; /* duplications (dup_ship.c); NULL if none */
+    struct dup_follow *follow; /* follower primary copying its master's data (dup_full.c);
+                                * it serves nothing until then */
     struct metric *write_ops, *read_ops, *write_latency, *read_latency; /* per table */
     bool dirty; /* on the loop's dirty list */
     struct replica *next_dirty;

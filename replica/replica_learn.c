@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/runtime_config.h"
 #include "common/xmalloc.h"
 #include "proto/pack.h"
 #include "proto/rpc_codes.h"
@@ -162,8 +163,9 @@ static void
 copy_checkpoint(void *arg)
 {
     struct copy_job *job = arg;
-    struct file_copy_opts opts = {.cancel = stub_stopping()};
-    job->rc = file_copy_dir(stub_client(), job->primary, job->remote, job->local, &opts);
+    struct file_copy_opts opts = {.cancel = stub_stopping(), .rate_bytes_per_s =
+                                  runtime_config_get(RC_NFS_COPY_RATE_MB) * 1000000};
+    job->rc = file_copy_dir(stub_client(), job->primary, job->remote, job->local, &opts, NULL);
 }
 
 static void

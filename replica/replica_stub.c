@@ -217,7 +217,8 @@ publish(struct stub_loop *sl)
     sl->snap = xrealloc(sl->snap, (sl->nreps + 1) * sizeof(*sl->snap));
     for (size_t i = 0; i < sl->nreps; i++)
         sl->snap[i] = (struct replica_report){sl->reps[i]->gpid, sl->reps[i]->ballot,
-                                              sl->reps[i]->last_committed, true,
+                                              sl->reps[i]->last_committed,
+                                              sl->reps[i]->follow == NULL,
                                               sl->reps[i]->last_prepared, sl->reps[i]->role};
     sl->nsnap = sl->nreps;
     sl->ndup_snap = 0;
@@ -324,6 +325,7 @@ run_request(void *arg)
     case RPC_GROUP_CHECK: replica_on_group_check(r, req); break;
     case RPC_LEARN: replica_on_learn(r, req); break;
     case RPC_DUP_APPLY: replica_on_dup_apply(r, req); break;
+    case RPC_DUP_CHECKPOINT: dup_full_on_checkpoint(r, req); break;
     default: rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0); break;
     }
 }
@@ -364,6 +366,7 @@ on_request(void *arg, struct rpc_request *req)
     case RPC_WRITE: case RPC_GET: case RPC_MULTI_GET: case RPC_SCAN: case RPC_INCR:
     case RPC_CHECK_AND_SET: case RPC_CHECKPOINT: case RPC_PARTITION_INFO: case RPC_DIGEST:
     case RPC_PREPARE: case RPC_GROUP_CHECK: case RPC_LEARN: case RPC_DUP_APPLY:
+    case RPC_DUP_CHECKPOINT:
         t = xmalloc(sizeof(*t));
         t->sl = loop_of(s, req->env.gpid);
         t->req = req;
@@ -508,6 +511,7 @@ part_assign(struct stub_loop *sl, const struct replica_assign *a)
         sl->reps[sl->nreps++] = r;
     }
     replica_set_config(r, a->role, &a->config);
+    dup_full_follow(r, &a->master);
 }
 
 static void
@@ -596,6 +600,7 @@ loop_group_cron(void *arg)
     for (size_t i = 0; i < sl->nreps; i++) {
         replica_group_check_cron(sl->reps[i]);
         replica_learn_cron(sl->reps[i]);
+        dup_full_tick(sl->reps[i]);
     }
     publish(sl);
 }

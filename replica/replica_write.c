@@ -42,7 +42,7 @@ replica_check_primary(struct replica *r)
 {
     if (r->role != ROLE_PRIMARY || !stub_lease_valid())
         return ERR_NOT_PRIMARY;
-    return r->last_committed < r->serve_from ? ERR_BUSY : 0;
+    return r->last_committed < r->serve_from || r->follow != NULL ? ERR_BUSY : 0;
 }
 
 /* Fills op as a set (or a tombstone when del) stamped with ts. */

@@ -576,7 +576,8 @@ Test(client, server_config_rpc, .init = fake_start, .fini = fake_stop, .timeout 
     cr_assert_eq(geokv_server_config(c, fk.leader, "no_such_key", "1", 3000, &m), ERR_NOT_FOUND);
     cr_assert(strstr(m.value, "unknown setting 'no_such_key'") != NULL, "%s", m.value);
     cr_assert_eq(geokv_server_config(c, fk.leader, "", "", 3000, &m), 0);
-    cr_assert_str_eq(m.value, "log_level,duplicate_log_batch_bytes,dup_lagging_write_threshold_ms");
+    cr_assert_str_eq(m.value, "log_level,duplicate_log_batch_bytes,dup_lagging_write_threshold_ms,"
+                              "nfs_copy_rate_mb");
     geokv_client_destroy(c);
 }
 

@@ -271,6 +271,7 @@ Test(runtime_config, standard_settings_from_config)
     cr_assert_eq(runtime_config_register_std(cfg, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(runtime_config_get(RC_DUPLICATE_LOG_BATCH_BYTES), 8192);
     cr_assert_eq(runtime_config_get(RC_DUP_LAGGING_WRITE_THRESHOLD_MS), 2000);
+    cr_assert_eq(runtime_config_get(RC_NFS_COPY_RATE_MB), 500); /* the default */
     cr_assert_eq(log_level_current, LOG_LVL_WARN);
     cr_assert_eq(runtime_config_show(RC_LOG_LEVEL, out, sizeof(out)), 0);
     cr_assert_str_eq(out, "warn");
@@ -282,8 +283,9 @@ Test(runtime_config, standard_settings_from_config)
     cr_assert_eq(runtime_config_set(RC_LOG_LEVEL, "verbose", err, sizeof(err)), ERR_INVALID_ARG);
     cr_assert(strstr(err, "value name") != NULL, "%s", err);
     cr_assert_eq(runtime_config_set(RC_LOG_LEVEL, "4", err, sizeof(err)), ERR_INVALID_ARG);
-    cr_assert_eq(runtime_config_list(names, sizeof(names)), 3);
-    cr_assert_str_eq(names, "log_level,duplicate_log_batch_bytes,dup_lagging_write_threshold_ms");
+    cr_assert_eq(runtime_config_list(names, sizeof(names)), 4);
+    cr_assert_str_eq(names, "log_level,duplicate_log_batch_bytes,dup_lagging_write_threshold_ms,"
+                            "nfs_copy_rate_mb");
     cr_assert_eq(runtime_config_list(names, 20), 1); /* only whole names */
     cr_assert_str_eq(names, "log_level");
     config_destroy(cfg);

@@ -174,7 +174,7 @@ copy(int max_retries)
 {
     struct file_copy_opts o = {.chunk_bytes = CHUNK, .timeout_ms = 5000,
                                .max_retries = max_retries};
-    return file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o);
+    return file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o, NULL);
 }
 
 /* Every source file is in dst with identical bytes, and nothing else was copied. */
@@ -220,6 +220,24 @@ Test(file_copy, copies_identical_then_nothing_again)
     cr_assert_eq(copy(0), 0);
     assert_identical();
     cr_assert_eq(atomic_load(&reads), 0, "a rerun fetched %d chunks", atomic_load(&reads));
+}
+
+Test(file_copy, prune_removes_unlisted_local_files_only_when_asked)
+{
+    struct file_copy_opts o = {.chunk_bytes = CHUNK, .timeout_ms = 5000};
+    struct buf b = BUF_INIT;
+    uint64_t bytes = 0;
+    cr_assert_eq(file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o, &bytes), 0);
+    cr_assert_gt(bytes, 0);
+    write_file(dst, "000099.sst", "stale", 5);
+    cr_assert_eq(file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o, &bytes), 0);
+    cr_assert(read_file(dst, "000099.sst", &b), "kept without prune");
+    o.prune = true;
+    cr_assert_eq(file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o, &bytes), 0);
+    cr_assert_not(read_file(dst, "000099.sst", &b), "removed with prune");
+    cr_assert_eq(bytes, 0, "listed files were fetched again: %llu bytes", (unsigned long long)bytes);
+    assert_identical();
+    buf_fini(&b);
 }
 
 Test(file_copy, truncated_file_continues_from_its_length)
@@ -282,7 +300,7 @@ Test(file_copy, chunk_corrupt_every_time_fails_after_max_retries)
 Test(file_copy, absolute_dir_under_root_is_served)
 {
     struct file_copy_opts o = {.chunk_bytes = CHUNK};
-    cr_assert_eq(file_copy_dir(client, addr, src, dst, &o), 0);
+    cr_assert_eq(file_copy_dir(client, addr, src, dst, &o, NULL), 0);
     assert_identical();
 }
 
@@ -340,8 +358,8 @@ Test(file_copy, path_escapes_are_refused)
     cr_assert_eq(list(""), ERR_INVALID_ARG);
     snprintf(dotdot, sizeof(dotdot), "%s/..", root);
     cr_assert_eq(list(dotdot), ERR_INVALID_ARG);
-    cr_assert_eq(file_copy_dir(client, addr, "../outside", dst, &o), ERR_INVALID_ARG);
-    cr_assert_eq(file_copy_dir(client, addr, outside, dst, &o), ERR_INVALID_ARG);
+    cr_assert_eq(file_copy_dir(client, addr, "../outside", dst, &o, NULL), ERR_INVALID_ARG);
+    cr_assert_eq(file_copy_dir(client, addr, outside, dst, &o, NULL), ERR_INVALID_ARG);
 
     cr_assert_eq(read_chunk("1.0/checkpoint.42", "CURRENT", 100, &got), 0);
     cr_assert_eq(got, 16);
@@ -382,7 +400,7 @@ Test(file_copy, rate_limit_slows_the_copy)
     write_file(src, "4mb", p, n);
     xfree(p);
     t0 = clock_mono_ms();
-    cr_assert_eq(file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o), 0);
+    cr_assert_eq(file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o, NULL), 0);
     cr_log_info("4 MB at 2 MB/s took %lld ms", (long long)(clock_mono_ms() - t0));
     cr_assert_geq(clock_mono_ms() - t0, 1500);
 }

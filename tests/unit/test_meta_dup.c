@@ -258,8 +258,10 @@ Test(meta_dup, add_validation_gives_one_clear_reason_each)
     struct msg_dup_list_resp m;
 
     create("t", 2);
-    add_refused("t", "tjsrv-account", true, &remote_ok, ERR_INVALID_ARG,
-                "full duplication (-p) is not supported yet");
+    add_refused("t", "tjsrv-account", true, &remote_ok, ERR_APP_EXISTS,
+                "table t already exists on remote cluster tjsrv-account: full duplication");
+    add_refused("t", "tjsrv-account", true, &unreachable, ERR_BUSY,
+                "cannot ask remote cluster tjsrv-account");
     add_refused("t", "bjsrv-account", false, &remote_ok, ERR_INVALID_ARG, "its own cluster");
     add_refused("t", "nosuch", false, &remote_ok, ERR_INVALID_ARG,
                 "remote cluster nosuch is not in [pegasus.clusters]");
@@ -675,6 +677,174 @@ Test(meta_dup, new_leader_reloads_state_fail_mode_progress_and_tombstones)
     meta_state_destroy(st);
     meta_store_destroy(s2);
     st = old;
+}
+
+/* ---------------- full duplication ---------------- */
+
+/* A DS_APP step as meta_service runs it, with the remote's answer given. */
+static bool
+follow_step(struct meta_dup_follow *f, int64_t now)
+{
+    return meta_dup_follow_next(st, &dopt, now, f);
+}
+
+static uint32_t
+status_of(const char *app, uint64_t dupid, char *progress, size_t cap)
+{
+    struct msg_dup_list_resp m;
+    const struct dup_info *d;
+    uint32_t status;
+
+    cr_assert_eq(meta_dup_list(st, app, &m, NULL, 0), 0);
+    d = listed(&m, dupid);
+    cr_assert_not_null(d);
+    status = d->status;
+    if (progress != NULL)
+        snprintf(progress, cap, "%s", d->progress);
+    msg_dup_list_resp_fini(&m);
+    return status;
+}
+
+Test(meta_dup, full_duplication_moves_prepare_app_log_and_persists_each_step)
+{
+    static const struct meta_dup_remote absent = {ERR_APP_NOT_FOUND, 0, 0};
+    uint32_t id = create("t", 2);
+    uint64_t gp[2] = {gpid_make(id, 0), gpid_make(id, 1)};
+    char why[META_DUP_WHY_MAX] = "", progress[256], path[256], text[256];
+    struct msg_dup_sync_resp resp;
+    struct meta_dup_follow f;
+    struct msg_app_config cfg;
+    struct partition_config parts[2];
+    uint64_t dupid = 0;
+    bool existed = true;
+
+    snprintf(dopt.cluster_metas, sizeof(dopt.cluster_metas), "127.0.0.1:34601");
+    cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, &existed,
+                          why), 0, "%s", why);
+    cr_assert_not(existed);
+    cr_assert_eq(status_of("t", dupid, progress, sizeof(progress)), DS_PREPARE);
+    cr_assert_str_eq(progress, "checkpoints made by 0 of 2 partitions");
+    cr_assert_eq(held("t", dupid, 0), -1);
+    cr_assert_not(follow_step(&f, 0), "nothing to create before every checkpoint is in");
+
+    /* the primary is told DS_PREPARE with no decree: it makes a checkpoint and reports it */
+    sync_from(A, gp, 2, NULL, 0, 0, &resp);
+    cr_assert_eq(resp.n, 2);
+    cr_assert_eq(resp.dups[0].status, DS_PREPARE);
+    cr_assert_eq(resp.dups[0].confirmed, -1);
+    msg_dup_sync_resp_fini(&resp);
+    {
+        struct dup_confirm c[2] = {{gp[0], dupid, 17}, {gp[0], dupid, 30}};
+        sync_from(A, gp, 2, c, 1, 0, &resp); /* persisted at once, not rate limited */
+        msg_dup_sync_resp_fini(&resp);
+        snprintf(path, sizeof(path), APPS "/%u/duplication/%llu/0", id,
+                 (unsigned long long)dupid);
+        cr_assert_str_eq(node_text(path, text, sizeof(text)), "17");
+        sync_from(A, gp, 2, c + 1, 1, 1, &resp); /* a later report does not move D_p */
+        msg_dup_sync_resp_fini(&resp);
+        cr_assert_eq(held("t", dupid, 0), 17);
+        cr_assert_eq(status_of("t", dupid, progress, sizeof(progress)), DS_PREPARE);
+        cr_assert_str_eq(progress, "checkpoints made by 1 of 2 partitions");
+    }
+    {
+        struct dup_confirm c = {gp[1], dupid, 0}; /* an empty partition: D_p 0 */
+        sync_from(A, gp, 2, &c, 1, 2, &resp);
+        msg_dup_sync_resp_fini(&resp);
+    }
+    cr_assert_eq(status_of("t", dupid, NULL, 0), DS_APP);
+    snprintf(path, sizeof(path), APPS "/%u/duplication/%llu", id, (unsigned long long)dupid);
+    cr_assert(strstr(node_text(path, text, sizeof(text)), "\"DS_APP\"") != NULL, "%s", text);
+
+    /* DS_APP: a create of the follower table, one at a time */
+    cr_assert(follow_step(&f, 0));
+    cr_assert_str_eq(f.remote_metas, "127.0.0.1:35601");
+    cr_assert_str_eq(f.create.name, "t");
+    cr_assert_eq(f.create.partition_count, 2);
+    cr_assert_eq(f.create.replica_count, 1);
+    cr_assert_str_eq(f.create.master.cluster, "bjsrv-account");
+    cr_assert_str_eq(f.create.master.app, "t");
+    cr_assert_str_eq(f.create.master.metas, "127.0.0.1:34601");
+    cr_assert_not(follow_step(&f, 0), "a step is already out");
+    /* unreachable: retried with backoff, visible in the list */
+    meta_dup_follow_done(st, &f, ERR_TIMEOUT, NULL, 0);
+    cr_assert_eq(status_of("t", dupid, progress, sizeof(progress)), DS_APP);
+    cr_assert(strstr(progress, "ERR_TIMEOUT") != NULL, "%s", progress);
+    cr_assert_not(follow_step(&f, 1000));
+    cr_assert(follow_step(&f, 2000));
+    /* created but still copying */
+    memset(&cfg, 0, sizeof(cfg));
+    memset(parts, 0, sizeof(parts));
+    cfg.partition_count = 2;
+    cfg.replica_count = 1;
+    cfg.partitions = parts;
+    meta_dup_follow_done(st, &f, 0, &cfg, 2000);
+    cr_assert_eq(status_of("t", dupid, progress, sizeof(progress)), DS_APP);
+    cr_assert(strstr(progress, "of 2 partitions") != NULL, "%s", progress);
+    cr_assert_not(follow_step(&f, 2500));
+    cr_assert(follow_step(&f, 3000));
+    /* healthy: DS_LOG from each partition's checkpoint decree */
+    cfg.healthy = true;
+    meta_dup_follow_done(st, &f, 0, &cfg, 3000);
+    cr_assert_eq(status_of("t", dupid, progress, sizeof(progress)), DS_LOG);
+    cr_assert_str_eq(progress, "");
+    cr_assert(strstr(node_text(path, text, sizeof(text)), "\"DS_LOG\"") != NULL, "%s", text);
+    cr_assert_eq(held("t", dupid, 0), 17);
+    cr_assert_eq(held("t", dupid, 1), 0);
+    cr_assert_not(follow_step(&f, 10000));
+}
+
+Test(meta_dup, full_duplication_resumes_under_a_new_leader_and_can_be_removed)
+{
+    static const struct meta_dup_remote absent = {ERR_APP_NOT_FOUND, 0, 0};
+    uint32_t id = create("t", 1);
+    uint64_t gp = gpid_make(id, 0);
+    char why[META_DUP_WHY_MAX] = "";
+    struct msg_dup_sync_resp resp;
+    struct dup_confirm c;
+    struct meta_dup_follow f;
+    struct meta_store *s2;
+    struct meta_state *old = st;
+    uint64_t dupid = 0;
+
+    cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, NULL, why), 0);
+    c = (struct dup_confirm){gp, dupid, 5};
+    sync_from(A, &gp, 1, &c, 1, 0, &resp);
+    msg_dup_sync_resp_fini(&resp);
+    cr_assert_eq(status_of("t", dupid, NULL, 0), DS_APP);
+
+    /* a new leader finds DS_APP and D_p, and hands D_p to the (new) primary */
+    s2 = meta_store_mem_open(tree, NULL, NULL);
+    st = state_on(s2, 0);
+    beacon(A);
+    cr_assert_eq(status_of("t", dupid, NULL, 0), DS_APP);
+    cr_assert_eq(held("t", dupid, 0), 5);
+    sync_from(A, &gp, 1, NULL, 0, 0, &resp);
+    cr_assert_eq(resp.n, 1);
+    cr_assert_eq(resp.dups[0].status, DS_APP);
+    cr_assert_eq(resp.dups[0].confirmed, 5);
+    msg_dup_sync_resp_fini(&resp);
+    cr_assert(follow_step(&f, 0));
+
+    /* removed while a step is out: the step's answer changes nothing */
+    cr_assert_eq(modify("t", dupid, DUP_OP_REMOVE, 0, why), 0);
+    meta_dup_follow_done(st, &f, ERR_TIMEOUT, NULL, 0);
+    cr_assert_not(follow_step(&f, 100000));
+    cr_assert_eq(modify("t", dupid, DUP_OP_PAUSE, 0, why), ERR_NOT_FOUND);
+    meta_state_destroy(st);
+    meta_store_destroy(s2);
+    st = old;
+}
+
+Test(meta_dup, pause_is_refused_while_a_full_copy_runs)
+{
+    static const struct meta_dup_remote absent = {ERR_APP_NOT_FOUND, 0, 0};
+    char why[META_DUP_WHY_MAX] = "";
+    uint64_t dupid = 0;
+
+    create("t", 1);
+    cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, NULL, why), 0);
+    cr_assert_eq(modify("t", dupid, DUP_OP_PAUSE, 0, why), ERR_INVALID_STATE);
+    cr_assert(strstr(why, "DS_PREPARE") != NULL, "%s", why);
 }
 
 /* ---------------- JSON and config ---------------- */

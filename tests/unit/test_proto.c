@@ -74,8 +74,9 @@ static struct replica_report reports[] = {
 };
 
 static struct replica_assign assigns[] = {
-    {1, 2, ROLE_PRIMARY, {3, 2, "127.0.0.1:1", 2, {"127.0.0.1:2", "127.0.0.1:3"}, 99}},
-    {0xffffffff00000000ull, -5, ROLE_SECONDARY, {0, -5, "", 0, {{0}}, 0}},
+    {1, 2, ROLE_PRIMARY, {3, 2, "127.0.0.1:1", 2, {"127.0.0.1:2", "127.0.0.1:3"}, 99},
+     {"bjsrv-account", "temp", "127.0.0.1:34601,127.0.0.1:34602"}},
+    {0xffffffff00000000ull, -5, ROLE_SECONDARY, {0, -5, "", 0, {{0}}, 0}, {"", "", ""}},
 };
 static uint64_t drops[] = {42, 0, UINT64_MAX};
 
@@ -251,7 +252,8 @@ enc_app_name(struct buf *o)
 static void
 enc_app_config(struct buf *o)
 {
-    struct msg_app_config m = {7, "geo_table", 3, 3, APP_AVAILABLE, parts};
+    struct msg_app_config m = {7, "geo_table", 3, 3, APP_AVAILABLE, parts, true,
+                               {"bjsrv-account", "geo_table", "127.0.0.1:34601"}};
     fill_parts();
     msg_app_config_encode(o, &m);
 }
@@ -259,7 +261,7 @@ enc_app_config(struct buf *o)
 static void
 enc_create_app_req(struct buf *o)
 {
-    struct msg_create_app_req m = {"new_table", 16, 3};
+    struct msg_create_app_req m = {"new_table", 16, 3, {"bjsrv-account", "old_table", "m:1"}};
     msg_create_app_req_encode(o, &m);
 }
 
@@ -1096,8 +1098,11 @@ Test(proto, beacon_round_trip)
     cr_assert_eq(rs.nassign, 2);
     cr_assert_eq(rs.ndrop, 3);
     cr_assert_eq(rs.lease_ms, 3000);
-    for (uint32_t i = 0; i < 2; i++)
+    for (uint32_t i = 0; i < 2; i++) {
         cr_assert(rs.assign[i].gpid == assigns[i].gpid && rs.assign[i].ballot == assigns[i].ballot);
+        cr_assert_str_eq(rs.assign[i].master.cluster, assigns[i].master.cluster);
+        cr_assert_str_eq(rs.assign[i].master.metas, assigns[i].master.metas);
+    }
     for (uint32_t i = 0; i < 3; i++)
         cr_assert_eq(rs.drop[i], drops[i]);
     msg_beacon_resp_fini(&rs);
@@ -1132,18 +1137,25 @@ Test(proto, redirect_and_app_name_round_trip)
     cr_assert_str_eq(c.name, "new_table");
     cr_assert_eq(c.partition_count, 16);
     cr_assert_eq(c.replica_count, 3);
+    cr_assert_str_eq(c.master.cluster, "bjsrv-account");
+    cr_assert_str_eq(c.master.app, "old_table");
+    cr_assert_str_eq(c.master.metas, "m:1");
     buf_fini(&b);
 }
 
 Test(proto, app_config_round_trip)
 {
     struct buf b = BUF_INIT;
-    struct msg_app_config m, none = {1, "t", 0, 1, APP_CREATING, NULL};
+    struct msg_app_config m, none = {1, "t", 0, 1, APP_CREATING, NULL, false, {"", "", ""}};
     enc_app_config(&b);
     cr_assert_eq(msg_app_config_decode(b.data, b.len, &m), 0);
     cr_assert_eq(m.app_id, 7);
     cr_assert_str_eq(m.name, "geo_table");
     cr_assert(m.partition_count == 3 && m.replica_count == 3 && m.status == APP_AVAILABLE);
+    cr_assert(m.healthy);
+    cr_assert_str_eq(m.master.cluster, "bjsrv-account");
+    cr_assert_str_eq(m.master.app, "geo_table");
+    cr_assert_str_eq(m.master.metas, "127.0.0.1:34601");
     for (uint32_t i = 0; i < 3; i++) {
         const struct partition_config *got = &m.partitions[i], *want = &parts[i];
         cr_assert_eq(got->pidx, want->pidx);
@@ -1173,7 +1185,7 @@ pk_one_partition_config(struct buf *b, uint64_t claimed, const char *name, const
 {
     struct pk p = {b};
     buf_reset(b);
-    pk_array(&p, 6);
+    pk_array(&p, 8);
     pk_uint(&p, 1);
     pk_str(&p, name);
     pk_uint(&p, claimed);
@@ -1188,6 +1200,8 @@ pk_one_partition_config(struct buf *b, uint64_t claimed, const char *name, const
     for (uint32_t i = 0; i < nsec; i++)
         pk_strn(&p, sec, sec_len);
     pk_int(&p, 0);
+    pk_bool(&p, false);
+    pk_tuple(&p, "sss", "", "", "");
 }
 
 Test(proto, app_config_rejects_inconsistent_counts)
@@ -1269,7 +1283,26 @@ Test(proto, long_strings_too_large)
     pk_tuple(&p, "s", s);
     cr_assert_eq(dec_app_name(b.data, b.len), ERR_TOO_LARGE);
     buf_reset(&b);
-    pk_tuple(&p, "suu", s, (uint64_t)1, (uint64_t)1);
+    pk_array(&p, 4);
+    pk_str(&p, s);
+    pk_uint(&p, 1);
+    pk_uint(&p, 1);
+    pk_tuple(&p, "sss", "", "", "");
+    cr_assert_eq(dec_create_app_req(b.data, b.len), ERR_TOO_LARGE);
+    buf_reset(&b); /* a master meta list longer than 1023 bytes */
+    pk_array(&p, 4);
+    pk_str(&p, "t");
+    pk_uint(&p, 1);
+    pk_uint(&p, 1);
+    pk_array(&p, 3);
+    pk_str(&p, "c");
+    pk_str(&p, "a");
+    {
+        char metas[1100];
+        memset(metas, 'm', sizeof(metas) - 1);
+        metas[sizeof(metas) - 1] = '\0';
+        pk_str(&p, metas);
+    }
     cr_assert_eq(dec_create_app_req(b.data, b.len), ERR_TOO_LARGE);
     buf_reset(&b);
     pk_array(&p, 1);
