@@ -248,6 +248,7 @@ partition_heal(struct meta_state *st, const struct meta_app *app, struct meta_pa
     if (pc->primary[0] == '\0' || member_count(pc) >= app->replica_count) {
         part->learner[0] = '\0';
         part->short_seen = false;
+        part->filling &= pc->primary[0] == '\0';
         return;
     }
     if (!part->short_seen) {
@@ -256,7 +257,7 @@ partition_heal(struct meta_state *st, const struct meta_app *app, struct meta_pa
     }
     learner_check(st, app, part, now_ms);
     if (part->learner[0] != '\0' || !member_alive(st, pc->primary, now_ms)
-        || now_ms - part->short_since_ms < st->opt.add_secondary_delay_ms)
+        || (now_ms - part->short_since_ms < st->opt.add_secondary_delay_ms && !part->filling))
         return;
     n = learner_pick(st, app, pc, now_ms);
     if (n == NULL)

@@ -533,6 +533,7 @@ app_new(const struct msg_create_app_req *req, uint32_t app_id)
     for (uint32_t p = 0; p < req->partition_count; p++) {
         app->parts[p].config.pidx = p;
         app->parts[p].config.ballot = 1;
+        app->parts[p].filling = req->master.cluster[0] != '\0';
     }
     return app;
 }

@@ -41,6 +41,8 @@ struct meta_partition {
     bool short_seen;                /* memory only: seen with fewer than replica_count members */
     int64_t short_since_ms;         /* ... since then */
     bool orphan_logged;             /* memory only: logged as waiting for a member to return */
+    bool filling;                   /* memory only: a new follower table's partition growing to
+                                     * replica_count; learners are added without delay */
 };
 
 struct meta_app {
