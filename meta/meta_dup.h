@@ -7,6 +7,14 @@
  *                                                "fail_mode","remote_app_name",
  *                                                "remote_replica_count"}
  *   <apps>/<app_id>/duplication/<dupid>/<pidx>   confirmed decree, decimal; -1 = not known yet
+ *                                                (full duplication: D_p, the decree of the
+ *                                                partition's checkpoint, until DS_LOG moves it)
+ *
+ * Full duplication (dup add -p, DESIGN.md §4): DS_PREPARE until every partition's primary
+ * reported its checkpoint decree D_p (each written at once), then DS_APP: the meta leader
+ * creates the follower table on the remote cluster (meta_dup_follow_next / _done, the calls
+ * made by meta_service off the loop) and polls it until healthy, then DS_LOG, shipping from
+ * D_p + 1. Every state is in the dup node, so a new leader resumes where the old one was.
  *
  * Written to the store first and changed in memory only after the write succeeded; loaded by
  * a new leader together with its app (meta_state_load). Removal writes status DS_REMOVED

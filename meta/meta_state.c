@@ -632,8 +632,11 @@ partition_load(struct meta_state *st, struct meta_app *app, uint32_t pidx, struc
     rc = meta_store_get(st->store, path, b);
     if (rc == 0)
         rc = meta_partition_json_decode(b->data, b->len, &part->config);
-    if (rc == 0 && part->config.pidx == pidx)
+    if (rc == 0 && part->config.pidx == pidx) {
+        /* a follower table may still be growing from its creation: do not wait to heal it */
+        part->filling = app->master.cluster[0] != '\0';
         return 0;
+    }
     if (rc != ERR_NOT_FOUND && rc != ERR_INVALID_DATA && rc != 0)
         return rc; /* the store failed: the whole load fails */
     if (app->status == APP_AVAILABLE)

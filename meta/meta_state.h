@@ -41,8 +41,9 @@ struct meta_partition {
     bool short_seen;                /* memory only: seen with fewer than replica_count members */
     int64_t short_since_ms;         /* ... since then */
     bool orphan_logged;             /* memory only: logged as waiting for a member to return */
-    bool filling;                   /* memory only: a new follower table's partition growing to
-                                     * replica_count; learners are added without delay */
+    bool filling;                   /* memory only: a follower table's partition growing to
+                                     * replica_count after its creation (or, for a new leader,
+                                     * maybe still); learners are added without delay */
 };
 
 struct meta_app {
@@ -92,7 +93,8 @@ bool meta_app_name_valid(const char *name);
  * app and its partitions (ballot 1) and returns the new app (borrowed, valid until the state
  * is destroyed) in *appp.
  * A follower table (req->master set) gets only its primaries: each copies its master
- * partition's data first, and healing then adds learners that copy from it. Its envs name
+ * partition's data first, and healing adds learners at once (no add_secondary_delay_ms
+ * while it first grows) that copy from it when it is done. Its envs name
  * the master. Creating a follower that exists with the same master and partition count
  * returns the existing app (the source meta repeats the request).
  * ERR_INVALID_ARG (name, counts), ERR_APP_EXISTS, ERR_NO_NODES (fewer live servers than

@@ -14,17 +14,19 @@
  *
  * FOLLOWER side (the follower table's primaries, created by the master cluster's meta with
  * only a primary per partition): a primary assigned with a master that holds nothing yet
- * (no decree applied or logged) copies before it serves: it asks the master cluster's meta
+ * (no decree applied or logged, no <partition>/master_copied marker) copies before it serves: it asks the master cluster's meta
  * for the master partition's primary, gets a checkpoint from it (RPC_DUP_CHECKPOINT),
  * copies the files into <partition>/master_copy (file_copy.h: SHA-256 verified, chunks
  * re-fetched on a bad CRC, resumable after a crash, rate-limited by nfs_copy_rate_mb) and
- * installs them as its data. Meanwhile it answers clients and learners ERR_BUSY and reports
+ * installs them as its data, then writes the marker (so an empty copy is not made again
+ * after a restart). Meanwhile it answers clients and learners ERR_BUSY and reports
  * itself not ready; afterwards learners the meta adds copy from it as usual. A failed copy
  * is retried with backoff; a copy interrupted by a crash resumes on restart (the partition
  * still holds nothing), keeping the files already finished.
  *
  * Runs on: replica loop (the copy on the blocking loop).
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +34,7 @@
 
 #include "client/geokv.h"
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/runtime_config.h"
@@ -182,6 +185,24 @@ follow_metric(const char *name, const char *help)
     return metric_get(METRIC_COUNTER, name, NULL, help);
 }
 
+static void
+marker_path(const struct replica *r, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/master_copied", r->dir);
+}
+
+/* Creates the marker of a finished copy, durably. */
+static int
+mark_copied(const struct replica *r)
+{
+    char path[600];
+    int rc;
+
+    marker_path(r, path, sizeof(path));
+    rc = file_sync_path(path, O_WRONLY | O_CREAT);
+    return rc != 0 ? rc : file_sync_path(r->dir, O_RDONLY | O_DIRECTORY);
+}
+
 /* Runs on: replica loop. */
 static void
 follow_done(struct replica *r, void *arg)
@@ -212,6 +233,9 @@ follow_done(struct replica *r, void *arg)
         xfree(j);
         return;
     }
+    if (mark_copied(r) != 0)
+        RLOG_WARN(r, "full duplication: cannot write the master_copied marker (an empty copy "
+                     "would be made again after a restart)");
     metric_add(follow_metric("dup_follow_copied_bytes",
                              "bytes follower partitions copied from their master"),
                (int64_t)j->bytes);
@@ -241,8 +265,13 @@ follow_start(struct replica *r)
 void
 dup_full_follow(struct replica *r, const struct dup_master *master)
 {
+    char marker[600];
+
     if (master->cluster[0] == '\0' || r->role != ROLE_PRIMARY || r->follow != NULL
         || r->last_committed > 0 || r->last_prepared > 0)
+        return;
+    marker_path(r, marker, sizeof(marker));
+    if (access(marker, F_OK) == 0)
         return;
     r->follow = xcalloc(1, sizeof(*r->follow));
     r->follow->master = *master;

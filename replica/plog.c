@@ -43,6 +43,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/crc32c.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 
@@ -139,20 +140,6 @@ pwrite_all(int fd, const uint8_t *data, size_t len, uint64_t off)
         off += (uint64_t)n;
     }
     return 0;
-}
-
-static int
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- record reader */
@@ -525,7 +512,7 @@ roll_segment(struct plog *p)
     if (rc != 0)
         goto out_pop;
     if (p->opts.fsync_mode != PLOG_FSYNC_NEVER) {
-        rc = fsync_dir(p->dir);
+        rc = file_sync_path(p->dir, O_RDONLY | O_DIRECTORY);
         if (rc != 0)
             goto out_unlink;
     }
@@ -762,7 +749,7 @@ plog_truncate(struct plog *p, decree_t after)
             rc = fdatasync(p->fd) == 0 ? 0 : -errno;
     }
     if (rc == 0 && p->opts.fsync_mode != PLOG_FSYNC_NEVER)
-        rc = fsync_dir(p->dir);
+        rc = file_sync_path(p->dir, O_RDONLY | O_DIRECTORY);
     if (rc != 0)
         LOG_ERROR("plog %s: truncate after decree %" PRId64 ": %s", p->dir, (int64_t)after,
                   err_str(rc));

@@ -224,6 +224,11 @@ on_learn_reply(struct replica *r, void *arg, int err, const uint8_t *body, size_
     if (err == 0)
         err = msg_learn_resp_decode(body, len, &resp, &zone);
     r->learn_touch_ms = clock_mono_ms();
+    if (err == ERR_BUSY) { /* the primary is catching up, or copying a follower's data */
+        RLOG_DEBUG(r, "learn from %s: busy, asking again", r->config.primary);
+        r->learning = false;
+        goto out;
+    }
     if (err != 0) {
         RLOG_WARN(r, "learn from %s failed: %s", r->config.primary, err_name(err));
         r->learning = false;

@@ -9,7 +9,8 @@
 #  - the source primary is frozen, so its checkpoint is never reported (DS_PREPARE), then
 #    kill -9ed: the new primary makes the checkpoint and the duplication goes on;
 #  - in DS_APP the source meta leader and a source replica server are kill -9ed: the new
-#    leader resumes DS_APP from ZooKeeper, the followers copy from the new primaries.
+#    leader resumes DS_APP from ZooKeeper, the followers copy from the new primaries; then
+#    the remote meta is down for a while: DS_APP waits, dup list says why, and it goes on.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dup_lib.sh"
 . "$(dirname "$0")/repl_lib.sh"
@@ -151,7 +152,15 @@ itest_log "killed bj's meta leader and bj replica 1 in DS_APP"
 meta_start 1
 wait_for "bj's meta to lead again" 30 meta_leader
 dup_state_is app DS_APP || fail "the new meta leader did not resume DS_APP: $(dup_state app)"
+# the remote meta is unreachable for a while: DS_APP waits, says why in dup list, retries
 cluster_use tj
+meta_kill9 1
+remote_failing() { cluster_use bj; admin -a app dup list | grep -q '"full_copy": "creating follower table app on tj failed: .*retrying"'; }
+wait_for "dup list to show that tj's meta cannot be reached" 60 remote_failing
+dup_state_is app DS_APP || fail "app left DS_APP while tj's meta was down: $(dup_state app)"
+cluster_use tj
+meta_start 1
+wait_for "tj's meta to lead again" 30 meta_leader
 admin server-config all nfs_copy_rate_mb 0 >/dev/null || fail "server-config nfs_copy_rate_mb 0"
 wait_for "app's duplication to reach DS_LOG" 240 dup_state_is app DS_LOG
 cluster_use bj
