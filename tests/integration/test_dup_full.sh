@@ -6,7 +6,8 @@
 #    records and for every write acknowledged during the copy;
 #  - an empty table;
 #  - a table with TTLs and deletes: expiries and deletions are carried over;
-#  - the refusal of -p when the remote table exists, with its reason.
+#  - the refusal of -p when the remote table exists, with its reason;
+#  - dup remove while the copy runs (DS_APP): every source primary drops the duplication.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dup_lib.sh"
 . "$(dirname "$0")/repl_lib.sh"
@@ -115,4 +116,23 @@ wait_for "tj's ttl table to equal bj's (values and expiry times)" 60 same_digest
 dump_of tj ttl | grep -q '^gone' && fail "a deleted record reappeared on tj"
 dump_of tj ttl | grep -q '^short' && fail "an expired record is alive on tj"
 itest_log "ttl table identical, deletes and expiries carried over ($expiring records with a TTL)"
+
+# --- dup remove in DS_APP stops it cleanly: the source primaries drop it (and its plog floor)
+admin create rm -p 4 -r 3 >/dev/null || fail "create rm on bj"
+bench -a rm --op set --count 20000 --seed 6 --value-size 1000 --inflight 64 >/dev/null ||
+  fail "loading rm"
+cluster_use tj
+admin server-config all nfs_copy_rate_mb 1 >/dev/null || fail "server-config nfs_copy_rate_mb 1"
+cluster_use bj
+admin -a rm dup add -c tj -p >/dev/null || fail "dup add -p of rm"
+rm_in_app() { admin -a rm dup list | grep -q '"DS_APP"'; }
+wait_for "rm's duplication in DS_APP" 60 rm_in_app
+id=$(dup_id rm) || fail "no dupid for rm"
+admin -a rm dup remove -d "$id" >/dev/null || fail "dup remove in DS_APP"
+admin -a rm dup list | grep -q '"dupid"' && fail "a removed duplication is still listed"
+dropped() { [ "$(cat "$ITEST_DIR"/logs/bj-replica*.log | grep -c "duplication $id removed here")" -ge 4 ]; }
+wait_for "every rm primary on bj to drop the removed duplication" 30 dropped
+cluster_use tj
+admin server-config all nfs_copy_rate_mb 500 >/dev/null || fail "server-config nfs_copy_rate_mb 500"
+itest_log "dup remove in DS_APP: every source primary dropped duplication $id"
 itest_pass
