@@ -642,6 +642,10 @@ meta_dup_add_check(const struct meta_state *st, const struct meta_dup_options *o
     rc = add_check_config(o, req, why, whylen);
     if (rc != 0)
         return rc;
+    if (req->full && o->cluster_metas[0] == '\0')
+        return why_set(why, whylen, ERR_INVALID_STATE,
+                       "full duplication (-p) needs [cluster] meta_servers of cluster %s: the "
+                       "follower table copies through it", o->cluster_name);
     app = app_by_name(st, req->app);
     if (app == NULL)
         return why_set(why, whylen, ERR_APP_NOT_FOUND, "table %s does not exist", req->app);
@@ -655,6 +659,26 @@ meta_dup_add_check(const struct meta_state *st, const struct meta_dup_options *o
         return 0;
     }
     snprintf(remote_metas, cap, "%s", cluster_metas(o, req->remote));
+    return 0;
+}
+
+int
+meta_dup_follower_check(const struct meta_dup_options *o, struct msg_create_app_req *req,
+                        char *why, size_t whylen)
+{
+    const char *metas = cluster_metas(o, req->master.cluster);
+
+    if (!o->enabled)
+        return why_set(why, whylen, ERR_INVALID_STATE, "duplication is disabled on cluster %s",
+                       o->cluster_name);
+    if (metas == NULL || !in_group(o, req->master.cluster))
+        return why_set(why, whylen, ERR_INVALID_ARG,
+                       "master cluster %s of follower table %s is not in [pegasus.clusters] "
+                       "and [duplication-group] of cluster %s", req->master.cluster, req->name,
+                       o->cluster_name);
+    if (!meta_app_name_valid(req->master.app))
+        return why_set(why, whylen, ERR_INVALID_ARG, "bad master table name");
+    snprintf(req->master.metas, sizeof(req->master.metas), "%s", metas);
     return 0;
 }
 
@@ -896,6 +920,8 @@ sync_confirm(struct meta_state *st, const char *node, const struct dup_confirm *
         prepare_confirm(st, app, d, p, c->confirmed);
         return;
     }
+    if (d->status == DS_APP)
+        return; /* D_p, which the follower copies at or after, stays until shipping starts */
     if (c->confirmed > d->reported[p])
         d->reported[p] = c->confirmed;
     dup_part_flush(st, app, d, p, now_ms);

@@ -129,6 +129,19 @@ MUST_CHECK int meta_dup_add_finish(struct meta_state *st, const struct meta_dup_
                                    const struct meta_dup_remote *remote, int64_t now_wall_ms,
                                    struct msg_dup_add_resp *resp, char *why, size_t whylen);
 
+/* ---- RPC_CREATE_APP of a follower table, on the remote cluster's meta ---- */
+
+/*
+ * Checks the master a follower create names: duplication enabled here, the master cluster in
+ * [pegasus.clusters] and [duplication-group], a valid table name. The meta list the followers
+ * will copy from is taken from [pegasus.clusters] (req->master.metas is replaced): a client
+ * cannot point replica servers at hosts this cluster does not know. ERR_INVALID_ARG /
+ * ERR_INVALID_STATE with why.
+ */
+MUST_CHECK int meta_dup_follower_check(const struct meta_dup_options *o,
+                                       struct msg_create_app_req *req, char *why,
+                                       size_t whylen);
+
 /* ---- RPC_DUP_LIST / RPC_DUP_MODIFY ---- */
 
 /*
@@ -157,7 +170,7 @@ MUST_CHECK int meta_dup_modify(struct meta_state *st, const struct msg_dup_modif
  * larger than what the meta holds; writes changed decrees (the first at once, then at most
  * every META_DUP_PERSIST_MS). In DS_PREPARE a partition's first report is its checkpoint
  * decree D_p: written at once, and once every partition has one the duplication moves to
- * DS_APP (persisted). resp gets, for each gpid of req->primaries that req->node
+ * DS_APP (persisted). In DS_APP reports are ignored: D_p stays until DS_LOG. resp gets, for each gpid of req->primaries that req->node
  * really leads in an available table, every non-removed duplication of that table with the
  * persisted confirmed decree (the resume point; -1 = unknown). resp->dups is xmalloc'd:
  * free with msg_dup_sync_resp_fini. ERR_INVALID_ARG for an empty node address.

@@ -272,6 +272,15 @@ handle_create_app(struct meta_service *svc, struct rpc_request *req)
         rpc_reply(req, rc == ERR_TOO_LARGE ? ERR_INVALID_ARG : ERR_INVALID_DATA, NULL, 0);
         return;
     }
+    if (m.master.cluster[0] != '\0') {
+        char why[META_DUP_WHY_MAX] = "";
+        rc = meta_dup_follower_check(&svc->opt.dup, &m, why, sizeof(why));
+        if (rc != 0) {
+            LOG_WARN("create follower table %s refused: %s", m.name, why);
+            reply_why(req, rc, why);
+            return;
+        }
+    }
     rc = meta_state_create_app(svc->state, &m, clock_mono_ms(), &app);
     if (rc != 0) {
         rpc_reply(req, rc, NULL, 0);

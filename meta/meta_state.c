@@ -633,8 +633,10 @@ partition_load(struct meta_state *st, struct meta_app *app, uint32_t pidx, struc
     if (rc == 0)
         rc = meta_partition_json_decode(b->data, b->len, &part->config);
     if (rc == 0 && part->config.pidx == pidx) {
-        /* a follower table may still be growing from its creation: do not wait to heal it */
-        part->filling = app->master.cluster[0] != '\0';
+        /* a follower partition may still be growing from its creation (each learner that
+         * joined raised its ballot by one): do not wait to heal it */
+        part->filling = app->master.cluster[0] != '\0'
+                        && part->config.ballot < (ballot_t)app->replica_count;
         return 0;
     }
     if (rc != ERR_NOT_FOUND && rc != ERR_INVALID_DATA && rc != 0)

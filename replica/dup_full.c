@@ -13,7 +13,8 @@
  *    copy already holds, which last-writer-wins makes harmless.
  *
  * FOLLOWER side (the follower table's primaries, created by the master cluster's meta with
- * only a primary per partition): a primary assigned with a master that holds nothing yet
+ * only a primary per partition): the first primary of a partition (ballot 1: nobody else was
+ * ever a member, since learners cannot join before the copy is done) that holds nothing yet
  * (no decree applied or logged, no <partition>/master_copied marker) copies before it serves: it asks the master cluster's meta
  * for the master partition's primary, gets a checkpoint from it (RPC_DUP_CHECKPOINT),
  * copies the files into <partition>/master_copy (file_copy.h: SHA-256 verified, chunks
@@ -24,7 +25,7 @@
  * is retried with backoff; a copy interrupted by a crash resumes on restart (the partition
  * still holds nothing), keeping the files already finished.
  *
- * Runs on: replica loop (the copy on the blocking loop).
+ * Runs on: replica loop (the copy on the follow-copy worker, one copy at a time per server).
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -51,7 +52,8 @@
 /* A follower primary's copy of its master partition. */
 struct dup_follow {
     struct dup_master master;
-    bool running;      /* a copy job is on the blocking loop */
+    bool running;      /* a copy job is on the follow-copy worker */
+    uint64_t gen;      /* of the job out: a reply for another (older) job is dropped */
     int failures;      /* attempts failed in a row */
     int64_t retry_at_ms;
 };
@@ -106,6 +108,7 @@ dup_full_on_checkpoint(struct replica *r, struct rpc_request *req)
 /* ---------------- follower side ---------------- */
 
 struct follow_job {
+    uint64_t gen;
     struct dup_master master;
     uint32_t pidx;
     char local[600];
@@ -117,7 +120,7 @@ struct follow_job {
     char why[256]; /* which step failed */
 };
 
-/* The master partition's primary, and a checkpoint from it. Runs on: blocking loop. */
+/* The master partition's primary, and a checkpoint from it. Runs on: follow-copy worker. */
 static int
 follow_locate(struct follow_job *j)
 {
@@ -157,7 +160,7 @@ follow_locate(struct follow_job *j)
     return rc;
 }
 
-/* Runs on: blocking loop. */
+/* Runs on: follow-copy worker. */
 static void
 follow_copy(void *arg)
 {
@@ -210,9 +213,12 @@ follow_done(struct replica *r, void *arg)
     struct follow_job *j = arg;
     struct dup_follow *f = r != NULL ? r->follow : NULL;
 
-    if (f == NULL || r->role != ROLE_PRIMARY) { /* closed or demoted meanwhile */
-        if (f != NULL)
-            f->running = false;
+    if (f == NULL || f->gen != j->gen) { /* closed (and maybe reopened) meanwhile */
+        xfree(j);
+        return;
+    }
+    if (r->role != ROLE_PRIMARY) { /* demoted meanwhile: dup_full_tick lets it go */
+        f->running = false;
         xfree(j);
         return;
     }
@@ -254,12 +260,14 @@ follow_start(struct replica *r)
     struct dup_follow *f = r->follow;
     struct follow_job *j = xcalloc(1, sizeof(*j));
 
+    static uint64_t gens; /* replica loops only compare for equality: a race costs nothing */
+    j->gen = f->gen = ++gens;
     j->master = f->master;
     j->pidx = gpid_pidx(r->gpid);
     snprintf(j->local, sizeof(j->local), "%s/master_copy", r->dir);
     j->rc = ERR_SHUTDOWN; /* stays so if the server stops before the job runs */
     f->running = true;
-    stub_run_blocking(r, follow_copy, follow_done, j);
+    stub_run_blocking(r, WORKER_FOLLOW_COPY, follow_copy, follow_done, j);
 }
 
 void
@@ -267,8 +275,8 @@ dup_full_follow(struct replica *r, const struct dup_master *master)
 {
     char marker[600];
 
-    if (master->cluster[0] == '\0' || r->role != ROLE_PRIMARY || r->follow != NULL
-        || r->last_committed > 0 || r->last_prepared > 0)
+    if (master->cluster[0] == '\0' || r->role != ROLE_PRIMARY || r->ballot != 1
+        || r->follow != NULL || r->last_committed > 0 || r->last_prepared > 0)
         return;
     marker_path(r, marker, sizeof(marker));
     if (access(marker, F_OK) == 0)

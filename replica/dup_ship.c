@@ -220,24 +220,32 @@ dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n)
     }
 }
 
+static bool
+copying(uint32_t status)
+{
+    return status == DS_PREPARE || status == DS_APP;
+}
+
 decree_t
 dup_copy_floor(const struct replica *r)
 {
     const struct dup_state *d = r->dup;
     decree_t floor = INT64_MAX;
     for (uint32_t i = 0; d && i < d->n; i++)
-        if ((d->sh[i]->status == DS_PREPARE || d->sh[i]->status == DS_APP)
-            && d->sh[i]->confirmed < floor)
+        if (copying(d->sh[i]->status) && d->sh[i]->confirmed < floor)
             floor = d->sh[i]->confirmed;
     return floor;
 }
 
 /* The decree a new shipper starts from: the meta's, or what the group check told us; -1 for
- * a full duplication with none yet (its checkpoint decides). */
+ * a full duplication with none yet (its checkpoint decides). While a full duplication copies,
+ * the meta's D_p is the only value (a primary that made another checkpoint adopts it). */
 static decree_t
 resume_point(struct replica *r, const struct dup_assign *a)
 {
     decree_t at = a->confirmed;
+    if (copying(a->status) && at >= 0)
+        return at;
     for (uint32_t i = 0; i < r->dup->nknown; i++)
         if (r->dup->known[i].dupid == a->dupid && r->dup->known[i].confirmed > at)
             at = r->dup->known[i].confirmed;
@@ -296,7 +304,9 @@ dup_assign(struct replica *r, const struct dup_assign *a, uint32_t n)
         if (sh) {
             sh->status = a[k].status;
             sh->fail_mode = a[k].fail_mode;
-            if (a[k].confirmed > sh->confirmed && sh->count == 0) /* another primary went on */
+            if (copying(a[k].status) && a[k].confirmed >= 0) /* the persisted D_p */
+                sh->confirmed = sh->loaded = a[k].confirmed;
+            else if (a[k].confirmed > sh->confirmed && sh->count == 0) /* another primary went on */
                 sh->confirmed = sh->loaded = a[k].confirmed;
         }
     }
@@ -639,7 +649,7 @@ start_open(struct replica *r, struct shipper *sh)
     snprintf(j->remote, sizeof(j->remote), "%s", sh->remote);
     snprintf(j->app, sizeof(j->app), "%s", sh->remote_app);
     sh->opening = true;
-    stub_run_blocking(r, open_remote, open_done, j);
+    stub_run_blocking(r, WORKER_BLOCKING, open_remote, open_done, j);
 }
 
 /* ---------------- the shipping loop ---------------- */

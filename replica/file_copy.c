@@ -562,8 +562,11 @@ prune_unlisted(struct copier *cp, const struct msg_file_list_resp *l)
         return -errno;
     }
     while (rc == 0 && (e = readdir(d)) != NULL) {
+        struct stat st;
         bool listed = false;
-        if (e->d_type != DT_REG)
+        if (e->d_type != DT_REG && (e->d_type != DT_UNKNOWN
+                                    || fstatat(cp->dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0
+                                    || !S_ISREG(st.st_mode)))
             continue;
         for (uint32_t i = 0; i < l->nfiles && !listed; i++)
             listed = strcmp(l->files[i].name, e->d_name) == 0;

@@ -201,10 +201,16 @@ void stub_call(struct replica *r, const char *addr, uint32_t code, const struct 
 /* Sends an RPC to the meta leader; fn runs on r's loop as for stub_call. */
 void stub_call_meta(struct replica *r, uint32_t code, const struct buf *body,
                     replica_reply_fn *fn, void *ctx);
-/* Runs fn(ctx) on the blocking-work loop, then done(r, ctx) on r's loop. */
+/* Runs fn(ctx) on a worker thread, then done(r, ctx) on r's loop. Jobs of one worker run
+ * one at a time, in order. */
 typedef void stub_work_fn(void *ctx);
 typedef void stub_done_fn(struct replica *r, void *ctx);
-void stub_run_blocking(struct replica *r, stub_work_fn *fn, stub_done_fn *done, void *ctx);
+enum stub_worker {
+    WORKER_BLOCKING,    /* learner copies, remote table opens */
+    WORKER_FOLLOW_COPY, /* follower tables' copies from their master (dup_full.c) */
+};
+void stub_run_blocking(struct replica *r, enum stub_worker w, stub_work_fn *fn,
+                       stub_done_fn *done, void *ctx);
 /* Runs fn(r, ctx) on the loop that owns gpid (r NULL if it is not open there). Any thread. */
 void stub_post(uint64_t gpid, stub_done_fn *fn, void *ctx);
 /* The client of a remote cluster named in [pegasus.clusters] (NULL if not there). Any thread. */

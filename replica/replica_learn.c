@@ -196,7 +196,7 @@ start_copy(struct replica *r, const struct msg_learn_resp *resp)
     job->rc = ERR_SHUTDOWN; /* stays so if the stub stops before the copy runs */
     RLOG_INFO(r, "copying checkpoint %" PRId64 " from %s", job->decree, job->primary);
     r->copying = true;
-    stub_run_blocking(r, copy_checkpoint, copy_done, job);
+    stub_run_blocking(r, WORKER_BLOCKING, copy_checkpoint, copy_done, job);
 }
 
 /* Logs the learned mutations and applies what the primary has committed. */

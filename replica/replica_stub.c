@@ -69,7 +69,10 @@ struct stub {
     struct rpc_server *server;
     struct rpc_client *client;
     struct loop *beacon;
-    struct loop *blocking;    /* slow work (checkpoint copies), off the partition loops */
+    struct loop *blocking;    /* slow work (learner copies, remote opens), off the partition
+                               * loops */
+    struct loop *follow_copy; /* follower tables' copies from their master: hours long, so
+                               * they never hold up the work above */
     struct loop *file_serve;  /* serves checkpoint files: never waits behind our own copies */
     int64_t beacon_interval_ms, gc_interval_ms, gc_plog_bytes, group_check_ms;
     struct plog_opts plog_opts;
@@ -470,14 +473,16 @@ stub_post(uint64_t gpid, stub_done_fn *fn, void *ctx)
 }
 
 void
-stub_run_blocking(struct replica *r, stub_work_fn *fn, stub_done_fn *done, void *ctx)
+stub_run_blocking(struct replica *r, enum stub_worker w, stub_work_fn *fn, stub_done_fn *done,
+                  void *ctx)
 {
     struct blocking_job *job = xmalloc(sizeof(*job));
     *job = (struct blocking_job){r->loop, r->gpid, fn, done, ctx};
     if (atomic_load(&the_stub->stopping)) /* done without the work: ctx says it did not run */
         loop_post(job->sl->loop, run_blocking_done, job);
     else
-        loop_post(the_stub->blocking, run_blocking, job);
+        loop_post(w == WORKER_FOLLOW_COPY ? the_stub->follow_copy : the_stub->blocking,
+                  run_blocking, job);
 }
 
 /* ---------------- partition assignment ---------------- */
@@ -952,6 +957,8 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
     s->client = rpc_client_create();
     s->blocking = loop_create("blocking");
     loop_start(s->blocking);
+    s->follow_copy = loop_create("follow-copy");
+    loop_start(s->follow_copy);
     s->file_serve = loop_create("file-serve");
     loop_start(s->file_serve);
     rc = rpc_server_create(address, on_request, s, &s->server);
@@ -991,6 +998,7 @@ stub_destroy(struct stub *s)
     if (s->server)
         rpc_server_stop(s->server); /* no new requests; queued ones are still answered */
     loop_destroy(s->blocking);      /* a running copy sees `stopping` and ends */
+    loop_destroy(s->follow_copy);
     loop_destroy(s->file_serve);
     for (int i = 0; i < s->nremotes; i++) /* waits for shipments in flight; their ends post */
         if (s->remotes[i].client)

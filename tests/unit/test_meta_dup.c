@@ -46,6 +46,7 @@ options_default(struct meta_dup_options *o)
     memset(o, 0, sizeof(*o));
     o->enabled = true;
     snprintf(o->cluster_name, sizeof(o->cluster_name), "bjsrv-account");
+    snprintf(o->cluster_metas, sizeof(o->cluster_metas), "127.0.0.1:34601");
     o->nclusters = 2;
     snprintf(o->clusters[0].name, sizeof(o->clusters[0].name), "tjsrv-account");
     snprintf(o->clusters[0].metas, sizeof(o->clusters[0].metas), "127.0.0.1:35601");
@@ -718,7 +719,11 @@ Test(meta_dup, full_duplication_moves_prepare_app_log_and_persists_each_step)
     uint64_t dupid = 0;
     bool existed = true;
 
-    snprintf(dopt.cluster_metas, sizeof(dopt.cluster_metas), "127.0.0.1:34601");
+    dopt.cluster_metas[0] = '\0';
+    cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, &existed,
+                          why), ERR_INVALID_STATE);
+    cr_assert(strstr(why, "[cluster] meta_servers") != NULL, "%s", why);
+    options_default(&dopt);
     cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, &existed,
                           why), 0, "%s", why);
     cr_assert_not(existed);
@@ -752,6 +757,13 @@ Test(meta_dup, full_duplication_moves_prepare_app_log_and_persists_each_step)
         msg_dup_sync_resp_fini(&resp);
     }
     cr_assert_eq(status_of("t", dupid, NULL, 0), DS_APP);
+    {
+        struct dup_confirm c = {gp[0], dupid, 99}; /* ignored in DS_APP: D_p stays */
+        sync_from(A, gp, 2, &c, 1, 5000, &resp);
+        msg_dup_sync_resp_fini(&resp);
+        meta_dup_flush(st, 10000);
+        cr_assert_eq(held("t", dupid, 0), 17);
+    }
     snprintf(path, sizeof(path), APPS "/%u/duplication/%llu", id, (unsigned long long)dupid);
     cr_assert(strstr(node_text(path, text, sizeof(text)), "\"DS_APP\"") != NULL, "%s", text);
 
@@ -845,6 +857,29 @@ Test(meta_dup, pause_is_refused_while_a_full_copy_runs)
     cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, NULL, why), 0);
     cr_assert_eq(modify("t", dupid, DUP_OP_PAUSE, 0, why), ERR_INVALID_STATE);
     cr_assert(strstr(why, "DS_PREPARE") != NULL, "%s", why);
+}
+
+Test(meta_dup, follower_create_needs_a_known_master_and_takes_its_metas_from_config)
+{
+    struct msg_create_app_req req;
+    char why[META_DUP_WHY_MAX] = "";
+
+    memset(&req, 0, sizeof(req));
+    snprintf(req.name, sizeof(req.name), "t");
+    snprintf(req.master.cluster, sizeof(req.master.cluster), "tjsrv-account");
+    snprintf(req.master.app, sizeof(req.master.app), "t");
+    snprintf(req.master.metas, sizeof(req.master.metas), "10.9.9.9:1"); /* not trusted */
+    cr_assert_eq(meta_dup_follower_check(&dopt, &req, why, sizeof(why)), 0, "%s", why);
+    cr_assert_str_eq(req.master.metas, "127.0.0.1:35601");
+    snprintf(req.master.cluster, sizeof(req.master.cluster), "evil");
+    cr_assert_eq(meta_dup_follower_check(&dopt, &req, why, sizeof(why)), ERR_INVALID_ARG);
+    cr_assert(strstr(why, "is not in [pegasus.clusters]") != NULL, "%s", why);
+    snprintf(req.master.cluster, sizeof(req.master.cluster), "tjsrv-account");
+    snprintf(req.master.app, sizeof(req.master.app), "../x");
+    cr_assert_eq(meta_dup_follower_check(&dopt, &req, why, sizeof(why)), ERR_INVALID_ARG);
+    snprintf(req.master.app, sizeof(req.master.app), "t");
+    dopt.enabled = false;
+    cr_assert_eq(meta_dup_follower_check(&dopt, &req, why, sizeof(why)), ERR_INVALID_STATE);
 }
 
 /* ---------------- JSON and config ---------------- */

@@ -913,6 +913,46 @@ Test(meta_state, create_is_ready_only_when_every_member_is)
     cr_assert(meta_state_app_ready(st, app));
 }
 
+Test(meta_state, follower_table_starts_with_primaries_heals_at_once_and_is_created_once)
+{
+    struct msg_create_app_req req;
+    const struct meta_app *app, *again;
+    struct msg_beacon_resp resp;
+    const struct partition_config *pc;
+
+    beacon(A, 0, NULL, 0, NULL);
+    beacon(B, 0, NULL, 0, NULL);
+    beacon(C, 0, NULL, 0, NULL);
+    memset(&req, 0, sizeof(req));
+    snprintf(req.name, sizeof(req.name), "f");
+    req.partition_count = 2;
+    req.replica_count = 3;
+    snprintf(req.master.cluster, sizeof(req.master.cluster), "bjsrv-account");
+    snprintf(req.master.app, sizeof(req.master.app), "f");
+    snprintf(req.master.metas, sizeof(req.master.metas), "127.0.0.1:34601");
+    cr_assert_eq(meta_state_create_app(st, &req, 0, &app), 0);
+    cr_assert(strstr(app->envs, "\"duplication.master_cluster\":\"bjsrv-account\"") != NULL,
+              "%s", app->envs);
+    pc = config_of(app->app_id, 0);
+    cr_assert_eq(pc->nsecondaries, 0, "a follower starts with its primary only");
+    cr_assert_not(meta_state_app_healthy(st, app));
+    /* the primary's assignment names the master */
+    beacon(pc->primary, 1, NULL, 0, &resp);
+    cr_assert_geq(resp.nassign, 1);
+    cr_assert_str_eq(resp.assign[0].master.cluster, "bjsrv-account");
+    cr_assert_str_eq(resp.assign[0].master.metas, "127.0.0.1:34601");
+    meta_state_beacon_resp_fini(&resp);
+    /* learners at once, not after add_secondary_delay_ms */
+    meta_state_heal(st, 1);
+    cr_assert_str_neq(app->parts[0].learner, "");
+    /* the same follower again: the same table; another master: it exists */
+    cr_assert_eq(meta_state_create_app(st, &req, 2, &again), 0);
+    cr_assert_eq(again, app);
+    snprintf(req.master.app, sizeof(req.master.app), "other");
+    cr_assert_eq(meta_state_create_app(st, &req, 2, &again), ERR_APP_EXISTS);
+    cr_assert_eq(meta_state_app_count(st), 1);
+}
+
 Test(meta_state, beacon_reply_has_roles_and_full_configs)
 {
     struct msg_beacon_resp resp;
