@@ -46,7 +46,7 @@
 #include "replica/replica_int.h"
 
 #define FOLLOW_META_TIMEOUT_MS 5000
-#define FOLLOW_CHECKPOINT_TIMEOUT_MS 60000 /* a checkpoint flushes the memtable */
+#define FOLLOW_CHECKPOINT_TIMEOUT_MS 20000 /* a checkpoint flushes the memtable */
 #define FOLLOW_BACKOFF_MAX_MS 10000
 
 /* A follower primary's copy of its master partition. */

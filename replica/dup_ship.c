@@ -8,7 +8,8 @@
  * duplication (a write is shipped only by the cluster it was first written in: no echoes),
  * routes each op by its own key to the remote partition (the two tables may have different
  * partition counts) and cuts per-partition batches of about duplicate_log_batch_bytes. Up to
- * SHIP_WINDOW shipments are in flight; confirmed advances over the oldest ones as they
+ * SHIP_WINDOW shipments are in flight, with at most SHIP_MAX_INFLIGHT batch RPCs out (the
+ * oldest shipments' batches first); confirmed advances over the oldest shipments as they
  * complete. Re-shipping after a failover is harmless: applying is last-writer-wins.
  * FAIL_SLOW retries a failed batch forever with backoff; FAIL_SKIP gives up after
  * dup_skip_retries attempts and counts what it skipped.
@@ -31,6 +32,10 @@
 #include "replica/replica_int.h"
 
 #define SHIP_WINDOW 4                    /* shipments in flight per duplication */
+/* Batch RPCs out at once per duplication: a backlog (after a pause, an outage or a full
+ * copy) is thousands of batches, and sending them all at once makes the remote primaries
+ * queue them past their timeout, and the retries keep the queue full. */
+#define SHIP_MAX_INFLIGHT 32
 #define SHIP_MAX_BYTES (4u << 20)        /* mutation bytes loaded into one shipment */
 #define SHIP_TIMEOUT_MS 5000
 #define CACHE_MAX_BYTES (32u << 20)      /* recent committed mutations kept for shipping */
@@ -42,7 +47,7 @@ struct batch {
     size_t count_at; /* where its op count is patched in */
     uint32_t nops;
     int attempts;
-    int64_t retry_at_ms; /* 0 = in flight or done */
+    int64_t retry_at_ms; /* when to send it (1 = at once); 0 = in flight or done */
     bool done;
 };
 
@@ -63,6 +68,7 @@ struct shipper {
     int64_t open_retry_ms;
     struct shipment win[SHIP_WINDOW]; /* ring: oldest at head */
     uint32_t head, count;
+    uint32_t inflight; /* batch RPCs out (<= SHIP_MAX_INFLIGHT) */
 };
 
 struct cached {
@@ -124,6 +130,7 @@ shipper_reset(struct shipper *sh)
         sh->count--;
     }
     sh->loaded = sh->confirmed;
+    sh->inflight = 0; /* replies still out find no shipment and are dropped */
 }
 
 static void
@@ -555,6 +562,7 @@ send_batch(struct replica *r, struct shipper *sh, struct shipment *s, uint32_t i
     struct batch_ctx *c = xmalloc(sizeof(*c));
     *c = (struct batch_ctx){r->gpid, sh->dupid, s->seq, idx, 0};
     s->batches[idx].retry_at_ms = 0;
+    sh->inflight++;
     LOG_DEBUG("dup %" PRIu64 " shipment %" PRIu64 " batch %u (%u ops) sent", sh->dupid, s->seq,
               idx, s->batches[idx].nops);
     geokv_partition_call_async(sh->table, RPC_DUP_APPLY, s->batches[idx].pidx,
@@ -575,6 +583,7 @@ batch_done(struct replica *r, void *arg)
     }
     LOG_DEBUG("dup %" PRIu64 " shipment %" PRIu64 " batch %u (%u ops) -> %s", c->dupid, c->seq,
               c->idx, bt->nops, err_name(c->err));
+    sh->inflight--;
     if (c->err == 0) {
         metric_add(M_SHIPPED_OPS(), bt->nops);
         metric_add(M_SHIPPED_BYTES(), (int64_t)bt->body.len);
@@ -588,6 +597,7 @@ batch_done(struct replica *r, void *arg)
     if (c->err != 0 && !(sh->fail_mode == FAIL_SKIP && bt->attempts >= stub_dup_skip_retries())) {
         int shift = bt->attempts < 6 ? bt->attempts : 6;
         bt->retry_at_ms = clock_mono_ms() + (50 << shift); /* FAIL_SLOW: retry forever */
+        dup_tick(r); /* its slot may send another batch */
     } else {
         if (c->err != 0) {
             metric_add(M_SKIPPED(), bt->nops);
@@ -662,17 +672,18 @@ ship(struct replica *r, struct shipper *sh, int64_t now)
             start_open(r, sh);
         return;
     }
-    for (uint32_t i = 0; i < sh->count; i++) { /* failed batches whose backoff is over */
-        struct shipment *s = &sh->win[(sh->head + i) % SHIP_WINDOW];
-        for (uint32_t k = 0; k < s->nbatches; k++)
-            if (!s->batches[k].done && s->batches[k].retry_at_ms && s->batches[k].retry_at_ms <= now)
-                send_batch(r, sh, s, k);
-    }
     while (sh->count < SHIP_WINDOW && build_shipment(r, sh)) {
         struct shipment *s = &sh->win[(sh->head + sh->count - 1) % SHIP_WINDOW];
         for (uint32_t k = 0; k < s->nbatches; k++)
-            send_batch(r, sh, s, k);
+            s->batches[k].retry_at_ms = 1; /* due at once */
         advance(sh); /* a shipment of only duplicated writes has nothing to wait for */
+    }
+    /* due batches, oldest shipment first, as long as there is room */
+    for (uint32_t i = 0; i < sh->count && sh->inflight < SHIP_MAX_INFLIGHT; i++) {
+        struct shipment *s = &sh->win[(sh->head + i) % SHIP_WINDOW];
+        for (uint32_t k = 0; k < s->nbatches && sh->inflight < SHIP_MAX_INFLIGHT; k++)
+            if (!s->batches[k].done && s->batches[k].retry_at_ms && s->batches[k].retry_at_ms <= now)
+                send_batch(r, sh, s, k);
     }
 }
 

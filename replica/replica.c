@@ -297,6 +297,7 @@ replica_checkpoint(struct replica *r, decree_t *decree, char *dir, size_t dirlen
     snprintf(dir, dirlen, "%s/checkpoint.%" PRId64, r->dir, *decree);
     if (stat(dir, &st) == 0) { /* nothing written since the last one: reuse it */
         rm_rf(tmp);
+        r->prev_checkpoint = *decree;
         return 0;
     }
     if (rename(tmp, dir) != 0) {

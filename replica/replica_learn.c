@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -21,6 +22,7 @@
 #include "common/xmalloc.h"
 #include "proto/pack.h"
 #include "proto/rpc_codes.h"
+#include "replica/dup_int.h"
 #include "replica/file_copy.h"
 #include "replica/replica_int.h"
 
@@ -112,6 +114,31 @@ out:
     xfree(c.lens);
 }
 
+/*
+ * The checkpoint a learner copies. A duplication still needs the decrees after its confirmed
+ * decree F from every member's plog (a member may become the primary that ships them), but a
+ * learner's plog starts after the checkpoint it copied. So while the checkpoint made at or
+ * below F (a full duplication's D_p checkpoint) exists and the plog covers everything after
+ * it, the learner gets that one and learns the log from there; otherwise a new one.
+ */
+static int
+learn_checkpoint(struct replica *r, struct msg_learn_resp *resp)
+{
+    decree_t floor = dup_plog_floor(r), first = plog_first_decree(r->plog);
+    struct stat st;
+
+    if (floor != INT64_MAX && r->prev_checkpoint > 0 && r->prev_checkpoint <= floor
+        && first > 0 && r->prev_checkpoint >= first - 1
+        && snprintf(resp->checkpoint_dir, sizeof(resp->checkpoint_dir), "%s/checkpoint.%" PRId64,
+                    r->dir, r->prev_checkpoint) < (int)sizeof(resp->checkpoint_dir)
+        && stat(resp->checkpoint_dir, &st) == 0) {
+        resp->checkpoint_decree = r->prev_checkpoint;
+        return 0;
+    }
+    return replica_checkpoint(r, &resp->checkpoint_decree, resp->checkpoint_dir,
+                              sizeof(resp->checkpoint_dir));
+}
+
 void
 replica_on_learn(struct replica *r, struct rpc_request *req)
 {
@@ -135,8 +162,7 @@ replica_on_learn(struct replica *r, struct rpc_request *req)
         learn_from_log(r, req, &lr); /* nothing to copy at all */
         return;
     }
-    rc = replica_checkpoint(r, &resp.checkpoint_decree, resp.checkpoint_dir,
-                            sizeof(resp.checkpoint_dir));
+    rc = learn_checkpoint(r, &resp);
     if (rc != 0) {
         replica_reply_err(r, req, rc);
         return;

@@ -579,7 +579,10 @@ loop_gc_cron(void *arg)
     struct stub_loop *sl = arg;
     for (size_t i = 0; i < sl->nreps; i++) {
         struct replica *r = sl->reps[i];
-        if ((int64_t)plog_size_bytes(r->plog) < sl->stub->gc_plog_bytes)
+        /* a learner does not know yet which decrees duplications still need (group checks
+         * tell a member): it keeps what it learnt */
+        if ((int64_t)plog_size_bytes(r->plog) < sl->stub->gc_plog_bytes
+            || r->role == ROLE_LEARNER)
             continue;
         replica_flush(r);
         if (replica_gc(r) != 0)

@@ -10,7 +10,9 @@
 #    kill -9ed: the new primary makes the checkpoint and the duplication goes on;
 #  - in DS_APP the source meta leader and a source replica server are kill -9ed: the new
 #    leader resumes DS_APP from ZooKeeper, the followers copy from the new primaries; then
-#    the remote meta is down for a while: DS_APP waits, dup list says why, and it goes on.
+#    the remote meta is down for a while: DS_APP waits, dup list says why, and it goes on;
+#  - a server that learnt a source partition during DS_APP becomes its primary, and ships
+#    from D_p: it learnt from the D_p checkpoint and the plog after it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dup_lib.sh"
 . "$(dirname "$0")/repl_lib.sh"
@@ -58,10 +60,10 @@ check_identical() {
   itest_log "$1: tj identical to bj ($(bench_value found "$out") writes acknowledged during the copy verified)"
 }
 
-# load APP PARTITIONS COUNT SEED: creates APP on bj and writes COUNT 1 KB records.
+# load APP PARTITIONS COUNT SEED [REPLICAS]: creates APP on bj and writes COUNT 1 KB records.
 load() {
   cluster_use bj
-  admin create "$1" -p "$2" -r 3 >/dev/null || fail "create $1 on bj"
+  admin create "$1" -p "$2" -r "${5:-3}" >/dev/null || fail "create $1 on bj"
   bench -a "$1" --op set --count "$3" --seed "$4" --value-size 1000 --inflight 64 >/dev/null ||
     fail "loading $1"
 }
@@ -168,4 +170,60 @@ dup_replica_start 1
 sleep 2
 writer_stop app
 check_identical app 3 40000
+
+# ---------------------------------------------------------------- a learner that joined in DS_APP becomes primary
+# Partition 0 of lrn (2 replicas on 3 servers) loses its secondary during the copy; the spare
+# server learns it, and is then promoted when the primary dies too. It must hold the plog
+# after D_p to ship from there (it learns from the D_p checkpoint and the log after it).
+cluster_use bj
+meta_restart 1 --set meta_server.node_grace_ms=3000 --set meta_server.lease_ms=2000 \
+  --set meta_server.add_secondary_delay_ms=1000
+wait_for "bj's meta to lead again" 30 meta_leader
+wait_nodes 3 60
+# small plog segments collected early: a new member cannot learn lrn from the plog's start
+cluster_set replication.plog_segment_bytes=1048576 replication.plog_gc_bytes=2097152 \
+  replication.plog_gc_interval_ms=500
+for i in 1 2 3; do replica_stop "$i"; done
+for i in 1 2 3; do dup_replica_start "$i"; done
+wait_nodes 3 60
+load lrn 2 40000 4 2
+cluster_use tj
+admin server-config all nfs_copy_rate_mb 1 >/dev/null || fail "server-config nfs_copy_rate_mb 1"
+writer_start lrn 104
+admin -a lrn dup add -c tj -p >/dev/null || fail "dup add -p lrn"
+wait_for "lrn's duplication in DS_APP" 60 dup_state_is lrn DS_APP
+cluster_use bj
+index_of() { local i; for i in 1 2 3; do [ "$(replica_addr "$i")" = "$1" ] && echo "$i"; done; }
+part0() { admin app lrn | awk '$1 == 0'; }
+read -r _ _ primary secondary _ <<<"$(part0)"
+spare=""
+for i in 1 2 3; do
+  a=$(replica_addr "$i")
+  [ "$a" != "$primary" ] && [ "$a" != "$secondary" ] && spare=$a
+done
+replica_kill9 "$(index_of "$secondary")"
+spare_joined() { read -r _ _ p s _ <<<"$(part0)"; [ "$p" = "$primary" ] && [ "$s" = "$spare" ]; }
+wait_for "the spare server $spare to learn partition 0 and join it" 90 spare_joined
+dup_state_is lrn DS_APP || fail "lrn left DS_APP before the learner joined: the copy was too fast"
+dup_replica_start "$(index_of "$secondary")"
+wait_nodes 3 60
+replica_kill9 "$(index_of "$primary")"
+spare_leads() { read -r _ _ p _ <<<"$(part0)"; [ "$p" = "$spare" ]; }
+wait_for "the former learner to lead partition 0" 60 spare_leads
+dup_replica_start "$(index_of "$primary")"
+itest_log "lrn partition 0: $secondary lost, $spare learnt it in DS_APP, then $primary lost: $spare leads"
+lrn_id=$(admin app lrn | awk '/^app_id:/ {print $2}')
+dp=$(grep -h " $lrn_id\.0@.*checkpoint at decree .* (D_p)" "$ITEST_DIR"/logs/bj-replica*.log |
+  grep -oE 'decree [0-9]+' | head -n1 | grep -oE '[0-9]+')
+grep -h " $lrn_id\.0@.*learner $spare at [0-9]* is past the plog: checkpoint at $dp\$" \
+  "$ITEST_DIR"/logs/bj-replica*.log >/dev/null ||
+  fail "the learner of lrn partition 0 did not get the D_p checkpoint ($dp): $(grep -h "learner $spare" "$ITEST_DIR"/logs/bj-replica*.log | tail -n 3)"
+cluster_use tj
+admin server-config all nfs_copy_rate_mb 0 >/dev/null || fail "server-config nfs_copy_rate_mb 0"
+wait_for "lrn's duplication to reach DS_LOG" 240 dup_state_is lrn DS_LOG
+sleep 2
+writer_stop lrn
+check_identical lrn 4 40000
+grep -h "no longer in the plog" "$ITEST_DIR"/logs/bj-replica*.log &&
+  fail "a source primary found a hole in its plog"
 itest_pass
