@@ -68,6 +68,16 @@ load() {
     fail "loading $1"
 }
 
+# slow_copy APP SEED: with tj copying at 1 MB/s, starts a writer on APP and dup add -p; returns
+# in DS_APP.
+slow_copy() {
+  cluster_use tj
+  admin server-config all nfs_copy_rate_mb 1 >/dev/null || fail "server-config nfs_copy_rate_mb 1"
+  writer_start "$1" "$2"
+  admin -a "$1" dup add -c tj -p >/dev/null || fail "dup add -p $1"
+  wait_for "$1's duplication in DS_APP" 60 dup_state_is "$1" DS_APP
+}
+
 # ---------------------------------------------------------------- corrupt chunks, kill -9
 load copy 4 60000 1
 cluster_use tj
@@ -142,11 +152,7 @@ check_identical prep 2 20000
 
 # ---------------------------------------------------------------- meta leader and a primary die in DS_APP
 load app 4 40000 3
-cluster_use tj
-admin server-config all nfs_copy_rate_mb 1 >/dev/null || fail "server-config nfs_copy_rate_mb 1"
-writer_start app 103
-admin -a app dup add -c tj -p >/dev/null || fail "dup add -p app"
-wait_for "app's duplication in DS_APP" 60 dup_state_is app DS_APP
+slow_copy app 103
 cluster_use bj
 meta_kill9 1
 replica_kill9 1
@@ -187,11 +193,7 @@ for i in 1 2 3; do replica_stop "$i"; done
 for i in 1 2 3; do dup_replica_start "$i"; done
 wait_nodes 3 60
 load lrn 2 40000 4 2
-cluster_use tj
-admin server-config all nfs_copy_rate_mb 1 >/dev/null || fail "server-config nfs_copy_rate_mb 1"
-writer_start lrn 104
-admin -a lrn dup add -c tj -p >/dev/null || fail "dup add -p lrn"
-wait_for "lrn's duplication in DS_APP" 60 dup_state_is lrn DS_APP
+slow_copy lrn 104
 cluster_use bj
 index_of() { local i; for i in 1 2 3; do [ "$(replica_addr "$i")" = "$1" ] && echo "$i"; done; }
 part0() { admin app lrn | awk '$1 == 0'; }
