@@ -2,7 +2,8 @@
 # The meta side of duplication, end to end through admin-cli, with two real clusters on one
 # ZooKeeper (bjsrv-account id 1 with two metas, tjsrv-account id 2) and a third one that is
 # configured but never started (shsrv-account: unreachable):
-#  - every `dup add` validation error is one clear line and a non-zero exit: -p, to itself,
+#  - every `dup add` validation error is one clear line and a non-zero exit: -p with the
+#    remote table present, to itself,
 #    not in [pegasus.clusters], not in [duplication-group], no table selected, table missing
 #    here, table missing on the remote, remote unreachable, duplication disabled;
 #  - add prints the dupid; adding again prints that it exists (same dupid);
@@ -68,7 +69,6 @@ dup_json() {
 # ---- validation: one clear line each
 expect_fail "no table selected" dup list
 expect_fail "no table selected" dup add -c $DST
-expect_fail "full duplication (-p) is not supported yet" -a acct dup add -c $DST -p
 expect_fail "cannot duplicate table acct to its own cluster $SRC" -a acct dup add -c $SRC
 expect_fail "remote cluster nosuch is not in [pegasus.clusters]" -a acct dup add -c nosuch
 expect_fail "remote cluster lonely-account is not in [duplication-group]" \
@@ -88,6 +88,8 @@ expect_fail "table missing does not exist" -a missing dup list
 cluster_use $DST
 admin create acct -p 2 -r 1 >/dev/null || fail "create acct on $DST" # partition counts differ
 cluster_use $SRC
+expect_fail "table acct already exists on remote cluster $DST: full duplication (-p) creates it" \
+  -a acct dup add -c $DST -p
 out=$(printf 'use acct\ndup add -c %s\n' $DST | admin) || fail "dup add: $out"
 dupid=$(sed -n 's/^successfully add duplication \[dupid: \([0-9]*\)\]$/\1/p' <<<"$out")
 [ -n "$dupid" ] || fail "dup add printed no dupid: $out"
