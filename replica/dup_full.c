@@ -48,6 +48,7 @@
 #define FOLLOW_META_TIMEOUT_MS 5000
 #define FOLLOW_CHECKPOINT_TIMEOUT_MS 20000 /* a checkpoint flushes the memtable */
 #define FOLLOW_BACKOFF_MAX_MS 10000
+#define COPY_LANES 4 /* files of a checkpoint copied at once (reading, sending, writing overlap) */
 
 /* A follower primary's copy of its master partition. */
 struct dup_follow {
@@ -166,7 +167,7 @@ follow_copy(void *arg)
 {
     struct follow_job *j = arg;
     int64_t rate_mb = runtime_config_get(RC_NFS_COPY_RATE_MB);
-    struct file_copy_opts opts = {.cancel = stub_stopping(), .prune = true,
+    struct file_copy_opts opts = {.cancel = stub_stopping(), .prune = true, .lanes = COPY_LANES,
                                   .rate_bytes_per_s = rate_mb * 1000000};
     int64_t t0 = clock_mono_ms();
 
@@ -175,7 +176,9 @@ follow_copy(void *arg)
         LOG_INFO("follower partition %u: copying checkpoint %" PRId64 " of %s.%s from %s "
                  "(rate limit %s%" PRId64 " MB/s)", j->pidx, j->cp.decree, j->master.cluster,
                  j->master.app, j->source, rate_mb ? "" : "none, ", rate_mb);
-        j->rc = file_copy_dir(stub_client(), j->source, j->cp.dir, j->local, &opts, &j->bytes);
+        struct rpc_client *c = rpc_client_create(); /* its own connection: see file_copy.h */
+        j->rc = file_copy_dir(c, j->source, j->cp.dir, j->local, &opts, &j->bytes);
+        rpc_client_destroy(c);
         if (j->rc != 0)
             snprintf(j->why, sizeof(j->why), "copying %.100s from %s", j->cp.dir, j->source);
     }

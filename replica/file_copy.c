@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +314,15 @@ struct copier {
     uint32_t kept_files; /* present and verified, nothing fetched */
 };
 
+/* One lane of a copy: a copier (its own connection past the first) taking the next file. */
+struct lane {
+    struct copier cp;
+    const struct msg_file_list_resp *l;
+    atomic_uint *next;  /* the next file to take, shared by the lanes */
+    atomic_int *failed; /* the first error of any lane: the others stop taking files */
+    pthread_t thread;
+};
+
 /* Charges n bytes to the token bucket, sleeping off any debt. */
 static void
 rate_acquire(struct copier *cp, size_t n)
@@ -494,6 +504,54 @@ copy_file(struct copier *cp, const struct file_entry *f)
     return ERR_INVALID_DATA;
 }
 
+/* Copies files of the listing until none is left or a lane failed. Runs on: the caller's
+ * thread (lane 0) or the lane's own. */
+static void *
+lane_run(void *arg)
+{
+    struct lane *ln = arg;
+    unsigned i;
+
+    while (atomic_load(ln->failed) == 0 && (i = atomic_fetch_add(ln->next, 1)) < ln->l->nfiles) {
+        int rc = copy_file(&ln->cp, &ln->l->files[i]);
+        int none = 0;
+        if (rc != 0)
+            atomic_compare_exchange_strong(ln->failed, &none, rc);
+    }
+    return NULL;
+}
+
+/* Copies every listed file over o.lanes lanes; 0 or the first error. */
+static int
+copy_files(struct copier *cp, const struct msg_file_list_resp *l)
+{
+    int nlanes = cp->o.lanes > 1 ? cp->o.lanes : 1;
+    struct lane *lanes = xcalloc((size_t)nlanes, sizeof(*lanes));
+    atomic_uint next = 0;
+    atomic_int failed = 0;
+    int started = 1;
+
+    cp->o.rate_bytes_per_s /= nlanes;
+    for (int k = 0; k < nlanes; k++) {
+        lanes[k] = (struct lane){*cp, l, &next, &failed, 0};
+        if (k > 0)
+            lanes[k].cp.c = rpc_client_create();
+    }
+    for (int k = 1; k < nlanes && (size_t)k < l->nfiles; k++, started++)
+        ASSERT(pthread_create(&lanes[k].thread, NULL, lane_run, &lanes[k]) == 0);
+    lane_run(&lanes[0]);
+    for (int k = 0; k < nlanes; k++) {
+        if (k > 0 && k < started)
+            pthread_join(lanes[k].thread, NULL);
+        if (k > 0)
+            rpc_client_destroy(lanes[k].cp.c);
+        cp->fetched_bytes += lanes[k].cp.fetched_bytes;
+        cp->kept_files += lanes[k].cp.kept_files;
+    }
+    xfree(lanes);
+    return atomic_load(&failed);
+}
+
 /* mkdir -p. */
 static int
 mkdir_p(const char *path)
@@ -605,8 +663,8 @@ file_copy_dir(struct rpc_client *c, const char *addr, const char *remote_dir,
         LOG_ERROR("file_copy: list %s on %s: %s", remote_dir, addr, err_str(rc));
     if (rc == 0 && cp.o.prune)
         rc = prune_unlisted(&cp, &l);
-    for (uint32_t i = 0; rc == 0 && i < l.nfiles; i++)
-        rc = copy_file(&cp, &l.files[i]);
+    if (rc == 0)
+        rc = copy_files(&cp, &l);
     if (rc == 0 && fsync(cp.dfd) != 0)
         rc = -errno;
     if (rc == 0)

@@ -26,9 +26,14 @@ struct file_copy_opts {
     const atomic_bool *cancel; /* if set and true, the copy stops with ERR_SHUTDOWN */
     bool prune;             /* remove local files that are not in the listing (a copy of an
                              * older checkpoint left behind) */
+    int lanes;              /* files copied at once (0 = 1); lanes past the first open their
+                             * own connection; the rate limit is shared out among them */
 };
 
-/* Copies remote_dir from the server at addr into local_dir (created if missing). Files
+/* Copies remote_dir from the server at addr into local_dir (created if missing). Give it a
+ * client of its own: a nanomsg raw REP server drops a reply (silently) when the connection
+ * is still sending an earlier one, so multi-MB chunk replies sharing a connection with other
+ * traffic lose replies to it, and each loss costs a timeout. Files
  * already present with the right size and SHA-256 are kept; a partial file continues from
  * its length. Returns 0 when every file is present and verified; *bytes (if not NULL) gets
  * how many bytes were fetched. Blocking. */

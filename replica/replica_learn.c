@@ -191,7 +191,9 @@ copy_checkpoint(void *arg)
     struct copy_job *job = arg;
     struct file_copy_opts opts = {.cancel = stub_stopping(), .rate_bytes_per_s =
                                   runtime_config_get(RC_NFS_COPY_RATE_MB) * 1000000};
-    job->rc = file_copy_dir(stub_client(), job->primary, job->remote, job->local, &opts, NULL);
+    struct rpc_client *c = rpc_client_create(); /* its own connection: see file_copy.h */
+    job->rc = file_copy_dir(c, job->primary, job->remote, job->local, &opts, NULL);
+    rpc_client_destroy(c);
 }
 
 static void

@@ -240,6 +240,20 @@ Test(file_copy, prune_removes_unlisted_local_files_only_when_asked)
     buf_fini(&b);
 }
 
+Test(file_copy, lanes_copy_files_at_once_with_the_same_result)
+{
+    struct file_copy_opts o = {.chunk_bytes = CHUNK, .timeout_ms = 5000, .lanes = 3};
+    uint64_t bytes = 0;
+    cr_assert_eq(file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o, &bytes), 0);
+    assert_identical();
+    cr_assert_eq(atomic_load(&reads), all_chunks());
+    cr_assert_gt(bytes, 0);
+    atomic_store(&reads, 0);
+    cr_assert_eq(file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o, &bytes), 0);
+    cr_assert_eq(atomic_load(&reads), 0);
+    cr_assert_eq(bytes, 0);
+}
+
 Test(file_copy, truncated_file_continues_from_its_length)
 {
     char path[256];
