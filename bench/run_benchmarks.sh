@@ -53,6 +53,8 @@ done
 export ITEST_TIMEOUT_S="${ITEST_TIMEOUT_S:-$(( TRIALS * TRIAL_S * 7 * 2 + 600 ))}"
 # shellcheck source=tests/integration/lib.sh
 . "$BENCH_DIR/../tests/integration/lib.sh"
+# shellcheck source=bench/bench_lib.sh
+. "$BENCH_DIR/bench_lib.sh"
 
 command -v db_bench >/dev/null || { echo "db_bench not found (apt-get install rocksdb-tools)" >&2; exit 77; }
 [ -f /usr/share/java/zookeeper.jar ] || { echo "ZooKeeper not installed" >&2; exit 77; }
@@ -65,22 +67,10 @@ DBB_COMMANDS=()
 
 # ---------------------------------------------------------------- helpers
 
-say() { printf '%s\n' "$*"; }
-
-# metric NAME FILE: the value of "NAME: value" in geokv-bench output FILE.
-metric() { sed -n "s/^$1: //p" "$2" | head -n1; }
-
 # cpu_ticks PID: "utime stime" of PID in clock ticks (fields 14 and 15 of /proc/PID/stat;
 # counted after the ')' that ends comm, which may contain spaces).
 cpu_ticks() {
   sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'
-}
-
-# median NUMBER...: the median (mean of the middle two for an even count).
-median() {
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-    END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
-          else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # GEOKV OUT ARGS...: runs geokv-bench ARGS against the table; leaves in OUT the file with

@@ -75,6 +75,8 @@ export ITEST_TIMEOUT_S="${ITEST_TIMEOUT_S:-$(( TRIALS * (2 * (LAG_S + 90) + 2 * 
 export BENCH_TIMEOUT_S=$(( LAG_S + 120 > 300 ? LAG_S + 120 : 300 ))
 # shellcheck source=tests/integration/lib.sh
 . "$BENCH_DIR/../tests/integration/lib.sh"
+# shellcheck source=bench/bench_lib.sh
+. "$BENCH_DIR/bench_lib.sh"
 # shellcheck source=tests/integration/dup_lib.sh
 . "$BENCH_DIR/../tests/integration/dup_lib.sh"
 # shellcheck source=tests/integration/repl_lib.sh
@@ -90,18 +92,6 @@ itest_require_bins geokv-meta geokv-replica admin-cli geokv-bench
 ST="$ITEST_DIR/state"
 
 # ---------------------------------------------------------------- helpers
-
-say() { printf '%s\n' "$*"; }
-
-# metric NAME FILE: the value of "NAME: value" in a bench output FILE.
-metric() { sed -n "s/^$1: //p" "$2" | head -n1; }
-
-# median NUMBER...: the median (mean of the middle two for an even count).
-median() {
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-    END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
-          else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # ticks PID...: utime+stime (clock ticks) summed over the PIDs.
 ticks() {

@@ -67,6 +67,8 @@ done
 export ITEST_TIMEOUT_S="${ITEST_TIMEOUT_S:-$(( TRIALS * TRIAL_S * 4 * 2 + RUNS * 180 + 600 ))}"
 # shellcheck source=tests/integration/lib.sh
 . "$BENCH_DIR/../tests/integration/lib.sh"
+# shellcheck source=bench/bench_lib.sh
+. "$BENCH_DIR/bench_lib.sh"
 # shellcheck source=tests/integration/repl_lib.sh
 . "$BENCH_DIR/../tests/integration/repl_lib.sh"
 
@@ -79,11 +81,6 @@ ST="$ITEST_DIR/state"
 
 # ---------------------------------------------------------------- helpers
 
-say() { printf '%s\n' "$*"; }
-
-# metric NAME FILE: the value of "NAME: value" in geokv-bench output FILE.
-metric() { sed -n "s/^$1: //p" "$2" | head -n1; }
-
 # cpu_ticks_all: "UTIME STIME" (clock ticks, fields 14 and 15 of /proc/PID/stat, counted after
 # the ')' that ends comm), each summed over replica servers 1..3.
 cpu_ticks_all() {
@@ -94,13 +91,6 @@ cpu_ticks_all() {
     u=$((u + a)) s=$((s + b))
   done
   echo "$u $s"
-}
-
-# median NUMBER...: the median (mean of the middle two for an even count).
-median() {
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-    END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
-          else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # GEOKV APP OUT ARGS...: runs geokv-bench -a APP ARGS; leaves its output in OUT and sets G_OPS_S,
