@@ -30,7 +30,7 @@
 #      timeline of the copy inside DS_APP                             (reported)
 #   3. the source's write latency: open loop `geokv-bench --op set --rate RATE --value-size
 #      VALUE_SIZE` (latency from each write's due time), BASE_SECONDS alone before the
-#      duplication (--seed 2), then again (--seed 3) started WARM_S s before `dup add -p`
+#      duplication, once bj is quiet after the load (--seed 2), then again (--seed 3) started WARM_S s before `dup add -p`
 #      and stopped (SIGTERM, a clean stop thanks to --ack-log) as soon as a poll sees
 #      DS_LOG; p99 during / p99 before, and how much of the second run overlapped the copy
 #      (reported)
@@ -278,6 +278,23 @@ bench -a "$APP" --op set --count "$RECORDS" --seed 1 --value-size "$VALUE_SIZE" 
   --inflight "$LOAD_INFLIGHT" >"$ST/load.out" || fail "load: $(cat "$ST/load.out")"
 [ "$(metric errors "$ST/load.out")" = 0 ] || fail "load: $(metric errors "$ST/load.out") errors"
 say "    $(metric ops "$ST/load.out") writes in $(metric seconds "$ST/load.out") s ($(metric ops_per_sec "$ST/load.out")/s)"
+
+# let RocksDB finish the flushes and compactions of the load, so that the baseline below is a
+# quiet cluster's: until bj's replica servers use under 10 % of a core for 2 s (at most 180 s)
+bj_ticks() {
+  local i t=0 p
+  for i in 1 2 3; do
+    p=$(replica_pid "$i") || continue
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+settle_t0=$(geokv_now_ms)
+while [ $(($(geokv_now_ms) - settle_t0)) -lt 180000 ]; do
+  t0=$(bj_ticks); sleep 2; t1=$(bj_ticks)
+  [ $((t1 - t0)) -lt $((2 * $(getconf CLK_TCK) / 10)) ] && break
+done
+say "    bj settled after the load in $((($(geokv_now_ms) - settle_t0) / 1000)) s"
 
 # ---------------------------------------------------------------- 3a. latency before
 
