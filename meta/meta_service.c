@@ -81,14 +81,19 @@ struct rpc_task {
     struct rpc_request *req;
 };
 
-/* Posts fn(svc) unless shutdown began. Any thread. */
-static void
+/* Posts fn(arg) to the meta loop unless shutdown began; false if it did not (the caller
+ * still owns arg). Any thread. */
+static bool
 post_unless_closing(struct meta_service *svc, loop_fn *fn, void *arg)
 {
+    bool posted;
+
     pthread_mutex_lock(&svc->mu);
-    if (!svc->closing)
+    posted = !svc->closing;
+    if (posted)
         loop_post(svc->loop, fn, arg);
     pthread_mutex_unlock(&svc->mu);
+    return posted;
 }
 
 static void
@@ -389,7 +394,6 @@ dup_remote_task(void *arg)
     struct meta_service *svc = t->svc;
     struct geokv_client *c;
     struct msg_app_config cfg;
-    bool posted = false;
     int err;
 
     err = geokv_client_create(t->metas, &c);
@@ -403,13 +407,7 @@ dup_remote_task(void *arg)
         geokv_client_destroy(c);
     }
     t->remote.err = err;
-    pthread_mutex_lock(&svc->mu);
-    if (!svc->closing) {
-        loop_post(svc->loop, dup_add_done_task, t);
-        posted = true;
-    }
-    pthread_mutex_unlock(&svc->mu);
-    if (!posted) {
+    if (!post_unless_closing(svc, dup_add_done_task, t)) {
         rpc_reply(t->req, ERR_SHUTDOWN, NULL, 0);
         xfree(t);
     }
@@ -472,7 +470,6 @@ follow_remote_task(void *arg)
     struct follow_task *t = arg;
     struct meta_service *svc = t->svc;
     struct geokv_client *c;
-    bool posted = false;
 
     t->err = geokv_client_create(t->f.remote_metas, &c);
     if (t->err == 0) {
@@ -480,13 +477,7 @@ follow_remote_task(void *arg)
                                            &t->cfg);
         geokv_client_destroy(c);
     }
-    pthread_mutex_lock(&svc->mu);
-    if (!svc->closing) {
-        loop_post(svc->loop, follow_done_task, t);
-        posted = true;
-    }
-    pthread_mutex_unlock(&svc->mu);
-    if (!posted) {
+    if (!post_unless_closing(svc, follow_done_task, t)) {
         msg_app_config_fini(&t->cfg);
         xfree(t);
     }
@@ -627,7 +618,6 @@ on_rpc(void *arg, struct rpc_request *req)
 {
     struct meta_service *svc = arg;
     struct rpc_task *t;
-    bool posted = false;
 
     if (req->env.code == RPC_SERVER_CONFIG) { /* any meta, leader or not; only atomics */
         server_config_serve(req);
@@ -635,13 +625,7 @@ on_rpc(void *arg, struct rpc_request *req)
     }
     t = xmalloc(sizeof(*t));
     *t = (struct rpc_task){svc, req};
-    pthread_mutex_lock(&svc->mu);
-    if (!svc->closing) {
-        loop_post(svc->loop, request_task, t);
-        posted = true;
-    }
-    pthread_mutex_unlock(&svc->mu);
-    if (!posted) {
+    if (!post_unless_closing(svc, request_task, t)) {
         xfree(t);
         rpc_reply(req, ERR_SHUTDOWN, NULL, 0);
     }
@@ -780,16 +764,16 @@ meta_service_on_store_event(void *arg, enum meta_store_event ev, const char *pat
 
     switch (ev) {
     case META_STORE_EV_WATCH:
-        post_unless_closing(svc, ev_watch_task, svc);
+        (void)post_unless_closing(svc, ev_watch_task, svc);
         break;
     case META_STORE_EV_EXPIRED:
-        post_unless_closing(svc, ev_expired_task, svc);
+        (void)post_unless_closing(svc, ev_expired_task, svc);
         break;
     case META_STORE_EV_DISCONNECTED:
-        post_unless_closing(svc, ev_disconnected_task, svc);
+        (void)post_unless_closing(svc, ev_disconnected_task, svc);
         break;
     case META_STORE_EV_CONNECTED:
-        post_unless_closing(svc, ev_connected_task, svc);
+        (void)post_unless_closing(svc, ev_connected_task, svc);
         break;
     }
 }

@@ -67,7 +67,6 @@ dup_full_prepare(struct replica *r, decree_t *decree)
     char dir[600];
     int rc;
 
-    replica_flush(r);
     rc = replica_checkpoint(r, decree, dir, sizeof(dir));
     if (rc != 0)
         RLOG_WARN(r, "full duplication: checkpoint failed: %s (retried)", err_str(rc));
@@ -92,10 +91,8 @@ dup_full_on_checkpoint(struct replica *r, struct rpc_request *req)
     bool fits = snprintf(m.dir, sizeof(m.dir), "%s/checkpoint.%" PRId64, r->dir,
                          r->prev_checkpoint) < (int)sizeof(m.dir);
     m.decree = r->prev_checkpoint;
-    if (floor == INT64_MAX || r->prev_checkpoint < floor || !fits || access(m.dir, F_OK) != 0) {
-        replica_flush(r);
+    if (floor == INT64_MAX || r->prev_checkpoint < floor || !fits || access(m.dir, F_OK) != 0)
         rc = replica_checkpoint(r, &m.decree, m.dir, sizeof(m.dir));
-    }
     if (rc != 0) {
         replica_reply_err(r, req, rc);
         return;
@@ -185,12 +182,6 @@ follow_copy(void *arg)
     j->ms = clock_mono_ms() - t0;
 }
 
-static struct metric *
-follow_metric(const char *name, const char *help)
-{
-    return metric_get(METRIC_COUNTER, name, NULL, help);
-}
-
 static void
 marker_path(const struct replica *r, char *out, size_t cap)
 {
@@ -234,8 +225,8 @@ follow_done(struct replica *r, void *arg)
         f->retry_at_ms = clock_mono_ms() + ((int64_t)1000 << shift);
         if (f->retry_at_ms - clock_mono_ms() > FOLLOW_BACKOFF_MAX_MS)
             f->retry_at_ms = clock_mono_ms() + FOLLOW_BACKOFF_MAX_MS;
-        metric_add(follow_metric("dup_follow_copy_failed_count",
-                                 "follower partitions' failed copies of their master's data"), 1);
+        metric_add(metric_get(METRIC_COUNTER, "dup_follow_copy_failed_count", NULL,
+                              "follower partitions' failed copies of their master's data"), 1);
         RLOG_WARN(r, "full duplication: copy from master %s.%s failed (%s: %s), attempt %d; "
                      "retrying", f->master.cluster, f->master.app, j->why[0] ? j->why : "install",
                   err_str(j->rc), f->failures);
@@ -245,8 +236,8 @@ follow_done(struct replica *r, void *arg)
     if (mark_copied(r) != 0)
         RLOG_WARN(r, "full duplication: cannot write the master_copied marker (an empty copy "
                      "would be made again after a restart)");
-    metric_add(follow_metric("dup_follow_copied_bytes",
-                             "bytes follower partitions copied from their master"),
+    metric_add(metric_get(METRIC_COUNTER, "dup_follow_copied_bytes", NULL,
+                          "bytes follower partitions copied from their master"),
                (int64_t)j->bytes);
     RLOG_INFO(r, "full duplication: installed master %s.%s checkpoint %" PRId64 " from %s: "
                  "%" PRIu64 " bytes fetched in %" PRId64 " ms (%.1f MB/s); serving",
