@@ -1,4 +1,5 @@
 #pragma once
+#include <stddef.h>
 /*
  * Small file helpers shared by the storage layers.
  */
@@ -7,3 +8,12 @@
  * O_RDONLY | O_DIRECTORY makes a rename or create in a directory durable, O_WRONLY | O_CREAT
  * makes an empty marker file. 0 or -errno. */
 int file_sync_path(const char *path, int flags);
+
+/* Replaces path with len bytes of data durably: writes path.tmp, fsyncs it, renames it over
+ * path and fsyncs the directory. After a crash path holds the old or the new content, never
+ * a mix. 0 or -errno. */
+int file_write_atomic(const char *path, const void *data, size_t len);
+
+/* Reads at most cap - 1 bytes of path into buf, NUL-terminated. 0, -ENOENT if it does not
+ * exist, or another -errno. */
+int file_read_small(const char *path, char *buf, size_t cap);

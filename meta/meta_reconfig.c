@@ -318,6 +318,8 @@ proposal_apply(const struct meta_partition *part, const struct msg_config_propos
         }
         return ERR_INVALID_STATE;
     }
+    if (m->type == CONFIG_BUMP_BALLOT)
+        return strcmp(pc->primary, m->node) == 0 ? 0 : ERR_INVALID_STATE;
     return ERR_INVALID_ARG;
 }
 
@@ -346,9 +348,11 @@ meta_state_config_proposal(struct meta_state *st, const struct msg_config_propos
                  (long long)pc.ballot, m->type, m->node, err_str(rc));
         return rc;
     }
-    snprintf(why, sizeof(why), "primary %s %s", m->type == CONFIG_UPGRADE_LEARNER
-                                                    ? "upgraded learner"
-                                                    : "removed secondary", m->node);
+    snprintf(why, sizeof(why), "%s %s",
+             m->type == CONFIG_UPGRADE_LEARNER    ? "primary upgraded learner"
+             : m->type == CONFIG_REMOVE_SECONDARY ? "primary removed secondary"
+                                                  : "new ballot for restarted primary",
+             m->node);
     pc.ballot++;
     rc = meta_partition_update(st, app, part, &pc, why);
     if (rc != 0)

@@ -163,9 +163,10 @@ void meta_state_cron(struct meta_state *st, int64_t now_ms);
  * (ERR_STALE_BALLOT if lower, ERR_INVALID_STATE if higher).
  *  CONFIG_UPGRADE_LEARNER: m->node must be the current learner; it joins the secondaries.
  *  CONFIG_REMOVE_SECONDARY: m->node must be a secondary; it is removed.
+ *  CONFIG_BUMP_BALLOT: m->node must be the primary; only the ballot changes.
  * Either way ballot + 1, persisted before memory changes. out gets the new config (role
  * ROLE_PRIMARY, the proposer's). ERR_APP_NOT_FOUND (unknown/dropped table or partition),
- * ERR_INVALID_ARG (bad type), ERR_INVALID_STATE (node not learner/secondary), ERR_ZK.
+ * ERR_INVALID_ARG (bad type), ERR_INVALID_STATE (node not learner/secondary/primary), ERR_ZK.
  */
 MUST_CHECK int meta_state_config_proposal(struct meta_state *st,
                                           const struct msg_config_proposal *m, int64_t now_ms,

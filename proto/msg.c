@@ -1207,7 +1207,7 @@ msg_config_proposal_decode(const uint8_t *b, size_t n, struct msg_config_proposa
     int rc = parse(b, n, &z, &root);
     if (rc == 0)
         rc = upk_tuple(root, "uius", &m->gpid, &m->ballot, &type, m->node, sizeof(m->node));
-    if (rc == 0 && type != CONFIG_UPGRADE_LEARNER && type != CONFIG_REMOVE_SECONDARY)
+    if (rc == 0 && (type < CONFIG_UPGRADE_LEARNER || type > CONFIG_BUMP_BALLOT))
         rc = ERR_INVALID_DATA;
     m->type = (uint32_t)type;
     unpacked_free(z);

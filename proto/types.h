@@ -52,6 +52,8 @@ enum replica_role {
 enum config_change {
     CONFIG_UPGRADE_LEARNER = 1, /* the learner caught up: make it a secondary */
     CONFIG_REMOVE_SECONDARY = 2, /* a secondary stopped acknowledging prepares */
+    CONFIG_BUMP_BALLOT = 3, /* the primary restarted: same members under a new ballot, so
+                             * it never proposes under a ballot an earlier incarnation used */
 };
 
 /* Duplication status (wire and ZooKeeper values; the JSON uses the DS_* names). */

@@ -4,7 +4,10 @@
  * Each entry carries its origin timetag (timestamp << 8 | cluster_id << 1 | delete flag).
  * It is kept only if its timetag is larger than that of the record or tombstone stored for
  * its key (proposed writes included): last writer wins, and because the cluster id sits in
- * the timetag a tie goes to the larger cluster id. The comparison is total and deletes leave
+ * the timetag a tie goes to the larger cluster id. The decision is made once, here, and
+ * logged, so every replica applies the same ops whatever its compactions dropped. An entry
+ * that lost only to an uncommitted write is acknowledged after that write commits, never
+ * before: if the write is lost in a failover, the entry is shipped again. The comparison is total and deletes leave
  * tombstones, so every cluster ends with the same winner whatever order entries arrive in.
  * The winners go through normal replication as one mutation marked MUTATION_FROM_DUP, which
  * this cluster never ships back. The partition's clock is raised to every applied timetag,
@@ -32,31 +35,37 @@ same_key(const struct mutation_op *a, const struct mutation_op *b)
 }
 
 /* Adds op to m if it beats what is stored (and what m already holds for its key). An error
- * reading the stored record fails the batch, so the sender retries. */
+ * reading the stored record fails the batch, so the sender retries. *undecided is set when
+ * op lost only to a write that is proposed but not committed yet. */
 static int
-keep_if_newer(struct replica *r, struct mutation *m, const struct mutation_op *op)
+keep_if_newer(struct replica *r, struct mutation *m, const struct mutation_op *op,
+              bool *undecided)
 {
     struct storage_record rec;
+    bool proposed;
     int found;
     for (uint32_t i = 0; i < m->nops; i++)
         if (same_key(&m->ops[i], op)) {
-            if (op->timetag > m->ops[i].timetag)
+            /* >=: of two ops of one source mutation on one key (logged before writes kept
+             * one op per key) the later one won there */
+            if (op->timetag >= m->ops[i].timetag)
                 m->ops[i] = *op;
             goto out_clock;
         }
-    found = replica_read_latest(r, op->hash_key, op->sort_key, &rec);
+    found = replica_read_latest(r, op->hash_key, op->sort_key, &rec, &proposed);
     if (found < 0)
         return found;
     if (found > 0) {
         bool older = op->timetag <= rec.timetag;
         storage_record_fini(&rec);
-        if (older)
+        if (older) {
+            *undecided |= proposed;
             return 0;
+        }
     }
     m->ops[m->nops++] = *op;
 out_clock:
-    if (timetag_ts(op->timetag) > r->last_ts_us)
-        r->last_ts_us = timetag_ts(op->timetag);
+    replica_clock_observe(r, op, 1);
     return 0;
 }
 
@@ -84,6 +93,7 @@ replica_on_dup_apply(struct replica *r, struct rpc_request *req)
     struct msg_dup_apply_req a = {0};
     struct unpacked *zone = NULL;
     struct mutation m = {0};
+    bool undecided = false;
     int rc = replica_check_primary(r);
     if (rc == 0)
         rc = msg_dup_apply_req_decode(req->env.body, req->env.body_len, &a, &zone);
@@ -100,13 +110,16 @@ replica_on_dup_apply(struct replica *r, struct rpc_request *req)
         m.ops = xcalloc(a.nops, sizeof(*m.ops));
         for (uint32_t i = 0; i < a.nops && rc == 0; i++) {
             observe_lag(&a.ops[i]);
-            rc = keep_if_newer(r, &m, &a.ops[i]);
+            rc = keep_if_newer(r, &m, &a.ops[i], &undecided);
         }
     }
     if (rc == 0) {
-        if (m.nops == 0) {
-            rpc_reply(req, 0, NULL, 0); /* every entry was older than what we hold */
+        if (m.nops == 0 && !undecided) {
+            rpc_reply(req, 0, NULL, 0); /* every entry was older than what is committed */
         } else {
+            /* proposed even when empty if an entry lost to an uncommitted write: answered
+             * only once that write committed (a later decree commits after it), and failed,
+             * so the sender ships it again, if this primary steps down before */
             m.flags = MUTATION_FROM_DUP;
             replica_propose(r, &m, req, NULL);
         }

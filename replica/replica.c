@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xmalloc.h"
@@ -64,6 +65,7 @@ replay_one(void *arg, decree_t decree, const uint8_t *payload, size_t len)
         RLOG_ERROR(c->r, "plog decree %" PRId64 " does not decode: %s", decree, err_str(rc));
         return rc;
     }
+    replica_clock_observe(c->r, m.ops, m.nops);
     mutation_fini(&m);
     unpacked_free(zone);
     if (decree != c->r->last_prepared + 1) {
@@ -93,6 +95,7 @@ replica_replay(struct replica *r)
     int64_t t0 = clock_mono_ms();
     int rc;
     r->last_committed = r->last_prepared = from;
+    r->last_ts_us = storage_max_ts(r->storage);
     rc = plog_replay(r->plog, from, replay_one, &c);
     if (rc == 0)
         rc = replica_commit_upto(r, c.max_committed);
@@ -102,6 +105,52 @@ replica_replay(struct replica *r)
                  " ms: committed %" PRId64 ", prepared %" PRId64,
               c.replayed, from, clock_mono_ms() - t0, r->last_committed, r->last_prepared);
     return rc;
+}
+
+static void
+primary_ballot_path(const struct replica *r, char *out, size_t len)
+{
+    snprintf(out, len, "%s/primary_ballot", r->dir);
+}
+
+/* Reads <dir>/primary_ballot (absent: never primary). An unreadable file counts as "primary
+ * under every ballot so far": the first assignment as primary then asks for a new ballot. */
+static void
+primary_ballot_load(struct replica *r)
+{
+    char path[600], text[32], *end;
+    long long v;
+    int rc;
+    primary_ballot_path(r, path, sizeof(path));
+    rc = file_read_small(path, text, sizeof(text));
+    if (rc == -ENOENT)
+        return;
+    v = rc == 0 ? strtoll(text, &end, 10) : -1;
+    if (rc != 0 || v < 0 || (*end != '\n' && *end != '\0')) {
+        RLOG_WARN(r, "%s is unreadable (%s): assuming it was primary under every ballot", path,
+                  rc ? err_str(rc) : "not a number");
+        v = INT64_MAX;
+    }
+    r->primary_ballot = v;
+}
+
+int
+replica_claim_primary_ballot(struct replica *r, ballot_t ballot)
+{
+    char path[600], text[32];
+    int rc;
+    if (ballot <= r->primary_ballot)
+        return ERR_STALE_BALLOT;
+    primary_ballot_path(r, path, sizeof(path));
+    snprintf(text, sizeof(text), "%" PRId64 "\n", ballot);
+    rc = file_write_atomic(path, text, strlen(text));
+    if (rc != 0) {
+        RLOG_ERROR(r, "cannot record primary ballot %" PRId64 " in %s: %s", ballot, path,
+                   err_str(rc));
+        return rc;
+    }
+    r->primary_ballot = ballot;
+    return 0;
 }
 
 /* Per-table metrics (shared by the table's partitions on this server). */
@@ -151,6 +200,7 @@ replica_open(uint64_t gpid, const char *dir, const struct replica_opts *opts, st
         RLOG_WARN(r, "plog ends at %" PRId64 " but only %" PRId64 " replayed", plog_last,
                   r->last_committed);
     r->last_durable = storage_last_applied(r->storage);
+    primary_ballot_load(r);
     replica_init_metrics(r);
     *out = r;
     return 0;
@@ -229,6 +279,8 @@ replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree)
     drop_old_dirs(r, "learn.", INT64_MAX); /* copies of other checkpoints, now useless */
     r->last_committed = r->last_prepared = r->durable_prepared = r->last_durable = decree;
     r->verified = decree;
+    if (storage_max_ts(r->storage) > r->last_ts_us)
+        r->last_ts_us = storage_max_ts(r->storage);
     RLOG_INFO(r, "installed checkpoint at decree %" PRId64, decree);
     return 0;
 }
@@ -309,6 +361,14 @@ replica_checkpoint(struct replica *r, decree_t *decree, char *dir, size_t dirlen
         r->prev_checkpoint = *decree;
     }
     return rc;
+}
+
+void
+replica_clock_observe(struct replica *r, const struct mutation_op *ops, uint32_t nops)
+{
+    for (uint32_t i = 0; i < nops; i++)
+        if (timetag_ts(ops[i].timetag) > r->last_ts_us)
+            r->last_ts_us = timetag_ts(ops[i].timetag);
 }
 
 uint64_t

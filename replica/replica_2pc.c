@@ -120,9 +120,6 @@ replica_commit_upto(struct replica *r, decree_t upto)
         if (rc != 0)
             break;
         replica_batch_mutation(r->batch, &m);
-        for (uint32_t k = 0; k < m.nops; k++)
-            if (timetag_ts(m.ops[k].timetag) > r->last_ts_us)
-                r->last_ts_us = timetag_ts(m.ops[k].timetag);
         mutation_fini(&m);
         unpacked_free(zone);
     }
@@ -423,6 +420,8 @@ replica_accept_mutation(struct replica *r, const uint8_t *enc, size_t len)
     int rc = mutation_decode(enc, len, &m, &zone);
     if (rc != 0)
         return rc;
+    if (m.gpid == r->gpid)
+        replica_clock_observe(r, m.ops, m.nops);
     mutation_fini(&m);
     unpacked_free(zone);
     if (m.gpid != r->gpid)

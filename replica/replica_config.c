@@ -2,7 +2,10 @@
  * replica_config.c: the role and configuration of a replica, as the meta assigns them
  * (beacon replies, answers to proposals) or the primary relays them (group checks).
  *
- * A configuration is only ever replaced by one with a ballot at least as high. Becoming
+ * A configuration is only ever replaced by one with a ballot at least as high. A replica
+ * becomes primary only under a ballot no incarnation of it was primary under before (it
+ * records each one durably first, replica_claim_primary_ballot); a server restarted quickly
+ * is assigned its old ballot again and asks the meta for a new one. Becoming
  * primary rebuilds the peer set from the secondaries and re-proposes every prepared decree
  * (its peers keep what they already logged from the same ballot); leaving the primary role
  * fails the writes still waiting, whose clients retry at the new primary.
@@ -78,9 +81,20 @@ void
 replica_set_config(struct replica *r, uint32_t role, const struct partition_config *cfg)
 {
     uint32_t old_role = r->role;
+    bool ask_bump = false;
     if (cfg->ballot < r->ballot || (cfg->ballot == r->ballot && role == old_role &&
                                     memcmp(cfg, &r->config, sizeof(*cfg)) == 0))
         return;
+    if (role == ROLE_PRIMARY && !(old_role == ROLE_PRIMARY && r->ballot == cfg->ballot)) {
+        int rc = replica_claim_primary_ballot(r, cfg->ballot);
+        if (rc == ERR_STALE_BALLOT && r->bump_asked != cfg->ballot) {
+            RLOG_INFO(r, "an earlier incarnation was primary under ballot %" PRId64
+                         ": asking the meta for a new one", cfg->ballot);
+            ask_bump = true;
+        }
+        if (rc != 0)
+            role = ROLE_INACTIVE; /* serves nothing under this ballot */
+    }
     r->ballot = cfg->ballot;
     r->config = *cfg;
     r->role = role;
@@ -105,6 +119,10 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
     }
     if (role == ROLE_LEARNER && old_role != ROLE_LEARNER)
         r->learning = false;
+    if (ask_bump) {
+        r->bump_asked = cfg->ballot;
+        replica_propose_config(r, CONFIG_BUMP_BALLOT, stub_address());
+    }
 }
 
 /* ---------------- proposals to the meta ---------------- */
@@ -129,6 +147,8 @@ on_proposal_reply(struct replica *r, void *arg, int err, const uint8_t *body, si
         replica_set_config(r, a.role, &a.config);
     } else {
         RLOG_WARN(r, "meta refused the change for %s: %s", ctx->node, err_name(err));
+        if (ctx->type == CONFIG_BUMP_BALLOT)
+            r->bump_asked = 0; /* the next assignment asks again */
         for (int i = 0; i < r->npeers; i++)
             if (strcmp(r->peers[i].addr, ctx->node) == 0)
                 r->peers[i].upgrade_asked = false; /* ask again later */

@@ -78,6 +78,10 @@ struct replica {
                               * versions, so its commit point may apply them */
     decree_t last_durable;   /* flushed to RocksDB SST files */
     decree_t prev_checkpoint; /* the newest checkpoint made (kept when the next one is made) */
+    ballot_t primary_ballot; /* the highest ballot it ever was primary under, persisted in
+                              * <dir>/primary_ballot before the first prepare under it */
+    ballot_t bump_asked;     /* assigned primary under a ballot an earlier incarnation used:
+                              * the CONFIG_BUMP_BALLOT asked for it (0: none out) */
     uint64_t last_ts_us;     /* hybrid clock: timetags never go backwards */
     unsigned cluster_id;
     struct prepared *plist;  /* decrees last_committed + 1 .. last_prepared, in order */
@@ -117,17 +121,30 @@ void replica_batch_mutation(struct storage_batch *b, const struct mutation *m);
 /* Flushes RocksDB and drops plog segments below the durable decree. */
 MUST_CHECK int replica_gc(struct replica *r);
 MUST_CHECK int replica_checkpoint(struct replica *r, decree_t *decree, char *dir, size_t dirlen);
-/* The next timetag timestamp (monotonic per partition, never below one already applied). */
+/* Before acting as primary under ballot: records it durably (<dir>/primary_ballot). A
+ * (decree, ballot) pair must name one mutation ever, and an earlier incarnation of this
+ * replica may have sent prepares under a ballot it never logged itself: ERR_STALE_BALLOT if
+ * some incarnation was already primary under ballot (ask the meta for a new one), or the
+ * error writing the file. */
+MUST_CHECK int replica_claim_primary_ballot(struct replica *r, ballot_t ballot);
+/* The next timetag timestamp: above the wall clock's reading only while the clock is behind
+ * the floor, which is every timestamp the partition ever stored (storage_max_ts: kept across
+ * restarts, compactions and checkpoints) or holds in its prepare list. So a local write
+ * always wins over what was written or applied before it, whatever the clock does. */
 uint64_t replica_next_ts(struct replica *r);
+/* Raises the clock floor to the timestamps of m's ops (every mutation that enters the prepare
+ * list, and every duplicated entry considered). */
+void replica_clock_observe(struct replica *r, const struct mutation_op *ops, uint32_t nops);
 
 /* ---- replica_write.c: client writes on the primary ---- */
 void replica_on_write(struct replica *r, struct rpc_request *req);
 void replica_on_incr(struct replica *r, struct rpc_request *req);
 void replica_on_cas(struct replica *r, struct rpc_request *req);
 /* The newest record at (hk, sk), proposed (uncommitted) writes and tombstones included:
- * 1 found (rec filled; storage_record_fini), 0 none, < 0 error. */
+ * 1 found (rec filled; storage_record_fini), 0 none, < 0 error. *proposed (may be NULL)
+ * tells whether it is an uncommitted proposal. */
 int replica_read_latest(struct replica *r, struct bytes hk, struct bytes sk,
-                        struct storage_record *rec);
+                        struct storage_record *rec, bool *proposed);
 /* 0 if r may serve clients now (primary, lease valid), else the error to answer. */
 int replica_check_primary(struct replica *r);
 

@@ -58,6 +58,41 @@ make_op(struct replica *r, struct mutation_op *op, bool del, struct bytes hk, st
     op->timetag = timetag_make(ts, r->cluster_id, del);
 }
 
+static int
+bytes_cmp(struct bytes a, struct bytes b)
+{
+    int c = memcmp(a.p, b.p, a.len < b.len ? a.len : b.len);
+    return c != 0 ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+static int
+op_order(const void *a, const void *b)
+{
+    const struct write_op *x = *(const struct write_op *const *)a;
+    const struct write_op *y = *(const struct write_op *const *)b;
+    int c = bytes_cmp(x->hash_key, y->hash_key);
+    if (c == 0)
+        c = bytes_cmp(x->sort_key, y->sort_key);
+    return c != 0 ? c : (x > y) - (x < y); /* same key: request order */
+}
+
+/* Marks which ops of the request count: of several naming one key only the last, as a
+ * local write batch would keep. One op per key per mutation means its ops never need a
+ * tie-break between equal timetags, on any replica or cluster. */
+static void
+last_op_per_key(const struct msg_write_req *w, bool *keep)
+{
+    const struct write_op **sorted = xmalloc(w->nops * sizeof(*sorted));
+    for (uint32_t i = 0; i < w->nops; i++)
+        sorted[i] = &w->ops[i];
+    qsort(sorted, w->nops, sizeof(*sorted), op_order);
+    for (uint32_t i = 0; i < w->nops; i++)
+        keep[sorted[i] - w->ops] = i + 1 == w->nops ||
+                                    bytes_cmp(sorted[i]->hash_key, sorted[i + 1]->hash_key) ||
+                                    bytes_cmp(sorted[i]->sort_key, sorted[i + 1]->sort_key);
+    xfree(sorted);
+}
+
 void
 replica_on_write(struct replica *r, struct rpc_request *req)
 {
@@ -65,6 +100,7 @@ replica_on_write(struct replica *r, struct rpc_request *req)
     struct unpacked *zone;
     struct mutation m = {0};
     struct buf reply = BUF_INIT;
+    bool *keep = NULL;
     uint64_t ts;
     int rc = replica_check_primary(r);
     zone = NULL;
@@ -77,16 +113,19 @@ replica_on_write(struct replica *r, struct rpc_request *req)
     if (rc != 0)
         goto out;
     ts = replica_next_ts(r);
-    m.nops = w.nops;
+    keep = xmalloc(w.nops * sizeof(*keep));
+    last_op_per_key(&w, keep);
     m.ops = xcalloc(w.nops, sizeof(*m.ops));
     for (uint32_t i = 0; i < w.nops; i++)
-        make_op(r, &m.ops[i], w.ops[i].type == OP_DEL, w.ops[i].hash_key, w.ops[i].sort_key,
-                w.ops[i].value, expire_of(w.ops[i].ttl_s), ts);
+        if (keep[i])
+            make_op(r, &m.ops[m.nops++], w.ops[i].type == OP_DEL, w.ops[i].hash_key,
+                    w.ops[i].sort_key, w.ops[i].value, expire_of(w.ops[i].ttl_s), ts);
     msg_write_resp_encode(&reply, &(struct msg_write_resp){r->last_prepared + 1});
     replica_propose(r, &m, req, &reply);
     req = NULL;
     mutation_fini(&m);
 out:
+    xfree(keep);
     if (zone)
         msg_write_req_fini(&w);
     unpacked_free(zone);
@@ -127,10 +166,13 @@ read_prepared(struct replica *r, struct bytes hk, struct bytes sk, struct storag
 
 int
 replica_read_latest(struct replica *r, struct bytes hk, struct bytes sk,
-                    struct storage_record *rec)
+                    struct storage_record *rec, bool *proposed)
 {
     int rc;
-    if (read_prepared(r, hk, sk, rec))
+    bool in_plist = read_prepared(r, hk, sk, rec);
+    if (proposed)
+        *proposed = in_plist;
+    if (in_plist)
         return 1;
     rc = storage_get(r->storage, hk.p, hk.len, sk.p, sk.len, rec);
     return rc == ERR_NOT_FOUND ? 0 : rc == 0 ? 1 : rc;
@@ -141,7 +183,7 @@ replica_read_latest(struct replica *r, struct bytes hk, struct bytes sk,
 static int
 read_live(struct replica *r, struct bytes hk, struct bytes sk, struct storage_record *rec)
 {
-    int rc = replica_read_latest(r, hk, sk, rec);
+    int rc = replica_read_latest(r, hk, sk, rec, NULL);
     if (rc <= 0)
         return rc;
     if (!storage_record_visible(rec, (uint32_t)clock_wall_s())) {

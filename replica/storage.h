@@ -6,13 +6,15 @@
  * Storage key   = [u16 BE hash_key length][hash_key][sort_key]   (so one hash_key is contiguous
  *                 and ordered by sort_key)
  * Storage value = [u32 BE expire_ts][u64 BE timetag][user bytes]   (DESIGN.md §2)
- * The last applied decree lives under the internal key "\x00" (one byte: shorter than any user
- * key, which has at least the two length bytes), written in the same write batch as the data,
- * so after a crash RocksDB's durable state and its decree always agree.
+ * The last applied decree and the largest timetag timestamp applied live under the internal
+ * key "\x00" (one byte: shorter than any user key, which has at least the two length bytes),
+ * written in the same write batch as the data, so after a crash RocksDB's durable state and
+ * its decree always agree.
  *
- * A compaction filter drops records whose expire_ts has passed and tombstones older than
- * tombstone_ttl_s. Reads return tombstones and expired records too; the caller decides
- * visibility with storage_record_visible().
+ * A compaction filter drops tombstones and expired records once their timetag is older than
+ * tombstone_ttl_s (an expired record younger than that keeps its header, so its timetag still
+ * beats older duplicated writes). Reads return tombstones and expired records too; the caller
+ * decides visibility with storage_record_visible().
  *
  * Thread: a struct storage is used by its partition's owner loop; storage_checkpoint and
  * storage_flush may run on another thread at the same time (RocksDB allows it).
@@ -52,6 +54,9 @@ void storage_close(struct storage *s);
 
 /* The last decree applied (durable after reopen only up to the last flush). */
 decree_t storage_last_applied(const struct storage *s);
+/* The largest timetag timestamp ever applied, kept with the decree (so compactions that drop
+ * records, restarts and checkpoints keep it): the floor of the partition's clock. */
+uint64_t storage_max_ts(const struct storage *s);
 
 struct storage_batch *storage_batch_create(void);
 void storage_batch_destroy(struct storage_batch *b);
@@ -96,6 +101,6 @@ MUST_CHECK int storage_flush(struct storage *s, decree_t *durable_out);
 /* Makes a RocksDB checkpoint (hard links) in dir (must not exist). *decree_out = its decree. */
 MUST_CHECK int storage_checkpoint(struct storage *s, const char *dir, decree_t *decree_out);
 /* Compacts the whole key range now and waits (runs the compaction filter over every record:
- * drops expired records and old tombstones). Blocking: tools, tests, manual compaction on a
+ * drops old tombstones and old expired records). Blocking: tools, tests, manual compaction on a
  * worker thread. */
 void storage_compact(struct storage *s);

@@ -3,7 +3,8 @@
  *
  * Layout (see storage.h): user keys are [u16 BE hk_len][hk][sk], values are
  * [u32 BE expire_ts][u64 BE timetag][user bytes]; the one-byte internal key "\x00" holds the
- * last applied decree as a u64 BE. storage_apply appends that key to the caller's batch (inside
+ * last applied decree and the largest timetag timestamp ever applied, two u64 BE (a DB
+ * written before the second field existed is scanned once for it at open). storage_apply appends that key to the caller's batch (inside
  * a write-batch save point, so the batch is unchanged afterwards) and writes the whole batch with
  * RocksDB's WAL disabled: the plog is our WAL. A memtable switch never splits a write batch, so
  * whatever RocksDB has on disk after a crash carries the decree it belongs to.
@@ -46,11 +47,13 @@ struct storage {
     char *dir;
     uint64_t tombstone_ttl_us;
     decree_t last_applied; /* atomic access only */
+    uint64_t max_ts;       /* owner loop only */
 };
 
 struct storage_batch {
     rocksdb_writebatch_t *wb;
     struct buf key, val; /* scratch, reused by every put */
+    uint64_t max_ts;     /* of the records put since the last clear */
 };
 
 struct storage_iter {
@@ -82,25 +85,52 @@ set_last_applied(struct storage *s, decree_t d)
     __atomic_store_n(&s->last_applied, d, __ATOMIC_RELEASE);
 }
 
-/* Reads the internal decree key through db; 0 if it is absent. */
+/* The largest timetag timestamp of any record in db (for a DB without it in the internal
+ * key). */
+static uint64_t
+scan_max_ts(rocksdb_t *db)
+{
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_iterator_t *it = rocksdb_create_iterator(db, ro);
+    uint64_t max = 0;
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        const char *v = rocksdb_iter_value(it, &vlen);
+        if (!is_internal_key(k, klen) && vlen >= STORAGE_VALUE_HEADER &&
+            timetag_ts(be64_load((const uint8_t *)v + 4)) > max)
+            max = timetag_ts(be64_load((const uint8_t *)v + 4));
+    }
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    return max;
+}
+
+/* Reads the internal key through db: the last applied decree and the largest timetag
+ * timestamp applied (max_ts may be NULL); 0 and 0 if it is absent. */
 static int
-read_decree(rocksdb_t *db, const rocksdb_readoptions_t *ro, const char *dir, decree_t *out)
+read_decree(rocksdb_t *db, const rocksdb_readoptions_t *ro, const char *dir, decree_t *out,
+            uint64_t *max_ts)
 {
     char *err = NULL;
     size_t vlen = 0;
     char *v = rocksdb_get(db, ro, STORAGE_INTERNAL_KEY, 1, &vlen, &err);
 
     *out = 0;
+    if (max_ts)
+        *max_ts = 0;
     if (err != NULL)
         return rocks_err(dir, "read last applied decree", err);
     if (v == NULL)
         return 0;
-    if (vlen != 8) {
-        LOG_ERROR("storage %s: last applied decree has %zu bytes, want 8", dir, vlen);
+    if (vlen != 8 && vlen != 16) {
+        LOG_ERROR("storage %s: last applied decree has %zu bytes, want 16", dir, vlen);
         rocksdb_free(v);
         return ERR_INVALID_DATA;
     }
     *out = (decree_t)be64_load((const uint8_t *)v);
+    if (max_ts)
+        *max_ts = vlen == 16 ? be64_load((const uint8_t *)v + 8) : scan_max_ts(db);
     rocksdb_free(v);
     return 0;
 }
@@ -120,8 +150,16 @@ filter_name(void *state)
     return "geokv.ttl_tombstone";
 }
 
-/* Returns 1 (drop) for expired records and tombstones older than the TTL. Runs on RocksDB's
- * compaction threads: reads only the immutable TTL from the storage. */
+/*
+ * Expiry and deletion converge across clusters only if a record's timetag outlives every
+ * older duplicated write of its key that may still arrive: once the timetag is gone, such a
+ * write would be applied again (resurrection) in one cluster and not in another. So an
+ * invisible record (a tombstone, or a record whose expire_ts passed) is kept, value bytes
+ * dropped, until tombstone_ttl after its timetag's timestamp; a duplicated write older than
+ * that is flagged on arrival (dup_apply.c). Returns 1 to drop the record. Runs on RocksDB's
+ * compaction threads: reads only the immutable TTL from the storage. The changed value points
+ * into val, which RocksDB copies before the call returns.
+ */
 static unsigned char
 filter_record(void *state, int level, const char *key, size_t klen, const char *val,
               size_t vlen, char **new_val, size_t *new_vlen, unsigned char *changed)
@@ -130,20 +168,22 @@ filter_record(void *state, int level, const char *key, size_t klen, const char *
     const uint8_t *v = (const uint8_t *)val;
 
     (void)level;
-    (void)new_val;
-    (void)new_vlen;
     *changed = 0;
     if (is_internal_key(key, klen) || vlen < STORAGE_VALUE_HEADER)
         return 0;
     uint32_t expire_ts = be32_load(v);
     uint64_t timetag = be64_load(v + 4);
-    if (expire_ts != 0 && (int64_t)expire_ts <= clock_wall_s())
+    bool expired = expire_ts != 0 && (int64_t)expire_ts <= clock_wall_s();
+    if (!expired && !timetag_deleted(timetag))
+        return 0;
+    uint64_t now_us = (uint64_t)clock_wall_us();
+    uint64_t ts = timetag_ts(timetag);
+    if (ts < now_us && now_us - ts > s->tombstone_ttl_us)
         return 1;
-    if (timetag_deleted(timetag)) {
-        uint64_t now_us = (uint64_t)clock_wall_us();
-        uint64_t ts = timetag_ts(timetag);
-        if (ts < now_us && now_us - ts > s->tombstone_ttl_us)
-            return 1;
+    if (vlen > STORAGE_VALUE_HEADER) { /* expired: keep only expire_ts and the timetag */
+        *new_val = (char *)val;
+        *new_vlen = STORAGE_VALUE_HEADER;
+        *changed = 1;
     }
     return 0;
 }
@@ -216,7 +256,7 @@ storage_open(const char *dir, const struct storage_opts *opts, struct storage **
         rc = rocks_err(dir, "open", err);
         goto out_free;
     }
-    rc = read_decree(s->db, s->ropts, dir, &d);
+    rc = read_decree(s->db, s->ropts, dir, &d, &s->max_ts);
     if (rc != 0)
         goto out_close;
     set_last_applied(s, d);
@@ -243,6 +283,12 @@ decree_t
 storage_last_applied(const struct storage *s)
 {
     return __atomic_load_n(&s->last_applied, __ATOMIC_ACQUIRE);
+}
+
+uint64_t
+storage_max_ts(const struct storage *s)
+{
+    return s->max_ts;
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -314,6 +360,7 @@ void
 storage_batch_clear(struct storage_batch *b)
 {
     rocksdb_writebatch_clear(b->wb);
+    b->max_ts = 0;
 }
 
 void
@@ -330,12 +377,15 @@ storage_batch_put(struct storage_batch *b, const void *hk, size_t hk_len, const 
     buf_append(&b->val, value, vlen);
     rocksdb_writebatch_put(b->wb, (const char *)b->key.data, b->key.len,
                            (const char *)b->val.data, b->val.len);
+    if (timetag_ts(timetag) > b->max_ts)
+        b->max_ts = timetag_ts(timetag);
 }
 
 int
 storage_apply(struct storage *s, struct storage_batch *b, decree_t decree)
 {
-    uint8_t dv[8];
+    uint8_t dv[16];
+    uint64_t max_ts = b->max_ts > s->max_ts ? b->max_ts : s->max_ts;
     char *err = NULL, *rb_err = NULL;
 
     if (decree <= storage_last_applied(s)) {
@@ -344,6 +394,7 @@ storage_apply(struct storage *s, struct storage_batch *b, decree_t decree)
         return ERR_INVALID_ARG;
     }
     be64_store(dv, (uint64_t)decree);
+    be64_store(dv + 8, max_ts);
     rocksdb_writebatch_set_save_point(b->wb);
     rocksdb_writebatch_put(b->wb, STORAGE_INTERNAL_KEY, 1, (const char *)dv, sizeof(dv));
     rocksdb_write(s->db, s->wopts, b->wb, &err);
@@ -352,6 +403,7 @@ storage_apply(struct storage *s, struct storage_batch *b, decree_t decree)
     if (err != NULL)
         return rocks_err(s->dir, "write", err);
     set_last_applied(s, decree);
+    s->max_ts = max_ts;
     return 0;
 }
 
@@ -529,7 +581,7 @@ checkpoint_decree(struct storage *s, const char *dir, decree_t *out)
     *out = 0;
     if (err != NULL)
         return rocks_err(dir, "open checkpoint read-only", err);
-    rc = read_decree(db, s->ropts, dir, out);
+    rc = read_decree(db, s->ropts, dir, out, NULL);
     rocksdb_close(db);
     return rc;
 }

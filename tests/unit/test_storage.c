@@ -221,23 +221,32 @@ Test(storage, compaction_drops_expired_and_old_tombstones)
     struct storage_record rec;
     uint32_t now = (uint32_t)clock_wall_s();
     uint64_t hour_ago = timetag_make((uint64_t)clock_wall_us() - 3600ull * 1000000, 1, 1);
+    uint64_t hour_ago_set = timetag_make((uint64_t)clock_wall_us() - 3600ull * 1000000, 1, 0);
+    uint64_t fresh = tt_now(0);
     decree_t durable = 0;
 
-    put1(s, "h", "expired", "e", now - 10, tt_now(0), 1);
+    put1(s, "h", "expired", "e", now - 10, fresh, 1);
     put1(s, "h", "old-tomb", NULL, 0, hour_ago, 2);
     put1(s, "h", "new-tomb", NULL, 0, tt_now(1), 3);
     put1(s, "h", "live", "l", 0, tt_now(0), 4);
     put1(s, "h", "ttl-live", "t", now + 3600, tt_now(0), 5);
+    put1(s, "h", "old-expired", "o", now - 10, hour_ago_set, 6);
     cr_assert_eq(get1(s, "h", "expired", NULL, &rec), 0, "present before compaction");
     storage_record_fini(&rec);
     cr_assert_eq(get1(s, "h", "old-tomb", NULL, &rec), 0, "present before compaction");
     storage_record_fini(&rec);
 
     cr_assert_eq(storage_flush(s, &durable), 0);
-    cr_assert_eq(durable, 5);
+    cr_assert_eq(durable, 6);
     storage_compact(s);
 
-    cr_assert_eq(get1(s, "h", "expired", NULL, &rec), ERR_NOT_FOUND);
+    /* a young expired record keeps its header: its timetag still beats older writes */
+    cr_assert_eq(get1(s, "h", "expired", "", &rec), 0, "a young expired record is kept");
+    cr_assert_eq(rec.timetag, fresh);
+    cr_assert_eq(rec.expire_ts, now - 10);
+    cr_assert_not(storage_record_visible(&rec, now));
+    storage_record_fini(&rec);
+    cr_assert_eq(get1(s, "h", "old-expired", NULL, &rec), ERR_NOT_FOUND);
     cr_assert_eq(get1(s, "h", "old-tomb", NULL, &rec), ERR_NOT_FOUND);
     cr_assert_eq(get1(s, "h", "new-tomb", NULL, &rec), 0, "a fresh tombstone is kept");
     storage_record_fini(&rec);
@@ -249,7 +258,29 @@ Test(storage, compaction_drops_expired_and_old_tombstones)
 
     /* The internal decree key survived the compaction. */
     s = open_db(dbdir, 600);
-    cr_assert_eq(storage_last_applied(s), 5);
+    cr_assert_eq(storage_last_applied(s), 6);
+    storage_close(s);
+}
+
+/* The clock floor: the largest timetag timestamp applied survives a reopen and a compaction
+ * that dropped the record carrying it. */
+Test(storage, max_ts_survives_reopen_and_compaction)
+{
+    struct storage *s = open_db(dbdir, 1);
+    uint64_t old_ts = (uint64_t)clock_wall_us() - 3600ull * 1000000;
+    decree_t durable = 0;
+
+    cr_assert_eq(storage_max_ts(s), 0);
+    put1(s, "h", "a", "x", 0, timetag_make(old_ts - 5, 1, 0), 1);
+    put1(s, "h", "b", NULL, 0, timetag_make(old_ts, 1, 1), 2);
+    put1(s, "h", "c", "y", 0, timetag_make(old_ts - 9, 1, 0), 3);
+    cr_assert_eq(storage_max_ts(s), old_ts);
+    cr_assert_eq(storage_flush(s, &durable), 0);
+    storage_compact(s); /* drops the hour-old tombstone "b" */
+    storage_close(s);
+
+    s = open_db(dbdir, 1);
+    cr_assert_eq(storage_max_ts(s), old_ts);
     storage_close(s);
 }
 
