@@ -28,6 +28,7 @@
 #include "common/xmalloc.h"
 #include "meta/meta_service.h"
 #include "meta/meta_store.h"
+#include "proto/rpc.h"
 
 #define META_CONNECT_TIMEOUT_MIN_MS 10000
 
@@ -123,7 +124,9 @@ config_read(const struct cli *cli)
 static struct meta_service *
 service_start(const struct meta_options *opt)
 {
-    struct meta_service *svc = meta_service_create(opt);
+    struct meta_service *svc;
+    rpc_set_source_address(opt->address);
+    svc = meta_service_create(opt);
     struct meta_store *store;
     int connect_ms = (int)(opt->session_timeout_ms * 2 > META_CONNECT_TIMEOUT_MIN_MS
                                ? opt->session_timeout_ms * 2

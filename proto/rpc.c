@@ -20,6 +20,7 @@
  */
 #include "proto/rpc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
@@ -409,11 +410,29 @@ rpc_client_destroy(struct rpc_client *c)
     xfree(c);
 }
 
+static char source_host[INET_ADDRSTRLEN]; /* set once at startup, then only read */
+
+void
+rpc_set_source_address(const char *addr)
+{
+    char host[INET_ADDRSTRLEN];
+    const char *colon = strrchr(addr, ':');
+    size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
+    struct in_addr a;
+    source_host[0] = '\0';
+    if (n >= sizeof(host))
+        return;
+    memcpy(host, addr, n);
+    host[n] = '\0';
+    if (inet_pton(AF_INET, host, &a) == 1 && a.s_addr != htonl(INADDR_ANY))
+        memcpy(source_host, host, n + 1);
+}
+
 /* Finds or opens the socket for addr. Holds mu. Returns -1 if nanomsg refuses. */
 static int
 conn_sock(struct rpc_client *c, const char *addr)
 {
-    char url[GEOKV_ADDR_MAX + 8];
+    char url[GEOKV_ADDR_MAX + INET_ADDRSTRLEN + 8];
     int sock;
     for (size_t i = 0; i < c->nconns; i++)
         if (strcmp(c->conns[i].addr, addr) == 0)
@@ -424,7 +443,8 @@ conn_sock(struct rpc_client *c, const char *addr)
     if (sock < 0)
         return -1;
     sock_tune(sock);
-    snprintf(url, sizeof(url), "tcp://%s", addr);
+    /* nanomsg's "tcp://local;remote" binds the connection to the local address */
+    snprintf(url, sizeof(url), "tcp://%s%s%s", source_host, source_host[0] ? ";" : "", addr);
     if (nn_connect(sock, url) < 0) {
         nn_close(sock);
         return -1;

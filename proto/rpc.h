@@ -50,6 +50,12 @@ void rpc_reply(struct rpc_request *req, int err, const void *body, size_t len);
  * second), so it is safe to retry anywhere; ERR_TIMEOUT: it may or may not have arrived. body is borrowed for the duration of the callback. */
 typedef void rpc_done_fn(void *arg, int err, const uint8_t *body, size_t len);
 
+/* Process-wide: every connection made from now on leaves from the host of addr ("host:port",
+ * a server passes the address it serves on), so firewall rules, and the tests' network
+ * faults, can tell apart servers that share a machine. A host that is not an IPv4 literal,
+ * or is 0.0.0.0: the kernel picks. Call once at startup, before any client connects. */
+void rpc_set_source_address(const char *addr);
+
 struct rpc_client *rpc_client_create(void);
 /* Fails every pending call with ERR_SHUTDOWN, then frees. */
 void rpc_client_destroy(struct rpc_client *c);

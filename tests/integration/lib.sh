@@ -39,6 +39,11 @@
 # 10 s), then any other live descendant of the test shell (e.g. `bench ... &`) likewise.
 # Nothing else is ever signalled.
 # Env: KEEP=1 keeps the temp dir; ITEST_VERBOSE=1 echoes admin/bench commands.
+# ITEST_HOSTS=1 (for tests that run in a network namespace of their own, tests/nemesis): every
+# server gets its own loopback address, replica I of cluster K 127.K.0.I and meta I 127.K.1.I,
+# so firewall rules can cut the link between two servers; ZooKeeper and the tools stay on
+# 127.0.0.1. ITEST_EXIT_HOOK names a function the exit trap runs after every process ended
+# (it gets the exit status).
 # Exit codes: 0 pass, 77 skip (ctest SKIP_RETURN_CODE), anything else fail.
 
 set -euo pipefail
@@ -232,6 +237,7 @@ _itest_exit() {
       _itest_dump_logs
       itest_log "FAILED with status $rc (${secs}s); test dir $ITEST_DIR" ;;
   esac
+  [ -z "${ITEST_EXIT_HOOK:-}" ] || "$ITEST_EXIT_HOOK" "$rc"
   if [ "${KEEP:-0}" = 1 ]; then
     itest_log "KEEP=1: leaving $ITEST_DIR"
   else
@@ -263,11 +269,24 @@ s.close()')
   done
 }
 
-# meta_list N: prints N comma-separated 127.0.0.1:PORT addresses on free ports.
+# meta_list N: prints N comma-separated HOST:PORT addresses on free ports, for the next
+# cluster to be declared (127.0.0.1, or with ITEST_HOSTS=1 127.K.1.I).
 meta_list() {
-  local n="$1" i out=""
-  for ((i = 0; i < n; i++)); do out="${out:+$out,}127.0.0.1:$(free_port)"; done
+  local n="$1" i out="" k
+  k=$(_next_cluster_ordinal)
+  for ((i = 1; i <= n; i++)); do out="${out:+$out,}$(_server_host "$k" 1 "$i"):$(free_port)"; done
   echo "$out"
+}
+
+# _server_host K KIND I: the host of server I of kind KIND (0 replica, 1 meta) of cluster K.
+_server_host() {
+  if [ "${ITEST_HOSTS:-0}" = 1 ]; then echo "127.$1.$2.$3"; else echo 127.0.0.1; fi
+}
+
+_next_cluster_ordinal() {
+  local existing=("$ITEST_DIR"/state/clusters/*/)
+  [ -d "${existing[0]}" ] || existing=()
+  echo $(( ${#existing[@]} + 1 ))
 }
 
 # ---------------------------------------------------------------- ZooKeeper
@@ -318,12 +337,11 @@ cluster_config() {
   local name="$1" metas="$2" id="${3:-}"
   [ -n "$ZK_PORT" ] || fail "cluster_config before zk_start"
   [ ! -d "$ITEST_DIR/state/clusters/$name" ] || fail "cluster $name declared twice"
-  if [ -z "$id" ]; then
-    local existing=("$ITEST_DIR"/state/clusters/*/)
-    [ -d "${existing[0]}" ] || existing=()
-    id=$(( ${#existing[@]} + 1 ))
-  fi
+  local ordinal
+  ordinal=$(_next_cluster_ordinal)
+  [ -n "$id" ] || id=$ordinal
   mkdir -p "$ITEST_DIR/state/clusters/$name" "$ITEST_DIR/$name"
+  echo "$ordinal" >"$ITEST_DIR/state/clusters/$name/ordinal"
   echo "$metas" >"$ITEST_DIR/state/clusters/$name/metas"
   echo "$id" >"$ITEST_DIR/state/clusters/$name/id"
   : >"$ITEST_DIR/state/clusters/$name/sets"
@@ -473,7 +491,12 @@ replica_addr() {
   _need_cluster
   local f="$ITEST_DIR/state/clusters/$ITEST_CLUSTER/replica$1.port"
   [ -f "$f" ] || free_port >"$f"
-  echo "127.0.0.1:$(cat "$f")"
+  echo "$(replica_host "$1"):$(cat "$f")"
+}
+
+# replica_host I: the host replica server I of the current cluster serves on.
+replica_host() {
+  _server_host "$(cat "$ITEST_DIR/state/clusters/$ITEST_CLUSTER/ordinal")" 0 "$1"
 }
 
 # replica_data_dir I: the data dir of replica server I (kept across restarts).
@@ -572,7 +595,7 @@ nodes_alive() {
   out=$(timeout 10 "$GEOKV_BIN/admin-cli" -m "$META_LIST" nodes 2>/dev/null) || { echo 0; return 0; }
   for f in "$ITEST_DIR/state/clusters/$ITEST_CLUSTER"/replica*.port; do
     [ -f "$f" ] || continue
-    addr="127.0.0.1:$(cat "$f")"
+    addr="$(replica_host "$(basename "$f" .port | sed 's/^replica//')"):$(cat "$f")"
     if grep -F "$addr" <<<"$out" | grep -qviE 'unalive|dead|unknown'; then n=$((n + 1)); fi
   done
   echo "$n"

@@ -38,7 +38,7 @@ most_primaries() {
   out=$("$GEOKV_BIN/admin-cli" -m "$META_LIST" nodes) || return 1
   for f in "$ITEST_DIR/state/clusters/$ITEST_CLUSTER"/replica*.port; do
     i=${f##*/replica}; i=${i%.port}
-    addr="127.0.0.1:$(cat "$f")"
+    addr="$(replica_host "$i"):$(cat "$f")"
     n=$(awk -v a="$addr" '$1 == a {print $3}' <<<"$out")
     if [ "${n:-0}" -gt "$best" ]; then best=$n; besti=$i; fi
   done
