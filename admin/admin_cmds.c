@@ -315,6 +315,40 @@ cmd_digest(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     return ADMIN_FAIL;
 }
 
+/* Compacts every replica of every partition (the operator's manual compaction). */
+static enum admin_result
+cmd_compact(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+            const struct admin_tok *argv)
+{
+    const char *name = argc > 0 ? argv[0].p : ctx->app;
+    struct msg_app_config cfg;
+    int err, failed = 0;
+
+    if (name[0] == '\0')
+        return USAGE_FAIL;
+    err = geokv_query_config(ctx->client, name, ctx->timeout_ms, &cfg);
+    if (err != 0)
+        return fail("compact", err);
+    for (uint32_t i = 0; i < cfg.partition_count; i++) {
+        const struct partition_config *p = &cfg.partitions[i];
+        for (uint32_t j = 0; j <= p->nsecondaries && j <= GEOKV_MAX_REPLICAS; j++) {
+            const char *node = j == 0 ? p->primary : p->secondaries[j - 1];
+            if (node[0] == '\0')
+                continue;
+            err = geokv_replica_compact(ctx->client, node, gpid_make(cfg.app_id, p->pidx),
+                                        ctx->timeout_ms);
+            printf("%-6u %-24s %s\n", p->pidx, node, err ? err_str(err) : "compacted");
+            failed += err != 0;
+        }
+    }
+    msg_app_config_fini(&cfg);
+    if (failed == 0)
+        return ADMIN_OK;
+    fflush(stdout);
+    fprintf(stderr, "error: compact: %d replica(s) failed\n", failed);
+    return ADMIN_FAIL;
+}
+
 static enum admin_result
 cmd_leader(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
            const struct admin_tok *argv)
@@ -721,6 +755,8 @@ static const struct admin_cmd cmds[] = {
      "last_committed", cmd_app, false, 0, 1},
     {"digest", NULL, "[app]", "every replica's last_committed, record count and digest; "
      "fails unless all replicas of each partition agree", cmd_digest, false, 0, 1},
+    {"compact", NULL, "[app]", "compact every replica of a table now (drops tombstones and "
+     "expired records older than tombstone_ttl_seconds)", cmd_compact, false, 0, 1},
     {"leader", NULL, "[meta]", "the meta leader's address (as one meta, or the list, sees it)",
      cmd_leader, false, 0, 1},
     {"server-config", NULL, "<node|all> [key [value]]",

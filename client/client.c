@@ -373,6 +373,15 @@ geokv_replica_digest(struct geokv_client *c, const char *addr, uint64_t gpid, in
     return err;
 }
 
+int
+geokv_replica_compact(struct geokv_client *c, const char *addr, uint64_t gpid, int timeout_ms)
+{
+    struct buf reply = BUF_INIT;
+    int err = rpc_call(c->rpc, addr, RPC_COMPACT, gpid, 0, NULL, 0, timeout_ms, &reply);
+    buf_fini(&reply);
+    return err;
+}
+
 size_t
 geokv_client_meta_count(const struct geokv_client *c)
 {

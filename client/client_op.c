@@ -11,7 +11,8 @@
  * dead primary costs one attempt, not the whole deadline.
  *
  * Idempotency: ops without OP_IDEMPOTENT (incr, check_and_set) are not retried after an
- * attempt timed out, because the request may have been applied.
+ * attempt timed out or failed with ERR_UNCERTAIN (its primary stepped down after proposing
+ * it), because the request may have been applied.
  *
  * client.inflight counts ops between op_start and the end of finish, so client destroy can
  * wait for them; once the client is shutting down, no new attempt starts.
@@ -53,6 +54,7 @@ op_err_retryable(int err, bool idempotent)
     case ERR_APP_UNAVAILABLE:
         return true;
     case ERR_TIMEOUT:
+    case ERR_UNCERTAIN: /* it may have been applied: only an idempotent op may go again */
         return idempotent;
     default:
         return false;

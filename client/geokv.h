@@ -147,7 +147,8 @@ MUST_CHECK int geokv_full_scan(struct geokv_table *t, geokv_record_fn *cb, void 
 /*
  * Adds delta to the integer stored at the key (a missing key counts as 0) and returns the
  * result in *new_value. ttl_s 0 keeps the record's expiry. ERR_NOT_A_NUMBER, ERR_OVERFLOW.
- * Not idempotent: on ERR_TIMEOUT the increment may or may not have been applied.
+ * Not idempotent: on ERR_TIMEOUT or ERR_UNCERTAIN the increment may or may not have been
+ * applied (it is never retried after either).
  */
 MUST_CHECK int geokv_incr(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key,
                           int64_t delta, uint32_t ttl_s, int64_t *new_value, int timeout_ms);
@@ -157,7 +158,7 @@ MUST_CHECK int geokv_incr(struct geokv_table *t, struct bytes hash_key, struct b
  * compares with operand — sets (hash_key, set_sort_key) = value and returns 0; otherwise
  * returns ERR_CHECK_FAILED. If check_value is not NULL, the current value of the checked key
  * is appended to it and *check_exist says whether it exists (both may be NULL).
- * Not idempotent: on ERR_TIMEOUT the set may or may not have been done.
+ * Not idempotent: on ERR_TIMEOUT or ERR_UNCERTAIN the set may or may not have been done.
  */
 MUST_CHECK int geokv_check_and_set(struct geokv_table *t, struct bytes hash_key,
                                    struct bytes check_sort_key, uint32_t check_type,
@@ -256,6 +257,10 @@ MUST_CHECK int geokv_dup_modify(struct geokv_client *c, const char *app, uint64_
  */
 MUST_CHECK int geokv_replica_digest(struct geokv_client *c, const char *addr, uint64_t gpid,
                                     int timeout_ms, struct msg_digest_resp *out);
+/* Asks the replica server at addr to compact its replica of gpid now (drops tombstones and
+ * expired records past tombstone_ttl_seconds) and waits for it. One attempt. */
+MUST_CHECK int geokv_replica_compact(struct geokv_client *c, const char *addr, uint64_t gpid,
+                                     int timeout_ms);
 
 /* ---- admin calls (any server, directly) ---- */
 

@@ -36,7 +36,9 @@
     XX(ERR_NOT_A_NUMBER, -30025, "value is not an integer")                          \
     XX(ERR_SHUTDOWN, -30026, "shutting down")                                        \
     XX(ERR_CONFIG, -30027, "bad configuration")                                      \
-    XX(ERR_OVERFLOW, -30028, "integer overflow")
+    XX(ERR_OVERFLOW, -30028, "integer overflow")                                     \
+    XX(ERR_UNCERTAIN, -30029, "outcome unknown: the request may or may not have been applied") \
+    XX(ERR_DISK_FULL, -30030, "the replica's disk is full")
 
 enum err_code {
 #define ERR_ENUM(name, val, msg) name = val,
@@ -45,7 +47,7 @@ enum err_code {
 };
 
 #define ERR_FIRST (-30001)
-#define ERR_LAST (-30028)
+#define ERR_LAST (-30030)
 
 /* Symbolic name ("ERR_TIMEOUT", "EIO", "OK") of any return code. Static string. */
 const char *err_name(int err);

@@ -13,6 +13,12 @@
  * Points in use (keep this list current):
  *   file_copy_corrupt_chunk  replica/file_copy.c: a served RPC_FILE_READ chunk gets one
  *                            byte flipped after its CRC32C was computed.
+ *   plog_fsync_error         replica/plog.c: an fdatasync of the plog fails with EIO (the
+ *                            syncs at open count too).
+ *   replica_install_open     replica/replica.c: opening RocksDB while installing a checkpoint
+ *                            (the copy, or the old data after a failed install) fails.
+ *   beacon_apply_delay       replica/replica_stub.c: the beacon thread sleeps 1 s before it
+ *                            applies a beacon reply.
  *
  * Thread-safe (a mutex, taken only when something is armed).
  */

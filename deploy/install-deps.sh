@@ -13,6 +13,7 @@ PKGS=(
   libcriterion-dev
   redis-server redis-tools
   procps curl netcat-openbsd python3
+  strace iptables iproute2 faketime libfaketime
 )
 
 missing=()

@@ -94,7 +94,7 @@ replica_on_dup_apply(struct replica *r, struct rpc_request *req)
     struct unpacked *zone = NULL;
     struct mutation m = {0};
     bool undecided = false;
-    int rc = replica_check_primary(r);
+    int rc = replica_check_writable(r);
     if (rc == 0)
         rc = msg_dup_apply_req_decode(req->env.body, req->env.body_len, &a, &zone);
     if (rc == 0 && (a.source_cluster_id == r->cluster_id ||

@@ -231,6 +231,8 @@ follow_done(struct replica *r, void *arg)
                      "retrying", f->master.cluster, f->master.app, j->why[0] ? j->why : "install",
                   err_str(j->rc), f->failures);
         xfree(j);
+        if (r->storage == NULL)
+            stub_close_replica(r);
         return;
     }
     if (mark_copied(r) != 0)

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/runtime_config.h"
+#include "proto/rpc.h"
 #include "replica/stub.h"
 
 static void
@@ -20,7 +21,9 @@ usage(FILE *f)
                "  -a, --address H:P      address to serve on (and report to the meta)\n"
                "  -d, --data-dir DIR     where partitions are stored\n"
                "  -s, --set S.K=V        override a configuration value\n"
-               "  -h, --help             this help\n");
+               "  -h, --help             this help\n"
+               "Exit status: 0 stopped by a signal, 1 could not start, 2 bad flags or config,\n"
+               "3 a partition's log lost durability (an fsync failed): restart it.\n");
 }
 
 int
@@ -89,6 +92,7 @@ main(int argc, char **argv)
         fprintf(stderr, "geokv-replica: cannot serve /metrics on %s\n", metrics_address);
         return 1;
     }
+    rpc_set_source_address(address);
     if (stub_create(cfg, address, data_dir, &stub) != 0) {
         fprintf(stderr, "geokv-replica: cannot start (see the log above)\n");
         config_destroy(cfg);

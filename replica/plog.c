@@ -21,6 +21,11 @@
  * (kept for inspection, ignored by later opens) so the plog again ends at the last good decree.
  * Empty segments are removed.
  *
+ * Durability failures are sticky: once an fsync (or a truncate, which rewrites what is durable)
+ * fails, the kernel may have dropped the dirty pages and a later fsync would succeed without
+ * them, so nothing the plog says is durable can be trusted any more. Every later call fails
+ * with the first error (plog_broken); the owner stops, and a reopen syncs every segment again.
+ *
  * Invariants: segs[] is in decree order and every entry holds at least one record; when
  * nsegs > 0, fd is open for writing on segs[nsegs - 1] (the active segment); last_decree is
  * the last decree appended (committed or pending).
@@ -43,6 +48,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/crc32c.h"
+#include "common/failpoint.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -69,6 +75,7 @@ struct plog {
     decree_t pending_first; /* 0 if nothing pending */
     decree_t last_decree;
     int64_t dirty_since_ms; /* first unsynced write (PLOG_FSYNC_INTERVAL); 0 = clean */
+    int broken;             /* the first durability failure (sticky), 0 if none */
 };
 
 /* A buffered reader over the first `size` bytes of one segment. */
@@ -81,6 +88,27 @@ struct seg_reader {
 };
 
 /* ---------------------------------------------------------------- small helpers */
+
+/* Records a durability failure (see the top of the file) and returns it. */
+static int
+set_broken(struct plog *p, int rc, const char *what)
+{
+    if (p->broken == 0) {
+        p->broken = rc;
+        LOG_ERROR("plog %s: %s failed: %s; the log is unusable until it is reopened", p->dir,
+                  what, err_str(rc));
+    }
+    return rc;
+}
+
+/* fdatasync, or the failure the plog_fsync_error fail point injects. */
+static int
+data_sync(int fd)
+{
+    if (FAIL_POINT("plog_fsync_error"))
+        return -EIO;
+    return fdatasync(fd) == 0 ? 0 : -errno;
+}
 
 static char *
 seg_path(const struct plog *p, decree_t first)
@@ -364,6 +392,16 @@ open_one_segment(struct plog *p, const decree_t *firsts, size_t i, size_t n)
         }
         quarantine_after(p, firsts + i + 1, n - i - 1);
     }
+    if (seg.size > 0 && p->opts.fsync_mode != PLOG_FSYNC_NEVER) {
+        /* what is read back must be on disk: an earlier process may have stopped on a failed
+         * fsync, its records left only in the page cache */
+        int src = data_sync(fd);
+        if (src != 0) {
+            LOG_ERROR("plog %s: fdatasync at open: %s", path, err_str(src));
+            rc = src;
+            goto out_close;
+        }
+    }
     if (seg.size == 0) {
         if (unlink(path) != 0)
             LOG_WARN("plog %s: unlink empty segment: %s", path, strerror(errno));
@@ -480,13 +518,12 @@ plog_append(struct plog *p, decree_t decree, const void *payload, size_t len)
 static int
 sync_active(struct plog *p)
 {
+    int rc;
     if (p->fd < 0 || p->dirty_since_ms == 0)
         return 0;
-    if (fdatasync(p->fd) != 0) {
-        int rc = -errno;
-        LOG_ERROR("plog %s: fdatasync: %s", p->dir, strerror(-rc));
-        return rc;
-    }
+    rc = data_sync(p->fd);
+    if (rc != 0)
+        return set_broken(p, rc, "fdatasync");
     p->dirty_since_ms = 0;
     return 0;
 }
@@ -519,7 +556,7 @@ roll_segment(struct plog *p)
     return 0;
 
 out_unlink:
-    LOG_ERROR("plog %s: fsync dir: %s", p->dir, strerror(-rc));
+    (void)set_broken(p, rc, "fsync of the directory");
     close(p->fd);
     p->fd = -1;
     {
@@ -560,6 +597,8 @@ plog_commit(struct plog *p)
 {
     int rc;
 
+    if (p->broken)
+        return p->broken;
     if (p->pending.len == 0)
         return 0;
     if (p->nsegs == 0 || p->segs[p->nsegs - 1].size >= p->opts.segment_bytes) {
@@ -583,6 +622,8 @@ plog_commit(struct plog *p)
 int
 plog_sync_if_due(struct plog *p)
 {
+    if (p->broken)
+        return p->broken;
     if (p->dirty_since_ms == 0 || p->opts.fsync_mode == PLOG_FSYNC_NEVER)
         return 0;
     if (p->opts.fsync_mode == PLOG_FSYNC_INTERVAL &&
@@ -746,15 +787,18 @@ plog_truncate(struct plog *p, decree_t after)
         if (rc == 0)
             rc = open_active(p, 0);
         if (rc == 0)
-            rc = fdatasync(p->fd) == 0 ? 0 : -errno;
+            rc = data_sync(p->fd);
     }
     if (rc == 0 && p->opts.fsync_mode != PLOG_FSYNC_NEVER)
         rc = file_sync_path(p->dir, O_RDONLY | O_DIRECTORY);
-    if (rc != 0)
-        LOG_ERROR("plog %s: truncate after decree %" PRId64 ": %s", p->dir, (int64_t)after,
-                  err_str(rc));
     p->last_decree = after;
-    return rc;
+    return rc != 0 ? set_broken(p, rc, "truncate") : 0;
+}
+
+int
+plog_broken(const struct plog *p)
+{
+    return p->broken;
 }
 
 int

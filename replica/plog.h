@@ -48,6 +48,11 @@ typedef int plog_replay_cb(void *arg, decree_t decree, const uint8_t *payload, s
 /* Calls cb for every committed record with decree > from, in order. */
 MUST_CHECK int plog_replay(struct plog *p, decree_t from, plog_replay_cb *cb, void *arg);
 
+/* The first durability failure (a failed fsync or truncate), 0 if none. Once set, every call
+ * that writes fails with it: what is on disk is unknown, so the owner must stop using the plog
+ * and reopen it (which syncs every segment again) rather than acknowledge anything more. */
+int plog_broken(const struct plog *p);
+
 /* Drops every record with decree > after (commits pending records first). A secondary uses it
  * when a new primary re-proposes decrees it had logged from an older ballot. */
 MUST_CHECK int plog_truncate(struct plog *p, decree_t after);

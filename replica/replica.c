@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/failpoint.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -179,6 +180,7 @@ replica_open(uint64_t gpid, const char *dir, const struct replica_opts *opts, st
     r->gpid = gpid;
     r->role = ROLE_INACTIVE;
     r->storage_opts = opts->storage;
+    r->opts = opts;
     r->batch = storage_batch_create();
     r->cluster_id = opts->cluster_id;
     snprintf(r->dir, sizeof(r->dir), "%s", dir);
@@ -223,7 +225,7 @@ replica_close(struct replica *r)
     if (r == NULL)
         return;
     replica_flush(r);
-    replica_fail_waiting(r, ERR_NOT_PRIMARY);
+    replica_fail_waiting(r);
     for (size_t i = 0; i < r->nacks; i++)
         rpc_reply(r->acks[i], ERR_PARTITION_NOT_HERE, NULL, 0);
     for (size_t i = 0; i < r->plist_n; i++) {
@@ -240,6 +242,15 @@ replica_close(struct replica *r)
     xfree(r);
 }
 
+/* Opens the partition's RocksDB at db during an install (fail point replica_install_open). */
+static int
+install_open(struct replica *r, const char *db)
+{
+    if (FAIL_POINT("replica_install_open"))
+        return ERR_IO;
+    return storage_open(db, r->storage_opts, &r->storage);
+}
+
 int
 replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree)
 {
@@ -248,8 +259,10 @@ replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree)
     snprintf(db, sizeof(db), "%s/rocksdb", r->dir);
     snprintf(old, sizeof(old), "%s/rocksdb.replaced", r->dir);
     rm_rf(old);
-    replica_fail_waiting(r, ERR_NOT_PRIMARY);
+    replica_fail_waiting(r);
     rc = plog_truncate(r->plog, 0); /* what we had logged is older than the checkpoint */
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < r->plist_n; i++) {
         buf_fini(&r->plist[i].encoded);
         buf_fini(&r->plist[i].reply);
@@ -257,24 +270,22 @@ replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree)
     r->plist_n = 0;
     storage_close(r->storage);
     r->storage = NULL;
-    if (rc == 0 && (rename(db, old) != 0 || rename(dir, db) != 0))
+    if (rename(db, old) != 0) {
         rc = -errno;
-    if (rc == 0)
-        rc = storage_open(db, r->storage_opts, &r->storage);
-    if (rc == 0 && storage_last_applied(r->storage) != decree)
-        rc = ERR_INVALID_DATA;
-    if (rc != 0) {
-        RLOG_ERROR(r, "installing checkpoint %s failed: %s", dir, err_str(rc));
-        if (r->storage) /* opened, but not at the expected decree */
-            storage_close(r->storage);
-        r->storage = NULL;
-        rm_rf(db);
-        if (rename(old, db) != 0 || storage_open(db, r->storage_opts, &r->storage) != 0)
-            ASSERT(!"cannot reopen the partition's previous data after a failed install");
-        r->last_committed = r->last_prepared = r->durable_prepared = r->verified =
-            storage_last_applied(r->storage);
-        return rc; /* still a learner on its old data: the next round tries again */
+        goto out_reopen;
     }
+    if (rename(dir, db) != 0) {
+        rc = -errno;
+        goto out_restore;
+    }
+    rc = install_open(r, db);
+    if (rc == 0 && storage_last_applied(r->storage) != decree) {
+        rc = ERR_INVALID_DATA;
+        storage_close(r->storage);
+        r->storage = NULL;
+    }
+    if (rc != 0)
+        goto out_restore;
     rm_rf(old);
     drop_old_dirs(r, "learn.", INT64_MAX); /* copies of other checkpoints, now useless */
     r->last_committed = r->last_prepared = r->durable_prepared = r->last_durable = decree;
@@ -283,6 +294,23 @@ replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree)
         r->last_ts_us = storage_max_ts(r->storage);
     RLOG_INFO(r, "installed checkpoint at decree %" PRId64, decree);
     return 0;
+
+out_restore:
+    rm_rf(db);
+    if (rename(old, db) != 0)
+        RLOG_ERROR(r, "rename %s -> %s: %s", old, db, strerror(errno));
+out_reopen:
+    RLOG_ERROR(r, "installing checkpoint %s failed: %s", dir, err_str(rc));
+    if (install_open(r, db) != 0) {
+        RLOG_ERROR(r, "the previous data does not open either: the partition closes here "
+                      "(the meta assigns it again, and it learns from scratch)");
+        r->storage = NULL; /* the caller closes r (stub_close_replica) */
+        r->last_prepared = r->durable_prepared = r->verified = r->last_committed;
+        return rc;
+    }
+    r->last_committed = r->last_prepared = r->durable_prepared = r->verified =
+        storage_last_applied(r->storage);
+    return rc; /* still a learner on its old data: the next round tries again */
 }
 
 int
@@ -295,6 +323,15 @@ replica_gc(struct replica *r)
     r->last_durable = durable;
     /* keep what a duplication has not confirmed yet */
     return plog_gc(r->plog, durable < floor ? durable : floor);
+}
+
+void
+replica_on_compact(struct replica *r, struct rpc_request *req)
+{
+    int64_t t0 = clock_mono_ms();
+    storage_compact(r->storage);
+    RLOG_INFO(r, "compacted on request in %" PRId64 " ms", clock_mono_ms() - t0);
+    rpc_reply(req, 0, NULL, 0);
 }
 
 static int

@@ -67,11 +67,11 @@ prepared_fini(struct prepared *e)
 }
 
 void
-replica_fail_waiting(struct replica *r, int err)
+replica_fail_waiting(struct replica *r)
 {
     for (size_t i = 0; i < r->plist_n; i++)
         if (r->plist[i].req) {
-            rpc_reply(r->plist[i].req, err, NULL, 0);
+            rpc_reply(r->plist[i].req, ERR_UNCERTAIN, NULL, 0);
             r->plist[i].req = NULL;
         }
 }
@@ -88,7 +88,7 @@ plist_truncate(struct replica *r, decree_t after)
     while (r->last_prepared > after) {
         struct prepared *e = &r->plist[--r->plist_n];
         if (e->req)
-            rpc_reply(e->req, ERR_NOT_PRIMARY, NULL, 0);
+            rpc_reply(e->req, ERR_UNCERTAIN, NULL, 0);
         prepared_fini(e);
         r->last_prepared--;
     }
@@ -149,13 +149,22 @@ replica_commit_upto(struct replica *r, decree_t upto)
     return 0;
 }
 
+/* Whether commits wait for p: a member, or a learner the meta may be making one. A learner
+ * joins holding every decree committed before it was asked for, and it must not miss one
+ * committed while the meta decides, or, promoted later, it would lose it. */
+static bool
+counts_for_commit(const struct peer *p)
+{
+    return p->member || p->upgrade_asked;
+}
+
 /* Primary: commits what every member has logged. */
 static void
 try_commit(struct replica *r)
 {
     decree_t to = r->durable_prepared;
     for (int i = 0; i < r->npeers; i++)
-        if (r->peers[i].member && r->peers[i].acked < to)
+        if (counts_for_commit(&r->peers[i]) && r->peers[i].acked < to)
             to = r->peers[i].acked;
     replica_commit_upto(r, to);
 }
@@ -197,6 +206,7 @@ struct prepare_ctx {
     ballot_t ballot;
     uint32_t gen;
     decree_t upto;
+    decree_t committed; /* the commit point the prepare carried */
 };
 
 static struct peer *
@@ -216,8 +226,10 @@ check_learners(struct replica *r)
 {
     for (int i = 0; i < r->npeers; i++) {
         struct peer *p = &r->peers[i];
-        if (!p->member && !p->upgrade_asked && p->acked >= r->last_committed) {
+        if (!p->member && !p->upgrade_asked && p->acked >= r->last_committed &&
+            clock_mono_ms() >= p->ask_after_ms) {
             p->upgrade_asked = true;
+            p->progress_ms = clock_mono_ms();
             RLOG_INFO(r, "learner %s caught up (decree %" PRId64 "): asking the meta to add it",
                       p->addr, p->acked);
             replica_propose_config(r, CONFIG_UPGRADE_LEARNER, p->addr);
@@ -225,9 +237,12 @@ check_learners(struct replica *r)
     }
 }
 
-/* Handles a failed prepare to p. */
+/* Handles a failed prepare to p. A peer verifies its log only up to the commit point a
+ * prepare carries (committed), which may be below ours by now: it misses committed decrees
+ * only if it has less than that. */
 static void
-prepare_failed(struct replica *r, struct peer *p, int err, const uint8_t *body, size_t len)
+prepare_failed(struct replica *r, struct peer *p, int err, const uint8_t *body, size_t len,
+               decree_t committed)
 {
     struct msg_replica_state st;
     if (err == ERR_PARTITION_NOT_HERE && !p->member) { /* a learner that gave up or moved */
@@ -240,7 +255,7 @@ prepare_failed(struct replica *r, struct peer *p, int err, const uint8_t *body, 
         return;
     }
     if (err == ERR_INVALID_STATE && msg_replica_state_decode(body, len, &st) == 0) {
-        if (st.last_prepared >= r->last_committed) {
+        if (st.last_prepared >= committed) {
             /* a gap: resend every uncommitted decree (it keeps what it has from our ballot) */
             if (p->acked > st.last_prepared)
                 p->acked = st.last_prepared;
@@ -250,7 +265,9 @@ prepare_failed(struct replica *r, struct peer *p, int err, const uint8_t *body, 
         if (p->member) {
             RLOG_WARN(r, "%s misses committed decrees (it has %" PRId64 "): it must learn",
                       p->addr, st.last_prepared);
-            replica_propose_config(r, CONFIG_REMOVE_SECONDARY, p->addr);
+            if (!p->remove_asked)
+                replica_propose_config(r, CONFIG_REMOVE_SECONDARY, p->addr);
+            p->remove_asked = true;
             p->sent = p->acked;
             p->retry_at_ms = clock_mono_ms() + PREPARE_RETRY_MS;
         } else { /* a learner that fell behind (a prepare overtook its learn reply): it learns
@@ -283,8 +300,10 @@ on_prepare_reply(struct replica *r, void *arg, int err, const uint8_t *body, siz
     if (err == 0 && msg_replica_state_decode(body, len, &st) == 0) {
         /* st.last_prepared: logged, synced and known to be our versions, contiguously */
         decree_t got = st.last_prepared < ctx->upto ? st.last_prepared : ctx->upto;
-        if (got > p->acked)
+        if (got > p->acked) {
             p->acked = got;
+            p->progress_ms = clock_mono_ms();
+        }
         if (got < ctx->upto && p->sent > got && p->resent_from != got) {
             p->sent = got > r->last_committed || !p->member ? got : r->last_committed;
             p->resent_from = got; /* it holds another ballot's versions there: resend */
@@ -295,7 +314,7 @@ on_prepare_reply(struct replica *r, void *arg, int err, const uint8_t *body, siz
         if (err != ERR_PARTITION_NOT_HERE)
             RLOG_WARN(r, "prepare up to %" PRId64 " to %s failed: %s", ctx->upto, p->addr,
                       err_name(err));
-        prepare_failed(r, p, err ? err : ERR_INVALID_DATA, body, len);
+        prepare_failed(r, p, err ? err : ERR_INVALID_DATA, body, len, ctx->committed);
     }
     xfree(ctx);
     if (r->role != ROLE_PRIMARY)
@@ -326,6 +345,7 @@ send_prepare_to(struct replica *r, struct peer *p)
     ctx->ballot = r->ballot;
     ctx->gen = p->gen;
     ctx->upto = d;
+    ctx->committed = r->last_committed;
     p->sent = d;
     p->inflight++;
     stub_call(r, p->addr, RPC_PREPARE, &body, PREPARE_TIMEOUT_MS, on_prepare_reply, ctx);
@@ -377,8 +397,12 @@ replica_flush(struct replica *r)
         rc = plog_commit(r->plog);
         if (rc == 0)
             r->durable_prepared = r->last_prepared;
-        else
-            RLOG_ERROR(r, "plog sync failed: %s", err_str(rc));
+        if (rc != 0 && r->log_error == 0) /* once per episode: it is retried at every flush */
+            RLOG_ERROR(r, "plog write failed: %s (retried; new writes are refused meanwhile)",
+                       err_str(rc));
+        else if (rc == 0 && r->log_error != 0)
+            RLOG_INFO(r, "plog writes work again");
+        r->log_error = rc;
     }
     if (r->nacks > 0)
         answer_acks(r, rc);
@@ -532,6 +556,37 @@ replica_on_group_check(struct replica *r, struct rpc_request *req)
 
 /* ---------------- primary: group check ---------------- */
 
+/* A secondary that acknowledges nothing while prepares wait for it (its disk is full, the
+ * link to it is cut, but it beacons, so the meta keeps it) would hold every write forever:
+ * after ack_timeout_ms without progress it is removed from the configuration, as PacificA
+ * prescribes, and writes go on without it (the meta adds a learner later). */
+static void
+remove_stalled(struct replica *r)
+{
+    int64_t now = clock_mono_ms();
+    for (int i = 0; i < r->npeers; i++) {
+        struct peer *p = &r->peers[i];
+        if (!counts_for_commit(p) || p->acked >= r->last_prepared) {
+            p->progress_ms = now;
+            continue;
+        }
+        if (p->remove_asked || now - p->progress_ms < r->opts->ack_timeout_ms)
+            continue;
+        if (!p->member) { /* a joining learner that stalled: writes stop waiting for it */
+            RLOG_WARN(r, "learner %s stalled while joining: writes no longer wait for it",
+                      p->addr);
+            p->upgrade_asked = false;
+            p->ask_after_ms = now + r->opts->ack_timeout_ms;
+            continue;
+        }
+        p->remove_asked = true;
+        RLOG_WARN(r, "secondary %s acknowledged nothing for %" PRId64 " ms (it has %" PRId64
+                     ", prepared %" PRId64 "): asking the meta to remove it",
+                  p->addr, now - p->progress_ms, p->acked, r->last_prepared);
+        replica_propose_config(r, CONFIG_REMOVE_SECONDARY, p->addr);
+    }
+}
+
 /* A group check answer also tells how far an idle learner has applied. */
 static void
 on_group_check_reply(struct replica *r, void *arg, int err, const uint8_t *body, size_t len)
@@ -565,6 +620,8 @@ replica_group_check_cron(struct replica *r)
 {
     struct msg_group_check_req m;
     struct buf body = BUF_INIT;
+    if (r->log_error != 0)
+        stub_mark_dirty(r); /* retries the plog write (a full disk may have room again) */
     if (r->role != ROLE_PRIMARY)
         return;
     m.config = r->config;
@@ -580,4 +637,5 @@ replica_group_check_cron(struct replica *r)
     send_prepares(r); /* resend after failures whose retry time has come */
     try_commit(r);
     check_learners(r); /* an idle partition's learner is caught up at once */
+    remove_stalled(r);
 }

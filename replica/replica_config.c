@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "proto/rpc_codes.h"
@@ -46,7 +47,7 @@ replica_peer_gen(void)
 void
 replica_step_down(struct replica *r, uint32_t role)
 {
-    replica_fail_waiting(r, ERR_NOT_PRIMARY);
+    replica_fail_waiting(r);
     r->npeers = 0;
     r->role = role;
     dup_stop(r);
@@ -66,11 +67,13 @@ rebuild_peers(struct replica *r, bool promoted)
         memcpy(p->addr, r->config.secondaries[i], sizeof(p->addr));
         p->acked = p->sent = r->last_committed;
         p->gen = replica_peer_gen();
+        p->progress_ms = clock_mono_ms();
         for (int k = 0; k < nold && !promoted; k++)
             if (strcmp(old[k].addr, p->addr) == 0)
                 *p = old[k];
         p->member = true;
         p->upgrade_asked = false;
+        p->remove_asked = false;
     }
     for (int k = 0; k < nold && !promoted && r->npeers < GEOKV_MAX_REPLICAS; k++)
         if (!old[k].member && !is_secondary(&r->config, old[k].addr))
@@ -151,7 +154,7 @@ on_proposal_reply(struct replica *r, void *arg, int err, const uint8_t *body, si
             r->bump_asked = 0; /* the next assignment asks again */
         for (int i = 0; i < r->npeers; i++)
             if (strcmp(r->peers[i].addr, ctx->node) == 0)
-                r->peers[i].upgrade_asked = false; /* ask again later */
+                r->peers[i].upgrade_asked = r->peers[i].remove_asked = false; /* ask again */
     }
     xfree(ctx);
 }

@@ -55,9 +55,13 @@ struct peer {
     decree_t sent;       /* prepares sent up to here */
     int inflight;        /* prepare RPCs outstanding */
     int64_t retry_at_ms; /* after a failure, resend from acked at this time */
-    bool upgrade_asked;  /* learner: CONFIG_UPGRADE_LEARNER sent to the meta */
+    bool upgrade_asked;  /* learner: CONFIG_UPGRADE_LEARNER sent to the meta; from then on
+                          * commits wait for it as for a member */
+    int64_t ask_after_ms; /* learner: do not ask again before this (it stalled once) */
     uint32_t gen;        /* changes when the peer's state is reset: older replies are stale */
     decree_t resent_from; /* the last point a resend restarted from (one resend per gap) */
+    int64_t progress_ms; /* member: when it last acknowledged something new or was caught up */
+    bool remove_asked;   /* member: CONFIG_REMOVE_SECONDARY sent (it stopped acknowledging) */
 };
 
 struct replica {
@@ -68,11 +72,13 @@ struct replica {
     char dir[512];
     struct storage *storage;
     const struct storage_opts *storage_opts;
+    const struct replica_opts *opts; /* borrowed from the stub, read-only */
     struct plog *plog;
     struct stub_loop *loop;
     decree_t last_committed; /* applied to storage; on the primary: acknowledged */
     decree_t last_prepared;  /* appended to the plog */
     decree_t durable_prepared; /* the plog is synced up to here */
+    int log_error;           /* the last plog write failed with this (ENOSPC...); 0 if not */
     decree_t serve_from;     /* a new primary serves once it committed up to here */
     decree_t verified;       /* secondary: prepared decrees up to here are the primary's own
                               * versions, so its commit point may apply them */
@@ -107,6 +113,8 @@ struct replica_opts {
     const struct plog_opts *plog;
     const struct storage_opts *storage;
     unsigned cluster_id;
+    int64_t ack_timeout_ms; /* a secondary that acknowledges nothing new for this long while
+                             * prepares wait is removed from the configuration */
 };
 /* Opens (creating if needed) the partition in dir, applies the committed part of the plog
  * past the applied decree and keeps the rest as prepared. Role starts as ROLE_INACTIVE. */
@@ -114,10 +122,14 @@ MUST_CHECK int replica_open(uint64_t gpid, const char *dir, const struct replica
                             struct replica **out);
 /* Fails what is waiting, syncs and closes. */
 void replica_close(struct replica *r);
-/* Replaces the data with the checkpoint in dir (copied from the primary) at decree. */
+/* Replaces the data with the checkpoint in dir (copied from the primary) at decree. On
+ * failure r keeps its previous data, or, if that does not open either (a full disk),
+ * r->storage is NULL and the caller must close r at once (stub_close_replica). */
 MUST_CHECK int replica_install_checkpoint(struct replica *r, const char *dir, decree_t decree);
 /* Applies one decoded mutation's ops to batch (used by replay and the write path). */
 void replica_batch_mutation(struct storage_batch *b, const struct mutation *m);
+/* RPC_COMPACT: compacts the partition's storage now (blocks its loop meanwhile). */
+void replica_on_compact(struct replica *r, struct rpc_request *req);
 /* Flushes RocksDB and drops plog segments below the durable decree. */
 MUST_CHECK int replica_gc(struct replica *r);
 MUST_CHECK int replica_checkpoint(struct replica *r, decree_t *decree, char *dir, size_t dirlen);
@@ -147,6 +159,9 @@ int replica_read_latest(struct replica *r, struct bytes hk, struct bytes sk,
                         struct storage_record *rec, bool *proposed);
 /* 0 if r may serve clients now (primary, lease valid), else the error to answer. */
 int replica_check_primary(struct replica *r);
+/* As replica_check_primary, for a write: also refused (ERR_DISK_FULL, ERR_IO) at once while
+ * the plog cannot be written, rather than proposed to wait for space. */
+int replica_check_writable(struct replica *r);
 
 /* ---- replica_2pc.c: prepare, commit ---- */
 /* Primary: logs m (ops filled in) with the next decree; req is answered with reply once it
@@ -171,8 +186,10 @@ void replica_plist_push(struct replica *r, decree_t decree, ballot_t ballot, con
                         size_t len);
 /* Applies prepared decrees up to `upto` (bounded by last_prepared) to storage. */
 int replica_commit_upto(struct replica *r, decree_t upto);
-/* Fails every waiting client request with err (on losing the primary role). */
-void replica_fail_waiting(struct replica *r, int err);
+/* Fails every waiting client request (on losing the primary role) with ERR_UNCERTAIN: each
+ * was proposed, and a new primary may still commit it, so a client must not take the failure
+ * for "not done" (an incr retried elsewhere would count twice). */
+void replica_fail_waiting(struct replica *r);
 
 /* Leaves the primary role (to ROLE_INACTIVE unless role says otherwise): fails waiting
  * writes, forgets the peers, stops shipping. */
@@ -203,11 +220,14 @@ void replica_on_digest(struct replica *r, struct rpc_request *req);
 /* ---- replica_stub.c: services the replica code calls ---- */
 /* Puts r on its loop's dirty list so replica_flush runs before the loop sleeps. */
 void stub_mark_dirty(struct replica *r);
+/* Closes and frees r (its storage is unusable); the meta assigns it again later. The caller
+ * must not touch r afterwards: call it last in a task. */
+void stub_close_replica(struct replica *r);
 size_t stub_max_value_bytes(void);
 /* This server's address ("host:port"). */
 const char *stub_address(void);
 /* True while the meta's lease on this server is valid (a primary serves only then). */
-bool stub_lease_valid(void);
+bool stub_lease_valid(const struct replica *r);
 /* Completion of stub_call, run on r's loop; r is NULL if the replica closed meanwhile
  * (then fn only frees ctx). body is borrowed for the call. */
 typedef void replica_reply_fn(struct replica *r, void *ctx, int err, const uint8_t *body,

@@ -209,6 +209,8 @@ copy_done(struct replica *r, void *arg)
             RLOG_WARN(r, "checkpoint copy from %s failed: %s", job->primary, err_str(job->rc));
         r->learning = false; /* the next round learns the log after the checkpoint */
         r->copying = false;
+        if (r->storage == NULL)
+            stub_close_replica(r);
     }
     xfree(job);
 }

@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/clock.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/metrics.h"
@@ -46,6 +48,7 @@ struct stub_loop {
     size_t nsnap;
     struct dup_confirm *dup_snap; /* confirmed decrees of the duplications it ships */
     size_t ndup_snap;
+    int64_t lease_until_ms; /* its primaries serve only before this (monotonic); loop only */
 };
 
 /* A remote cluster from [pegasus.clusters], with its client created on first use. */
@@ -62,7 +65,6 @@ struct stub {
     char metas[MAX_METAS][GEOKV_ADDR_MAX];
     int nmetas;
     atomic_int meta_idx;          /* the meta believed to lead (set by the beacon thread) */
-    atomic_int_fast64_t lease_until_ms; /* primaries serve only before this (monotonic) */
     atomic_bool stopping;         /* no new outgoing calls or blocking jobs */
     struct stub_loop *loops;
     int nloops;
@@ -104,9 +106,9 @@ stub_address(void)
 }
 
 bool
-stub_lease_valid(void)
+stub_lease_valid(const struct replica *r)
 {
-    return clock_mono_ms() < atomic_load(&the_stub->lease_until_ms);
+    return clock_mono_ms() < r->loop->lease_until_ms;
 }
 
 struct rpc_client *
@@ -236,6 +238,25 @@ publish(struct stub_loop *sl)
     pthread_mutex_unlock(&sl->snap_mu);
 }
 
+/*
+ * A partition's plog lost durability (a failed fsync: plog_broken). Nothing it logged since
+ * its last good sync may be acknowledged, and nothing this process believes about that log
+ * can be trusted, so the whole server stops at once, like a crash and without the clean
+ * shutdown that would write more (PostgreSQL and etcd stop on a failed fsync too). Restarted,
+ * it reopens the plog (which syncs every segment again or fails to open) and catches up from
+ * its peers; the meta gives its primaries new ballots. Runs on: replica loop.
+ */
+static void
+stop_if_log_broken(struct replica *r)
+{
+    int rc = plog_broken(r->plog);
+    if (rc == 0)
+        return;
+    RLOG_ERROR(r, "FATAL: the plog lost durability (%s): stopping the server; restart it to "
+                  "recover", err_str(rc));
+    _exit(STUB_EXIT_LOG_BROKEN);
+}
+
 /* Group commit of everything the batch of tasks wrote. Runs on: replica loop. */
 static void
 loop_before_sleep(void *arg)
@@ -247,6 +268,7 @@ loop_before_sleep(void *arg)
         sl->dirty = r->next_dirty;
         r->dirty = false;
         replica_flush(r);
+        stop_if_log_broken(r);
     }
     if (any)
         publish(sl);
@@ -329,6 +351,7 @@ run_request(void *arg)
     case RPC_LEARN: replica_on_learn(r, req); break;
     case RPC_DUP_APPLY: replica_on_dup_apply(r, req); break;
     case RPC_DUP_CHECKPOINT: dup_full_on_checkpoint(r, req); break;
+    case RPC_COMPACT: replica_on_compact(r, req); break;
     default: rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0); break;
     }
 }
@@ -369,7 +392,7 @@ on_request(void *arg, struct rpc_request *req)
     case RPC_WRITE: case RPC_GET: case RPC_MULTI_GET: case RPC_SCAN: case RPC_INCR:
     case RPC_CHECK_AND_SET: case RPC_CHECKPOINT: case RPC_PARTITION_INFO: case RPC_DIGEST:
     case RPC_PREPARE: case RPC_GROUP_CHECK: case RPC_LEARN: case RPC_DUP_APPLY:
-    case RPC_DUP_CHECKPOINT:
+    case RPC_DUP_CHECKPOINT: case RPC_COMPACT:
         t = xmalloc(sizeof(*t));
         t->sl = loop_of(s, req->env.gpid);
         t->req = req;
@@ -545,6 +568,14 @@ part_close(struct stub_loop *sl, uint64_t gpid, bool drop)
         LOG_WARN("rename %s -> %s: %s", dir, gar, strerror(errno));
 }
 
+void
+stub_close_replica(struct replica *r)
+{
+    struct stub_loop *sl = r->loop;
+    part_close(sl, r->gpid, false);
+    publish(sl);
+}
+
 /* Runs on: replica loop. */
 static void
 run_part_task(void *arg)
@@ -619,7 +650,7 @@ loop_sync_cron(void *arg)
     struct stub_loop *sl = arg;
     for (size_t i = 0; i < sl->nreps; i++)
         if (plog_sync_if_due(sl->reps[i]->plog) != 0)
-            RLOG_ERROR(sl->reps[i], "plog fsync failed");
+            stop_if_log_broken(sl->reps[i]);
 }
 
 /* ---------------- beacon ---------------- */
@@ -633,10 +664,30 @@ assigned(const struct msg_beacon_resp *resp, uint64_t gpid)
     return false;
 }
 
-/* Applies the meta's answer: open what is assigned, close what is not, drop what was dropped. */
+struct lease_task {
+    struct stub_loop *sl;
+    int64_t until_ms;
+};
+
+/* Runs on: replica loop. */
 static void
-beacon_apply(struct stub *s, const struct msg_beacon_req *req, const struct msg_beacon_resp *resp)
+run_lease_task(void *arg)
 {
+    struct lease_task *t = arg;
+    if (t->until_ms > t->sl->lease_until_ms)
+        t->sl->lease_until_ms = t->until_ms;
+    xfree(t);
+}
+
+/* Applies the meta's answer: open what is assigned, close what is not, drop what was dropped;
+ * then renews the lease. Each loop runs its tasks in order, so a primary the meta deposed has
+ * left the role before the lease it came with is renewed, and never serves on it. */
+static void
+beacon_apply(struct stub *s, const struct msg_beacon_req *req, const struct msg_beacon_resp *resp,
+             int64_t lease_until_ms)
+{
+    if (FAIL_POINT("beacon_apply_delay"))
+        usleep(1000 * 1000); /* a slow beacon thread: the lease must not outrun the roles */
     for (uint32_t i = 0; i < resp->nassign; i++) {
         const struct replica_report *have = NULL;
         for (uint32_t k = 0; k < req->nreplicas; k++)
@@ -650,6 +701,11 @@ beacon_apply(struct stub *s, const struct msg_beacon_req *req, const struct msg_
     for (uint32_t k = 0; k < req->nreplicas; k++)
         if (!assigned(resp, req->replicas[k].gpid))
             post_part_task(s, PART_CLOSE, req->replicas[k].gpid, NULL);
+    for (int i = 0; i < s->nloops; i++) {
+        struct lease_task *t = xmalloc(sizeof(*t));
+        *t = (struct lease_task){&s->loops[i], lease_until_ms};
+        loop_post(s->loops[i].loop, run_lease_task, t);
+    }
 }
 
 static void
@@ -710,8 +766,7 @@ beacon_cron(void *arg)
         struct msg_beacon_resp resp;
         if (msg_beacon_resp_decode(reply.data, reply.len, &resp) == 0) {
             /* measured from the send: the meta's grace period starts later than this */
-            atomic_store(&s->lease_until_ms, sent_ms + resp.lease_ms);
-            beacon_apply(s, &req, &resp);
+            beacon_apply(s, &req, &resp, sent_ms + resp.lease_ms);
             msg_beacon_resp_fini(&resp);
         } else {
             LOG_WARN("beacon: undecodable reply from %s", s->metas[atomic_load(&s->meta_idx)]);
@@ -870,7 +925,7 @@ static int
 stub_read_config(struct stub *s)
 {
     const char *cluster = config_get_str(s->cfg, "cluster", "name", "onebox");
-    int64_t v, threads;
+    int64_t v, threads, ack_timeout = 0;
     int rc = 0;
     if (parse_meta_list(s, config_get_str(s->cfg, "cluster", "meta_servers", "")) != 0) {
         LOG_ERROR("config: [cluster] meta_servers is empty");
@@ -879,6 +934,7 @@ stub_read_config(struct stub *s)
     rc = rc ? rc : read_int(s, "replica_server", "worker_threads", 2, 1, &threads);
     rc = rc ? rc : read_int(s, "replica_server", "beacon_interval_ms", 1000, 10, &s->beacon_interval_ms);
     rc = rc ? rc : read_int(s, "replication", "group_check_interval_ms", 500, 10, &s->group_check_ms);
+    rc = rc ? rc : read_int(s, "replication", "secondary_ack_timeout_ms", 10000, 100, &ack_timeout);
     rc = rc ? rc : read_int(s, "replication", "plog_segment_bytes", 64 << 20, 4096, &v);
     s->plog_opts.segment_bytes = (size_t)v;
     rc = rc ? rc : read_int(s, "replication", "plog_fsync_interval_ms", 10, 1, &s->plog_opts.fsync_interval_ms);
@@ -900,7 +956,8 @@ stub_read_config(struct stub *s)
     }
     rc = rc ? rc : read_plog_fsync(s);
     rc = rc ? rc : read_dup_config(s);
-    s->replica_opts = (struct replica_opts){&s->plog_opts, &s->storage_opts, (unsigned)v};
+    s->replica_opts = (struct replica_opts){&s->plog_opts, &s->storage_opts, (unsigned)v,
+                                            ack_timeout};
     s->nloops = (int)threads;
     return rc;
 }

@@ -40,9 +40,18 @@ expire_of(uint32_t ttl_s)
 int
 replica_check_primary(struct replica *r)
 {
-    if (r->role != ROLE_PRIMARY || !stub_lease_valid())
+    if (r->role != ROLE_PRIMARY || !stub_lease_valid(r))
         return ERR_NOT_PRIMARY;
     return r->last_committed < r->serve_from || r->follow != NULL ? ERR_BUSY : 0;
+}
+
+int
+replica_check_writable(struct replica *r)
+{
+    int rc = replica_check_primary(r);
+    if (rc == 0 && r->log_error != 0)
+        rc = r->log_error == -ENOSPC ? ERR_DISK_FULL : ERR_IO;
+    return rc;
 }
 
 /* Fills op as a set (or a tombstone when del) stamped with ts. */
@@ -102,7 +111,7 @@ replica_on_write(struct replica *r, struct rpc_request *req)
     struct buf reply = BUF_INIT;
     bool *keep = NULL;
     uint64_t ts;
-    int rc = replica_check_primary(r);
+    int rc = replica_check_writable(r);
     zone = NULL;
     if (rc == 0)
         rc = msg_write_req_decode(req->env.body, req->env.body_len, &w, &zone);
@@ -222,7 +231,7 @@ replica_on_incr(struct replica *r, struct rpc_request *req)
     char num[24];
     int64_t base = 0, result;
     uint32_t expire = 0;
-    int found, rc = replica_check_primary(r);
+    int found, rc = replica_check_writable(r);
     zone = NULL;
     if (rc == 0)
         rc = msg_incr_req_decode(req->env.body, req->env.body_len, &in, &zone);
@@ -278,7 +287,7 @@ replica_on_cas(struct replica *r, struct rpc_request *req)
     struct unpacked *zone;
     struct storage_record rec = {0};
     struct buf reply = BUF_INIT;
-    int found, rc = replica_check_primary(r);
+    int found, rc = replica_check_writable(r);
     zone = NULL;
     if (rc == 0)
         rc = msg_cas_req_decode(req->env.body, req->env.body_len, &c, &zone);

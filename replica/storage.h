@@ -47,7 +47,8 @@ struct storage_record {
     size_t vlen;
 };
 
-/* Opens or creates the DB in dir (created if missing, parents must exist). */
+/* Opens or creates the DB in dir (created if missing, parents must exist). ERR_DISK_FULL if
+ * its disk has less than 4 MiB free (RocksDB would abort writing its log there). */
 MUST_CHECK int storage_open(const char *dir, const struct storage_opts *opts,
                             struct storage **out);
 void storage_close(struct storage *s);

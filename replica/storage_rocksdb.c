@@ -19,13 +19,17 @@
  *
  * Thread: the owner loop applies and reads; storage_flush / storage_checkpoint /
  * storage_compact may run on a worker thread at the same time, so last_applied is read and
- * written with atomics. A clean storage_close flushes the memtables (RocksDB's default when the
- * WAL is off); a crash loses them and the plog replays from storage_last_applied().
+ * written with atomics. storage_close does not flush the memtables (avoid_flush_during_shutdown:
+ * a close must not write to a disk that may be full), so a close is like a crash: the
+ * memtables are lost and the plog, which keeps everything after the last flush, replays from
+ * storage_last_applied() at the next open.
  */
 #include "replica/storage.h"
 
 #include <rocksdb/c.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -35,6 +39,7 @@
 #define STORAGE_DEFAULT_TOMBSTONE_TTL_S 86400u
 #define STORAGE_DEFAULT_CACHE (8u << 20)
 #define STORAGE_DEFAULT_WRITE_BUFFER (16u << 20)
+#define STORAGE_MIN_FREE_BYTES (4u << 20)
 
 struct storage {
     rocksdb_t *db;
@@ -190,6 +195,18 @@ filter_record(void *state, int level, const char *key, size_t klen, const char *
 
 /* ---------------------------------------------------------------- open / close */
 
+/* Applies an option the C API has no setter for ("name=value"); *opts is replaced. */
+static void
+set_from_string(rocksdb_options_t **opts, const char *setting)
+{
+    rocksdb_options_t *next = rocksdb_options_create();
+    char *err = NULL;
+    rocksdb_get_options_from_string(*opts, setting, next, &err);
+    ASSERT(err == NULL); /* a fixed, valid string */
+    rocksdb_options_destroy(*opts);
+    *opts = next;
+}
+
 /* Builds the options: small shared-per-DB cache, bounded memtables, the TTL filter. */
 static void
 build_options(struct storage *s, const struct storage_opts *o)
@@ -214,10 +231,14 @@ build_options(struct storage *s, const struct storage_opts *o)
     rocksdb_options_set_max_write_buffer_number(s->opts, 2);
     rocksdb_options_set_max_background_jobs(s->opts, 2);
     rocksdb_options_set_max_open_files(s->opts, 256);
-    rocksdb_options_set_info_log_level(s->opts, 2 /* WARN */);
+    /* FATAL only: RocksDB's info log lives on the data disk, and its writer asserts (aborting
+     * the server) on the next message after a write to a full disk failed. Errors reach our
+     * log through the statuses returned. */
+    rocksdb_options_set_info_log_level(s->opts, 4 /* FATAL */);
     rocksdb_options_set_keep_log_file_num(s->opts, 2);
     rocksdb_options_set_max_log_file_size(s->opts, 1u << 20);
 
+    set_from_string(&s->opts, "avoid_flush_during_shutdown=true");
     s->wopts = rocksdb_writeoptions_create();
     rocksdb_writeoptions_disable_WAL(s->wopts, 1);
     s->ropts = rocksdb_readoptions_create();
@@ -237,15 +258,43 @@ free_options(struct storage *s)
     xfree(s);
 }
 
+/* RocksDB writes its info log header at open, on the data disk, and its log writer asserts
+ * (aborting the server) when a write after a failed one comes: a DB is opened only with room
+ * for that. ERR_DISK_FULL if the filesystem holding dir (or its parent) has less free. */
+static int
+check_room(const char *dir)
+{
+    char parent[1024];
+    struct statvfs v;
+    char *slash;
+    if (statvfs(dir, &v) != 0) {
+        snprintf(parent, sizeof(parent), "%s", dir);
+        slash = strrchr(parent, '/');
+        if (slash == NULL || slash == parent)
+            return 0;
+        *slash = '\0';
+        if (statvfs(parent, &v) != 0)
+            return 0; /* let RocksDB report it */
+    }
+    return (uint64_t)v.f_bavail * v.f_frsize < STORAGE_MIN_FREE_BYTES ? ERR_DISK_FULL : 0;
+}
+
 int
 storage_open(const char *dir, const struct storage_opts *opts, struct storage **out)
 {
-    struct storage *s = xcalloc(1, sizeof(*s));
+    struct storage *s;
     char *err = NULL;
     decree_t d = 0;
     int rc;
 
     *out = NULL;
+    rc = check_room(dir);
+    if (rc != 0) {
+        LOG_ERROR("storage %s: less than %u KiB free on its disk: not opened", dir,
+                  STORAGE_MIN_FREE_BYTES / 1024);
+        return rc;
+    }
+    s = xcalloc(1, sizeof(*s));
     s->dir = xstrdup(dir);
     uint32_t ttl_s = opts && opts->tombstone_ttl_s ? opts->tombstone_ttl_s
                                                    : STORAGE_DEFAULT_TOMBSTONE_TTL_S;

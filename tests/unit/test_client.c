@@ -85,6 +85,9 @@ Test(client, retry_policy)
     /* a timed-out incr may have been applied: not retried */
     cr_assert(op_err_retryable(ERR_TIMEOUT, true));
     cr_assert_not(op_err_retryable(ERR_TIMEOUT, false));
+    /* nor one whose primary stepped down after proposing it */
+    cr_assert(op_err_retryable(ERR_UNCERTAIN, true));
+    cr_assert_not(op_err_retryable(ERR_UNCERTAIN, false));
     cr_assert_not(op_err_retryable(ERR_NOT_FOUND, true));
     cr_assert_not(op_err_retryable(ERR_CHECK_FAILED, true));
     cr_assert_not(op_err_retryable(ERR_TOO_LARGE, true));
