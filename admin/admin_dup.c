@@ -87,18 +87,11 @@ dup_opts_parse(int argc, const struct admin_tok *argv, struct dup_opts *o)
     return 0;
 }
 
+/* The name of a status or fail mode, "?" for a value this build does not know. */
 static const char *
-status_name(uint32_t s)
+or_unknown(const char *name)
 {
-    static const char *const names[] = {"DS_INIT", "DS_PREPARE", "DS_APP",
-                                        "DS_LOG",  "DS_PAUSE",   "DS_REMOVED"};
-    return s < sizeof(names) / sizeof(names[0]) ? names[s] : "DS_UNKNOWN";
-}
-
-static const char *
-fail_mode_name(uint32_t m)
-{
-    return m == FAIL_SLOW ? "FAIL_SLOW" : m == FAIL_SKIP ? "FAIL_SKIP" : "FAIL_UNKNOWN";
+    return name ? name : "?";
 }
 
 /* Prints s as a JSON string. */
@@ -122,10 +115,10 @@ static void
 print_dup(const struct dup_info *d, bool last)
 {
     printf("  {\n    \"dupid\": %llu,\n    \"status\": \"%s\",\n    \"remote\": ",
-           (unsigned long long)d->dupid, status_name(d->status));
+           (unsigned long long)d->dupid, or_unknown(dup_status_name(d->status)));
     print_json_str(d->remote);
     printf(",\n    \"create_ts\": %lld,\n    \"fail_mode\": \"%s\",\n    \"progress\": {",
-           (long long)d->create_ts_ms, fail_mode_name(d->fail_mode));
+           (long long)d->create_ts_ms, or_unknown(dup_fail_mode_name(d->fail_mode)));
     for (uint32_t p = 0; p < d->npartitions; p++)
         printf("%s\n      \"%u\": %lld", p ? "," : "", p, (long long)d->confirmed[p]);
     printf("%s}", d->npartitions ? "\n    " : "");
@@ -250,6 +243,6 @@ admin_cmd_set_dup_fail_mode(struct admin_ctx *ctx, const struct admin_cmd *cmd, 
     if (err != 0)
         return dup_fail("set_dup_fail_mode", err, why);
     printf("successfully set fail mode of duplication [dupid: %llu] to %s\n",
-           (unsigned long long)dupid, fail_mode_name(fm));
+           (unsigned long long)dupid, or_unknown(dup_fail_mode_name(fm)));
     return ADMIN_OK;
 }

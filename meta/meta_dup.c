@@ -168,37 +168,6 @@ in_group(const struct meta_dup_options *o, const char *name)
 
 /* ======================= names and JSON ======================= */
 
-static const char *const status_names[] = {
-    [DS_INIT] = "DS_INIT", [DS_PREPARE] = "DS_PREPARE", [DS_APP] = "DS_APP",
-    [DS_LOG] = "DS_LOG",   [DS_PAUSE] = "DS_PAUSE",     [DS_REMOVED] = "DS_REMOVED",
-};
-static const char *const fail_mode_names[] = {
-    [FAIL_SLOW] = "FAIL_SLOW",
-    [FAIL_SKIP] = "FAIL_SKIP",
-};
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-const char *
-meta_dup_status_name(uint32_t status)
-{
-    return status < NELEM(status_names) ? status_names[status] : NULL;
-}
-
-const char *
-meta_dup_fail_mode_name(uint32_t mode)
-{
-    return mode < NELEM(fail_mode_names) ? fail_mode_names[mode] : NULL;
-}
-
-/* Index of name in names (n entries), or -1. */
-static int
-name_index(const char *const *names, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (names[i] != NULL && strcmp(names[i], name) == 0)
-            return (int)i;
-    return -1;
-}
 
 void
 meta_dup_json_encode(const struct meta_dup *d, struct buf *out)
@@ -207,9 +176,9 @@ meta_dup_json_encode(const struct meta_dup *d, struct buf *out)
     char *text;
 
     cJSON_AddStringToObject(j, "remote", d->remote);
-    cJSON_AddStringToObject(j, "status", meta_dup_status_name(d->status));
+    cJSON_AddStringToObject(j, "status", dup_status_name(d->status));
     cJSON_AddNumberToObject(j, "create_timestamp_ms", (double)d->create_ts_ms);
-    cJSON_AddStringToObject(j, "fail_mode", meta_dup_fail_mode_name(d->fail_mode));
+    cJSON_AddStringToObject(j, "fail_mode", dup_fail_mode_name(d->fail_mode));
     cJSON_AddStringToObject(j, "remote_app_name", d->remote_app);
     cJSON_AddNumberToObject(j, "remote_replica_count", d->remote_replica_count);
     text = cJSON_PrintUnformatted(j);
@@ -268,8 +237,8 @@ meta_dup_json_decode(const uint8_t *p, size_t n, struct meta_dup *d)
         || !json_num_field(j, "remote_replica_count", false, GEOKV_MAX_REPLICAS, &rrc))
         goto out_delete;
     s = strcmp(status, "DS_START") == 0 ? DS_LOG /* older Pegasus name */
-                                        : name_index(status_names, NELEM(status_names), status);
-    m = name_index(fail_mode_names, NELEM(fail_mode_names), mode);
+                                        : dup_status_parse(status);
+    m = dup_fail_mode_parse(mode);
     if (s < 0 || m < 0)
         goto out_delete;
     d->status = (uint32_t)s;
@@ -515,11 +484,11 @@ dup_set_status(struct meta_state *st, const struct meta_app *app, struct meta_du
     rc = dup_node_write(st, app->app_id, &next, false);
     if (rc != 0) {
         LOG_WARN("duplication %" PRIu64 " of %s: writing %s failed: %s (will retry)", d->dupid,
-                 app->name, meta_dup_status_name(status), err_str(rc));
+                 app->name, dup_status_name(status), err_str(rc));
         return rc;
     }
     LOG_INFO("duplication %" PRIu64 " of %s to %s: %s -> %s", d->dupid, app->name, d->remote,
-             meta_dup_status_name(d->status), meta_dup_status_name(status));
+             dup_status_name(d->status), dup_status_name(status));
     d->status = status;
     return 0;
 }
@@ -808,7 +777,7 @@ modify_plan(const struct meta_app *app, const struct meta_dup *d,
             const struct msg_dup_modify_req *req, struct meta_dup *next, char *why,
             size_t whylen)
 {
-    const char *state = meta_dup_status_name(d->status);
+    const char *state = dup_status_name(d->status);
 
     *next = *d;
     switch (req->op) {
@@ -830,7 +799,7 @@ modify_plan(const struct meta_app *app, const struct meta_dup *d,
         next->status = DS_REMOVED;
         return 0;
     case DUP_OP_FAIL_MODE:
-        if (meta_dup_fail_mode_name(req->fail_mode) == NULL)
+        if (dup_fail_mode_name(req->fail_mode) == NULL)
             return why_set(why, whylen, ERR_INVALID_ARG, "unknown fail mode %u (want slow or "
                            "skip)", req->fail_mode);
         next->fail_mode = req->fail_mode;
@@ -874,8 +843,8 @@ meta_dup_modify(struct meta_state *st, const struct msg_dup_modify_req *req, cha
                        err_str(rc));
     }
     LOG_INFO("duplication %" PRIu64 " of %s to %s: %s/%s -> %s/%s", d->dupid, app->name,
-             d->remote, meta_dup_status_name(d->status), meta_dup_fail_mode_name(d->fail_mode),
-             meta_dup_status_name(next.status), meta_dup_fail_mode_name(next.fail_mode));
+             d->remote, dup_status_name(d->status), dup_fail_mode_name(d->fail_mode),
+             dup_status_name(next.status), dup_fail_mode_name(next.fail_mode));
     d->status = next.status;
     d->fail_mode = next.fail_mode;
     if (d->status == DS_REMOVED) {

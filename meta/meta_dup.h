@@ -226,6 +226,4 @@ void meta_dup_free_all(struct meta_app *app);
  * old Pegasus status "DS_START" reads as DS_LOG. */
 void meta_dup_json_encode(const struct meta_dup *d, struct buf *out);
 MUST_CHECK int meta_dup_json_decode(const uint8_t *p, size_t n, struct meta_dup *d);
-/* "DS_LOG" ... / "FAIL_SLOW" ...; NULL for an unknown value. */
-const char *meta_dup_status_name(uint32_t status);
-const char *meta_dup_fail_mode_name(uint32_t mode);
+

@@ -994,12 +994,13 @@ void
 msg_group_check_req_encode(struct buf *out, const struct msg_group_check_req *m)
 {
     struct pk p = {out};
-    pk_array(&p, 3);
+    pk_array(&p, 4);
     partition_config_encode(&p, &m->config);
     pk_int(&p, m->last_committed);
     pk_array(&p, m->nconfirms);
     for (uint32_t i = 0; i < m->nconfirms; i++)
         pk_tuple(&p, "ui", m->confirms[i].dupid, (int64_t)m->confirms[i].confirmed);
+    pk_bool(&p, m->dups_complete);
 }
 
 int
@@ -1009,7 +1010,9 @@ msg_group_check_req_decode(const uint8_t *b, size_t n, struct msg_group_check_re
     struct upk root, cfg, confs;
     int rc = parse(b, n, &z, &root);
     memset(m, 0, sizeof(*m));
-    if (rc == 0)
+    if (rc == 0 && upk_tuple(root, "aia_", &cfg, &m->last_committed, &confs) == 0)
+        rc = upk_tuple(root, "aiab", &cfg, &m->last_committed, &confs, &m->dups_complete);
+    else if (rc == 0)
         rc = upk_tuple(root, "aia", &cfg, &m->last_committed, &confs);
     if (rc == 0)
         rc = partition_config_decode(cfg, &m->config);
@@ -1215,6 +1218,50 @@ msg_config_proposal_decode(const uint8_t *b, size_t n, struct msg_config_proposa
 }
 
 /* ---- duplication ---- */
+
+static const char *const dup_status_names[] = {
+    [DS_INIT] = "DS_INIT", [DS_PREPARE] = "DS_PREPARE", [DS_APP] = "DS_APP",
+    [DS_LOG] = "DS_LOG",   [DS_PAUSE] = "DS_PAUSE",     [DS_REMOVED] = "DS_REMOVED",
+};
+static const char *const dup_fail_mode_names[] = {
+    [FAIL_SLOW] = "FAIL_SLOW",
+    [FAIL_SKIP] = "FAIL_SKIP",
+};
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *
+dup_status_name(uint32_t status)
+{
+    return status < NELEM(dup_status_names) ? dup_status_names[status] : NULL;
+}
+
+const char *
+dup_fail_mode_name(uint32_t mode)
+{
+    return mode < NELEM(dup_fail_mode_names) ? dup_fail_mode_names[mode] : NULL;
+}
+
+/* Index of name in names (n entries), or -1. */
+static int
+name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (names[i] != NULL && strcmp(names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int
+dup_status_parse(const char *name)
+{
+    return name_index(dup_status_names, NELEM(dup_status_names), name);
+}
+
+int
+dup_fail_mode_parse(const char *name)
+{
+    return name_index(dup_fail_mode_names, NELEM(dup_fail_mode_names), name);
+}
 
 void
 msg_dup_add_req_encode(struct buf *out, const struct msg_dup_add_req *m)

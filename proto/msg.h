@@ -338,13 +338,16 @@ void msg_replica_state_encode(struct buf *out, const struct msg_replica_state *m
 MUST_CHECK int msg_replica_state_decode(const uint8_t *b, size_t n, struct msg_replica_state *m);
 
 /* RPC_GROUP_CHECK request: the primary's view of the configuration, its commit point and
- * the confirmed decree of each duplication (so a new primary resumes shipping there). */
+ * the confirmed decree of each duplication (so a new primary resumes shipping there).
+ * dups_complete (appended field; absent = false): the list is every duplication the
+ * partition has, so a secondary forgets the others (and lets the plog they held go). */
 #define GROUP_CHECK_MAX_DUPS 8
 struct msg_group_check_req {
     struct partition_config config;
     decree_t last_committed;
     uint32_t nconfirms;
     struct dup_confirm confirms[GROUP_CHECK_MAX_DUPS]; /* gpid unused */
+    bool dups_complete;
 };
 void msg_group_check_req_encode(struct buf *out, const struct msg_group_check_req *m);
 MUST_CHECK int msg_group_check_req_decode(const uint8_t *b, size_t n, struct msg_group_check_req *m);
@@ -454,6 +457,14 @@ struct dup_info {
     decree_t *confirmed; /* per partition; -1 = not known yet */
     char progress[256];  /* DS_PREPARE / DS_APP: where the full copy is, for the operator */
 };
+
+/* "DS_LOG", "FAIL_SLOW", ... (the names ZooKeeper's JSON, dup list and the logs use); NULL
+ * for a value out of range. */
+const char *dup_status_name(uint32_t status);
+const char *dup_fail_mode_name(uint32_t mode);
+/* The value a name stands for, -1 if none. */
+int dup_status_parse(const char *name);
+int dup_fail_mode_parse(const char *name);
 
 /* RPC_DUP_LIST: request msg_app_name; reply: */
 struct msg_dup_list_resp {

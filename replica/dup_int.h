@@ -35,8 +35,13 @@ void dup_on_commit(struct replica *r, decree_t decree, const uint8_t *enc, size_
 decree_t dup_plog_floor(const struct replica *r);
 /* The confirmed decree of every duplication (for reports and group checks). */
 uint32_t dup_confirms(const struct replica *r, struct dup_confirm *out, uint32_t max);
-/* Secondary: the primary's confirmed decrees, kept as a plog floor and resume point. */
-void dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n);
+/* Secondary: the primary's confirmed decrees, kept as a plog floor and resume point. complete:
+ * c lists every duplication of the partition, so the others are forgotten (removed). */
+void dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n,
+                       bool complete);
+/* Primary: whether it has had its duplication list from the meta since it became primary
+ * (until then what dup_confirms lists may lack some). */
+bool dup_list_complete(const struct replica *r);
 /* The lowest D_p of the full duplications still copying (DS_PREPARE, DS_APP); INT64_MAX if
  * none: a checkpoint at or after it may be copied by their followers. */
 decree_t dup_copy_floor(const struct replica *r);

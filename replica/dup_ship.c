@@ -84,6 +84,7 @@ struct dup_state {
     struct cached *cache; /* committed mutations not yet loaded by every shipper */
     size_t ncache, cache_cap, cache_bytes;
     int64_t pending_reported; /* this partition's share of dup_pending_mutations_count */
+    bool assigned; /* primary: dup_assign ran since it became primary */
 };
 
 /* ---------------- metrics ---------------- */
@@ -150,10 +151,11 @@ dup_stop(struct replica *r)
         return;
     for (uint32_t i = 0; i < d->n; i++) {
         struct dup_confirm c = {r->gpid, d->sh[i]->dupid, d->sh[i]->confirmed};
-        dup_note_confirms(r, &c, 1);
+        dup_note_confirms(r, &c, 1, false);
         shipper_free(d->sh[i]);
     }
     d->n = 0;
+    d->assigned = false;
     for (size_t i = 0; i < d->ncache; i++)
         buf_fini(&d->cache[i].enc);
     d->ncache = 0;
@@ -204,15 +206,38 @@ dup_confirms(const struct replica *r, struct dup_confirm *out, uint32_t max)
     return n;
 }
 
-/* Merges confirmed decrees (they only grow); an empty list changes nothing, so a primary
- * that knows no duplication yet cannot lift a secondary's plog floor. */
+bool
+dup_list_complete(const struct replica *r)
+{
+    return r->dup != NULL && r->dup->assigned;
+}
+
+/* Forgets the known decrees of duplications not in c. */
+static void
+forget_others(struct dup_state *d, const struct dup_confirm *c, uint32_t n)
+{
+    for (uint32_t i = 0; i < d->nknown;) {
+        bool listed = false;
+        for (uint32_t k = 0; k < n; k++)
+            listed |= c[k].dupid == d->known[i].dupid;
+        if (listed)
+            i++;
+        else
+            d->known[i] = d->known[--d->nknown];
+    }
+}
+
+/* Merges confirmed decrees (they only grow). Only a complete list forgets: a primary that
+ * does not know every duplication yet must not lift a secondary's plog floor. */
 void
-dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n)
+dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n, bool complete)
 {
     struct dup_state *d;
-    if (n == 0)
+    if (n == 0 && (!complete || r->dup == NULL))
         return;
     d = state_of(r);
+    if (complete)
+        forget_others(d, c, n);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t k = 0;
         while (k < d->nknown && d->known[k].dupid != c[i].dupid)
@@ -267,6 +292,7 @@ void
 dup_assign(struct replica *r, const struct dup_assign *a, uint32_t n)
 {
     struct dup_state *d = state_of(r);
+    d->assigned = true;
     for (uint32_t i = 0; i < d->nknown;) { /* forget removed ones in the plog floor too */
         bool keep = false;
         for (uint32_t k = 0; k < n; k++)
@@ -305,8 +331,11 @@ dup_assign(struct replica *r, const struct dup_assign *a, uint32_t n)
             snprintf(sh->remote_app, sizeof(sh->remote_app), "%s", a[k].remote_app);
             sh->confirmed = sh->loaded = at;
             d->sh[d->n++] = sh;
-            RLOG_INFO(r, "duplication %" PRIu64 " to %s: shipping after decree %" PRId64,
-                      sh->dupid, sh->remote, sh->confirmed);
+            RLOG_INFO(r, "duplication %" PRIu64 " to %s: %s, shipping after decree %" PRId64,
+                      sh->dupid, sh->remote, dup_status_name(a[k].status), sh->confirmed);
+        } else if (sh && sh->status != a[k].status) {
+            RLOG_INFO(r, "duplication %" PRIu64 " to %s: %s -> %s", sh->dupid, sh->remote,
+                      dup_status_name(sh->status), dup_status_name(a[k].status));
         }
         if (sh) {
             sh->status = a[k].status;

@@ -549,7 +549,7 @@ replica_on_group_check(struct replica *r, struct rpc_request *req)
                 role = ROLE_SECONDARY;
         replica_set_config(r, role, &m.config);
         replica_commit_as_follower(r, m.last_committed);
-        dup_note_confirms(r, m.confirms, m.nconfirms);
+        dup_note_confirms(r, m.confirms, m.nconfirms, m.dups_complete);
     }
     reply_state(r, req, rc);
 }
@@ -629,6 +629,7 @@ replica_group_check_cron(struct replica *r)
     m.config.last_committed = r->last_committed;
     m.last_committed = r->last_committed;
     m.nconfirms = dup_confirms(r, m.confirms, GROUP_CHECK_MAX_DUPS);
+    m.dups_complete = dup_list_complete(r);
     msg_group_check_req_encode(&body, &m);
     for (int i = 0; i < r->npeers; i++)
         stub_call(r, r->peers[i].addr, RPC_GROUP_CHECK, &body, PREPARE_TIMEOUT_MS,

@@ -2,7 +2,8 @@
 # Helpers shared by the duplication tests (sourced after lib.sh): two clusters, bj (id 1) and
 # tj (id 2), each with one meta and three replica servers, and table dumps to compare them.
 
-# dup_clusters_up: declares and starts bj and tj (fast beacons and duplication sync).
+# dup_clusters_up [section.key=value...]: declares and starts bj and tj (fast beacons and
+# duplication sync, and the settings given).
 dup_clusters_up() {
   local c i
   cluster_config bj "$(meta_list 1)" 1
@@ -10,7 +11,7 @@ dup_clusters_up() {
   for c in bj tj; do
     cluster_use "$c"
     cluster_set replica_server.beacon_interval_ms=200 replication.dup_sync_interval_ms=200 \
-      replication.group_check_interval_ms=200
+      replication.group_check_interval_ms=200 "$@"
     meta_start 1
     wait_for "a meta leader in $c" 30 meta_leader
     for i in 1 2 3; do dup_replica_start "$i"; done

@@ -1076,6 +1076,33 @@ Test(proto, checkpoint_and_partition_info_round_trip)
     buf_fini(&b);
 }
 
+/* dups_complete is an appended field: a group check without it still decodes (false). */
+Test(proto, group_check_round_trip_and_old_form)
+{
+    struct msg_group_check_req in = {.last_committed = 9, .nconfirms = 2, .dups_complete = true};
+    struct msg_group_check_req out;
+    struct buf b = BUF_INIT;
+
+    snprintf(in.config.primary, sizeof(in.config.primary), "127.0.0.1:1");
+    in.config.ballot = 4;
+    in.confirms[0] = (struct dup_confirm){0, 11, 7};
+    in.confirms[1] = (struct dup_confirm){0, 12, -1};
+    msg_group_check_req_encode(&b, &in);
+    cr_assert_eq(msg_group_check_req_decode(b.data, b.len, &out), 0);
+    cr_assert(out.last_committed == 9 && out.nconfirms == 2 && out.dups_complete);
+    cr_assert(out.confirms[1].dupid == 12 && out.confirms[1].confirmed == -1);
+    cr_assert_str_eq(out.config.primary, "127.0.0.1:1");
+
+    /* as a server without the field sends it: a 3-element root, no trailing bool */
+    cr_assert_eq(b.data[0], 0x94);
+    cr_assert_eq(b.data[b.len - 1], 0xc3);
+    b.data[0] = 0x93;
+    b.len--;
+    cr_assert_eq(msg_group_check_req_decode(b.data, b.len, &out), 0);
+    cr_assert(out.nconfirms == 2 && !out.dups_complete);
+    buf_fini(&b);
+}
+
 Test(proto, beacon_round_trip)
 {
     struct buf b = BUF_INIT;
