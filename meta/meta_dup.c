@@ -255,25 +255,6 @@ out_delete:
 
 /* ======================= memory ======================= */
 
-static void
-dup_free(struct meta_dup *d)
-{
-    xfree(d->confirmed);
-    xfree(d->reported);
-    xfree(d->written_ms);
-    xfree(d);
-}
-
-void
-meta_dup_free_all(struct meta_app *app)
-{
-    for (uint32_t i = 0; i < app->ndups; i++)
-        dup_free(app->dups[i]);
-    xfree(app->dups);
-    app->dups = NULL;
-    app->ndups = 0;
-}
-
 /* Gives d npartitions partitions, all at -1 and never written. */
 static void
 dup_parts_alloc(struct meta_dup *d, uint32_t npartitions)
@@ -282,6 +263,7 @@ dup_parts_alloc(struct meta_dup *d, uint32_t npartitions)
     d->confirmed = xmalloc(npartitions * sizeof(*d->confirmed));
     d->reported = xmalloc(npartitions * sizeof(*d->reported));
     d->written_ms = xmalloc(npartitions * sizeof(*d->written_ms));
+    d->resyncing = xcalloc(npartitions, sizeof(*d->resyncing));
     for (uint32_t p = 0; p < npartitions; p++) {
         d->confirmed[p] = d->reported[p] = -1;
         d->written_ms[p] = DUP_NEVER_WRITTEN;
@@ -295,9 +277,28 @@ dup_parts_free(struct meta_dup *d)
     xfree(d->confirmed);
     xfree(d->reported);
     xfree(d->written_ms);
+    xfree(d->resyncing);
     d->confirmed = d->reported = NULL;
     d->written_ms = NULL;
+    d->resyncing = NULL;
     d->npartitions = 0;
+}
+
+static void
+dup_free(struct meta_dup *d)
+{
+    dup_parts_free(d);
+    xfree(d);
+}
+
+void
+meta_dup_free_all(struct meta_app *app)
+{
+    for (uint32_t i = 0; i < app->ndups; i++)
+        dup_free(app->dups[i]);
+    xfree(app->dups);
+    app->dups = NULL;
+    app->ndups = 0;
 }
 
 /* Inserts d (taking ownership) keeping app->dups sorted by dupid. */
@@ -537,7 +538,21 @@ prepare_confirm(struct meta_state *st, const struct meta_app *app, struct meta_d
     prepare_check(st, app, d);
 }
 
-/* What dup list says of a full duplication still copying. */
+/* Lists the partitions re-seeding their remote from their data in out ("" if none). */
+static void
+resync_progress(const struct meta_dup *d, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (uint32_t p = 0; p < d->npartitions && n + 120 < cap; p++)
+        if (d->resyncing[p])
+            n += (size_t)snprintf(out + n, cap - n, "%s%u", n ? "," : "partitions ", p);
+    if (n > 0)
+        snprintf(out + n, cap - n, ": their plog lost writes not shipped yet; shipping their "
+                                   "data, then the plog again");
+}
+
+/* What dup list says of a full duplication still copying, or of partitions re-seeding. */
 static void
 dup_progress(const struct meta_dup *d, char *out, size_t cap)
 {
@@ -547,7 +562,7 @@ dup_progress(const struct meta_dup *d, char *out, size_t cap)
     else if (d->status == DS_APP)
         snprintf(out, cap, "%s", d->progress[0] ? d->progress : "creating the follower table");
     else
-        out[0] = '\0';
+        resync_progress(d, out, cap);
 }
 
 /* ======================= add ======================= */
@@ -891,6 +906,7 @@ sync_confirm(struct meta_state *st, const char *node, const struct dup_confirm *
     }
     if (d->status == DS_APP)
         return; /* D_p, which the follower copies at or after, stays until shipping starts */
+    d->resyncing[p] = c->resyncing;
     if (c->confirmed > d->reported[p])
         d->reported[p] = c->confirmed;
     dup_part_flush(st, app, d, p, now_ms);

@@ -84,6 +84,8 @@ struct meta_dup {
     decree_t *reported;   /* per partition, the largest accepted from the primary (>= confirmed;
                            * memory only until the next write) */
     int64_t *written_ms;  /* per partition, monotonic time of the last write (0 = never) */
+    bool *resyncing;      /* per partition, memory only: its primary ships the partition's
+                           * data because its plog lost decrees not shipped yet */
     /* full duplication, memory only (a new leader starts them again) */
     bool follow_busy;       /* DS_APP: a create/poll of the follower table is out */
     int64_t follow_next_ms; /* DS_APP: the next create/poll not before this (monotonic) */

@@ -1427,8 +1427,8 @@ msg_dup_sync_req_encode(struct buf *out, const struct msg_dup_sync_req *m)
         pk_uint(&p, m->primaries[i]);
     pk_array(&p, m->nconfirms);
     for (uint32_t i = 0; i < m->nconfirms; i++)
-        pk_tuple(&p, "uui", m->confirms[i].gpid, m->confirms[i].dupid,
-                 (int64_t)m->confirms[i].confirmed);
+        pk_tuple(&p, "uuib", m->confirms[i].gpid, m->confirms[i].dupid,
+                 (int64_t)m->confirms[i].confirmed, m->confirms[i].resyncing);
 }
 
 int
@@ -1458,7 +1458,9 @@ msg_dup_sync_req_decode(const uint8_t *b, size_t n, struct msg_dup_sync_req *m)
         struct dup_confirm *c = &m->confirms[i];
         struct upk e;
         rc = upk_at(confs, i, &e);
-        if (rc == 0)
+        if (rc == 0 && upk_tuple(e, "uui_", &c->gpid, &c->dupid, &c->confirmed) == 0)
+            rc = upk_tuple(e, "uuib", &c->gpid, &c->dupid, &c->confirmed, &c->resyncing);
+        else if (rc == 0)
             rc = upk_tuple(e, "uui", &c->gpid, &c->dupid, &c->confirmed);
     }
     if (rc != 0)

@@ -306,6 +306,8 @@ struct dup_confirm {
     uint64_t gpid;
     uint64_t dupid;
     decree_t confirmed;
+    bool resyncing; /* its plog lost decrees not shipped yet: the partition's data is being
+                     * shipped instead (RPC_DUP_SYNC only, an appended field) */
 };
 
 

@@ -13,6 +13,15 @@
  * complete. Re-shipping after a failover is harmless: applying is last-writer-wins.
  * FAIL_SLOW retries a failed batch forever with backoff; FAIL_SKIP gives up after
  * dup_skip_retries attempts and counts what it skipped.
+ *
+ * A hole: the plog no longer holds decrees not shipped yet (a learner seeded from a newer
+ * checkpoint became primary; a new duplication started from a stale decree). Shipping never
+ * stops there: the shipper re-seeds the remote from the partition's data instead. It notes
+ * the commit point `at`, ships every record first written in this cluster (tombstones and
+ * expired records' timetags included) as it iterates the storage, then ships the plog from
+ * at + 1. Every write up to at is then at the remote or beaten there by a newer one:
+ * applying is last-writer-wins, so records that changed during the pass do no harm. The
+ * primary reports it (dup list shows the partitions, dup_resync_count counts them).
  * Runs on: replica loop (RPC completions are posted back to it).
  */
 #include <inttypes.h>
@@ -58,6 +67,13 @@ struct shipment {
     uint32_t nbatches, pending;
 };
 
+/* A re-seed of the remote from the partition's data (see the top of the file). */
+struct resync {
+    struct storage_iter *it; /* over the partition's records, where the last shipment ended */
+    decree_t at;             /* the commit point it started at: the plog goes on after it */
+    uint64_t records;        /* records shipped so far */
+};
+
 struct shipper {
     uint64_t dupid;
     uint32_t status, fail_mode;
@@ -69,6 +85,7 @@ struct shipper {
     struct shipment win[SHIP_WINDOW]; /* ring: oldest at head */
     uint32_t head, count;
     uint32_t inflight; /* batch RPCs out (<= SHIP_MAX_INFLIGHT) */
+    struct resync *rs; /* a re-seed runs; NULL if none */
 };
 
 struct cached {
@@ -101,6 +118,11 @@ dup_metric(enum metric_kind kind, const char *name, const char *help)
 #define M_SKIPPED() dup_metric(METRIC_COUNTER, "dup_skipped_ops", "entries skipped (FAIL_SKIP)")
 #define M_LOAD_FAILED() \
     dup_metric(METRIC_COUNTER, "dup_load_file_failed_count", "failed plog reads for shipping")
+#define M_RESYNCS() \
+    dup_metric(METRIC_COUNTER, "dup_resync_count", \
+               "re-seeds of a remote from a partition's data (its plog had lost the decrees)")
+#define M_RESYNC_RECORDS() \
+    dup_metric(METRIC_COUNTER, "dup_resync_records", "records shipped by re-seeds")
 
 /* ---------------- state ---------------- */
 
@@ -135,9 +157,20 @@ shipper_reset(struct shipper *sh)
 }
 
 static void
+resync_free(struct shipper *sh)
+{
+    if (sh->rs == NULL)
+        return;
+    storage_iter_destroy(sh->rs->it);
+    xfree(sh->rs);
+    sh->rs = NULL;
+}
+
+static void
 shipper_free(struct shipper *sh)
 {
     shipper_reset(sh);
+    resync_free(sh);
     xfree(sh);
 }
 
@@ -150,7 +183,7 @@ dup_stop(struct replica *r)
     if (d == NULL)
         return;
     for (uint32_t i = 0; i < d->n; i++) {
-        struct dup_confirm c = {r->gpid, d->sh[i]->dupid, d->sh[i]->confirmed};
+        struct dup_confirm c = {r->gpid, d->sh[i]->dupid, d->sh[i]->confirmed, false};
         dup_note_confirms(r, &c, 1, false);
         shipper_free(d->sh[i]);
     }
@@ -202,7 +235,8 @@ dup_confirms(const struct replica *r, struct dup_confirm *out, uint32_t max)
     const struct dup_state *d = r->dup;
     uint32_t n = 0;
     for (uint32_t i = 0; d && i < d->n && n < max; i++)
-        out[n++] = (struct dup_confirm){r->gpid, d->sh[i]->dupid, d->sh[i]->confirmed};
+        out[n++] = (struct dup_confirm){r->gpid, d->sh[i]->dupid, d->sh[i]->confirmed,
+                                        d->sh[i]->rs != NULL};
     return n;
 }
 
@@ -456,10 +490,8 @@ take_mutation(void *arg, decree_t decree, const uint8_t *enc, size_t len)
     if (decree > b->r->last_committed || b->bytes >= SHIP_MAX_BYTES)
         return 1;
     if (decree != b->last + 1) { /* collected from the plog: never ship past a hole */
-        RLOG_ERROR(b->r, "duplication %" PRIu64 ": decrees %" PRId64 "..%" PRId64
-                         " are no longer in the plog: shipping stops here",
-                   b->sh->dupid, b->last + 1, decree - 1);
-        metric_add(M_LOAD_FAILED(), 1);
+        RLOG_WARN(b->r, "duplication %" PRIu64 ": decrees %" PRId64 "..%" PRId64
+                        " are no longer in the plog", b->sh->dupid, b->last + 1, decree - 1);
         b->err = ERR_NOT_FOUND;
         return 1;
     }
@@ -476,15 +508,25 @@ take_mutation(void *arg, decree_t decree, const uint8_t *enc, size_t len)
     return 0;
 }
 
-/* Loads the decrees after sh->loaded into b: from the cache when it covers them. */
+/* Loads the decrees after sh->loaded into b: from the cache when it covers them. A plog that
+ * starts after them (or is empty) is a hole: ERR_NOT_FOUND. */
 static void
 load(struct builder *b)
 {
     struct dup_state *d = b->r->dup;
+    decree_t first;
     if (d->ncache > 0 && d->cache[0].decree <= b->last + 1) {
         for (size_t i = 0; i < d->ncache; i++)
             if (take_mutation(b, d->cache[i].decree, d->cache[i].enc.data, d->cache[i].enc.len))
                 break;
+        return;
+    }
+    first = plog_first_decree(b->r->plog);
+    if (first == 0 || first > b->last + 1) {
+        RLOG_WARN(b->r, "duplication %" PRIu64 ": decrees %" PRId64 "..%" PRId64 " are no "
+                        "longer in the plog", b->sh->dupid, b->last + 1,
+                  first == 0 ? b->r->last_committed : first - 1);
+        b->err = ERR_NOT_FOUND;
         return;
     }
     if (plog_replay(b->r->plog, b->last, take_mutation, b) < 0) {
@@ -501,6 +543,86 @@ next_shipment_seq(void)
 {
     static uint64_t seq;
     return ++seq;
+}
+
+/* Starts a re-seed of the remote from the partition's data at the current commit point. */
+static void
+resync_start(struct replica *r, struct shipper *sh)
+{
+    struct resync *rs = xcalloc(1, sizeof(*rs));
+    int rc = storage_iter_create(r->storage, NULL, 0, NULL, 0, &rs->it);
+    if (rc != 0) {
+        RLOG_ERROR(r, "duplication %" PRIu64 ": cannot read the partition to re-seed %s: %s "
+                      "(retried)", sh->dupid, sh->remote, err_str(rc));
+        xfree(rs);
+        return;
+    }
+    rs->at = r->last_committed;
+    sh->rs = rs;
+    metric_add(M_RESYNCS(), 1);
+    RLOG_WARN(r, "duplication %" PRIu64 ": re-seeding %s from this partition's data (at decree "
+                 "%" PRId64 "), then shipping the plog from there",
+              sh->dupid, sh->remote, rs->at);
+}
+
+/* Takes the record under the iterator into b if this cluster first wrote it (a write is
+ * shipped only by the cluster it was first written in). The op borrows from the iterator. */
+static int
+take_record(struct builder *b, struct storage_iter *it)
+{
+    const uint8_t *key, *sk, *hk;
+    size_t klen, hk_len, sk_len;
+    struct mutation_op op = {0};
+    int rc;
+    storage_iter_key(it, &key, &klen);
+    rc = storage_key_decode(key, klen, &hk, &hk_len, &sk, &sk_len);
+    if (rc == 0)
+        rc = storage_iter_value(it, &op.expire_ts, &op.timetag, &op.value.p, &op.value.len);
+    if (rc != 0 || timetag_cluster(op.timetag) != b->r->cluster_id)
+        return rc;
+    op.type = timetag_deleted(op.timetag) ? OP_DEL : OP_SET;
+    op.hash_key = bytes_of(hk, hk_len);
+    op.sort_key = bytes_of(sk, sk_len);
+    add_op(b, &op);
+    return 0;
+}
+
+/* Builds the next shipment of a re-seed (records from where the last one ended); the last
+ * one covers the decrees up to the re-seed's commit point. */
+static bool
+build_resync_shipment(struct replica *r, struct shipper *sh)
+{
+    struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
+    struct resync *rs = sh->rs;
+    struct builder b = {r, sh, s, geokv_table_partition_count(sh->table), NULL, 0,
+                        stub_dup_batch_bytes(), sh->loaded, 0};
+    uint64_t n = 0;
+    if (b.partitions == 0)
+        return false;
+    memset(s, 0, sizeof(*s));
+    b.open = xmalloc(b.partitions * sizeof(*b.open));
+    for (uint32_t i = 0; i < b.partitions; i++)
+        b.open[i] = -1;
+    for (; storage_iter_valid(rs->it) && b.bytes < SHIP_MAX_BYTES && b.err == 0;
+         storage_iter_next(rs->it), n++)
+        b.err = take_record(&b, rs->it);
+    xfree(b.open);
+    for (uint32_t i = 0; i < s->nbatches; i++)
+        dup_apply_end(&s->batches[i].body, s->batches[i].count_at, s->batches[i].nops);
+    rs->records += n;
+    metric_add(M_RESYNC_RECORDS(), (int64_t)n);
+    s->seq = next_shipment_seq();
+    s->last = sh->loaded;
+    if (!storage_iter_valid(rs->it)) { /* the pass is over: the plog goes on after at */
+        RLOG_INFO(r, "duplication %" PRIu64 ": re-seed of %s done (%" PRIu64 " records); "
+                     "shipping the plog from decree %" PRId64, sh->dupid, sh->remote,
+                  rs->records, rs->at + 1);
+        s->last = sh->loaded = rs->at;
+        resync_free(sh);
+    }
+    s->pending = s->nbatches;
+    sh->count++;
+    return true;
 }
 
 /* Builds the next shipment (the committed decrees after sh->loaded); false if none. */
@@ -520,6 +642,11 @@ build_shipment(struct replica *r, struct shipper *sh)
     xfree(b.open);
     for (uint32_t i = 0; i < s->nbatches; i++)
         dup_apply_end(&s->batches[i].body, s->batches[i].count_at, s->batches[i].nops);
+    if (b.err == ERR_NOT_FOUND && b.last == sh->loaded) { /* at the hole itself */
+        shipment_clear(s);
+        resync_start(r, sh);
+        return false;
+    }
     if (b.last == sh->loaded) { /* nothing loaded (a read error, counted in load) */
         shipment_clear(s);
         return false;
@@ -701,7 +828,8 @@ ship(struct replica *r, struct shipper *sh, int64_t now)
             start_open(r, sh);
         return;
     }
-    while (sh->count < SHIP_WINDOW && build_shipment(r, sh)) {
+    while (sh->count < SHIP_WINDOW &&
+           (sh->rs != NULL ? build_resync_shipment(r, sh) : build_shipment(r, sh))) {
         struct shipment *s = &sh->win[(sh->head + sh->count - 1) % SHIP_WINDOW];
         for (uint32_t k = 0; k < s->nbatches; k++)
             s->batches[k].retry_at_ms = 1; /* due at once */

@@ -519,7 +519,7 @@ Test(meta_dup, confirmed_decree_only_grows_and_only_from_the_primary)
 
     snprintf(path, sizeof(path), APPS "/%u/duplication/%llu/0", id, (unsigned long long)dupid);
     /* the primary's first report sets it, written at once, and the reply carries it */
-    c = (struct dup_confirm){g0, dupid, 37};
+    c = (struct dup_confirm){g0, dupid, 37, false};
     sync_from(A, &g0, 1, &c, 1, 10000, &resp);
     cr_assert_eq(resp.n, 1);
     cr_assert_eq(resp.dups[0].confirmed, 37);
@@ -545,12 +545,12 @@ Test(meta_dup, confirmed_decree_only_grows_and_only_from_the_primary)
     msg_dup_sync_resp_fini(&resp);
     cr_assert_eq(held("t", dupid, 0), 37);
     /* unknown dupid: ignored */
-    c = (struct dup_confirm){g0, dupid + 1, 500};
+    c = (struct dup_confirm){g0, dupid + 1, 500, false};
     sync_from(A, NULL, 0, &c, 1, 50000, &resp);
     msg_dup_sync_resp_fini(&resp);
     cr_assert_eq(held("t", dupid, 0), 37);
     /* higher from the primary: taken */
-    c = (struct dup_confirm){g0, dupid, 90};
+    c = (struct dup_confirm){g0, dupid, 90, false};
     sync_from(A, NULL, 0, &c, 1, 60000, &resp);
     msg_dup_sync_resp_fini(&resp);
     cr_assert_eq(held("t", dupid, 0), 90);
@@ -562,7 +562,7 @@ Test(meta_dup, confirmed_decree_writes_are_rate_limited_and_flushed)
     uint32_t id = create("t", 1);
     uint64_t dupid = add_ok("t", "tjsrv-account", T0_MS);
     uint64_t g0 = gpid_make(id, 0);
-    struct dup_confirm c = {g0, dupid, 10};
+    struct dup_confirm c = {g0, dupid, 10, false};
     struct msg_dup_sync_resp resp;
     char path[256], text[64];
 
@@ -588,12 +588,37 @@ Test(meta_dup, confirmed_decree_writes_are_rate_limited_and_flushed)
     cr_assert_str_eq(node_text(path, text, sizeof(text)), "30");
 }
 
+/* A primary re-seeding its remote (its plog lost decrees not shipped yet) says so in the
+ * sync; dup list names the partition until it is done. */
+Test(meta_dup, dup_list_shows_partitions_re_seeding)
+{
+    uint32_t id = create("t", 3);
+    uint64_t dupid = add_ok("t", "tjsrv-account", T0_MS);
+    struct dup_confirm c = {gpid_make(id, 2), dupid, 10, true};
+    struct msg_dup_sync_resp resp;
+    struct msg_dup_list_resp m;
+    char why[META_DUP_WHY_MAX];
+
+    sync_from(A, NULL, 0, &c, 1, 5000, &resp);
+    msg_dup_sync_resp_fini(&resp);
+    cr_assert_eq(meta_dup_list(st, "t", &m, why, sizeof(why)), 0);
+    cr_assert(strstr(m.dups[0].progress, "partitions 2:") != NULL, "progress: %s",
+              m.dups[0].progress);
+    msg_dup_list_resp_fini(&m);
+    c.resyncing = false;
+    sync_from(A, NULL, 0, &c, 1, 6000, &resp);
+    msg_dup_sync_resp_fini(&resp);
+    cr_assert_eq(meta_dup_list(st, "t", &m, why, sizeof(why)), 0);
+    cr_assert_str_eq(m.dups[0].progress, "");
+    msg_dup_list_resp_fini(&m);
+}
+
 Test(meta_dup, dropped_table_duplications_end)
 {
     uint32_t id = create("t", 2);
     uint64_t g0 = gpid_make(id, 0);
     uint64_t dupid = add_ok("t", "tjsrv-account", T0_MS);
-    struct dup_confirm c = {g0, dupid, 5};
+    struct dup_confirm c = {g0, dupid, 5, false};
     struct msg_dup_sync_resp resp;
     struct msg_dup_list_resp m;
     char why[META_DUP_WHY_MAX];
@@ -625,7 +650,7 @@ Test(meta_dup, new_leader_reloads_state_fail_mode_progress_and_tombstones)
     uint64_t a = add_ok("t", "tjsrv-account", T0_MS);
     uint64_t b = add_ok("t", "shsrv-account", T0_MS + 1000);
     uint64_t c;
-    struct dup_confirm conf[2] = {{gpid_make(id, 1), a, 41}, {gpid_make(id, 2), b, 7}};
+    struct dup_confirm conf[2] = {{gpid_make(id, 1), a, 41, false}, {gpid_make(id, 2), b, 7, false}};
     struct msg_dup_sync_resp resp;
     struct msg_dup_list_resp m;
     const struct dup_info *d;
@@ -739,7 +764,7 @@ Test(meta_dup, full_duplication_moves_prepare_app_log_and_persists_each_step)
     cr_assert_eq(resp.dups[0].confirmed, -1);
     msg_dup_sync_resp_fini(&resp);
     {
-        struct dup_confirm c[2] = {{gp[0], dupid, 17}, {gp[0], dupid, 30}};
+        struct dup_confirm c[2] = {{gp[0], dupid, 17, false}, {gp[0], dupid, 30, false}};
         sync_from(A, gp, 2, c, 1, 0, &resp); /* persisted at once, not rate limited */
         msg_dup_sync_resp_fini(&resp);
         snprintf(path, sizeof(path), APPS "/%u/duplication/%llu/0", id,
@@ -752,13 +777,13 @@ Test(meta_dup, full_duplication_moves_prepare_app_log_and_persists_each_step)
         cr_assert_str_eq(progress, "checkpoints made by 1 of 2 partitions");
     }
     {
-        struct dup_confirm c = {gp[1], dupid, 0}; /* an empty partition: D_p 0 */
+        struct dup_confirm c = {gp[1], dupid, 0, false}; /* an empty partition: D_p 0 */
         sync_from(A, gp, 2, &c, 1, 2, &resp);
         msg_dup_sync_resp_fini(&resp);
     }
     cr_assert_eq(status_of("t", dupid, NULL, 0), DS_APP);
     {
-        struct dup_confirm c = {gp[0], dupid, 99}; /* ignored in DS_APP: D_p stays */
+        struct dup_confirm c = {gp[0], dupid, 99, false}; /* ignored in DS_APP: D_p stays */
         sync_from(A, gp, 2, &c, 1, 5000, &resp);
         msg_dup_sync_resp_fini(&resp);
         meta_dup_flush(st, 10000);
@@ -819,7 +844,7 @@ Test(meta_dup, full_duplication_resumes_under_a_new_leader_and_can_be_removed)
     uint64_t dupid = 0;
 
     cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, NULL, why), 0);
-    c = (struct dup_confirm){gp, dupid, 5};
+    c = (struct dup_confirm){gp, dupid, 5, false};
     sync_from(A, &gp, 1, &c, 1, 0, &resp);
     msg_dup_sync_resp_fini(&resp);
     cr_assert_eq(status_of("t", dupid, NULL, 0), DS_APP);
@@ -1093,7 +1118,7 @@ Test(meta_dup, failed_store_writes_change_nothing)
     cr_assert_eq(m.dups[0].status, DS_LOG);
     msg_dup_list_resp_fini(&m);
     {
-        struct dup_confirm c = {gpid_make(id, 0), dupid, 9};
+        struct dup_confirm c = {gpid_make(id, 0), dupid, 9, false};
         struct msg_dup_sync_resp resp;
         sync_from(A, &c.gpid, 1, &c, 1, 0, &resp);
         cr_assert_eq(resp.dups[0].confirmed, 0); /* not persisted: the start point is handed out */

@@ -1085,8 +1085,8 @@ Test(proto, group_check_round_trip_and_old_form)
 
     snprintf(in.config.primary, sizeof(in.config.primary), "127.0.0.1:1");
     in.config.ballot = 4;
-    in.confirms[0] = (struct dup_confirm){0, 11, 7};
-    in.confirms[1] = (struct dup_confirm){0, 12, -1};
+    in.confirms[0] = (struct dup_confirm){.dupid = 11, .confirmed = 7};
+    in.confirms[1] = (struct dup_confirm){.dupid = 12, .confirmed = -1};
     msg_group_check_req_encode(&b, &in);
     cr_assert_eq(msg_group_check_req_decode(b.data, b.len, &out), 0);
     cr_assert(out.last_committed == 9 && out.nconfirms == 2 && out.dups_complete);
