@@ -535,6 +535,23 @@ replica_on_prepare(struct replica *r, struct rpc_request *req)
     stub_mark_dirty(r);
 }
 
+/* A learner done learning that verified nothing since the last group check while behind
+ * the primary's commit point cannot catch up from prepares (a new ballot made it doubt a
+ * tail the primary no longer resends, as everything below its commit point is learning's
+ * job): it learns again. */
+static void
+relearn_if_stuck(struct replica *r, decree_t primary_committed)
+{
+    if (r->role != ROLE_LEARNER || !r->learn_done)
+        return;
+    if (r->verified < primary_committed && r->verified == r->check_verified) {
+        RLOG_INFO(r, "learner stuck at %" PRId64 " behind the commit point %" PRId64
+                     ": learning again", r->verified, primary_committed);
+        r->learning = r->learn_done = false;
+    }
+    r->check_verified = r->verified;
+}
+
 void
 replica_on_group_check(struct replica *r, struct rpc_request *req)
 {
@@ -549,6 +566,7 @@ replica_on_group_check(struct replica *r, struct rpc_request *req)
                 role = ROLE_SECONDARY;
         replica_set_config(r, role, &m.config);
         replica_commit_as_follower(r, m.last_committed);
+        relearn_if_stuck(r, m.last_committed);
         dup_note_confirms(r, m.confirms, m.nconfirms, m.dups_complete);
     }
     reply_state(r, req, rc);

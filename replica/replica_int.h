@@ -97,6 +97,9 @@ struct replica {
     struct rpc_request **acks; /* secondary: prepare requests answered after the next fsync */
     size_t nacks, acks_cap;
     bool learning;          /* learner: a learn round (or a copy) runs, or it is done */
+    bool learn_done;        /* learner: the last round reached the commit point; prepares
+                             * follow */
+    decree_t check_verified; /* learner: verified at the last group check */
     bool copying;           /* learner: a checkpoint copy runs on the blocking loop */
     int64_t learn_touch_ms; /* learner: last sign of life of the learn / the primary */
     struct storage_batch *batch;

@@ -271,7 +271,7 @@ on_learn_reply(struct replica *r, void *arg, int err, const uint8_t *body, size_
         if (err != 0)
             RLOG_WARN(r, "applying learned mutations failed: %s", err_name(err));
         /* done: the primary now sends every prepare; keep learning only if not done */
-        r->learning = resp.done && err == 0;
+        r->learning = r->learn_done = resp.done && err == 0;
         if (resp.done && err == 0)
             RLOG_INFO(r, "caught up with %s at %" PRId64 ", waiting to join", r->config.primary,
                       r->last_committed);
@@ -291,6 +291,7 @@ replica_learn_cron(struct replica *r)
     if (r->learning && clock_mono_ms() - r->learn_touch_ms < LEARN_STALL_MS)
         return;
     r->learning = true;
+    r->learn_done = false;
     r->learn_touch_ms = clock_mono_ms();
     snprintf(m.learner, sizeof(m.learner), "%s", stub_address());
     m.last_committed = r->last_committed;
