@@ -216,23 +216,26 @@ load_wait() {
   done
 }
 
-# bulk_start APP SEED: a heavy write load next to the checked one (geokv-bench, 4 threads x
-# 32 in flight, every acknowledged write logged), for the fault phase; bulk_verify APP SEED
-# reads back every write it acknowledged.
+# bulk_start APP SEED [VALUE_SIZE]: a heavy write load next to the checked one (geokv-bench,
+# 4 threads x 32 in flight, values of VALUE_SIZE bytes (100), every acknowledged write
+# logged), for the fault phase. bulk_verify APP SEED [METAS]: every write it acknowledged
+# is readable (on the cluster of METAS, default the current one).
 bulk_start() {
+  echo "${3:-100}" >"$ITEST_DIR/state/bulk.$2.vsize"
   "$GEOKV_BIN/geokv-bench" -m "$META_LIST" -a "$1" --op set --count 1000000 --seed "$2" \
-    --threads 4 --inflight 32 --value-size 100 --duration $((NEMESIS_SECONDS + 5)) \
+    --threads 4 --inflight 32 --value-size "${3:-100}" --duration $((NEMESIS_SECONDS + 5)) \
     --timeout-ms 20000 --ack-log "$ITEST_DIR/state/bulk.$2.ack" >"$ITEST_DIR/state/bulk.$2.out" 2>&1 &
   echo $! >"$ITEST_DIR/state/bulk.$2.pid"
 }
 bulk_verify() {
-  local out
-  wait "$(cat "$ITEST_DIR/state/bulk.$2.pid")" || true
+  local out pid
+  pid=$(cat "$ITEST_DIR/state/bulk.$2.pid")
+  ! geokv_pid_alive "$pid" || wait "$pid" || true
   grep -qE '^ok: [1-9]' "$ITEST_DIR/state/bulk.$2.out" ||
     fail "the bulk load made no successful write: $(cat "$ITEST_DIR/state/bulk.$2.out")"
-  out=$("$GEOKV_BIN/geokv-bench" -m "$META_LIST" -a "$1" --op verify --seed "$2" \
-    --value-size 100 --ack-log "$ITEST_DIR/state/bulk.$2.ack" --timeout-ms 30000 2>&1) ||
-    fail "acknowledged bulk writes lost: $out"
+  out=$("$GEOKV_BIN/geokv-bench" -m "${3:-$META_LIST}" -a "$1" --op verify --seed "$2" \
+    --value-size "$(cat "$ITEST_DIR/state/bulk.$2.vsize")" --ack-log "$ITEST_DIR/state/bulk.$2.ack" \
+    --timeout-ms 30000 2>&1) || fail "acknowledged bulk writes lost: $out"
   itest_log "bulk load $2: $(grep -E '^(found|missing|wrong):' <<<"$out" | tr '\n' ' ')"
 }
 
@@ -251,8 +254,7 @@ check_histories() {
   shift
   for p in "$@"; do args+=(--history "$ITEST_DIR/state/hist.$p"); done
   for c in ${NEMESIS_CLUSTERS:-$ITEST_CLUSTER}; do
-    "$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/$c/metas")" -t 30000 dump "$app" \
-      >"$ITEST_DIR/state/dump.$c" || fail "dump $app on $c"
+    wait_for "a dump of $app on $c" 60 _dump_to "$c" "$app" "$ITEST_DIR/state/dump.$c"
     args+=(--dump "$ITEST_DIR/state/dump.$c")
   done
   [ -z "${NEMESIS_SAME_CLOCK:-}" ] || args+=(--same-clock)
@@ -262,9 +264,18 @@ $(head -n 60 <<<"$out")"
   itest_log "history check: $(grep -E '^(keys_checked|ok_ops|violations|dumps_equal):' <<<"$out" | tr '\n' ' ')"
 }
 
+_dump_to() {
+  "$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/$1/metas")" dump "$2" >"$3"
+}
+
+# _led_by_others APP ADDR: no partition of APP has ADDR as its primary.
+_led_by_others() {
+  ! "$GEOKV_BIN/admin-cli" -m "$META_LIST" app "$1" | awk '/^[0-9]+ / {print $3}' | grep -qx "$2"
+}
+
 # check_all APP PREFIX...: the end of every case, once the faults are healed: replicas
 # converge, the histories hold on every cluster, and after one more failover (kill -9 of the
-# server with the most primaries of the current cluster) they still hold.
+# server with the most primaries of the first cluster) they still hold.
 check_all() {
   local app="$1" c victim
   shift
@@ -274,10 +285,11 @@ check_all() {
     check_converged "$app"
   done
   check_histories "$app" "$@"
+  [ -z "${NEMESIS_CLUSTERS:-}" ] || cluster_use "${NEMESIS_CLUSTERS%% *}"
   victim=$(most_primaries) || fail "no server holds a primary"
   fault_log "final failover: kill -9 replica $victim"
   replica_kill9 "$victim"
-  wait_writable "$app" 60 >/dev/null
+  wait_for "new primaries for $app" 60 _led_by_others "$app" "$(replica_addr "$victim")"
   check_histories "$app" "$@"
   replica_start "$victim"
 }
