@@ -48,6 +48,26 @@ unescape(const char **pp, struct buf *cur)
     return 0;
 }
 
+int
+admin_unescape(const char *s, struct buf *out)
+{
+    for (; *s != '\0'; s++) {
+        int hi, lo;
+        if (*s != '\\' || s[1] == '\\') {
+            buf_append_u8(out, (uint8_t)*s);
+            s += *s == '\\';
+            continue;
+        }
+        hi = s[1] == 'x' ? hexval(s[2]) : -1;
+        lo = hi < 0 ? -1 : hexval(s[3]);
+        if (lo < 0)
+            return ERR_INVALID_ARG;
+        buf_append_u8(out, (uint8_t)(hi << 4 | lo));
+        s += 3;
+    }
+    return 0;
+}
+
 static void
 args_push(struct admin_args *a, const struct buf *cur)
 {

@@ -38,6 +38,9 @@ void admin_args_fini(struct admin_args *a);
 /* Appends p[0..n) to out with printable ASCII kept, \ as \\ and anything else as \xHH.
  * Appends a NUL but does not count it in out->len. */
 void admin_escape(const void *p, size_t n, struct buf *out);
+/* Appends the bytes the NUL-terminated s stands for to out, undoing admin_escape exactly
+ * (\\ and \xHH). ERR_INVALID_ARG on any other escape. */
+MUST_CHECK int admin_unescape(const char *s, struct buf *out);
 
 /* Strict decimal parsing of a whole token: ERR_INVALID_ARG unless all of it is a number in
  * range. */

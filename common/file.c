@@ -22,18 +22,19 @@ file_sync_path(const char *path, int flags)
     return rc;
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+file_pwrite_all(int fd, const void *data, size_t len, uint64_t off)
 {
     const char *p = data;
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return -errno;
         p += n;
         len -= (size_t)n;
+        off += (uint64_t)n;
     }
     return 0;
 }
@@ -49,7 +50,7 @@ file_write_atomic(const char *path, const void *data, size_t len)
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    rc = write_all(fd, data, len);
+    rc = file_pwrite_all(fd, data, len, 0);
     if (rc == 0 && fsync(fd) != 0)
         rc = -errno;
     close(fd);

@@ -1,5 +1,6 @@
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 /*
  * Small file helpers shared by the storage layers.
  */
@@ -8,6 +9,9 @@
  * O_RDONLY | O_DIRECTORY makes a rename or create in a directory durable, O_WRONLY | O_CREAT
  * makes an empty marker file. 0 or -errno. */
 int file_sync_path(const char *path, int flags);
+
+/* Writes all len bytes of data at offset off, retrying partial writes and EINTR. 0 or -errno. */
+int file_pwrite_all(int fd, const void *data, size_t len, uint64_t off);
 
 /* Replaces path with len bytes of data durably: writes path.tmp, fsyncs it, renames it over
  * path and fsyncs the directory. After a crash path holds the old or the new content, never

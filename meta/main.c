@@ -124,9 +124,7 @@ config_read(const struct cli *cli)
 static struct meta_service *
 service_start(const struct meta_options *opt)
 {
-    struct meta_service *svc;
-    rpc_set_source_address(opt->address);
-    svc = meta_service_create(opt);
+    struct meta_service *svc = meta_service_create(opt);
     struct meta_store *store;
     int connect_ms = (int)(opt->session_timeout_ms * 2 > META_CONNECT_TIMEOUT_MIN_MS
                                ? opt->session_timeout_ms * 2
@@ -189,6 +187,11 @@ main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (rpc_configure_source(cfg, opt.address) != 0) {
+        fprintf(stderr, "geokv-meta: [core] bind_outgoing is not a boolean\n");
+        config_destroy(cfg);
+        return 2;
+    }
     if (metrics_start(cfg) != 0) {
         config_destroy(cfg);
         return 1;

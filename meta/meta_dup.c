@@ -947,11 +947,15 @@ meta_dup_on_sync(struct meta_state *st, const struct msg_dup_sync_req *req, int6
         return ERR_INVALID_ARG;
     for (uint32_t i = 0; i < req->nconfirms; i++)
         sync_confirm(st, req->node, &req->confirms[i], now_ms);
+    resp->led = xcalloc(req->nprimaries + 1, sizeof(*resp->led));
     for (uint32_t i = 0; i < req->nprimaries; i++) {
         const struct meta_app *app = led_by(st, req->primaries[i], req->node);
-        if (app != NULL)
-            sync_assign(app, req->primaries[i], resp);
+        if (app == NULL)
+            continue;
+        sync_assign(app, req->primaries[i], resp);
+        resp->led[resp->nled++] = req->primaries[i];
     }
+    resp->has_led = true;
     return 0;
 }
 

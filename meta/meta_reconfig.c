@@ -9,7 +9,9 @@
  *    to beacon before it can be declared dead.
  *  - Dead primary: the live secondary with the largest reported last_prepared (ties:
  *    last_committed) becomes primary and the dead one leaves; dead secondaries leave; the
- *    ballot grows by one per change. Only a secondary that reports holding the partition is
+ *    ballot grows by one per change. A primary that beacons but has not reported itself
+ *    primary of the partition for node_grace_ms (it cannot record its ballot, cannot open the
+ *    partition on a full disk) is replaced the same way. Only a secondary that reports holding the partition is
  *    promoted. With no such member the configuration is kept: the partition waits for its
  *    last primary to come back and keep serving it.
  *  - A partition with fewer members than replica_count for add_secondary_delay_ms, whose
@@ -84,27 +86,53 @@ orphan_log(const struct meta_app *app, struct meta_partition *part)
              part->config.primary);
 }
 
-/* Replaces a dead primary and removes dead secondaries of one partition (one ballot). */
+/* Whether the primary of part beacons but has reported itself not its primary (or not held
+ * it) for node_grace_ms. */
+static bool
+primary_unserved(const struct meta_state *st, const struct meta_app *app,
+                 struct meta_partition *part, int64_t now_ms)
+{
+    const struct meta_node *n = meta_node_find(st, part->config.primary);
+    const struct replica_report *r;
+
+    if (n == NULL || !meta_node_usable(st, n, now_ms)) {
+        part->unserved_since_ms = 0; /* dead or not heard yet: the dead-primary rule */
+        return false;
+    }
+    r = meta_node_report(n, gpid_make(app->app_id, part->config.pidx));
+    if (r != NULL && r->role == ROLE_PRIMARY) {
+        part->unserved_since_ms = 0;
+        return false;
+    }
+    if (part->unserved_since_ms == 0)
+        part->unserved_since_ms = now_ms;
+    return now_ms - part->unserved_since_ms > st->opt.node_grace_ms;
+}
+
+/* Replaces a dead (or not serving) primary and removes dead secondaries of one partition (one
+ * ballot). */
 static int
 partition_failover(struct meta_state *st, struct meta_app *app, struct meta_partition *part,
                    int64_t now_ms)
 {
     struct partition_config pc = part->config;
     char why[2 * GEOKV_ADDR_MAX + 64] = "";
-    bool primary_dead;
+    bool primary_dead, unserved = false;
     uint32_t removed = 0;
 
     if (pc.primary[0] == '\0')
         return 0; /* no configuration to fix (corrupt node) */
     primary_dead = !member_alive(st, pc.primary, now_ms);
+    if (!primary_dead)
+        primary_dead = unserved = primary_unserved(st, app, part, now_ms);
     if (primary_dead) {
         int best = promotion_pick(st, app, &pc, now_ms);
         if (best < 0) {
             orphan_log(app, part);
             return 0;
         }
-        snprintf(why, sizeof(why), "primary %s is dead, promoted %s", pc.primary,
-                 pc.secondaries[best]);
+        snprintf(why, sizeof(why), "primary %s %s, promoted %s", pc.primary,
+                 unserved ? "does not serve it" : "is dead", pc.secondaries[best]);
         memcpy(pc.primary, pc.secondaries[best], sizeof(pc.primary));
         meta_config_remove_secondary(&pc, (uint32_t)best);
     }
@@ -127,13 +155,10 @@ partition_failover(struct meta_state *st, struct meta_app *app, struct meta_part
 void
 meta_state_check_nodes(struct meta_state *st, int64_t now_ms)
 {
-    bool any_dead = false;
-
     for (size_t i = 0; i < st->nnodes; i++) {
         struct meta_node *n = &st->nodes[i];
         if (meta_node_alive(st, n, now_ms))
             continue;
-        any_dead = true;
         if (n->declared_dead)
             continue;
         n->declared_dead = true;
@@ -144,7 +169,7 @@ meta_state_check_nodes(struct meta_state *st, int64_t now_ms)
             LOG_WARN("replica server %s is dead: no beacon since this meta leads (%lld ms)",
                      n->address, (long long)(now_ms - n->last_beacon_ms));
     }
-    if (!any_dead || !st->loaded)
+    if (!st->loaded)
         return;
     for (size_t i = 0; i < st->napps; i++) {
         struct meta_app *app = st->apps[i];

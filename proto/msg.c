@@ -1483,20 +1483,23 @@ void
 msg_dup_sync_resp_encode(struct buf *out, const struct msg_dup_sync_resp *m)
 {
     struct pk p = {out};
-    pk_array(&p, 1);
+    pk_array(&p, 2);
     pk_array(&p, m->n);
     for (uint32_t i = 0; i < m->n; i++) {
         const struct dup_assign *d = &m->dups[i];
         pk_tuple(&p, "uuuussi", d->gpid, d->dupid, (uint64_t)d->status, (uint64_t)d->fail_mode,
                  d->remote, d->remote_app, (int64_t)d->confirmed);
     }
+    pk_array(&p, m->nled);
+    for (uint32_t i = 0; i < m->nled; i++)
+        pk_uint(&p, m->led[i]);
 }
 
 int
 msg_dup_sync_resp_decode(const uint8_t *b, size_t n, struct msg_dup_sync_resp *m)
 {
     struct unpacked *z = NULL;
-    struct upk root, dups;
+    struct upk root, dups, led;
     int rc = parse(b, n, &z, &root);
     memset(m, 0, sizeof(*m));
     if (rc == 0)
@@ -1505,6 +1508,18 @@ msg_dup_sync_resp_decode(const uint8_t *b, size_t n, struct msg_dup_sync_resp *m
         rc = array_of(dups, 1u << 20, &m->n);
     if (rc == 0)
         m->dups = xcalloc(m->n, sizeof(*m->dups));
+    if (rc == 0 && upk_tuple(root, "_a", &led) == 0) {
+        m->has_led = true;
+        rc = array_of(led, 1u << 20, &m->nled);
+        if (rc == 0)
+            m->led = xcalloc(m->nled + 1, sizeof(*m->led));
+        for (uint32_t i = 0; rc == 0 && i < m->nled; i++) {
+            struct upk e;
+            rc = upk_at(led, i, &e);
+            if (rc == 0)
+                rc = upk_uint(e, &m->led[i]);
+        }
+    }
     for (uint32_t i = 0; rc == 0 && i < m->n; i++) {
         struct dup_assign *d = &m->dups[i];
         uint64_t st, fm;
@@ -1529,8 +1544,10 @@ void
 msg_dup_sync_resp_fini(struct msg_dup_sync_resp *m)
 {
     xfree(m->dups);
+    xfree(m->led);
     m->dups = NULL;
-    m->n = 0;
+    m->led = NULL;
+    m->n = m->nled = 0;
 }
 
 void

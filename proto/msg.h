@@ -510,6 +510,12 @@ struct dup_assign {
 struct msg_dup_sync_resp {
     uint32_t n;
     struct dup_assign *dups;
+    /* appended: the partitions of the request the meta holds the node primary of (only
+     * their lists are complete; a partition that moved gets none and must keep its own).
+     * has_led is false from a meta that does not send it. */
+    bool has_led;
+    uint32_t nled;
+    uint64_t *led;
 };
 void msg_dup_sync_req_encode(struct buf *out, const struct msg_dup_sync_req *m);
 MUST_CHECK int msg_dup_sync_req_decode(const uint8_t *b, size_t n, struct msg_dup_sync_req *m);

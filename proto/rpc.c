@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "proto/pack.h"
@@ -412,20 +413,24 @@ rpc_client_destroy(struct rpc_client *c)
 
 static char source_host[INET_ADDRSTRLEN]; /* set once at startup, then only read */
 
-void
-rpc_set_source_address(const char *addr)
+int
+rpc_configure_source(const struct config *cfg, const char *addr)
 {
     char host[INET_ADDRSTRLEN];
     const char *colon = strrchr(addr, ':');
     size_t n = colon ? (size_t)(colon - addr) : strlen(addr);
     struct in_addr a;
+    bool on = false;
     source_host[0] = '\0';
-    if (n >= sizeof(host))
-        return;
+    if (config_get_bool(cfg, "core", "bind_outgoing", false, &on) != 0)
+        return ERR_CONFIG;
+    if (!on || n >= sizeof(host))
+        return 0;
     memcpy(host, addr, n);
     host[n] = '\0';
     if (inet_pton(AF_INET, host, &a) == 1 && a.s_addr != htonl(INADDR_ANY))
         memcpy(source_host, host, n + 1);
+    return 0;
 }
 
 /* Finds or opens the socket for addr. Holds mu. Returns -1 if nanomsg refuses. */

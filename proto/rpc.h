@@ -50,11 +50,15 @@ void rpc_reply(struct rpc_request *req, int err, const void *body, size_t len);
  * second), so it is safe to retry anywhere; ERR_TIMEOUT: it may or may not have arrived. body is borrowed for the duration of the callback. */
 typedef void rpc_done_fn(void *arg, int err, const uint8_t *body, size_t len);
 
-/* Process-wide: every connection made from now on leaves from the host of addr ("host:port",
- * a server passes the address it serves on), so firewall rules, and the tests' network
- * faults, can tell apart servers that share a machine. A host that is not an IPv4 literal,
- * or is 0.0.0.0: the kernel picks. Call once at startup, before any client connects. */
-void rpc_set_source_address(const char *addr);
+/* Process-wide, with [core] bind_outgoing = true in cfg (default false): every connection
+ * made from now on leaves from the host of addr ("host:port", the address the server serves
+ * on), so firewall rules, and the tests' network faults, can tell apart servers that share a
+ * machine. Off by default: on a host with several interfaces the route to another datacenter
+ * may need another source. A host that is not an IPv4 literal, or is 0.0.0.0: the kernel
+ * picks. Call once at startup, before any client connects. ERR_CONFIG if the value is not a
+ * boolean. */
+struct config;
+MUST_CHECK int rpc_configure_source(const struct config *cfg, const char *addr);
 
 struct rpc_client *rpc_client_create(void);
 /* Fails every pending call with ERR_SHUTDOWN, then frees. */

@@ -69,11 +69,14 @@ out_clock:
     return 0;
 }
 
-/* Receiver-side lag: now - the entry's origin time. */
+/* Receiver-side lag: now - the entry's origin time. An entry older than the tombstone TTL
+ * arrived after this cluster may have dropped a newer record's timetag (expired or
+ * deleted: storage_rocksdb.c), so it may bring that record back here and not elsewhere:
+ * counted and logged, as the lag to fix (or the TTL to raise). */
 static void
-observe_lag(const struct mutation_op *op)
+observe_lag(struct replica *r, const struct mutation_op *op)
 {
-    static struct metric *lag, *lagging;
+    static struct metric *lag, *lagging, *too_late;
     int64_t ms = (clock_wall_us() - (int64_t)timetag_ts(op->timetag)) / 1000;
     if (lag == NULL) {
         lag = metric_get(METRIC_HISTOGRAM, "dup_time_lag_ms", NULL,
@@ -81,10 +84,20 @@ observe_lag(const struct mutation_op *op)
         lagging = metric_get(METRIC_COUNTER, "dup_lagging_writes", NULL,
                              "duplicated writes that took longer than "
                              "dup_lagging_write_threshold_ms");
+        too_late = metric_get(METRIC_COUNTER, "dup_beyond_tombstone_ttl_writes", NULL,
+                              "duplicated writes older than tombstone_ttl_seconds on arrival: "
+                              "clusters may no longer converge on their keys");
     }
     metric_observe(lag, ms < 0 ? 0 : ms);
     if (ms > stub_dup_lagging_threshold_ms())
         metric_add(lagging, 1);
+    if (ms / 1000 > (int64_t)storage_tombstone_ttl_s(r->storage_opts)) {
+        if (metric_value(too_late) == 0)
+            RLOG_WARN(r, "a duplicated write arrived %" PRId64 " s after it was made, more than "
+                         "tombstone_ttl_seconds: raise it above the longest duplication lag "
+                         "(dup_beyond_tombstone_ttl_writes counts these)", ms / 1000);
+        metric_add(too_late, 1);
+    }
 }
 
 void
@@ -109,7 +122,7 @@ replica_on_dup_apply(struct replica *r, struct rpc_request *req)
     if (rc == 0) {
         m.ops = xcalloc(a.nops, sizeof(*m.ops));
         for (uint32_t i = 0; i < a.nops && rc == 0; i++) {
-            observe_lag(&a.ops[i]);
+            observe_lag(r, &a.ops[i]);
             rc = keep_if_newer(r, &m, &a.ops[i], &undecided);
         }
     }

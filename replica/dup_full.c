@@ -13,9 +13,10 @@
  *    copy already holds, which last-writer-wins makes harmless.
  *
  * FOLLOWER side (the follower table's primaries, created by the master cluster's meta with
- * only a primary per partition): the first primary of a partition (ballot 1: nobody else was
- * ever a member, since learners cannot join before the copy is done) that holds nothing yet
- * (no decree applied or logged, no <partition>/master_copied marker) copies before it serves: it asks the master cluster's meta
+ * only a primary per partition): a primary without secondaries (nobody else was ever a member,
+ * since learners cannot join before the copy is done; its ballot may have grown with
+ * restarts) that holds nothing yet (no decree applied or logged, no
+ * <partition>/master_copied marker) copies before it serves: it asks the master cluster's meta
  * for the master partition's primary, gets a checkpoint from it (RPC_DUP_CHECKPOINT),
  * copies the files into <partition>/master_copy (file_copy.h: SHA-256 verified, chunks
  * re-fetched on a bad CRC, resumable after a crash, rate-limited by nfs_copy_rate_mb) and
@@ -271,7 +272,7 @@ dup_full_follow(struct replica *r, const struct dup_master *master)
 {
     char marker[600];
 
-    if (master->cluster[0] == '\0' || r->role != ROLE_PRIMARY || r->ballot != 1
+    if (master->cluster[0] == '\0' || r->role != ROLE_PRIMARY || r->config.nsecondaries > 0
         || r->follow != NULL || r->last_committed > 0 || r->last_prepared > 0)
         return;
     marker_path(r, marker, sizeof(marker));

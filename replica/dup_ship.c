@@ -18,7 +18,7 @@
  * checkpoint became primary; a new duplication started from a stale decree). Shipping never
  * stops there: the shipper re-seeds the remote from the partition's data instead. It notes
  * the commit point `at`, ships every record first written in this cluster (tombstones and
- * expired records' timetags included) as it iterates the storage, then ships the plog from
+ * expired records included) as it iterates the storage, then ships the plog from
  * at + 1. Every write up to at is then at the remote or beaten there by a newer one:
  * applying is last-writer-wins, so records that changed during the pass do no harm. The
  * primary reports it (dup list shows the partitions, dup_resync_count counts them).
@@ -49,6 +49,7 @@
 #define SHIP_TIMEOUT_MS 5000
 #define CACHE_MAX_BYTES (32u << 20)      /* recent committed mutations kept for shipping */
 #define MAX_DUPS 8
+#define RESYNC_RECORDS 20000             /* records a re-seed shipment reads at most */
 
 struct batch {
     uint32_t pidx;
@@ -67,11 +68,13 @@ struct shipment {
     uint32_t nbatches, pending;
 };
 
-/* A re-seed of the remote from the partition's data (see the top of the file). */
+/* A re-seed of the remote from the partition's data (see the top of the file). Each shipment
+ * reads on from the last key the previous one read, with an iterator of its own: one kept
+ * open would pin the files of its view for as long as the re-seed waits on the remote. */
 struct resync {
-    struct storage_iter *it; /* over the partition's records, where the last shipment ended */
+    struct buf last_key;     /* the raw key the last shipment ended on (empty: none yet) */
     decree_t at;             /* the commit point it started at: the plog goes on after it */
-    uint64_t records;        /* records shipped so far */
+    uint64_t records;        /* records read so far */
 };
 
 struct shipper {
@@ -161,7 +164,7 @@ resync_free(struct shipper *sh)
 {
     if (sh->rs == NULL)
         return;
-    storage_iter_destroy(sh->rs->it);
+    buf_fini(&sh->rs->last_key);
     xfree(sh->rs);
     sh->rs = NULL;
 }
@@ -550,13 +553,6 @@ static void
 resync_start(struct replica *r, struct shipper *sh)
 {
     struct resync *rs = xcalloc(1, sizeof(*rs));
-    int rc = storage_iter_create(r->storage, NULL, 0, NULL, 0, &rs->it);
-    if (rc != 0) {
-        RLOG_ERROR(r, "duplication %" PRIu64 ": cannot read the partition to re-seed %s: %s "
-                      "(retried)", sh->dupid, sh->remote, err_str(rc));
-        xfree(rs);
-        return;
-    }
     rs->at = r->last_committed;
     sh->rs = rs;
     metric_add(M_RESYNCS(), 1);
@@ -587,8 +583,25 @@ take_record(struct builder *b, struct storage_iter *it)
     return 0;
 }
 
-/* Builds the next shipment of a re-seed (records from where the last one ended); the last
- * one covers the decrees up to the re-seed's commit point. */
+/* Opens an iterator just after the key the re-seed's last shipment ended on. */
+static int
+resync_iter(struct replica *r, const struct resync *rs, struct storage_iter **it)
+{
+    const uint8_t *key;
+    size_t klen;
+    int rc = storage_iter_create(r->storage, rs->last_key.data, rs->last_key.len, NULL, 0, it);
+    if (rc != 0 || rs->last_key.len == 0 || !storage_iter_valid(*it))
+        return rc;
+    storage_iter_key(*it, &key, &klen);
+    if (klen == rs->last_key.len && memcmp(key, rs->last_key.data, klen) == 0)
+        storage_iter_next(*it);
+    return 0;
+}
+
+/* Builds the next shipment of a re-seed (records from where the last one ended, at most
+ * RESYNC_RECORDS read, so a partition of records another cluster wrote, none shipped, does
+ * not hold the loop); the last one covers the decrees up to the re-seed's commit point.
+ * False (tried again later) if the storage cannot be read. */
 static bool
 build_resync_shipment(struct replica *r, struct shipper *sh)
 {
@@ -596,25 +609,51 @@ build_resync_shipment(struct replica *r, struct shipper *sh)
     struct resync *rs = sh->rs;
     struct builder b = {r, sh, s, geokv_table_partition_count(sh->table), NULL, 0,
                         stub_dup_batch_bytes(), sh->loaded, 0};
+    struct storage_iter *it = NULL;
+    struct buf from = BUF_INIT; /* where this shipment starts: read again after an error */
+    const uint8_t *key;
+    size_t klen;
     uint64_t n = 0;
+    bool done;
     if (b.partitions == 0)
         return false;
+    buf_append(&from, rs->last_key.data, rs->last_key.len);
+    b.err = resync_iter(r, rs, &it);
     memset(s, 0, sizeof(*s));
     b.open = xmalloc(b.partitions * sizeof(*b.open));
     for (uint32_t i = 0; i < b.partitions; i++)
         b.open[i] = -1;
-    for (; storage_iter_valid(rs->it) && b.bytes < SHIP_MAX_BYTES && b.err == 0;
-         storage_iter_next(rs->it), n++)
-        b.err = take_record(&b, rs->it);
+    for (; b.err == 0 && storage_iter_valid(it) && b.bytes < SHIP_MAX_BYTES && n < RESYNC_RECORDS;
+         storage_iter_next(it), n++) {
+        b.err = take_record(&b, it);
+        storage_iter_key(it, &key, &klen);
+        buf_reset(&rs->last_key);
+        buf_append(&rs->last_key, key, klen);
+    }
+    if (b.err != 0) {
+        buf_reset(&rs->last_key);
+        buf_append(&rs->last_key, from.data, from.len);
+    }
+    buf_fini(&from);
+    if (b.err == 0 && !storage_iter_valid(it))
+        b.err = storage_iter_status(it);
+    done = b.err == 0 && !storage_iter_valid(it);
+    storage_iter_destroy(it);
     xfree(b.open);
+    if (b.err != 0) { /* read again from the last key next time */
+        RLOG_ERROR(r, "duplication %" PRIu64 ": reading the partition to re-seed %s failed: %s "
+                      "(retried)", sh->dupid, sh->remote, err_str(b.err));
+        shipment_clear(s);
+        return false;
+    }
     for (uint32_t i = 0; i < s->nbatches; i++)
         dup_apply_end(&s->batches[i].body, s->batches[i].count_at, s->batches[i].nops);
     rs->records += n;
     metric_add(M_RESYNC_RECORDS(), (int64_t)n);
     s->seq = next_shipment_seq();
     s->last = sh->loaded;
-    if (!storage_iter_valid(rs->it)) { /* the pass is over: the plog goes on after at */
-        RLOG_INFO(r, "duplication %" PRIu64 ": re-seed of %s done (%" PRIu64 " records); "
+    if (done) { /* the pass is over: the plog goes on after at */
+        RLOG_INFO(r, "duplication %" PRIu64 ": re-seed of %s done (%" PRIu64 " records read); "
                      "shipping the plog from decree %" PRId64, sh->dupid, sh->remote,
                   rs->records, rs->at + 1);
         s->last = sh->loaded = rs->at;

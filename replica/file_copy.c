@@ -45,6 +45,7 @@
 #include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/failpoint.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "proto/msg.h"
@@ -400,21 +401,6 @@ fetch_chunk(struct copier *cp, const char *name, uint64_t offset, uint32_t len,
     return rc;
 }
 
-static int
-pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, (off_t)off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        p += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
-}
 
 /* Appends f's bytes from have to its end to fd (and to ctx). */
 static int
@@ -434,7 +420,7 @@ fetch_rest(struct copier *cp, const struct file_entry *f, int fd, uint64_t have,
         buf_reset(&data);
         rc = fetch_chunk(cp, f->name, have, want, &data);
         if (rc == 0)
-            rc = pwrite_all(fd, data.data, data.len, have);
+            rc = file_pwrite_all(fd, data.data, data.len, have);
         if (rc == 0) {
             ASSERT(EVP_DigestUpdate(ctx, data.data, data.len) == 1);
             have += data.len;

@@ -92,7 +92,10 @@ main(int argc, char **argv)
         fprintf(stderr, "geokv-replica: cannot serve /metrics on %s\n", metrics_address);
         return 1;
     }
-    rpc_set_source_address(address);
+    if (rpc_configure_source(cfg, address) != 0) {
+        fprintf(stderr, "geokv-replica: [core] bind_outgoing is not a boolean\n");
+        return 2;
+    }
     if (stub_create(cfg, address, data_dir, &stub) != 0) {
         fprintf(stderr, "geokv-replica: cannot start (see the log above)\n");
         config_destroy(cfg);

@@ -153,23 +153,6 @@ segs_push(struct plog *p, const struct plog_seg *seg)
     p->segs[p->nsegs++] = *seg;
 }
 
-/* Writes all of data at off, retrying partial writes and EINTR. */
-static int
-pwrite_all(int fd, const uint8_t *data, size_t len, uint64_t off)
-{
-    while (len > 0) {
-        ssize_t n = pwrite(fd, data, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        data += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------- record reader */
 
 /* Makes at least n bytes (n <= bytes left in the file) available at buf[start]. */
@@ -574,7 +557,7 @@ static int
 write_pending(struct plog *p)
 {
     struct plog_seg *seg = &p->segs[p->nsegs - 1];
-    int rc = pwrite_all(p->fd, p->pending.data, p->pending.len, seg->size);
+    int rc = file_pwrite_all(p->fd, p->pending.data, p->pending.len, seg->size);
 
     if (rc != 0) {
         LOG_ERROR("plog %s: write %zu bytes at segment %" PRId64 " offset %" PRIu64 ": %s",

@@ -114,23 +114,27 @@ primary_ballot_path(const struct replica *r, char *out, size_t len)
     snprintf(out, len, "%s/primary_ballot", r->dir);
 }
 
-/* Reads <dir>/primary_ballot (absent: never primary). An unreadable file counts as "primary
- * under every ballot so far": the first assignment as primary then asks for a new ballot. */
+/* Reads <dir>/primary_ballot. Absent in a partition that holds nothing: never primary.
+ * Unreadable, empty, or absent where data is held (written before the file existed): unknown,
+ * so the first assignment as primary asks for a new ballot (replica_claim_primary_ballot). */
 static void
 primary_ballot_load(struct replica *r)
 {
-    char path[600], text[32], *end;
-    long long v;
+    char path[600], text[32], *end = NULL;
+    long long v = -1;
     int rc;
     primary_ballot_path(r, path, sizeof(path));
     rc = file_read_small(path, text, sizeof(text));
-    if (rc == -ENOENT)
+    if (rc == -ENOENT && r->last_prepared == 0)
         return;
-    v = rc == 0 ? strtoll(text, &end, 10) : -1;
-    if (rc != 0 || v < 0 || (*end != '\n' && *end != '\0')) {
-        RLOG_WARN(r, "%s is unreadable (%s): assuming it was primary under every ballot", path,
-                  rc ? err_str(rc) : "not a number");
-        v = INT64_MAX;
+    if (rc == 0)
+        v = strtoll(text, &end, 10);
+    if (v < 0 || end == text || (*end != '\n' && *end != '\0')) {
+        RLOG_WARN(r, "%s is %s: the first time it is primary it asks for a new ballot", path,
+                  rc == -ENOENT ? "missing in a partition that holds data"
+                  : rc != 0     ? err_str(rc)
+                                : "not a ballot");
+        v = PRIMARY_BALLOT_UNKNOWN;
     }
     r->primary_ballot = v;
 }
@@ -139,8 +143,9 @@ int
 replica_claim_primary_ballot(struct replica *r, ballot_t ballot)
 {
     char path[600], text[32];
+    bool unknown = r->primary_ballot == PRIMARY_BALLOT_UNKNOWN;
     int rc;
-    if (ballot <= r->primary_ballot)
+    if (!unknown && ballot <= r->primary_ballot)
         return ERR_STALE_BALLOT;
     primary_ballot_path(r, path, sizeof(path));
     snprintf(text, sizeof(text), "%" PRId64 "\n", ballot);
@@ -151,7 +156,7 @@ replica_claim_primary_ballot(struct replica *r, ballot_t ballot)
         return rc;
     }
     r->primary_ballot = ballot;
-    return 0;
+    return unknown ? ERR_STALE_BALLOT : 0; /* unknown: this one may have been used before */
 }
 
 /* Per-table metrics (shared by the table's partitions on this server). */

@@ -220,20 +220,25 @@ find_peer(struct replica *r, const char *addr)
 
 static void send_prepares(struct replica *r);
 
-/* A learner that logged everything committed and gets every prepare may join. */
+/* A learner that logged everything committed and gets every prepare may join. One whose
+ * proposal ended without an answer (the meta may have applied it) is asked for again, and
+ * counted for commits meanwhile. */
 static void
 check_learners(struct replica *r)
 {
+    int64_t now = clock_mono_ms();
     for (int i = 0; i < r->npeers; i++) {
         struct peer *p = &r->peers[i];
-        if (!p->member && !p->upgrade_asked && p->acked >= r->last_committed &&
-            clock_mono_ms() >= p->ask_after_ms) {
-            p->upgrade_asked = true;
-            p->progress_ms = clock_mono_ms();
+        if (p->member || p->upgrade_pending || now < p->ask_after_ms ||
+            (!p->upgrade_asked && p->acked < r->last_committed))
+            continue;
+        if (!p->upgrade_asked) {
+            p->progress_ms = now;
             RLOG_INFO(r, "learner %s caught up (decree %" PRId64 "): asking the meta to add it",
                       p->addr, p->acked);
-            replica_propose_config(r, CONFIG_UPGRADE_LEARNER, p->addr);
         }
+        p->upgrade_asked = p->upgrade_pending = true;
+        replica_propose_config(r, CONFIG_UPGRADE_LEARNER, p->addr);
     }
 }
 
@@ -488,13 +493,14 @@ replica_commit_as_follower(struct replica *r, decree_t primary_committed)
     replica_commit_upto(r, primary_committed < r->verified ? primary_committed : r->verified);
 }
 
-/* Replies with where this replica stands, and error err. */
+/* Replies with where this replica stands, and error err: how far it holds the primary's
+ * versions durably (a joining learner's answer counts for commits). */
 static void
 reply_state(struct replica *r, struct rpc_request *req, int err)
 {
-    struct msg_replica_state st = {r->last_committed, r->verified < r->last_prepared
+    struct msg_replica_state st = {r->last_committed, r->verified < r->durable_prepared
                                                           ? r->verified
-                                                          : r->last_prepared};
+                                                          : r->durable_prepared};
     struct buf body = BUF_INIT;
     msg_replica_state_encode(&body, &st);
     rpc_reply(req, err, body.data, body.len);
@@ -582,15 +588,19 @@ static void
 remove_stalled(struct replica *r)
 {
     int64_t now = clock_mono_ms();
+    /* this loop itself stalled (a long task ran): replies may wait in its queue, unread */
+    bool blind = now - r->stall_check_ms > 2 * stub_group_check_ms();
+    r->stall_check_ms = now;
     for (int i = 0; i < r->npeers; i++) {
         struct peer *p = &r->peers[i];
-        if (!counts_for_commit(p) || p->acked >= r->last_prepared) {
+        if (blind || !counts_for_commit(p) || p->acked >= r->last_prepared) {
             p->progress_ms = now;
             continue;
         }
         if (p->remove_asked || now - p->progress_ms < r->opts->ack_timeout_ms)
             continue;
-        if (!p->member) { /* a joining learner that stalled: writes stop waiting for it */
+        if (!p->member && !p->upgrade_pending) { /* a joining learner that stalled: writes
+                                                  * stop waiting for it */
             RLOG_WARN(r, "learner %s stalled while joining: writes no longer wait for it",
                       p->addr);
             p->upgrade_asked = false;

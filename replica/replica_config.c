@@ -135,6 +135,20 @@ struct proposal_ctx {
     char node[GEOKV_ADDR_MAX];
 };
 
+/* A proposal about p failed. Only a refusal is final: after a timeout the meta may have
+ * applied an upgrade, so the learner still counts for commits and is asked for again. */
+static void
+proposal_failed(struct peer *p, uint32_t type, int err)
+{
+    bool refused = err == ERR_INVALID_STATE || err == ERR_APP_NOT_FOUND || err == ERR_INVALID_ARG;
+    p->remove_asked = false; /* asked again at the next check */
+    if (type != CONFIG_UPGRADE_LEARNER)
+        return;
+    if (refused)
+        p->upgrade_asked = false;
+    p->ask_after_ms = clock_mono_ms() + 1000;
+}
+
 static void
 on_proposal_reply(struct replica *r, void *arg, int err, const uint8_t *body, size_t len)
 {
@@ -154,8 +168,12 @@ on_proposal_reply(struct replica *r, void *arg, int err, const uint8_t *body, si
             r->bump_asked = 0; /* the next assignment asks again */
         for (int i = 0; i < r->npeers; i++)
             if (strcmp(r->peers[i].addr, ctx->node) == 0)
-                r->peers[i].upgrade_asked = r->peers[i].remove_asked = false; /* ask again */
+                proposal_failed(&r->peers[i], ctx->type, err);
     }
+    if (ctx->type == CONFIG_UPGRADE_LEARNER)
+        for (int i = 0; i < r->npeers; i++)
+            if (strcmp(r->peers[i].addr, ctx->node) == 0)
+                r->peers[i].upgrade_pending = false;
     xfree(ctx);
 }
 

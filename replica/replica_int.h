@@ -56,8 +56,9 @@ struct peer {
     int inflight;        /* prepare RPCs outstanding */
     int64_t retry_at_ms; /* after a failure, resend from acked at this time */
     bool upgrade_asked;  /* learner: CONFIG_UPGRADE_LEARNER sent to the meta; from then on
-                          * commits wait for it as for a member */
-    int64_t ask_after_ms; /* learner: do not ask again before this (it stalled once) */
+                          * commits wait for it as for a member, until the meta refuses */
+    bool upgrade_pending; /* learner: that proposal has not been answered yet */
+    int64_t ask_after_ms; /* learner: do not ask (again) before this */
     uint32_t gen;        /* changes when the peer's state is reset: older replies are stale */
     decree_t resent_from; /* the last point a resend restarted from (one resend per gap) */
     int64_t progress_ms; /* member: when it last acknowledged something new or was caught up */
@@ -85,7 +86,8 @@ struct replica {
     decree_t last_durable;   /* flushed to RocksDB SST files */
     decree_t prev_checkpoint; /* the newest checkpoint made (kept when the next one is made) */
     ballot_t primary_ballot; /* the highest ballot it ever was primary under, persisted in
-                              * <dir>/primary_ballot before the first prepare under it */
+                              * <dir>/primary_ballot before the first prepare under it;
+                              * PRIMARY_BALLOT_UNKNOWN if the file could not tell */
     ballot_t bump_asked;     /* assigned primary under a ballot an earlier incarnation used:
                               * the CONFIG_BUMP_BALLOT asked for it (0: none out) */
     uint64_t last_ts_us;     /* hybrid clock: timetags never go backwards */
@@ -94,6 +96,7 @@ struct replica {
     size_t plist_n, plist_cap;
     struct peer peers[GEOKV_MAX_REPLICAS];
     int npeers;
+    int64_t stall_check_ms; /* primary: the last look for stalled peers (remove_stalled) */
     struct rpc_request **acks; /* secondary: prepare requests answered after the next fsync */
     size_t nacks, acks_cap;
     bool learning;          /* learner: a learn round (or a copy) runs, or it is done */
@@ -110,6 +113,8 @@ struct replica {
     bool dirty; /* on the loop's dirty list */
     struct replica *next_dirty;
 };
+
+#define PRIMARY_BALLOT_UNKNOWN (-1)
 
 /* ---- replica.c: lifecycle ---- */
 struct replica_opts {
@@ -139,8 +144,9 @@ MUST_CHECK int replica_checkpoint(struct replica *r, decree_t *decree, char *dir
 /* Before acting as primary under ballot: records it durably (<dir>/primary_ballot). A
  * (decree, ballot) pair must name one mutation ever, and an earlier incarnation of this
  * replica may have sent prepares under a ballot it never logged itself: ERR_STALE_BALLOT if
- * some incarnation was already primary under ballot (ask the meta for a new one), or the
- * error writing the file. */
+ * some incarnation was already primary under ballot, or may have been (the file could not
+ * tell: ballot is recorded then, so a higher one is claimed next time): ask the meta for a new
+ * one. Or the error writing the file. */
 MUST_CHECK int replica_claim_primary_ballot(struct replica *r, ballot_t ballot);
 /* The next timetag timestamp: above the wall clock's reading only while the clock is behind
  * the floor, which is every timestamp the partition ever stored (storage_max_ts: kept across

@@ -637,6 +637,7 @@ loop_group_cron(void *arg)
 {
     struct stub_loop *sl = arg;
     for (size_t i = 0; i < sl->nreps; i++) {
+        stop_if_log_broken(sl->reps[i]); /* broken outside a flush (a learner's truncate) */
         replica_group_check_cron(sl->reps[i]);
         replica_learn_cron(sl->reps[i]);
         dup_full_tick(sl->reps[i]);
@@ -802,6 +803,17 @@ run_dup_assign(void *arg)
     xfree(t);
 }
 
+/* Whether the meta answered for gpid as led by this server (a meta that does not say
+ * answers for every partition asked about). */
+static bool
+dup_sync_led(const struct msg_dup_sync_resp *resp, uint64_t gpid)
+{
+    for (uint32_t i = 0; i < resp->nled; i++)
+        if (resp->led[i] == gpid)
+            return true;
+    return !resp->has_led;
+}
+
 /* Reports confirmed decrees and hands each primary its duplications. Runs on: beacon loop. */
 static void
 dup_sync_cron(void *arg)
@@ -828,7 +840,10 @@ dup_sync_cron(void *arg)
     if (req.nprimaries > 0 && meta_call(s, RPC_DUP_SYNC, &body, &reply) == 0 &&
         msg_dup_sync_resp_decode(reply.data, reply.len, &resp) == 0) {
         for (uint32_t i = 0; i < req.nprimaries; i++) {
-            struct dup_task *t = xcalloc(1, sizeof(*t));
+            struct dup_task *t;
+            if (!dup_sync_led(&resp, req.primaries[i]))
+                continue; /* moved: the meta's list for it is not ours to adopt */
+            t = xcalloc(1, sizeof(*t));
             t->sl = loop_of(s, req.primaries[i]);
             t->gpid = req.primaries[i];
             t->a = xcalloc(resp.n + 1, sizeof(*t->a));

@@ -12,9 +12,9 @@
  * its decree always agree.
  *
  * A compaction filter drops tombstones and expired records once their timetag is older than
- * tombstone_ttl_s (an expired record younger than that keeps its header, so its timetag still
- * beats older duplicated writes). Reads return tombstones and expired records too; the caller
- * decides visibility with storage_record_visible().
+ * tombstone_ttl_s (until then their timetag still beats older duplicated writes). Reads return
+ * tombstones and expired records too; the caller decides visibility with
+ * storage_record_visible().
  *
  * Thread: a struct storage is used by its partition's owner loop; storage_checkpoint and
  * storage_flush may run on another thread at the same time (RocksDB allows it).
@@ -46,6 +46,9 @@ struct storage_record {
     uint8_t *value;
     size_t vlen;
 };
+
+/* The tombstone TTL o gives (its default when o or its field is 0). */
+uint32_t storage_tombstone_ttl_s(const struct storage_opts *o);
 
 /* Opens or creates the DB in dir (created if missing, parents must exist). ERR_DISK_FULL if
  * its disk has less than 4 MiB free (RocksDB would abort writing its log there). */
@@ -88,6 +91,8 @@ void storage_key_prefix_end(struct buf *out, const void *hk, size_t hk_len);
 MUST_CHECK int storage_iter_create(struct storage *s, const void *start, size_t start_len,
                                    const void *stop, size_t stop_len, struct storage_iter **out);
 bool storage_iter_valid(struct storage_iter *it);
+/* 0, or the error that ended the iteration early (an invalid iterator is not the end then). */
+MUST_CHECK int storage_iter_status(struct storage_iter *it);
 void storage_iter_next(struct storage_iter *it);
 /* Borrowed until the next storage_iter_next / destroy. */
 void storage_iter_key(struct storage_iter *it, const uint8_t **key, size_t *len);

@@ -159,11 +159,11 @@ filter_name(void *state)
  * Expiry and deletion converge across clusters only if a record's timetag outlives every
  * older duplicated write of its key that may still arrive: once the timetag is gone, such a
  * write would be applied again (resurrection) in one cluster and not in another. So an
- * invisible record (a tombstone, or a record whose expire_ts passed) is kept, value bytes
- * dropped, until tombstone_ttl after its timetag's timestamp; a duplicated write older than
- * that is flagged on arrival (dup_apply.c). Returns 1 to drop the record. Runs on RocksDB's
- * compaction threads: reads only the immutable TTL from the storage. The changed value points
- * into val, which RocksDB copies before the call returns.
+ * invisible record (a tombstone, or a record whose expire_ts passed) is kept whole until
+ * tombstone_ttl after its timetag's timestamp; a duplicated write older than that is flagged
+ * on arrival (dup_apply.c). (Its value is kept too: a replica whose clock runs ahead must not
+ * change a record its peers still serve.) Returns 1 to drop the record. Runs on RocksDB's
+ * compaction threads: reads only the immutable TTL from the storage.
  */
 static unsigned char
 filter_record(void *state, int level, const char *key, size_t klen, const char *val,
@@ -173,6 +173,8 @@ filter_record(void *state, int level, const char *key, size_t klen, const char *
     const uint8_t *v = (const uint8_t *)val;
 
     (void)level;
+    (void)new_val;
+    (void)new_vlen;
     *changed = 0;
     if (is_internal_key(key, klen) || vlen < STORAGE_VALUE_HEADER)
         return 0;
@@ -183,14 +185,7 @@ filter_record(void *state, int level, const char *key, size_t klen, const char *
         return 0;
     uint64_t now_us = (uint64_t)clock_wall_us();
     uint64_t ts = timetag_ts(timetag);
-    if (ts < now_us && now_us - ts > s->tombstone_ttl_us)
-        return 1;
-    if (vlen > STORAGE_VALUE_HEADER) { /* expired: keep only expire_ts and the timetag */
-        *new_val = (char *)val;
-        *new_vlen = STORAGE_VALUE_HEADER;
-        *changed = 1;
-    }
-    return 0;
+    return ts < now_us && now_us - ts > s->tombstone_ttl_us;
 }
 
 /* ---------------------------------------------------------------- open / close */
@@ -279,6 +274,12 @@ check_room(const char *dir)
     return (uint64_t)v.f_bavail * v.f_frsize < STORAGE_MIN_FREE_BYTES ? ERR_DISK_FULL : 0;
 }
 
+uint32_t
+storage_tombstone_ttl_s(const struct storage_opts *o)
+{
+    return o && o->tombstone_ttl_s ? o->tombstone_ttl_s : STORAGE_DEFAULT_TOMBSTONE_TTL_S;
+}
+
 int
 storage_open(const char *dir, const struct storage_opts *opts, struct storage **out)
 {
@@ -296,9 +297,7 @@ storage_open(const char *dir, const struct storage_opts *opts, struct storage **
     }
     s = xcalloc(1, sizeof(*s));
     s->dir = xstrdup(dir);
-    uint32_t ttl_s = opts && opts->tombstone_ttl_s ? opts->tombstone_ttl_s
-                                                   : STORAGE_DEFAULT_TOMBSTONE_TTL_S;
-    s->tombstone_ttl_us = (uint64_t)ttl_s * 1000000u;
+    s->tombstone_ttl_us = (uint64_t)storage_tombstone_ttl_s(opts) * 1000000u;
     build_options(s, opts);
     s->db = rocksdb_open(s->opts, dir, &err);
     if (err != NULL) {
@@ -552,6 +551,14 @@ bool
 storage_iter_valid(struct storage_iter *it)
 {
     return rocksdb_iter_valid(it->it) != 0;
+}
+
+int
+storage_iter_status(struct storage_iter *it)
+{
+    char *err = NULL;
+    rocksdb_iter_get_error(it->it, &err);
+    return err == NULL ? 0 : rocks_err("iterator", "read", err);
 }
 
 void

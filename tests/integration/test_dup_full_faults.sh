@@ -163,7 +163,7 @@ dup_state_is app DS_APP || fail "the new meta leader did not resume DS_APP: $(du
 # the remote meta is unreachable for a while: DS_APP waits, says why in dup list, retries
 cluster_use tj
 meta_kill9 1
-remote_failing() { cluster_use bj; admin -a app dup list | grep -q '"full_copy": "creating follower table app on tj failed: .*retrying"'; }
+remote_failing() { cluster_use bj; admin -a app dup list | grep '"full_copy": "creating follower table app on tj failed: .*retrying"' >/dev/null; }
 wait_for "dup list to show that tj's meta cannot be reached" 60 remote_failing
 dup_state_is app DS_APP || fail "app left DS_APP while tj's meta was down: $(dup_state app)"
 cluster_use tj

@@ -189,6 +189,37 @@ cluster_net() { echo "127.$(cat "$ITEST_DIR/state/clusters/$1/ordinal").0.0/16";
 fault_clusters_cut() { fault_link_cut "$(cluster_net "$1")" "$(cluster_net "$2")" both; }
 fault_clusters_heal() { fault_link_heal "$(cluster_net "$1")" "$(cluster_net "$2")" both; }
 
+# ---------------------------------------------------------------- clusters
+
+# clusters_up NAME...: declares the clusters (each one's config names the others), then starts
+# each with fast failure detection and duplication sync: one meta, three replica servers.
+clusters_up() {
+  local c i
+  for c in "$@"; do cluster_config "$c" "$(meta_list 1)"; done
+  for c in "$@"; do
+    cluster_use "$c"
+    repl_fast_settings
+    cluster_set replication.dup_sync_interval_ms=200
+    meta_start 1
+    wait_for "a meta leader in $c" 30 meta_leader
+    for i in 1 2 3; do replica_start "$i"; done
+    wait_nodes 3 60
+  done
+}
+
+# table_up APP PARTITIONS: creates APP with 3 replicas on the current cluster and waits until
+# every partition has them.
+table_up() {
+  admin create "$1" -p "$2" -r 3 >/dev/null || fail "create $1 on $ITEST_CLUSTER"
+  wait_for "$1 fully replicated on $ITEST_CLUSTER" 60 partitions_have "$1" 3
+}
+
+# same_dumps APP: bj and tj hold the same records of APP.
+same_dumps() {
+  diff -q <("$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/bj/metas")" dump "$1") \
+    <("$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/tj/metas")" dump "$1")
+}
+
 # ---------------------------------------------------------------- load
 
 # load_start APP PREFIX [ARGS...]: geokv-nemesis run against APP on the current cluster for

@@ -16,8 +16,7 @@ wait_for "a meta leader" 30 meta_leader
 replica_on_small_fs 3 40
 for i in 1 2 3; do replica_start "$i"; done
 wait_nodes 3 60
-admin create df -p 4 -r 3 >/dev/null || fail "create df"
-wait_for "3 replicas in every partition" 60 partitions_have df 3
+table_up df 4
 load_start df w --threads 4
 bulk_start df "$NEMESIS_SEED" 1000
 nemesis_start_clock

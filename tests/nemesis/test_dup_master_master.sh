@@ -8,20 +8,9 @@
 . "$(dirname "$0")/nemesis_lib.sh"
 nemesis_begin dup_master_master 601 30
 zk_start
-for c in bj tj; do cluster_config "$c" "$(meta_list 1)"; done
-parts=([1]=4 [2]=6)
-for c in bj tj; do
-  cluster_use "$c"
-  repl_fast_settings
-  cluster_set replication.dup_sync_interval_ms=200
-  meta_start 1
-  wait_for "a meta leader in $c" 30 meta_leader
-  for i in 1 2 3; do replica_start "$i"; done
-  wait_nodes 3 60
-  admin create mm -p "${parts[$(cat "$ITEST_DIR/state/clusters/$c/ordinal")]}" -r 3 >/dev/null ||
-    fail "create mm on $c"
-  wait_for "mm fully replicated on $c" 60 partitions_have mm 3
-done
+clusters_up bj tj
+cluster_use bj && table_up mm 4
+cluster_use tj && table_up mm 6
 cluster_use bj && { admin -a mm dup add -c tj >/dev/null || fail "dup add bj -> tj"; }
 cluster_use tj && { admin -a mm dup add -c bj >/dev/null || fail "dup add tj -> bj"; }
 mix=set=35,del=10,multi_set=15,incr=15,cas=15,get=10
@@ -40,10 +29,6 @@ while nemesis_running; do
 done
 [ "$cut" = 0 ] || fault_clusters_heal bj tj
 load_wait a b
-same_dumps() {
-  diff -q <("$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/bj/metas")" dump mm) \
-    <("$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/tj/metas")" dump mm)
-}
-wait_for "bj and tj to hold the same records" 120 same_dumps
+wait_for "bj and tj to hold the same records" 120 same_dumps mm
 NEMESIS_CLUSTERS="bj tj" check_all mm a b
 itest_pass

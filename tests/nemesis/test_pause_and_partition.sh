@@ -14,8 +14,7 @@ for i in 1 2; do meta_start "$i"; done
 wait_for "a meta leader" 30 meta_leader
 for i in 1 2 3; do replica_start "$i"; done
 wait_nodes 3 60
-admin create pp -p 6 -r 3 >/dev/null || fail "create pp"
-wait_for "3 replicas in every partition" 60 partitions_have pp 3
+table_up pp 6
 load_start pp w --threads 6
 nemesis_start_clock
 while nemesis_running; do

@@ -15,8 +15,7 @@ meta_start 1
 wait_for "a meta leader" 30 meta_leader
 for i in 1 2 3; do replica_start "$i"; done
 wait_nodes 3 60
-admin create pm -p 6 -r 3 >/dev/null || fail "create pm"
-wait_for "3 replicas in every partition" 60 partitions_have pm 3
+table_up pm 6
 load_start pm w --threads 8 --mix set=20,incr=40,cas=30,get=10
 nemesis_start_clock
 while nemesis_running; do

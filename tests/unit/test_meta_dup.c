@@ -475,6 +475,7 @@ Test(meta_dup, sync_assigns_duplications_to_the_primary_only)
 
     sync_from(A, gp, 2, NULL, 0, 0, &resp);
     cr_assert_eq(resp.n, 2);
+    cr_assert(resp.has_led && resp.nled == 2 && resp.led[0] == gp[0] && resp.led[1] == gp[1]);
     for (uint32_t i = 0; i < 2; i++) {
         cr_assert_eq(resp.dups[i].gpid, gp[i]);
         cr_assert_eq(resp.dups[i].dupid, dupid);
@@ -486,9 +487,11 @@ Test(meta_dup, sync_assigns_duplications_to_the_primary_only)
     }
     msg_dup_sync_resp_fini(&resp);
 
-    beacon(B); /* alive but primary of nothing: claims are ignored */
+    beacon(B); /* alive but primary of nothing: claims are ignored, and it is told so (it must
+                * not take the empty list for its partitions' list) */
     sync_from(B, gp, 2, NULL, 0, 0, &resp);
     cr_assert_eq(resp.n, 0);
+    cr_assert(resp.has_led && resp.nled == 0);
     msg_dup_sync_resp_fini(&resp);
     sync_from(A, bogus, 2, NULL, 0, 0, &resp);
     cr_assert_eq(resp.n, 0);
@@ -505,6 +508,7 @@ Test(meta_dup, sync_assigns_duplications_to_the_primary_only)
     cr_assert_eq(modify("t", dupid, DUP_OP_REMOVE, 0, why), 0);
     sync_from(A, gp, 2, NULL, 0, 0, &resp);
     cr_assert_eq(resp.n, 0); /* removed: the primaries stop */
+    cr_assert_eq(resp.nled, 2); /* and know the empty list is complete */
     msg_dup_sync_resp_fini(&resp);
 }
 

@@ -741,8 +741,8 @@ rep_add(struct reps *rs, uint64_t gpid, ballot_t ballot, decree_t committed, dec
                                              ROLE_INACTIVE};
 }
 
-/* Beacons addr reporting every partition of app_id it belongs to at its current ballot,
- * ready, with the given decrees. */
+/* Beacons addr reporting every partition of app_id it belongs to at its current ballot, in its
+ * role, ready, with the given decrees. */
 static void
 beacon_members(const char *addr, int64_t now, uint32_t app_id, decree_t committed,
                decree_t prepared)
@@ -755,8 +755,10 @@ beacon_members(const char *addr, int64_t now, uint32_t app_id, decree_t committe
         bool member = strcmp(pc->primary, addr) == 0;
         for (uint32_t k = 0; k < pc->nsecondaries; k++)
             member = member || strcmp(pc->secondaries[k], addr) == 0;
-        if (member)
-            rep_add(&rs, gpid_make(app_id, p), pc->ballot, committed, prepared, true);
+        if (!member)
+            continue;
+        rep_add(&rs, gpid_make(app_id, p), pc->ballot, committed, prepared, true);
+        rs.r[rs.n - 1].role = strcmp(pc->primary, addr) == 0 ? ROLE_PRIMARY : ROLE_SECONDARY;
     }
     beacon(addr, now, rs.r, rs.n, NULL);
 }
@@ -1026,6 +1028,52 @@ Test(meta_state, dead_primary_promotes_the_most_advanced_secondary)
     meta_state_check_nodes(st, 2000);
     cr_assert_str_eq(pc->primary, s0);
     cr_assert_str_eq(pc->secondaries[0], s1);
+}
+
+/* A primary that beacons but does not serve its partition (it reports it inactive: its disk
+ * cannot take its ballot file; or not at all: the partition does not open) for a grace period
+ * is replaced like a dead one. */
+Test(meta_state, live_primary_that_does_not_serve_is_replaced)
+{
+    const struct partition_config *pc;
+    char prim[GEOKV_ADDR_MAX], s0[GEOKV_ADDR_MAX];
+    struct reps rp = {.n = 0}, r0 = {.n = 0}, r1 = {.n = 0};
+    uint32_t id;
+
+    beacon(A, 0, NULL, 0, NULL);
+    beacon(B, 0, NULL, 0, NULL);
+    beacon(C, 0, NULL, 0, NULL);
+    cr_assert_eq(create("t", 1, 3, 0, &id), 0);
+    pc = config_of(id, 0);
+    snprintf(prim, sizeof(prim), "%s", pc->primary);
+    snprintf(s0, sizeof(s0), "%s", pc->secondaries[0]);
+    rep_add(&rp, gpid_make(id, 0), 1, 10, 10, true); /* held, but ROLE_INACTIVE */
+    rep_add(&r0, gpid_make(id, 0), 1, 10, 12, true);
+    rep_add(&r1, gpid_make(id, 0), 1, 10, 10, true);
+    for (int64_t t = 100; t <= 100 + GRACE_MS; t += 100) {
+        beacon(prim, t, rp.r, 1, NULL);
+        beacon(s0, t, r0.r, 1, NULL);
+        beacon(pc->secondaries[1], t, r1.r, 1, NULL);
+        meta_state_check_nodes(st, t);
+        cr_assert_str_eq(pc->primary, prim, "replaced within the grace period (t %lld)",
+                         (long long)t);
+    }
+    beacon(prim, 100 + GRACE_MS + 50, rp.r, 1, NULL);
+    meta_state_check_nodes(st, 100 + GRACE_MS + 50);
+    cr_assert_str_eq(pc->primary, s0);
+    cr_assert_eq(pc->ballot, 2);
+    cr_assert(!config_has(pc, prim));
+    /* a primary that reports itself primary is never replaced */
+    rp.r[0].role = ROLE_PRIMARY;
+    rp.r[0].ballot = 2;
+    for (int64_t t = 2000; t <= 2000 + 3 * GRACE_MS; t += 100) {
+        beacon(s0, t, rp.r, 1, NULL);
+        beacon(B, t, NULL, 0, NULL);
+        beacon(C, t, NULL, 0, NULL);
+        beacon(A, t, NULL, 0, NULL);
+        meta_state_check_nodes(st, t);
+    }
+    cr_assert_str_eq(pc->primary, s0);
 }
 
 Test(meta_state, dead_secondary_is_removed_and_dropped_from_assignments)

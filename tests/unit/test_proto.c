@@ -1103,6 +1103,32 @@ Test(proto, group_check_round_trip_and_old_form)
     buf_fini(&b);
 }
 
+/* led is an appended field: a reply without it decodes with has_led false. */
+Test(proto, dup_sync_resp_round_trip_and_old_form)
+{
+    struct dup_assign a = {.gpid = 7, .dupid = 9, .status = DS_LOG, .confirmed = 3};
+    uint64_t led[2] = {7, 8};
+    struct msg_dup_sync_resp in = {1, &a, true, 2, led}, out;
+    struct buf b = BUF_INIT;
+
+    snprintf(a.remote, sizeof(a.remote), "tj");
+    msg_dup_sync_resp_encode(&b, &in);
+    cr_assert_eq(msg_dup_sync_resp_decode(b.data, b.len, &out), 0);
+    cr_assert(out.n == 1 && out.dups[0].dupid == 9 && out.dups[0].confirmed == 3);
+    cr_assert(out.has_led && out.nled == 2 && out.led[0] == 7 && out.led[1] == 8);
+    msg_dup_sync_resp_fini(&out);
+
+    /* as a meta without the field sends it: a 1-element root, no trailing array */
+    cr_assert_eq(b.data[0], 0x92);
+    cr_assert_eq(b.data[b.len - 3], 0x92); /* fixarray of the two led gpids (1 byte each) */
+    b.data[0] = 0x91;
+    b.len -= 3;
+    cr_assert_eq(msg_dup_sync_resp_decode(b.data, b.len, &out), 0);
+    cr_assert(out.n == 1 && !out.has_led && out.nled == 0);
+    msg_dup_sync_resp_fini(&out);
+    buf_fini(&b);
+}
+
 Test(proto, beacon_round_trip)
 {
     struct buf b = BUF_INIT;

@@ -391,38 +391,18 @@ nemesis_check_add_history(struct nemesis_check *c, const char *text, size_t len,
     return for_each_line(copy, len, add_history_line, c, bad_line);
 }
 
-static int
-hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
-
-/* Undoes admin_escape (\\ and \xHH) on the NUL-terminated s into a new copy in *out. */
+/* Undoes admin_escape on the NUL-terminated s into a new copy in *out. */
 static int
 unescape_field(const char *s, struct field *out)
 {
-    char *p = xmalloc(strlen(s) + 1);
-    size_t n = 0;
-
-    for (; *s != '\0'; s++) {
-        if (*s != '\\') {
-            p[n++] = *s;
-        } else if (s[1] == '\\') {
-            p[n++] = *++s;
-        } else if (s[1] == 'x' && hexval(s[2]) >= 0 && hexval(s[3]) >= 0) {
-            p[n++] = (char)(hexval(s[2]) << 4 | hexval(s[3]));
-            s += 3;
-        } else {
-            xfree(p);
-            return ERR_INVALID_DATA;
-        }
+    struct buf b = BUF_INIT;
+    if (admin_unescape(s, &b) != 0) {
+        buf_fini(&b);
+        return ERR_INVALID_DATA;
     }
-    p[n] = '\0';
-    *out = (struct field){p, n};
+    buf_reserve(&b, 1);
+    b.data[b.len] = '\0';
+    *out = (struct field){(char *)b.data, b.len};
     return 0;
 }
 
