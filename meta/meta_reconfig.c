@@ -11,8 +11,8 @@
  *    last_committed) becomes primary and the dead one leaves; dead secondaries leave; the
  *    ballot grows by one per change. A primary that beacons but has not reported itself
  *    primary of the partition for node_grace_ms (it cannot record its ballot, cannot open the
- *    partition on a full disk) is replaced the same way. Only a secondary that reports holding the partition is
- *    promoted. With no such member the configuration is kept: the partition waits for its
+ *    partition on a full disk) is replaced the same way, and stays a secondary. Only a
+ *    secondary that reports holding the partition is promoted. With no such member the configuration is kept: the partition waits for its
  *    last primary to come back and keep serving it.
  *  - A partition with fewer members than replica_count for add_secondary_delay_ms, whose
  *    primary is alive, gets a learner (memory only): a live server outside the
@@ -104,8 +104,10 @@ primary_unserved(const struct meta_state *st, const struct meta_app *app,
         part->unserved_since_ms = 0;
         return false;
     }
-    if (part->unserved_since_ms == 0)
+    if (part->unserved_since_ms == 0 || part->unserved_ballot != part->config.ballot) {
         part->unserved_since_ms = now_ms;
+        part->unserved_ballot = part->config.ballot;
+    }
     return now_ms - part->unserved_since_ms > st->opt.node_grace_ms;
 }
 
@@ -131,10 +133,17 @@ partition_failover(struct meta_state *st, struct meta_app *app, struct meta_part
             orphan_log(app, part);
             return 0;
         }
+        char old[GEOKV_ADDR_MAX];
         snprintf(why, sizeof(why), "primary %s %s, promoted %s", pc.primary,
                  unserved ? "does not serve it" : "is dead", pc.secondaries[best]);
+        memcpy(old, pc.primary, sizeof(old));
         memcpy(pc.primary, pc.secondaries[best], sizeof(pc.primary));
         meta_config_remove_secondary(&pc, (uint32_t)best);
+        /* a live one stays a member, so the new primary commits nothing before it took the
+         * new ballot and stepped down (it may have become primary since its last report);
+         * if it cannot acknowledge, its primary removes it (secondary_ack_timeout_ms) */
+        if (unserved)
+            memcpy(pc.secondaries[pc.nsecondaries++], old, sizeof(old));
     }
     for (uint32_t i = pc.nsecondaries; i-- > 0;) {
         if (member_alive(st, pc.secondaries[i], now_ms))

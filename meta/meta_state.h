@@ -42,7 +42,8 @@ struct meta_partition {
     int64_t short_since_ms;         /* ... since then */
     bool orphan_logged;             /* memory only: logged as waiting for a member to return */
     int64_t unserved_since_ms;      /* memory only: since when its live primary reports not
-                                     * serving it (0 = it does) */
+                                     * serving it (0 = it does) ... */
+    ballot_t unserved_ballot;       /* ... under this ballot (a new one restarts the clock) */
     bool filling;                   /* memory only: a follower table's partition growing to
                                      * replica_count after its creation (or, for a new leader,
                                      * maybe still); learners are added without delay */

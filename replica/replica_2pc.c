@@ -494,13 +494,12 @@ replica_commit_as_follower(struct replica *r, decree_t primary_committed)
 }
 
 /* Replies with where this replica stands, and error err: how far it holds the primary's
- * versions durably (a joining learner's answer counts for commits). */
+ * versions (only as far as synced when upto is durable_prepared, as a group check answer is:
+ * a joining learner's counts for commits; a gap answer says what it logged). */
 static void
-reply_state(struct replica *r, struct rpc_request *req, int err)
+reply_state(struct replica *r, struct rpc_request *req, int err, decree_t upto)
 {
-    struct msg_replica_state st = {r->last_committed, r->verified < r->durable_prepared
-                                                          ? r->verified
-                                                          : r->durable_prepared};
+    struct msg_replica_state st = {r->last_committed, r->verified < upto ? r->verified : upto};
     struct buf body = BUF_INIT;
     msg_replica_state_encode(&body, &st);
     rpc_reply(req, err, body.data, body.len);
@@ -514,7 +513,7 @@ replica_on_prepare(struct replica *r, struct rpc_request *req)
     struct unpacked *zone;
     int rc = accept_ballot(r, req->env.ballot);
     if (rc != 0) {
-        reply_state(r, req, rc);
+        reply_state(r, req, rc, r->last_prepared);
         return;
     }
     rc = msg_prepare_req_decode(req->env.body, req->env.body_len, &m, &zone);
@@ -529,7 +528,7 @@ replica_on_prepare(struct replica *r, struct rpc_request *req)
     if (rc != 0) { /* a gap (1) or bad input: tell the primary where we are */
         if (rc == 1 && r->role == ROLE_LEARNER)
             r->learning = false; /* missed decrees: another learn round fetches them */
-        reply_state(r, req, rc == 1 ? ERR_INVALID_STATE : rc);
+        reply_state(r, req, rc == 1 ? ERR_INVALID_STATE : rc, r->last_prepared);
         stub_mark_dirty(r); /* sync what was logged before the gap */
         return;
     }
@@ -575,7 +574,7 @@ replica_on_group_check(struct replica *r, struct rpc_request *req)
         relearn_if_stuck(r, m.last_committed);
         dup_note_confirms(r, m.confirms, m.nconfirms, m.dups_complete);
     }
-    reply_state(r, req, rc);
+    reply_state(r, req, rc, r->durable_prepared);
 }
 
 /* ---------------- primary: group check ---------------- */

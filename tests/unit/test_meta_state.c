@@ -1062,7 +1062,8 @@ Test(meta_state, live_primary_that_does_not_serve_is_replaced)
     meta_state_check_nodes(st, 100 + GRACE_MS + 50);
     cr_assert_str_eq(pc->primary, s0);
     cr_assert_eq(pc->ballot, 2);
-    cr_assert(!config_has(pc, prim));
+    cr_assert_eq(pc->nsecondaries, 2);
+    cr_assert_str_eq(pc->secondaries[1], prim); /* alive: it stays, as a secondary */
     /* a primary that reports itself primary is never replaced */
     rp.r[0].role = ROLE_PRIMARY;
     rp.r[0].ballot = 2;
