@@ -12,8 +12,9 @@
  *    ballot grows by one per change. A primary that beacons but has not reported itself
  *    primary of the partition for node_grace_ms (it cannot record its ballot, cannot open the
  *    partition on a full disk) is replaced the same way, and stays a secondary. Only a
- *    secondary that reports holding the partition is promoted. With no such member the configuration is kept: the partition waits for its
- *    last primary to come back and keep serving it.
+ *    secondary that reports holding the partition is promoted. With no such member the
+ *    configuration is kept: the partition waits for its last primary to come back and keep
+ *    serving it.
  *  - A partition with fewer members than replica_count for add_secondary_delay_ms, whose
  *    primary is alive, gets a learner (memory only): a live server outside the
  *    configuration, preferably one that still holds the partition's files (it learns only
