@@ -1,6 +1,6 @@
 /*
- * admin_dup.c: admin-cli's duplication commands, as the Pegasus manual shows them
- * (../shared/seeds/000_*.txt):
+ * admin_dup.c: admin-cli's duplication commands, as the Pegasus duplication
+ * manual shows them:
  *
  *   dup add -c <cluster> [-p]          on the selected table (use <app>, or -a <app>)
  *   dup list                           JSON array: dupid, status, remote, create_ts (ms),
