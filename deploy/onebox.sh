@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deploy/onebox.sh — a whole geokv deployment on this machine, on loopback ports: one
-# ZooKeeper and two clusters wired to duplicate to each other (DESIGN.md §4), like two
+# ZooKeeper and two clusters wired to duplicate to each other (docs/duplication.md), like two
 # datacenters:
 #
 #   bjsrv-account  cluster_id 1   metas 127.0.0.1:34601,34602   replicas :34801-:34803

@@ -10,7 +10,7 @@
 # Or source it and call zk_start_in / zk_stop_in / zk_running_in / zk_ruok / zk_serving.
 # Files in DIR: zoo.cfg, log4j.properties, data/, zk.pid, zookeeper.log (log4j), zk.out
 # (JVM stdout/stderr). Debian's zkServer.sh ignores a custom config dir, so java is run
-# directly (DESIGN.md §7). Environment: ZK_START_TIMEOUT_S (default 30), ZK_JAVA_OPTS.
+# directly. Environment: ZK_START_TIMEOUT_S (default 30), ZK_JAVA_OPTS.
 
 _ZK_SH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/proc.sh

@@ -1,7 +1,7 @@
 #pragma once
 /*
  * meta_dup: the duplications of each table, as the source cluster's meta leader keeps them
- * (DESIGN.md §3-§4). Persistent in the store:
+ * (docs/duplication.md). Persistent in the store:
  *
  *   <apps>/<app_id>/duplication/<dupid>          JSON {"remote","status","create_timestamp_ms",
  *                                                "fail_mode","remote_app_name",
@@ -10,7 +10,7 @@
  *                                                (full duplication: D_p, the decree of the
  *                                                partition's checkpoint, until DS_LOG moves it)
  *
- * Full duplication (dup add -p, DESIGN.md §4): DS_PREPARE until every partition's primary
+ * Full duplication (dup add -p, docs/duplication.md): DS_PREPARE until every partition's primary
  * reported its checkpoint decree D_p (each written at once), then DS_APP: the meta leader
  * creates the follower table on the remote cluster (meta_dup_follow_next / _done, the calls
  * made by meta_service off the loop) and polls it until healthy, then DS_LOG, shipping from

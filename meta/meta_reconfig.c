@@ -2,7 +2,7 @@
  * meta_reconfig.c: how the meta leader changes partition configurations on its own
  * (failure detection, failover, healing) and on a primary's request (config proposals).
  *
- * Rules (DESIGN.md §3, PacificA-style):
+ * Rules (PacificA-style; docs/correctness.md):
  *  - A server is dead when it sent no beacon for node_grace_ms. Its lease (lease_ms, below
  *    the grace) has then run out, so a dead primary has stopped serving before it is replaced.
  *    A new leader lists every configured server at its load, so each gets one grace period

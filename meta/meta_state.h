@@ -1,7 +1,7 @@
 #pragma once
 /*
  * meta_state: what the meta leader knows (tables, partition configurations, replica servers)
- * and the rules that change it. Persistent parts live in the store (DESIGN.md §3):
+ * and the rules that change it. Persistent parts live in the store:
  *
  *   <cluster_path>/apps/<app_id>          JSON app info
  *   <cluster_path>/apps/<app_id>/<pidx>   JSON partition config
@@ -28,8 +28,8 @@ struct meta_store;
 struct meta_state;
 
 /*
- * One partition as the leader knows it. `config` is exactly what the store holds (DESIGN.md
- * §3 JSON: ballot, primary, secondaries, last_committed_decree); the rest is memory only and
+ * One partition as the leader knows it. `config` is exactly what the store holds (JSON:
+ * ballot, primary, secondaries, last_committed_decree); the rest is memory only and
  * relearnt (or restarted) by a new leader.
  */
 struct meta_partition {

@@ -176,7 +176,7 @@ struct partition_config {
 };
 
 /*
- * The master of a follower table (full duplication, DESIGN.md §4): the cluster, table and
+ * The master of a follower table (full duplication, docs/duplication.md): the cluster, table and
  * meta list its partitions copy their first data from. cluster "" = not a follower. Kept in
  * the table's envs as duplication.master_cluster / master_app_name / master_metas.
  */

@@ -5,7 +5,7 @@
  * container count fits in what is left (each element takes at least one byte) and that
  * nesting stays within PACK_MAX_DEPTH; only then msgpack_unpack builds the object tree in a
  * zone. Without the pre-scan msgpack-c would trust a header claiming 2^28 map pairs and
- * reserve gigabytes (DESIGN.md §7).
+ * reserve gigabytes.
  */
 #include "proto/pack.h"
 

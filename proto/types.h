@@ -80,7 +80,7 @@ enum node_state {
     NODE_UNKNOWN = 3, /* a new meta leader has not heard from it yet (within its grace period) */
 };
 
-/* Timetag = timestamp_us << 8 | cluster_id << 1 | delete_flag (DESIGN.md §2). */
+/* Timetag = timestamp_us << 8 | cluster_id << 1 | delete_flag. */
 static inline uint64_t
 timetag_make(uint64_t ts_us, unsigned cluster_id, int deleted)
 {

@@ -1,5 +1,5 @@
 /*
- * dup_full.c: full duplication (`dup add -p`, DESIGN.md §4) on the replica servers.
+ * dup_full.c: full duplication (`dup add -p`, docs/duplication.md) on the replica servers.
  *
  * MASTER side (the source table's primaries):
  *  - DS_PREPARE: a primary that is assigned a full duplication with no decree yet makes a

@@ -1,6 +1,6 @@
 #pragma once
 /*
- * Duplication on the replica side (DESIGN.md §4), shared by replica_*.c and dup_*.c.
+ * Duplication on the replica side (docs/duplication.md), shared by replica_*.c and dup_*.c.
  *
  * dup_ship.c: for each duplication of a partition it leads, the primary loads committed
  * mutations after the confirmed decree, skips those that arrived by duplication, routes each

@@ -5,7 +5,7 @@
  *
  * Storage key   = [u16 BE hash_key length][hash_key][sort_key]   (so one hash_key is contiguous
  *                 and ordered by sort_key)
- * Storage value = [u32 BE expire_ts][u64 BE timetag][user bytes]   (DESIGN.md §2)
+ * Storage value = [u32 BE expire_ts][u64 BE timetag][user bytes]
  * The last applied decree and the largest timetag timestamp applied live under the internal
  * key "\x00" (one byte: shorter than any user key, which has at least the two length bytes),
  * written in the same write batch as the data, so after a crash RocksDB's durable state and

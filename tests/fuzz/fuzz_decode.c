@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: every wire decoder on arbitrary bytes (DESIGN.md §7, bad input).
+ * libFuzzer target: every wire decoder on arbitrary bytes (bad input must fail cleanly).
  *
  * The input goes to envelope_decode, then to every msg_*_decode and mutation_decode; when
  * the envelope decodes, its body goes through them too. Besides "never crash, never leak"

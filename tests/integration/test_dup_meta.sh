@@ -8,7 +8,7 @@
 #    here, table missing on the remote, remote unreachable, duplication disabled;
 #  - add prints the dupid; adding again prints that it exists (same dupid);
 #  - `dup list` prints the seed's JSON (dupid, status, remote, create_ts, fail_mode) plus
-#    progress per partition; the ZooKeeper nodes are DESIGN.md §3's;
+#    progress per partition; the ZooKeeper nodes are the documented layout;
 #  - pause / start follow the state machine (wrong-state and unknown-dupid errors);
 #    set_dup_fail_mode slow|skip;
 #  - kill -9 of the meta leader: the new leader has the duplication (dupid, status, fail mode);
@@ -112,7 +112,7 @@ grep -qF "already exists [dupid: $dupid]" <<<"$out" || fail "add again: $out"
   fail "list: progress values"
 admin -a acct dup list >&2
 
-# ---- ZooKeeper layout (DESIGN.md §3)
+# ---- ZooKeeper layout
 app_id=$(admin app acct | sed -n 's/^app_id: //p')
 node=/geokv/$SRC/apps/$app_id/duplication/$dupid
 out=$(zk_cli "get $node")

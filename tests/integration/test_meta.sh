@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Meta server election on real ZooKeeper, without replica servers:
-#  - two metas, exactly one leader, both name it; the ZooKeeper layout is DESIGN.md §3's;
+#  - two metas, exactly one leader, both name it; the ZooKeeper layout is the documented one;
 #  - the leader loads tables from ZooKeeper (seeded here by hand) and turns a table left
 #    "creating" by a dead leader into "dropped";
 #  - the servers named in the seeded configurations are listed as nodes at once, declared dead

@@ -224,7 +224,7 @@ Test(meta_dup, add_starts_in_log_with_unknown_decrees_and_persists_first)
         cr_assert_eq(m.dups[0].confirmed[p], 0);
     msg_dup_list_resp_fini(&m);
 
-    /* DESIGN.md §3 layout and JSON */
+    /* ZooKeeper layout and JSON */
     snprintf(path, sizeof(path), APPS "/%u/duplication/%llu", id, (unsigned long long)dupid);
     node_text(path, text, sizeof(text));
     cr_assert(strstr(text, "\"remote\":\"tjsrv-account\"") != NULL, "%s", text);
