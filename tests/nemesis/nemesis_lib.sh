@@ -14,7 +14,7 @@
 # Every case runs in a network namespace of its own (created here, deleted at exit), with
 # ITEST_HOSTS=1: every server has its own 127.K.x.I address and sends from it, so iptables
 # rules in the namespace cut links between two servers or two clusters without touching the
-# host. The seed drives every random choice of the case (bash's RANDOM) and of the load
+# host. The seed drives every random choice of the case (nemesis_pick) and of the load
 # (geokv-nemesis --seed); NEMESIS_SEED=S NEMESIS_SECONDS=N replay or lengthen a case. Every
 # fault is logged with its time to the schedule, printed with the seed when the case fails.
 #
@@ -46,7 +46,7 @@ nemesis_begin() {
   itest_begin "$name"
   itest_require_bins geokv-meta geokv-replica admin-cli geokv-nemesis
   command -v iptables >/dev/null || fail "iptables is not installed"
-  RANDOM=$NEMESIS_SEED
+  echo "$NEMESIS_SEED" >"$ITEST_DIR/state/rng"
   : >"$ITEST_DIR/state/schedule"
   itest_log "seed $NEMESIS_SEED, $NEMESIS_SECONDS s of faults; replay: NEMESIS_SEED=$NEMESIS_SEED" \
     "NEMESIS_SECONDS=$NEMESIS_SECONDS bash $0"
@@ -76,11 +76,19 @@ _nemesis_exit() {
   fi
 }
 
-# nemesis_pick N: a random number in 1..N (from the case's seed).
-nemesis_pick() { echo $(( RANDOM % $1 + 1 )); }
+# nemesis_pick N: a random number in 1..N, the next of the case's seeded sequence. The state
+# lives in a file, not in bash's RANDOM, because picks are made in command substitutions:
+# subshells reseed RANDOM, and their draws would not advance the parent's sequence.
+nemesis_pick() {
+  local s
+  s=$(cat "$ITEST_DIR/state/rng")
+  s=$(( (s * 1103515245 + 12345) % 2147483648 ))
+  echo "$s" >"$ITEST_DIR/state/rng"
+  echo $(( (s >> 16) % $1 + 1 ))
+}
 
 # nemesis_sleep MIN MAX: sleeps a random whole number of seconds in MIN..MAX.
-nemesis_sleep() { sleep $(( $1 + RANDOM % ($2 - $1 + 1) )); }
+nemesis_sleep() { sleep $(( $1 + $(nemesis_pick $(( $2 - $1 + 1 ))) - 1 )); }
 
 # nemesis_start_clock: the fault phase lasts NEMESIS_SECONDS from now.
 nemesis_start_clock() { NEMESIS_END_MS=$(( $(geokv_now_ms) + NEMESIS_SECONDS * 1000 )); }
@@ -215,9 +223,28 @@ table_up() {
 }
 
 # same_dumps APP: bj and tj hold the same records of APP.
+# Otherwise prints the first differing lines and each side's duplication progress.
 same_dumps() {
-  diff -q <("$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/bj/metas")" dump "$1") \
-    <("$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/tj/metas")" dump "$1")
+  local c out key
+  out=$(diff <(_cluster_admin bj dump "$1") <(_cluster_admin tj dump "$1")) && return 0
+  printf 'bj (<) and tj (>) differ in %s lines; the first:\n' "$(grep -c '^[<>]' <<<"$out")"
+  grep '^[<>]' <<<"$out" | head -20
+  key=$(grep -m1 '^[<>]' <<<"$out" | cut -f1 | cut -c3-)
+  echo "the last operations on hash key '$key' (by start time):"
+  grep -h -F " $key " "$ITEST_DIR"/state/hist.* | sort -k5,5n | tail -40
+  for c in bj tj; do
+    echo "$c:"
+    _cluster_admin "$c" app "$1"
+    _cluster_admin "$c" -a "$1" dup list
+  done
+  return 1
+}
+
+# _cluster_admin NAME ARGS...: admin-cli against cluster NAME's metas.
+_cluster_admin() {
+  local c="$1"
+  shift
+  "$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/$c/metas")" "$@"
 }
 
 # ---------------------------------------------------------------- load
@@ -295,9 +322,7 @@ $(head -n 60 <<<"$out")"
   itest_log "history check: $(grep -E '^(keys_checked|ok_ops|violations|dumps_equal):' <<<"$out" | tr '\n' ' ')"
 }
 
-_dump_to() {
-  "$GEOKV_BIN/admin-cli" -m "$(cat "$ITEST_DIR/state/clusters/$1/metas")" dump "$2" >"$3"
-}
+_dump_to() { _cluster_admin "$1" dump "$2" >"$3"; }
 
 # _led_by_others APP ADDR: no partition of APP has ADDR as its primary.
 _led_by_others() {

@@ -24,7 +24,7 @@ stopped=0
 while nemesis_running; do
   nemesis_sleep 3 6
   if replica_running 1; then
-    fault_fsync_errors 1 "$(( 200 + RANDOM % 400 ))"
+    fault_fsync_errors 1 "$(( 199 + $(nemesis_pick 400) ))"
   else
     rc=0
     wait "$(cat "$ITEST_DIR/pids/c1-replica1.pid" 2>/dev/null || echo 0)" 2>/dev/null || rc=$?

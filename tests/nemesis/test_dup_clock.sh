@@ -18,7 +18,7 @@ while nemesis_running; do
   i=$(nemesis_pick 3)
   case $(nemesis_pick 3) in
   1) fault_kill9 "$i" 0 ;;
-  *) fault_clock_restart "$i" "${offsets[$((RANDOM % ${#offsets[@]}))]}" ;;
+  *) fault_clock_restart "$i" "${offsets[$(( $(nemesis_pick ${#offsets[@]}) - 1 ))]}" ;;
   esac
 done
 load_wait a
