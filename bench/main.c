@@ -46,6 +46,7 @@
 #include "client/geokv.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/xmalloc.h"
 
 enum bench_op { BOP_SET, BOP_GET, BOP_VERIFY, BOP_LAG };
@@ -73,6 +74,7 @@ struct worker {
     int inflight;
     struct bench_hist hist;
     uint64_t ok, errors, not_found, wrong;
+    uint64_t uncertain; /* errors that leave the outcome unknown: timeouts */
 };
 
 struct bench {
@@ -126,6 +128,8 @@ complete(struct req *r, int err, bool wrong)
         error_sample(w->b, r->i, err);
     pthread_mutex_lock(&w->mu);
     bench_hist_add(&w->hist, lat);
+    if (err == ERR_TIMEOUT || err == ERR_UNCERTAIN)
+        w->uncertain++;
     if (err == ERR_NOT_FOUND)
         w->not_found++;
     else if (err != 0)
@@ -518,6 +522,23 @@ sum_counts(const struct bench *b, uint64_t *ok, uint64_t *errors, uint64_t *nf,
     }
 }
 
+/* Calls that ended with their outcome unknown (timed out after they were sent). */
+static uint64_t
+uncertain(const struct bench *b)
+{
+    uint64_t n = 0;
+    for (int t = 0; t < b->o.threads; t++)
+        n += b->workers[t].uncertain;
+    return n;
+}
+
+/* A counter of the RPC layer in this process (0 if it was never touched). */
+static int64_t
+rpc_metric(const char *name)
+{
+    return metric_value(metric_get(METRIC_COUNTER, name, NULL, NULL));
+}
+
 /* Prints the metrics; returns the exit status. */
 static int
 report(struct bench *b, double secs)
@@ -550,6 +571,9 @@ report(struct bench *b, double secs)
         printf("acked: %llu\nunacked: %llu\n", (unsigned long long)ok,
                (unsigned long long)errors);
     }
+    printf("uncertain: %llu\nrpc_replies_lost: %lld\nrpc_client_busy: %lld\n",
+           (unsigned long long)uncertain(b), (long long)rpc_metric("geokv_rpc_replies_lost_total"),
+           (long long)rpc_metric("geokv_rpc_client_busy_total"));
     if (atomic_load(&stop_requested))
         printf("interrupted: 1\n");
     if (ok == 0) {

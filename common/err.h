@@ -38,7 +38,8 @@
     XX(ERR_CONFIG, -30027, "bad configuration")                                      \
     XX(ERR_OVERFLOW, -30028, "integer overflow")                                     \
     XX(ERR_UNCERTAIN, -30029, "outcome unknown: the request may or may not have been applied") \
-    XX(ERR_DISK_FULL, -30030, "the replica's disk is full")
+    XX(ERR_DISK_FULL, -30030, "the replica's disk is full")                          \
+    XX(ERR_REPLY_TOO_LARGE, -30031, "reply larger than the caller's limit; nothing done")
 
 enum err_code {
 #define ERR_ENUM(name, val, msg) name = val,
@@ -47,7 +48,7 @@ enum err_code {
 };
 
 #define ERR_FIRST (-30001)
-#define ERR_LAST (-30030)
+#define ERR_LAST (-30031)
 
 /* Symbolic name ("ERR_TIMEOUT", "EIO", "OK") of any return code. Static string. */
 const char *err_name(int err);

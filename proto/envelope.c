@@ -10,8 +10,8 @@ const char *
 rpc_code_name(int code)
 {
     switch (code) {
-#define XX(name, val, desc) \
-    case val:               \
+#define XX(name, val, limit, desc) \
+    case val:                      \
         return #name;
 #include "proto/rpc_codes.def"
 #undef XX
@@ -19,12 +19,41 @@ rpc_code_name(int code)
     return "RPC_UNKNOWN";
 }
 
+uint64_t
+rpc_reply_limit(int code)
+{
+    switch (code) {
+#define XX(name, val, limit, desc) \
+    case val:                      \
+        return limit;
+#include "proto/rpc_codes.def"
+#undef XX
+    }
+    return KIB(64);
+}
+
 void
 envelope_encode(struct buf *out, const struct envelope *e)
 {
     struct pk p = {out};
-    pk_tuple(&p, "uuuuiiy", (uint64_t)e->version, (uint64_t)e->code, e->rpc_id, e->gpid,
-             (int64_t)e->ballot, (int64_t)e->error, (const void *)e->body, e->body_len);
+    pk_tuple(&p, "uuuuiiuuy", (uint64_t)e->version, (uint64_t)e->code, e->rpc_id, e->gpid,
+             (int64_t)e->ballot, (int64_t)e->error, e->limit, e->seq, (const void *)e->body,
+             e->body_len);
+}
+
+/* The version comes first in every version's envelope: read it before the rest, whose
+ * shape depends on it. */
+static int
+envelope_version(struct upk root, uint64_t *version)
+{
+    struct upk first;
+    uint32_t n;
+    int rc = upk_array(root, &n);
+    if (rc == 0 && n == 0)
+        rc = ERR_INVALID_DATA;
+    if (rc == 0)
+        rc = upk_at(root, 0, &first);
+    return rc != 0 ? rc : upk_uint(first, version);
 }
 
 int
@@ -39,10 +68,12 @@ envelope_decode(const uint8_t *buf, size_t len, struct envelope *e, struct unpac
     rc = unpacked_parse(buf, len, zonep);
     if (rc != 0)
         return rc;
-    rc = upk_tuple(unpacked_root(*zonep), "uuuuiiy", &version, &code, &e->rpc_id, &e->gpid,
-                   &e->ballot, &error, &e->body, &e->body_len);
+    rc = envelope_version(unpacked_root(*zonep), &version);
     if (rc == 0 && version != ENVELOPE_VERSION)
         rc = ERR_VERSION;
+    if (rc == 0)
+        rc = upk_tuple(unpacked_root(*zonep), "uuuuiiuuy", &version, &code, &e->rpc_id,
+                       &e->gpid, &e->ballot, &error, &e->limit, &e->seq, &e->body, &e->body_len);
     if (rc == 0 && (code > UINT32_MAX || error > 0 || error < INT32_MIN))
         rc = ERR_INVALID_DATA;
     if (rc != 0) {

@@ -5,6 +5,15 @@
  * flight, matched by the envelope's rpc_id, each with its own deadline. nanomsg reconnects
  * to a restarted peer by itself; requests caught in between time out and the caller retries.
  *
+ * Flow control: a reply must never meet a full socket buffer on the server (nanomsg's raw
+ * REP drops it silently), so a client keeps the replies it waits for on one connection
+ * within the window the server states in every reply, counting each call at its code's
+ * reply limit (rpc_codes.def) plus an overhead. Calls beyond the window wait in the client;
+ * calls beyond the client's queue bound fail at once with ERR_BUSY, and so does a waiting
+ * call whose deadline passes: both were never sent. The server refuses requests beyond its
+ * own bound of unanswered ones with ERR_BUSY. Replies are numbered per connection, and a
+ * gap is counted (metric geokv_rpc_replies_lost_total) and logged.
+ *
  * Threads: the server runs its handler on its receive thread (the handler must not block:
  * it posts to a loop); rpc_reply may be called from any thread. A client's callbacks run on
  * the client's I/O thread and must not block.
@@ -26,6 +35,8 @@ struct rpc_request {
     struct envelope env;
     struct unpacked *zone;
     void *sp_header; /* nanomsg routing header, echoed in the reply */
+    uint32_t pipe;   /* the connection it came on (numbers the replies) */
+    size_t held;     /* bytes counted against the server's bound until the reply */
     struct rpc_server *server;
 };
 
@@ -42,12 +53,21 @@ void rpc_server_start(struct rpc_server *s);
 void rpc_server_stop(struct rpc_server *s);
 /* Stops receiving and closes the socket. Every request handed out must have been answered. */
 void rpc_server_destroy(struct rpc_server *s);
-/* Sends the reply (err = 0 or a code; body may be NULL) and frees req. Any thread. */
+/* Sends the reply (err = 0 or a code; body may be NULL) and frees req. Any thread. A body
+ * larger than the request's limit is replaced by ERR_REPLY_TOO_LARGE naming its size, and
+ * the client sends the call again asking for that much. */
 void rpc_reply(struct rpc_request *req, int err, const void *body, size_t len);
+/* Whether a reply body of len bytes fits the request's limit. A handler that changes state
+ * checks before it does, and replies with the body at once if not (rpc_reply turns it into
+ * ERR_REPLY_TOO_LARGE): that error must always mean nothing was done. */
+bool rpc_reply_fits(const struct rpc_request *req, size_t len);
 
 /* Completion of an async call. err is a transport error or the error the peer replied
  * with. ERR_NETWORK: the request was never sent (the peer was not connected within about a
- * second), so it is safe to retry anywhere; ERR_TIMEOUT: it may or may not have arrived. body is borrowed for the duration of the callback. */
+ * second); ERR_BUSY from the client itself: never sent either (its queue was full, or the
+ * peer's reply window stayed full until the deadline); both are safe to retry anywhere.
+ * ERR_TIMEOUT: it may or may not have arrived. body is borrowed for the duration of the
+ * callback. */
 typedef void rpc_done_fn(void *arg, int err, const uint8_t *body, size_t len);
 
 /* Process-wide, with [core] bind_outgoing = true in cfg (default false): every connection

@@ -302,7 +302,11 @@ replica_on_cas(struct replica *r, struct rpc_request *req)
     }
     msg_cas_resp_encode(&reply, &(struct msg_cas_resp){found > 0,
                                                        bytes_of(rec.value, found > 0 ? rec.vlen : 0)});
-    if (!cas_check_passes(&c, found, &rec)) {
+    if (!rpc_reply_fits(req, reply.len)) {
+        /* before anything is written: the client asks again with room for the value */
+        rpc_reply(req, 0, reply.data, reply.len);
+        req = NULL;
+    } else if (!cas_check_passes(&c, found, &rec)) {
         rpc_reply(req, ERR_CHECK_FAILED, reply.data, reply.len);
         req = NULL;
     } else {

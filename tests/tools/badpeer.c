@@ -58,7 +58,7 @@ static uint64_t target_gpid;
 static void
 envelope_with(struct buf *out, uint32_t version, uint32_t code, const void *body, size_t len)
 {
-    struct envelope e = {version, code, 7, target_gpid, 0, 0, body, len};
+    struct envelope e = {version, code, 7, target_gpid, 0, 0, body, len, 1u << 20, 0};
     buf_reset(out);
     envelope_encode(out, &e);
 }

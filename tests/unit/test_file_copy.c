@@ -25,6 +25,7 @@
 #include "proto/rpc.h"
 #include "proto/rpc_codes.h"
 #include "replica/file_copy.h"
+#include "tests/unit/unit_net.h"
 
 #define CHUNK (64u << 10)
 #define BIG_BYTES (4 * CHUNK + 1234) /* 5 chunks */
@@ -42,22 +43,6 @@ static const struct {
 } files[] = {{"000012.sst", BIG_BYTES}, {"CURRENT", 16}, {"MANIFEST-000005", 1000},
              {"empty", 0}};
 #define NFILES (sizeof(files) / sizeof(files[0]))
-
-static int
-free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t alen = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* Serves root like the replica server, counting reads. Blocking in the handler is fine
  * here: the copier sends one request at a time. */

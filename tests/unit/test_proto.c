@@ -36,6 +36,7 @@
 #include "proto/rpc.h"
 #include "proto/rpc_codes.h"
 #include "proto/types.h"
+#include "tests/unit/unit_net.h"
 
 /* A struct bytes initializer of a string literal (which may hold NUL bytes). */
 #define BY(lit) {(const uint8_t *)(lit), sizeof(lit) - 1}
@@ -298,7 +299,7 @@ enc_envelope(struct buf *o)
 {
     static const uint8_t body[] = {0x93, 0x01, 0xc0, 0x00, 0xff};
     struct envelope e = {ENVELOPE_VERSION, RPC_GET, 0xfffffffffull, gpid_make(2, 9), -3,
-                         ERR_NOT_FOUND, body, sizeof(body)};
+                         ERR_NOT_FOUND, body, sizeof(body), 1u << 20, 77};
     envelope_encode(o, &e);
 }
 
@@ -1512,23 +1513,33 @@ Test(proto, envelope_round_trip)
 Test(proto, envelope_rejects_bad_headers)
 {
     struct buf b = BUF_INIT;
-    struct envelope e = {ENVELOPE_VERSION + 1, RPC_GET, 1, 0, 0, 0, NULL, 0};
+    struct envelope e = {ENVELOPE_VERSION + 1, RPC_GET, 1, 0, 0, 0, NULL, 0, 0, 0};
     struct pk p = {&b};
     uint8_t small[8] = {0};
     envelope_encode(&b, &e);
     cr_assert_eq(dec_envelope(b.data, b.len), ERR_VERSION);
     /* positive error codes and codes wider than 32 bits are malformed */
     buf_reset(&b);
-    pk_tuple(&p, "uuuuiiy", (uint64_t)1, (uint64_t)1, (uint64_t)1, (uint64_t)0, (int64_t)0,
-             (int64_t)5, "", (size_t)0);
+    pk_tuple(&p, "uuuuiiuuy", (uint64_t)ENVELOPE_VERSION, (uint64_t)1, (uint64_t)1, (uint64_t)0,
+             (int64_t)0, (int64_t)5, (uint64_t)0, (uint64_t)0, "", (size_t)0);
     cr_assert_eq(dec_envelope(b.data, b.len), ERR_INVALID_DATA);
     buf_reset(&b);
-    pk_tuple(&p, "uuuuiiy", (uint64_t)1, (uint64_t)1 << 32, (uint64_t)1, (uint64_t)0,
+    pk_tuple(&p, "uuuuiiuuy", (uint64_t)ENVELOPE_VERSION, (uint64_t)1 << 32, (uint64_t)1,
+             (uint64_t)0, (int64_t)0, (int64_t)0, (uint64_t)0, (uint64_t)0, "", (size_t)0);
+    cr_assert_eq(dec_envelope(b.data, b.len), ERR_INVALID_DATA);
+    buf_reset(&b);
+    pk_tuple(&p, "uuuuiiuuy", (uint64_t)ENVELOPE_VERSION, (uint64_t)1, (uint64_t)1, (uint64_t)0,
+             (int64_t)0, (int64_t)INT32_MIN - 1, (uint64_t)0, (uint64_t)0, "", (size_t)0);
+    cr_assert_eq(dec_envelope(b.data, b.len), ERR_INVALID_DATA);
+    /* a version 1 envelope (no limit, no seq) is a version error, not garbage */
+    buf_reset(&b);
+    pk_tuple(&p, "uuuuiiy", (uint64_t)1, (uint64_t)1, (uint64_t)1, (uint64_t)0, (int64_t)0,
+             (int64_t)0, "", (size_t)0);
+    cr_assert_eq(dec_envelope(b.data, b.len), ERR_VERSION);
+    /* the right version in the wrong shape is malformed */
+    buf_reset(&b);
+    pk_tuple(&p, "uuuuiiy", (uint64_t)ENVELOPE_VERSION, (uint64_t)1, (uint64_t)1, (uint64_t)0,
              (int64_t)0, (int64_t)0, "", (size_t)0);
-    cr_assert_eq(dec_envelope(b.data, b.len), ERR_INVALID_DATA);
-    buf_reset(&b);
-    pk_tuple(&p, "uuuuiiy", (uint64_t)1, (uint64_t)1, (uint64_t)1, (uint64_t)0, (int64_t)0,
-             (int64_t)INT32_MIN - 1, "", (size_t)0);
     cr_assert_eq(dec_envelope(b.data, b.len), ERR_INVALID_DATA);
     /* the length limit is checked before anything is read */
     cr_assert_eq(dec_envelope(small, (size_t)GEOKV_MAX_MESSAGE + 1), ERR_TOO_LARGE);
@@ -1746,23 +1757,6 @@ Test(proto, timetag_round_trip)
 
 /* ================= RPC ================= */
 
-/* A loopback TCP port that was free a moment ago. */
-static int
-free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t alen = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* Echo: the reply body is the request body. arg (if set) counts requests. */
 static void
 echo_handler(void *arg, struct rpc_request *req)
@@ -1869,8 +1863,9 @@ run_async_calls(struct rpc_client *c, const char *addr, int n, int window, int t
         pthread_mutex_lock(&st.mu);
         st.in_flight++;
         pthread_mutex_unlock(&st.mu);
-        rpc_call_async(c, addr, RPC_GET, gpid_make(1, (uint32_t)i), i, s->body, s->len,
-                       timeout_ms, async_done, s);
+        /* a code with a small reply limit: the held batches fit a new connection's window */
+        rpc_call_async(c, addr, RPC_PARTITION_INFO, gpid_make(1, (uint32_t)i), i, s->body,
+                       s->len, timeout_ms, async_done, s);
     }
     cr_assert(async_wait(&st, done_at_least, n, 15000), "only %d of %d replies", st.done, n);
     for (int i = 0; i < n; i++)
@@ -2157,7 +2152,8 @@ Test(proto, rpc_bad_body_gets_invalid_data_reply, .timeout = 20)
     struct rpc_server *s;
     struct rpc_client *c;
     struct buf b = BUF_INIT;
-    struct envelope v2 = {ENVELOPE_VERSION + 1, RPC_GET, 1, 0, 0, 0, (const uint8_t *)"x", 1};
+    struct envelope v2 = {ENVELOPE_VERSION + 1, RPC_GET, 1, 0, 0, 0, (const uint8_t *)"x", 1,
+                          0, 0};
     static const uint8_t lying_map[7] = {0xdf, 0x10, 0x00, 0x00, 0x00, 0x01, 0x02};
     uint32_t code;
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
@@ -2165,7 +2161,7 @@ Test(proto, rpc_bad_body_gets_invalid_data_reply, .timeout = 20)
     cr_assert_eq(cooked_exchange(addr, "\xc1 not msgpack at all", 20, &code), ERR_INVALID_DATA);
     cr_assert_eq(code, RPC_ERROR_REPLY);
     cr_assert_eq(cooked_exchange(addr, lying_map, sizeof(lying_map), &code), ERR_INVALID_DATA);
-    cr_assert_eq(cooked_exchange(addr, "\x93\x01\x02\x03", 4, &code), ERR_INVALID_DATA);
+    cr_assert_eq(cooked_exchange(addr, "\x93\x02\x02\x03", 4, &code), ERR_INVALID_DATA);
     envelope_encode(&b, &v2);
     cr_assert_eq(cooked_exchange(addr, b.data, b.len, &code), ERR_VERSION);
     buf_fini(&b);
@@ -2231,7 +2227,7 @@ Test(proto, rpc_client_destroy_fails_pending, .timeout = 20)
         slots[i].st = &st;
         slots[i].len = 1;
         slots[i].body[0] = 'p';
-        rpc_call_async(c, addr, RPC_GET, 0, 0, "p", 1, 15000, async_done, &slots[i]);
+        rpc_call_async(c, addr, RPC_PARTITION_INFO, 0, 0, "p", 1, 15000, async_done, &slots[i]);
     }
     /* every request reached the server, so all ten are pending */
     cr_assert(holder_has(&h, 10, 5000), "server saw %d requests", h.total);
