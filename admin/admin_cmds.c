@@ -36,7 +36,8 @@ static enum admin_result
 fail(const char *what, int err)
 {
     fflush(stdout);
-    fprintf(stderr, "error: %s: %s\n", what, err_str(err));
+    fprintf(stderr, "error: %s: %s%s\n", what, err_str(err),
+            err == ERR_AUTH ? " (pass -c CONFIG with the cluster's [security] keys)" : "");
     return ADMIN_FAIL;
 }
 

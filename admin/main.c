@@ -1,7 +1,7 @@
 /*
  * admin-cli: the operator shell.
  *
- *   admin-cli -m META_LIST [-a APP] [-t MS] [--keep-going] [COMMAND ARGS...]
+ *   admin-cli -m META_LIST [-c CONFIG] [-a APP] [-t MS] [--keep-going] [COMMAND ARGS...]
  *
  * With a command: run it and exit 0 / 1. Without: an interactive shell (">>> ", line editing
  * and history through libedit) when stdin is a terminal, else stdin line by line (blank lines
@@ -19,6 +19,7 @@
 #include "admin/admin.h"
 #include "client/geokv.h"
 #include "common/log.h"
+#include "proto/auth.h"
 
 #define HISTORY_FILE ".geokv_admin_history"
 
@@ -26,9 +27,11 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-            "usage: admin-cli -m META_LIST [-a APP] [-t TIMEOUT_MS] [--keep-going] "
+            "usage: admin-cli -m META_LIST [-c CONFIG] [-a APP] [-t TIMEOUT_MS] [--keep-going] "
             "[COMMAND ARGS...]\n"
             "  -m, --meta META_LIST   meta servers, host:port[,host:port...]\n"
+            "  -c, --config CONFIG    sign calls with the [security] keys of CONFIG (servers\n"
+            "                         with keys refuse unsigned admin calls)\n"
             "  -a, --app APP          table for data commands (like 'use APP')\n"
             "  -t, --timeout-ms MS    per-call timeout (default 5000; create waits >= 60 s)\n"
             "  --keep-going           with commands on stdin: run every line\n"
@@ -111,16 +114,20 @@ main(int argc, char **argv)
         {"meta", required_argument, NULL, 'm'},   {"app", required_argument, NULL, 'a'},
         {"timeout-ms", required_argument, NULL, 't'}, {"keep-going", no_argument, NULL, 'k'},
         {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"config", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0}};
     struct admin_ctx ctx = {.timeout_ms = 5000};
     const char *metas = NULL;
     bool keep_going = false;
     int opt, status, err;
 
     log_set_level(LOG_LVL_WARN);
-    while ((opt = getopt_long(argc, argv, "+m:a:t:vh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+m:a:t:c:vh", opts, NULL)) != -1) {
         switch (opt) {
         case 'm': metas = optarg; break;
+        case 'c':
+            if (auth_load(optarg, NULL, 0) != 0)
+                return 2;
+            break;
         case 'a': snprintf(ctx.app, sizeof(ctx.app), "%s", optarg); break;
         case 't': ctx.timeout_ms = atoi(optarg); break;
         case 'k': keep_going = true; break;

@@ -48,6 +48,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xmalloc.h"
+#include "proto/auth.h"
 
 enum bench_op { BOP_SET, BOP_GET, BOP_VERIFY, BOP_LAG };
 
@@ -313,6 +314,8 @@ usage(FILE *f)
         "                         the default); open loop: request n is due at n/R s and\n"
         "                         its latency counts from then, queueing included\n"
         "  --timeout-ms MS        per-request timeout (default 5000)\n"
+        "  -c, --config FILE      sign calls with the [security] keys of FILE (needed when\n"
+        "                         the servers have require_client_auth)\n"
         "  --ack-log FILE         set: write the index of every acknowledged write to FILE\n"
         "                         (text, one decimal index per line, truncated first;\n"
         "                         SIGINT/SIGTERM stop the run cleanly) and print acked,\n"
@@ -381,6 +384,7 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         {"remote", required_argument, NULL, 'R'},     {"poll-ms", required_argument, NULL, 'P'},
         {"lag-timeout-s", required_argument, NULL, 'L'},
         {"report-interval", required_argument, NULL, 'W'},
+        {"config", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0}};
     const char *op = NULL;
     int c;
@@ -388,9 +392,13 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
     *o = (struct bench_opts){.count = 10000, .seed = 1, .threads = 2, .inflight = 32,
                              .timeout_ms = 5000, .value_size = 100, .poll_ms = 5,
                              .lag_timeout_s = 30};
-    while ((c = getopt_long(argc, argv, "m:a:r:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:a:r:c:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'm': o->metas = optarg; break;
+        case 'c':
+            if (auth_load(optarg, NULL, 0) != 0)
+                exit(2);
+            break;
         case 'a': o->app = optarg; break;
         case 'o': op = optarg; break;
         case 'n':

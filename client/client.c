@@ -83,6 +83,12 @@ geokv_client_create(const char *meta_list, struct geokv_client **out)
 }
 
 void
+geokv_client_seal(struct geokv_client *c)
+{
+    rpc_client_seal(c->rpc);
+}
+
+void
 geokv_client_destroy(struct geokv_client *c)
 {
     if (c == NULL)

@@ -53,6 +53,9 @@ struct geokv_table;
  * geokv_client_destroy.
  */
 MUST_CHECK int geokv_client_create(const char *meta_list, struct geokv_client **out);
+/* Seals every call of the client from now on, if this process's [security] says seal_remote:
+ * for a client of another datacenter's cluster. */
+void geokv_client_seal(struct geokv_client *c);
 /*
  * Waits for the client's in-flight async calls to complete (each ends by its deadline; calls
  * still waiting for a retry complete with ERR_SHUTDOWN), then frees the client and every

@@ -28,6 +28,7 @@
 #include "common/xmalloc.h"
 #include "meta/meta_service.h"
 #include "meta/meta_store.h"
+#include "proto/auth.h"
 #include "proto/rpc.h"
 
 #define META_CONNECT_TIMEOUT_MIN_MS 10000
@@ -185,10 +186,16 @@ main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (rpc_configure_source(cfg, opt.address) != 0) {
         fprintf(stderr, "geokv-meta: [core] bind_outgoing is not a boolean\n");
+        config_destroy(cfg);
+        return 2;
+    }
+    if (auth_configure(cfg) != 0) {
+        fprintf(stderr, "geokv-meta: bad [security] (see the log above)\n");
         config_destroy(cfg);
         return 2;
     }
@@ -202,7 +209,8 @@ main(int argc, char **argv)
         config_destroy(cfg);
         return 1;
     }
-    (void)sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+        auth_load(cli.config, cli.sets, cli.nsets);
     LOG_INFO("signal %d: shutting down", sig);
     meta_service_destroy(svc);
     metrics_http_stop();

@@ -398,6 +398,7 @@ dup_remote_task(void *arg)
 
     err = geokv_client_create(t->metas, &c);
     if (err == 0) {
+        geokv_client_seal(c); /* the remote cluster */
         err = geokv_query_config(c, t->m.app, META_DUP_REMOTE_TIMEOUT_MS, &cfg);
         if (err == 0) {
             t->remote.partition_count = cfg.partition_count;
@@ -473,6 +474,7 @@ follow_remote_task(void *arg)
 
     t->err = geokv_client_create(t->f.remote_metas, &c);
     if (t->err == 0) {
+        geokv_client_seal(c); /* the remote cluster */
         t->err = geokv_create_follower_app(c, &t->f.create, META_DUP_REMOTE_TIMEOUT_MS,
                                            &t->cfg);
         geokv_client_destroy(c);

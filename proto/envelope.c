@@ -3,6 +3,7 @@
 
 #include <errno.h>
 
+#include "proto/auth.h"
 #include "proto/pack.h"
 #include "proto/rpc_codes.h"
 
@@ -10,8 +11,8 @@ const char *
 rpc_code_name(int code)
 {
     switch (code) {
-#define XX(name, val, limit, desc) \
-    case val:                      \
+#define XX(name, val, limit, auth, desc) \
+    case val:                            \
         return #name;
 #include "proto/rpc_codes.def"
 #undef XX
@@ -23,8 +24,8 @@ uint64_t
 rpc_reply_limit(int code)
 {
     switch (code) {
-#define XX(name, val, limit, desc) \
-    case val:                      \
+#define XX(name, val, limit, auth, desc) \
+    case val:                            \
         return limit;
 #include "proto/rpc_codes.def"
 #undef XX
@@ -32,13 +33,28 @@ rpc_reply_limit(int code)
     return KIB(64);
 }
 
+enum rpc_auth
+rpc_code_auth(int code)
+{
+    switch (code) {
+#define XX(name, val, limit, auth, desc) \
+    case val:                            \
+        return RPC_AUTH_##auth;
+#include "proto/rpc_codes.def"
+#undef XX
+    }
+    return RPC_AUTH_PEER;
+}
+
 void
 envelope_encode(struct buf *out, const struct envelope *e)
 {
     struct pk p = {out};
-    pk_tuple(&p, "uuuuiiuuy", (uint64_t)e->version, (uint64_t)e->code, e->rpc_id, e->gpid,
-             (int64_t)e->ballot, (int64_t)e->error, e->limit, e->seq, (const void *)e->body,
-             e->body_len);
+    static const uint8_t unsigned_mac[AUTH_MAC_BYTES];
+    pk_tuple(&p, "uuuuiiuuuuuuyy", (uint64_t)e->version, (uint64_t)e->code, e->rpc_id, e->gpid,
+             (int64_t)e->ballot, (int64_t)e->error, e->limit, e->seq, e->channel, e->epoch,
+             (uint64_t)e->key_id, (uint64_t)e->flags, (const void *)e->body, e->body_len,
+             (const void *)unsigned_mac, (size_t)(e->key_id ? AUTH_MAC_BYTES : 0));
 }
 
 /* The version comes first in every version's envelope: read it before the rest, whose
@@ -59,7 +75,7 @@ envelope_version(struct upk root, uint64_t *version)
 int
 envelope_decode(const uint8_t *buf, size_t len, struct envelope *e, struct unpacked **zonep)
 {
-    uint64_t version, code;
+    uint64_t version, code, key_id, flags;
     int64_t error;
     int rc;
     *zonep = NULL;
@@ -72,9 +88,12 @@ envelope_decode(const uint8_t *buf, size_t len, struct envelope *e, struct unpac
     if (rc == 0 && version != ENVELOPE_VERSION)
         rc = ERR_VERSION;
     if (rc == 0)
-        rc = upk_tuple(unpacked_root(*zonep), "uuuuiiuuy", &version, &code, &e->rpc_id,
-                       &e->gpid, &e->ballot, &error, &e->limit, &e->seq, &e->body, &e->body_len);
-    if (rc == 0 && (code > UINT32_MAX || error > 0 || error < INT32_MIN))
+        rc = upk_tuple(unpacked_root(*zonep), "uuuuiiuuuuuuyy", &version, &code, &e->rpc_id,
+                       &e->gpid, &e->ballot, &error, &e->limit, &e->seq, &e->channel,
+                       &e->epoch, &key_id, &flags, &e->body, &e->body_len, &e->mac,
+                       &e->mac_len);
+    if (rc == 0 && (code > UINT32_MAX || error > 0 || error < INT32_MIN || key_id > UINT32_MAX ||
+                    flags > ENVELOPE_SEALED))
         rc = ERR_INVALID_DATA;
     if (rc != 0) {
         unpacked_free(*zonep);
@@ -84,6 +103,8 @@ envelope_decode(const uint8_t *buf, size_t len, struct envelope *e, struct unpac
     e->version = (uint32_t)version;
     e->code = (uint32_t)code;
     e->error = (int32_t)error;
+    e->key_id = (uint32_t)key_id;
+    e->flags = (uint32_t)flags;
     return 0;
 }
 

@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/xmalloc.h"
+#include "proto/auth.h"
 #include "proto/pack.h"
 #include "proto/rpc_codes.h"
 
@@ -72,11 +74,12 @@
 #define RPC_SERVER_MAX_UNREPLIED_BYTES (512u << 20)
 #define RPC_PIPE_BUCKETS 1024
 #define RPC_PIPE_IDLE_MS (10 * 60 * 1000) /* a connection's reply count is forgotten after */
+#define RPC_MAX_CHANNELS 100000 /* signed channels a server remembers before it starts anew */
 
 static struct {
     pthread_once_t once;
     struct metric *lost, *queued_calls, *queued_bytes, *busy, *retired, *too_large,
-        *unreplied, *server_busy;
+        *unreplied, *server_busy, *auth_failures;
 } mx = {.once = PTHREAD_ONCE_INIT};
 
 static void
@@ -98,6 +101,82 @@ metrics_init(void)
                               "requests a server holds without a reply yet");
     mx.server_busy = metric_get(METRIC_COUNTER, "geokv_rpc_server_busy_total", NULL,
                                 "requests a server refused with ERR_BUSY (too many unanswered)");
+    mx.auth_failures = metric_get(METRIC_COUNTER, "geokv_rpc_auth_failures_total", NULL,
+                                  "messages refused: unsigned where a signature is required, "
+                                  "or a wrong, stale or replayed one");
+}
+
+/* ================= signing and sealing ================= */
+
+/* A random id, never 0. */
+static uint64_t
+random_id(void)
+{
+    uint64_t v = 0;
+    while (v == 0)
+        ASSERT(RAND_bytes((uint8_t *)&v, sizeof(v)) == 1);
+    return v;
+}
+
+/* Encodes env with body into out: sealed if seal (and this process has keys), signed if it
+ * has keys. */
+static int
+message_build(struct buf *out, struct envelope *env, const uint8_t *body, size_t len, bool seal)
+{
+    struct buf sealed = BUF_INIT;
+    uint32_t key = auth_sign_key();
+    int rc = 0;
+    env->key_id = key;
+    env->flags = 0;
+    if (seal && key) {
+        rc = auth_seal(key, body, len, &sealed);
+        env->flags = ENVELOPE_SEALED;
+        body = sealed.data;
+        len = sealed.len;
+    }
+    env->body = body;
+    env->body_len = len;
+    if (rc == 0) {
+        envelope_encode(out, env);
+        if (key)
+            auth_sign(out, key);
+    }
+    env->body = NULL;
+    buf_fini(&sealed);
+    return rc;
+}
+
+/* Logs a refused message now and then (an attacker must not flood the log). */
+static void
+auth_refused(const char *what, const struct envelope *env)
+{
+    int64_t n;
+    metric_add(mx.auth_failures, 1);
+    n = metric_value(mx.auth_failures);
+    if ((n & (n - 1)) == 0)
+        LOG_WARN("rpc: refused %s %s (key %u): %s (%lld refused so far)", what,
+                 rpc_code_name((int)env->code), env->key_id, err_str(ERR_AUTH), (long long)n);
+}
+
+/* Checks a received message: its signature (required if must_sign), then opens a sealed
+ * body into plain (env->body then points there). ERR_AUTH if any check fails. */
+static int
+message_admit(const uint8_t *raw, size_t len, struct envelope *env, bool must_sign,
+              struct buf *plain)
+{
+    if (env->key_id != 0 && auth_enabled()) {
+        if (auth_verify(raw, len, env->key_id, env->mac, env->mac_len) != 0)
+            return ERR_AUTH;
+    } else if (must_sign) {
+        return ERR_AUTH;
+    }
+    if (env->flags & ENVELOPE_SEALED) {
+        if (env->key_id == 0 || auth_open(env->key_id, env->body, env->body_len, plain) != 0)
+            return ERR_AUTH;
+        env->body = plain->data;
+        env->body_len = plain->len;
+    }
+    return 0;
 }
 
 static void
@@ -120,6 +199,12 @@ struct pipe_count {
     struct pipe_count *next;
 };
 
+/* The last message number seen on a signed channel (a client connection), against replays. */
+struct channel_seen {
+    uint64_t channel, seq;
+    struct channel_seen *next;
+};
+
 struct rpc_server {
     int sock;
     pthread_t thread;
@@ -132,6 +217,11 @@ struct rpc_server {
     struct pipe_count *pipes[RPC_PIPE_BUCKETS];
     uint64_t nsent;
     atomic_uint_fast64_t unreplied, unreplied_bytes;
+    /* Against replays: signed requests name this incarnation (random, from RPC_HELLO), and
+     * each channel's numbers only go up. A new incarnation forgets every channel. */
+    atomic_uint_fast64_t incarnation;
+    struct channel_seen *channels[RPC_PIPE_BUCKETS]; /* receive thread only */
+    size_t nchannels;
 };
 
 /* The reply window: what the kernel lets a connection's send buffer hold. */
@@ -184,6 +274,7 @@ rpc_server_create(const char *addr, rpc_handler_fn *handler, void *arg, struct r
         return ERR_NETWORK;
     }
     s->window = server_window(addr);
+    atomic_init(&s->incarnation, random_id());
     pthread_mutex_init(&s->send_mu, NULL);
     *out = s;
     return 0;
@@ -230,10 +321,11 @@ pipe_next_seq(struct rpc_server *s, uint32_t key, int64_t now)
     return ++pc->seq;
 }
 
-/* Numbers env, states the window, and sends it with the routing header (ownership of
- * sp_header passes to nanomsg). */
+/* Numbers env, states the window, signs it (sealing body if seal) and sends it with the
+ * routing header (ownership of sp_header passes to nanomsg). */
 static void
-server_send(struct rpc_server *s, void *sp_header, uint32_t pipe, struct envelope *env)
+server_send(struct rpc_server *s, void *sp_header, uint32_t pipe, struct envelope *env,
+            const uint8_t *body, size_t len, bool seal)
 {
     struct buf out = BUF_INIT;
     struct nn_iovec iov;
@@ -241,8 +333,16 @@ server_send(struct rpc_server *s, void *sp_header, uint32_t pipe, struct envelop
     int64_t now = clock_mono_ms();
     pthread_mutex_lock(&s->send_mu);
     env->limit = s->window;
+    env->epoch = atomic_load(&s->incarnation);
     env->seq = pipe_next_seq(s, pipe, now);
-    envelope_encode(&out, env);
+    if (message_build(&out, env, body, len, seal) != 0) {
+        struct envelope fail = {.version = ENVELOPE_VERSION, .code = env->code,
+                                .rpc_id = env->rpc_id, .error = ERR_INTERNAL, .seq = env->seq,
+                                .limit = s->window};
+        LOG_ERROR("rpc: cannot seal a %s reply", rpc_code_name((int)env->code));
+        buf_reset(&out);
+        (void)message_build(&out, &fail, NULL, 0, false);
+    }
     iov.iov_base = out.data;
     iov.iov_len = out.len;
     memset(&hdr, 0, sizeof(hdr));
@@ -282,15 +382,60 @@ rpc_reply(struct rpc_request *req, int err, const void *body, size_t len)
         len = need.len;
     }
     env.error = err_to_wire(err);
-    env.body = body;
-    env.body_len = len;
-    server_send(req->server, req->sp_header, req->pipe, &env);
+    server_send(req->server, req->sp_header, req->pipe, &env, body, len,
+                (req->env.flags & ENVELOPE_SEALED) != 0);
     atomic_fetch_sub(&req->server->unreplied, 1);
     atomic_fetch_sub(&req->server->unreplied_bytes, req->held);
     metric_add(mx.unreplied, -1);
     buf_fini(&need);
+    buf_fini(&req->plain);
     unpacked_free(req->zone);
     xfree(req);
+}
+
+static void
+channels_free(struct rpc_server *s)
+{
+    for (size_t b = 0; b < RPC_PIPE_BUCKETS; b++)
+        while (s->channels[b]) {
+            struct channel_seen *cs = s->channels[b];
+            s->channels[b] = cs->next;
+            xfree(cs);
+        }
+    s->nchannels = 0;
+}
+
+/* Whether a signed request is new: signed for this incarnation, and its channel's numbers
+ * only go up (a connection delivers in order). A server that remembers too many channels
+ * becomes a new incarnation, forgetting them all: their clients ask again (RPC_HELLO), and
+ * nothing signed before can pass. Receive thread only. */
+static bool
+channel_fresh(struct rpc_server *s, const struct envelope *env)
+{
+    struct channel_seen *cs;
+    if (env->channel == 0 || env->epoch != atomic_load(&s->incarnation))
+        return false;
+    for (cs = s->channels[env->channel % RPC_PIPE_BUCKETS]; cs && cs->channel != env->channel;
+         cs = cs->next) {
+    }
+    if (cs == NULL) {
+        if (s->nchannels == RPC_MAX_CHANNELS) {
+            channels_free(s);
+            atomic_store(&s->incarnation, random_id());
+            LOG_INFO("rpc: %d signed connections seen: a new incarnation, every client signs "
+                     "for it again", RPC_MAX_CHANNELS);
+            return false;
+        }
+        cs = xcalloc(1, sizeof(*cs));
+        cs->channel = env->channel;
+        cs->next = s->channels[env->channel % RPC_PIPE_BUCKETS];
+        s->channels[env->channel % RPC_PIPE_BUCKETS] = cs;
+        s->nchannels++;
+    } else if (env->seq <= cs->seq) {
+        return false;
+    }
+    cs->seq = env->seq;
+    return true;
 }
 
 /* Handles one received message; takes ownership of body and sp_header. */
@@ -299,6 +444,16 @@ server_dispatch(struct rpc_server *s, void *body, size_t len, void *sp_header)
 {
     struct rpc_request *req = xcalloc(1, sizeof(*req));
     int rc = envelope_decode(body, len, &req->env, &req->zone);
+    bool hello = rc == 0 && req->env.code == RPC_HELLO; /* answered by anyone: says the epoch */
+    bool must_sign = auth_enabled() && (rpc_code_auth((int)req->env.code) != RPC_AUTH_DATA ||
+                                        auth_require_clients());
+    if (rc == 0 && !hello && message_admit(body, len, &req->env, must_sign, &req->plain) != 0)
+        rc = ERR_AUTH;
+    if (rc == 0 && !hello && req->env.key_id != 0 && auth_enabled() &&
+        !channel_fresh(s, &req->env))
+        rc = ERR_AUTH;
+    if (rc == ERR_AUTH)
+        auth_refused("a request", &req->env);
     nn_freemsg(body);
     req->sp_header = sp_header;
     req->pipe = pipe_key(sp_header);
@@ -307,6 +462,11 @@ server_dispatch(struct rpc_server *s, void *body, size_t len, void *sp_header)
     atomic_fetch_add(&s->unreplied, 1);
     atomic_fetch_add(&s->unreplied_bytes, len);
     metric_add(mx.unreplied, 1);
+    if (rc == ERR_AUTH || hello) {
+        req->env.flags = 0; /* not sealed */
+        rpc_reply(req, rc, NULL, 0);
+        return;
+    }
     if (rc != 0) {
         LOG_WARN("rpc: undecodable request (%zu bytes): %s", len, err_str(rc));
         req->env = (struct envelope){.version = ENVELOPE_VERSION, .code = RPC_ERROR_REPLY,
@@ -376,12 +536,14 @@ rpc_server_destroy(struct rpc_server *s)
         return;
     rpc_server_stop(s);
     nn_close(s->sock);
-    for (size_t b = 0; b < RPC_PIPE_BUCKETS; b++)
+    for (size_t b = 0; b < RPC_PIPE_BUCKETS; b++) {
         while (s->pipes[b]) {
             struct pipe_count *pc = s->pipes[b];
             s->pipes[b] = pc->next;
             xfree(pc);
         }
+    }
+    channels_free(s);
     pthread_mutex_destroy(&s->send_mu);
     xfree(s);
 }
@@ -399,9 +561,10 @@ struct pending {
     void *arg;
     struct rpc_conn *conn;
     uint64_t credit;     /* reply bytes reserved on conn; 0 while queued */
-    struct envelope env; /* as sent; env.body_len names the tail of msg */
-    struct buf msg;      /* the encoded request, kept to send it again (unless its reply
-                          * has a fixed shape) */
+    struct envelope env; /* as sent (without its body) */
+    struct buf body;     /* until sent; after, kept to send it again unless the reply has a
+                          * fixed shape (no ERR_REPLY_TOO_LARGE) */
+    struct buf msg;      /* the encoded request, from the first try to send it until sent */
     int resends;
     struct pending *next;               /* hash bucket */
     struct pending *qprev, *qnext;      /* conn's send queue */
@@ -416,6 +579,9 @@ struct rpc_conn {
     int64_t blocked_ms; /* since when */
     uint64_t window, reserved, next_seq;
     uint32_t nsent, nlive; /* sent and unanswered: all, and those whose call lives */
+    uint64_t channel, signed_seq; /* names the connection in signed requests, and numbers them */
+    uint64_t epoch;               /* the server's incarnation they are signed for; 0 = ask */
+    bool hello_sent;
     struct pending *qhead, *qtail;
 };
 
@@ -438,6 +604,7 @@ struct rpc_client {
                              * thread runs them (a caller may hold its own locks) */
     atomic_uint_fast64_t next_id;
     atomic_bool stopping;
+    bool sealed; /* requests cross datacenters: seal them (auth_seal_remote) */
     pthread_t io;
 };
 
@@ -469,6 +636,7 @@ ended_run(struct ended *list)
 static void
 pending_free(struct pending *p)
 {
+    buf_fini(&p->body);
     buf_fini(&p->msg);
     xfree(p);
 }
@@ -518,9 +686,9 @@ queue_push(struct rpc_client *c, struct rpc_conn *cn, struct pending *p)
         cn->qhead = p;
     cn->qtail = p;
     c->queued_calls++;
-    c->queued_bytes += p->msg.len;
+    c->queued_bytes += p->body.len;
     metric_add(mx.queued_calls, 1);
-    metric_add(mx.queued_bytes, (int64_t)p->msg.len);
+    metric_add(mx.queued_bytes, (int64_t)p->body.len);
 }
 
 static void
@@ -537,9 +705,9 @@ queue_remove(struct rpc_client *c, struct pending *p)
         cn->qtail = p->qprev;
     p->qprev = p->qnext = NULL;
     c->queued_calls--;
-    c->queued_bytes -= p->msg.len;
+    c->queued_bytes -= p->body.len;
     metric_add(mx.queued_calls, -1);
-    metric_add(mx.queued_bytes, -(int64_t)p->msg.len);
+    metric_add(mx.queued_bytes, -(int64_t)p->body.len);
 }
 
 static char source_host[INET_ADDRSTRLEN]; /* set once at startup, then only read */
@@ -595,6 +763,7 @@ conn_open(struct rpc_client *c, const char *addr, bool bulk)
     cn->bulk = bulk;
     cn->window = RPC_INITIAL_WINDOW;
     cn->next_seq = 1;
+    cn->channel = random_id();
     c->conns = xrealloc(c->conns, (c->nconns + 1) * sizeof(*c->conns));
     c->conns[c->nconns++] = cn;
     return cn;
@@ -638,9 +807,48 @@ client_send(int sock, uint64_t id, const struct buf *msg)
     return nn_errno() == EAGAIN ? ERR_AGAIN : ERR_NETWORK;
 }
 
+/* Whether p keeps its body after it is sent (to go again, asking for a larger reply). */
+static bool
+keeps_body(const struct pending *p)
+{
+    return p->env.limit > RPC_FIXED_REPLY;
+}
+
+/* Sends cn's RPC_HELLO, once: until its reply names the server's incarnation, signed calls
+ * wait. It has no caller (like an orphan), so a server that never answers gets cn retired.
+ * Holds mu. */
+static void
+conn_hello(struct rpc_client *c, struct rpc_conn *cn)
+{
+    struct pending *p;
+    if (cn->hello_sent)
+        return;
+    p = xcalloc(1, sizeof(*p));
+    p->id = atomic_fetch_add(&c->next_id, 1);
+    p->env = (struct envelope){.version = ENVELOPE_VERSION, .code = RPC_HELLO, .rpc_id = p->id,
+                               .channel = cn->channel, .limit = rpc_reply_limit(RPC_HELLO)};
+    if (message_build(&p->msg, &p->env, NULL, 0, false) != 0 ||
+        client_send(cn->sock, p->id, &p->msg) != 0) {
+        if (!cn->blocked)
+            cn->blocked_ms = clock_mono_ms();
+        cn->blocked = true; /* not connected yet: the I/O loop tries again */
+        pending_free(p);
+        return;
+    }
+    buf_fini(&p->msg);
+    p->conn = cn;
+    p->orphan_ms = clock_mono_ms();
+    p->credit = p->env.limit + RPC_REPLY_OVERHEAD;
+    cn->reserved += p->credit;
+    cn->nsent++;
+    cn->hello_sent = true;
+    pending_insert(c, p);
+}
+
 /*
  * Sends cn's queued calls in order while its window has room for their replies (a call
- * whose reply alone exceeds the window goes when nothing else is outstanding). Holds mu;
+ * whose reply alone exceeds the window goes when nothing else is outstanding), each signed
+ * as it first goes (numbered in the order sent, for the server's incarnation). Holds mu;
  * calls that cannot be sent at all are added to ended.
  */
 static void
@@ -649,10 +857,23 @@ conn_pump(struct rpc_client *c, struct rpc_conn *cn, struct ended **ended)
     struct pending *p;
     while ((p = cn->qhead) != NULL) {
         uint64_t credit = p->env.limit + RPC_REPLY_OVERHEAD;
-        int rc;
+        bool sign = auth_enabled();
+        int rc = 0;
         if (cn->nsent > 0 && cn->reserved + credit > cn->window)
             return;
-        rc = client_send(cn->sock, p->id, &p->msg);
+        if (sign && cn->epoch == 0) {
+            conn_hello(c, cn);
+            return;
+        }
+        if (p->msg.len == 0) {
+            p->env.channel = sign ? cn->channel : 0;
+            p->env.seq = sign ? ++cn->signed_seq : 0;
+            p->env.epoch = cn->epoch;
+            rc = message_build(&p->msg, &p->env, p->body.data, p->body.len,
+                               c->sealed && auth_seal_remote());
+        }
+        if (rc == 0)
+            rc = client_send(cn->sock, p->id, &p->msg);
         if (rc == ERR_AGAIN) {
             if (!cn->blocked)
                 cn->blocked_ms = clock_mono_ms();
@@ -671,26 +892,21 @@ conn_pump(struct rpc_client *c, struct rpc_conn *cn, struct ended **ended)
         cn->reserved += credit;
         cn->nsent++;
         cn->nlive++;
-        if (p->env.limit <= RPC_FIXED_REPLY) /* cannot come back too large: no resend */
-            buf_fini(&p->msg);
+        buf_fini(&p->msg);
+        if (!keeps_body(p))
+            buf_fini(&p->body);
     }
 }
 
-/* Encodes p's request asking for limit bytes of reply, under a fresh id, and queues it. */
+/* Queues p under a fresh id on cn, asking for limit bytes of reply. Holds mu. */
 static void
 call_queue(struct rpc_client *c, struct pending *p, struct rpc_conn *cn, uint64_t limit,
            struct ended **ended)
 {
-    struct buf msg = BUF_INIT;
-    if (p->env.body == NULL && p->env.body_len > 0) /* sent before: the body ends msg */
-        p->env.body = p->msg.data + p->msg.len - p->env.body_len;
+    buf_fini(&p->msg);
     p->id = atomic_fetch_add(&c->next_id, 1);
     p->env.rpc_id = p->id;
     p->env.limit = limit;
-    envelope_encode(&msg, &p->env);
-    buf_fini(&p->msg);
-    p->msg = msg;
-    p->env.body = NULL; /* the body now lives at the tail of msg */
     p->credit = 0;
     pending_insert(c, p);
     queue_push(c, cn, p);
@@ -728,7 +944,7 @@ static bool
 resend_limit(const struct pending *p, const struct envelope *env, uint64_t *limit)
 {
     struct unpacked *zone = NULL;
-    bool ok = env->error == ERR_REPLY_TOO_LARGE && p->cb != NULL && p->msg.len > 0 &&
+    bool ok = env->error == ERR_REPLY_TOO_LARGE && p->cb != NULL && keeps_body(p) &&
               p->resends < RPC_RESENDS &&
               unpacked_parse(env->body, env->body_len, &zone) == 0 &&
               upk_uint(unpacked_root(zone), limit) == 0 && *limit > p->env.limit &&
@@ -745,14 +961,26 @@ client_deliver(struct rpc_client *c, struct rpc_conn *cn, void *body, size_t len
     struct unpacked *zone = NULL;
     struct pending *p;
     struct ended *ended = NULL;
+    struct buf plain = BUF_INIT;
     uint64_t limit;
     int rc = envelope_decode(body, len, &env, &zone);
     if (rc != 0) {
         LOG_WARN("rpc: undecodable reply (%zu bytes) from %s: %s", len, cn->addr, err_str(rc));
         return;
     }
+    if (message_admit(body, len, &env, auth_enabled(), &plain) != 0 ||
+        (auth_enabled() && env.channel != cn->channel)) {
+        auth_refused("a reply to", &env); /* not its reply: the call waits for the real one */
+        unpacked_free(zone);
+        buf_fini(&plain);
+        return;
+    }
     pthread_mutex_lock(&c->mu);
     conn_count(cn, &env);
+    if (auth_enabled() && env.epoch != 0) { /* the server's incarnation, for signed calls */
+        cn->epoch = env.epoch;
+        cn->hello_sent = false;
+    }
     p = pending_find(c, env.rpc_id);
     if (p != NULL && p->credit > 0 && p->conn == cn) { /* else not a reply to a sent call */
         (void)pending_take(c, p->id);
@@ -767,6 +995,14 @@ client_deliver(struct rpc_client *c, struct rpc_conn *cn, void *body, size_t len
                 call_queue(c, p, to, limit, &ended);
                 p = NULL;
             }
+        } else if (env.error == ERR_AUTH && p->env.key_id != 0 && p->env.epoch != env.epoch) {
+            /* signed for the server's previous incarnation (it restarted): refused unread */
+            if (keeps_body(p) && p->resends++ < RPC_RESENDS) {
+                call_queue(c, p, cn, p->env.limit, &ended);
+                p = NULL;
+            } else {
+                env.error = ERR_NETWORK; /* never run: safe to send again */
+            }
         }
     } else {
         p = NULL;
@@ -779,6 +1015,7 @@ client_deliver(struct rpc_client *c, struct rpc_conn *cn, void *body, size_t len
     }
     ended_run(ended);
     unpacked_free(zone);
+    buf_fini(&plain);
 }
 
 static void
@@ -942,6 +1179,27 @@ client_main(void *arg)
     return NULL;
 }
 
+void
+rpc_client_seal(struct rpc_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->sealed = true;
+    pthread_mutex_unlock(&c->mu);
+}
+
+struct rpc_client *
+rpc_client_create_like(struct rpc_client *c)
+{
+    struct rpc_client *n = rpc_client_create();
+    bool sealed;
+    pthread_mutex_lock(&c->mu);
+    sealed = c->sealed;
+    pthread_mutex_unlock(&c->mu);
+    if (sealed)
+        rpc_client_seal(n);
+    return n;
+}
+
 struct rpc_client *
 rpc_client_create(void)
 {
@@ -1000,7 +1258,10 @@ rpc_call_async(struct rpc_client *c, const char *addr, uint32_t code, uint64_t g
     p->cb = cb;
     p->arg = arg;
     p->env = (struct envelope){.version = ENVELOPE_VERSION, .code = code, .gpid = gpid,
-                               .ballot = ballot, .body = body, .body_len = body ? len : 0};
+                               .ballot = ballot};
+    if (body == NULL)
+        len = 0;
+    buf_append(&p->body, body, len);
     pthread_mutex_lock(&c->mu);
     if (c->queued_calls >= RPC_QUEUE_MAX_CALLS || c->queued_bytes + len > RPC_QUEUE_MAX_BYTES)
         err = ERR_BUSY;

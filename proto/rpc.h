@@ -37,6 +37,7 @@ struct rpc_request {
     void *sp_header; /* nanomsg routing header, echoed in the reply */
     uint32_t pipe;   /* the connection it came on (numbers the replies) */
     size_t held;     /* bytes counted against the server's bound until the reply */
+    struct buf plain; /* a sealed request's body, opened (env.body points here) */
     struct rpc_server *server;
 };
 
@@ -81,6 +82,11 @@ struct config;
 MUST_CHECK int rpc_configure_source(const struct config *cfg, const char *addr);
 
 struct rpc_client *rpc_client_create(void);
+/* Every request c sends from now on is sealed when [security] seal_remote is on: for clients
+ * whose calls cross datacenters (proto/auth.h). */
+void rpc_client_seal(struct rpc_client *c);
+/* A new client sealed if c is. */
+struct rpc_client *rpc_client_create_like(struct rpc_client *c);
 /* Fails every pending call with ERR_SHUTDOWN, then frees. */
 void rpc_client_destroy(struct rpc_client *c);
 /* Sends a request to addr ("host:port"). cb always runs exactly once (on the I/O thread, or

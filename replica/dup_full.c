@@ -119,9 +119,10 @@ struct follow_job {
     char why[256]; /* which step failed */
 };
 
-/* The master partition's primary, and a checkpoint from it. Runs on: follow-copy worker. */
+/* The master partition's primary, and a checkpoint from it (asked on rpc, the copy's
+ * client). Runs on: follow-copy worker. */
 static int
-follow_locate(struct follow_job *j)
+follow_locate(struct follow_job *j, struct rpc_client *rpc)
 {
     struct geokv_client *c;
     struct msg_app_config cfg;
@@ -133,6 +134,7 @@ follow_locate(struct follow_job *j)
         snprintf(j->why, sizeof(j->why), "bad master meta list '%.100s'", j->master.metas);
         return rc;
     }
+    geokv_client_seal(c);
     rc = geokv_query_config(c, j->master.app, FOLLOW_META_TIMEOUT_MS, &cfg);
     geokv_client_destroy(c);
     if (rc != 0) {
@@ -149,7 +151,7 @@ follow_locate(struct follow_job *j)
         snprintf(j->why, sizeof(j->why), "master partition %u has no primary", j->pidx);
         return ERR_NOT_PRIMARY;
     }
-    rc = rpc_call(stub_client(), j->source, RPC_DUP_CHECKPOINT, gpid, 0, NULL, 0,
+    rc = rpc_call(rpc, j->source, RPC_DUP_CHECKPOINT, gpid, 0, NULL, 0,
                   FOLLOW_CHECKPOINT_TIMEOUT_MS, &reply);
     if (rc == 0)
         rc = msg_checkpoint_resp_decode(reply.data, reply.len, &j->cp);
@@ -168,18 +170,19 @@ follow_copy(void *arg)
     struct file_copy_opts opts = {.cancel = stub_stopping(), .prune = true, .lanes = COPY_LANES,
                                   .rate_bytes_per_s = rate_mb * 1000000};
     int64_t t0 = clock_mono_ms();
+    struct rpc_client *c = rpc_client_create(); /* its own connection: see file_copy.h */
 
-    j->rc = follow_locate(j);
+    rpc_client_seal(c); /* the master is in another datacenter */
+    j->rc = follow_locate(j, c);
     if (j->rc == 0) {
         LOG_INFO("follower partition %u: copying checkpoint %" PRId64 " of %s.%s from %s "
                  "(rate limit %s%" PRId64 " MB/s)", j->pidx, j->cp.decree, j->master.cluster,
                  j->master.app, j->source, rate_mb ? "" : "none, ", rate_mb);
-        struct rpc_client *c = rpc_client_create(); /* its own connection: see file_copy.h */
         j->rc = file_copy_dir(c, j->source, j->cp.dir, j->local, &opts, &j->bytes);
-        rpc_client_destroy(c);
         if (j->rc != 0)
             snprintf(j->why, sizeof(j->why), "copying %.100s from %s", j->cp.dir, j->source);
     }
+    rpc_client_destroy(c);
     j->ms = clock_mono_ms() - t0;
 }
 

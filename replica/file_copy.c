@@ -521,7 +521,7 @@ copy_files(struct copier *cp, const struct msg_file_list_resp *l)
     for (int k = 0; k < nlanes; k++) {
         lanes[k] = (struct lane){*cp, l, &next, &failed, 0};
         if (k > 0)
-            lanes[k].cp.c = rpc_client_create();
+            lanes[k].cp.c = rpc_client_create_like(cp->c);
     }
     for (int k = 1; k < nlanes && (size_t)k < l->nfiles; k++, started++)
         ASSERT(pthread_create(&lanes[k].thread, NULL, lane_run, &lanes[k]) == 0);

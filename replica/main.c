@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/runtime_config.h"
+#include "proto/auth.h"
 #include "proto/rpc.h"
 #include "replica/stub.h"
 
@@ -84,6 +85,7 @@ main(int argc, char **argv)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -96,12 +98,17 @@ main(int argc, char **argv)
         fprintf(stderr, "geokv-replica: [core] bind_outgoing is not a boolean\n");
         return 2;
     }
+    if (auth_configure(cfg) != 0) {
+        fprintf(stderr, "geokv-replica: bad [security] (see the log above)\n");
+        return 2;
+    }
     if (stub_create(cfg, address, data_dir, &stub) != 0) {
         fprintf(stderr, "geokv-replica: cannot start (see the log above)\n");
         config_destroy(cfg);
         return 1;
     }
-    sigwait(&mask, &sig);
+    while (sigwait(&mask, &sig) == 0 && sig == SIGHUP)
+        auth_load(config_path, sets, nsets);
     LOG_INFO("signal %d: shutting down", sig);
     stub_destroy(stub);
     metrics_http_stop();

@@ -165,6 +165,8 @@ stub_remote_client(const char *cluster)
             continue;
         if (rc->client == NULL && geokv_client_create(rc->metas, &rc->client) != 0)
             LOG_ERROR("duplication: bad meta list for %s: %s", rc->name, rc->metas);
+        else if (rc->client != NULL)
+            geokv_client_seal(rc->client); /* another datacenter */
         c = rc->client;
     }
     pthread_mutex_unlock(&s->remote_mu);

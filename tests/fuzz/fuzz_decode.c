@@ -2,7 +2,8 @@
  * libFuzzer target: every wire decoder on arbitrary bytes (bad input must fail cleanly).
  *
  * The input goes to envelope_decode, then to every msg_*_decode and mutation_decode; when
- * the envelope decodes, its body goes through them too. Besides "never crash, never leak"
+ * the envelope decodes, its body goes through them too, and a signed one through
+ * auth_verify (and auth_open if it is sealed) under the key of the corpus's signed seeds. Besides "never crash, never leak"
  * (ASan/UBSan/LeakSanitizer), each message that decodes must survive a second trip:
  * e1 = encode(decode(input)) must decode again and re-encode to exactly e1.
  *
@@ -15,6 +16,8 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/config.h"
+#include "proto/auth.h"
 #include "proto/envelope.h"
 #include "proto/msg.h"
 #include "proto/mutation.h"
@@ -133,12 +136,31 @@ all_messages(const uint8_t *b, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static bool keyed;
     struct envelope e;
     struct unpacked *z = NULL;
+    if (!keyed) { /* the key the signed seeds of the corpus were made with */
+        struct config *cfg;
+        char err[64];
+        if (config_load(NULL, &cfg, err, sizeof(err)) != 0)
+            abort();
+        config_set(cfg, "security", "keys",
+                   "1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+        if (auth_configure(cfg) != 0)
+            abort();
+        config_destroy(cfg);
+        keyed = true;
+    }
     trip_envelope(data, size);
     all_messages(data, size);
     if (envelope_decode(data, size, &e, &z) == 0) {
+        struct buf plain = BUF_INIT;
         all_messages(e.body, e.body_len);
+        /* a signature is checked, and a sealed body opened, only when it verifies */
+        if (e.key_id != 0 && auth_verify(data, size, e.key_id, e.mac, e.mac_len) == 0 &&
+            (e.flags & ENVELOPE_SEALED) && auth_open(e.key_id, e.body, e.body_len, &plain) == 0)
+            all_messages(plain.data, plain.len);
+        buf_fini(&plain);
         unpacked_free(z);
     }
     return 0;

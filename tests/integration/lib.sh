@@ -352,6 +352,15 @@ cluster_config() {
   cluster_use "$name"
 }
 
+# security_keys: the keys of every cluster of the test ([security] keys), made once per test:
+# servers sign every message between them, inside a cluster and across, and seal the ones
+# across.
+security_keys() {
+  local f="$ITEST_DIR/state/security_keys"
+  [ -s "$f" ] || echo "1:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$f"
+  cat "$f"
+}
+
 _write_cluster_config() {
   local name="$1" c other
   {
@@ -391,6 +400,10 @@ _write_cluster_config() {
     for c in "$ITEST_DIR"/state/clusters/*/; do
       echo "$(basename "$c") = $(cat "$c/id")"
     done
+    echo
+    echo "[security]"
+    echo "keys = $(security_keys)"
+    echo "seal_remote = true"
   } >"$ITEST_DIR/$name/config.ini"
 }
 
@@ -553,10 +566,12 @@ _run_logged() {
   return "$rc"
 }
 
-# admin ARGS...: admin-cli -m $META_LIST ARGS... (one shot, 30 s limit, ADMIN_TIMEOUT_S).
+# admin ARGS...: admin-cli -m $META_LIST -c CONFIG ARGS..., signed with the cluster's keys
+# (one shot, 30 s limit, ADMIN_TIMEOUT_S).
 admin() {
   _need_cluster
-  _run_logged "${ADMIN_TIMEOUT_S:-30}" admin "$GEOKV_BIN/admin-cli" -m "$META_LIST" "$@"
+  _run_logged "${ADMIN_TIMEOUT_S:-30}" admin "$GEOKV_BIN/admin-cli" -m "$META_LIST" \
+    -c "$ITEST_DIR/$ITEST_CLUSTER/config.ini" "$@"
 }
 
 # bench ARGS...: geokv-bench -m $META_LIST ARGS... (BENCH_TIMEOUT_S, default 300 s).

@@ -15,8 +15,10 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/metrics.h"
 #include "common/xmalloc.h"
+#include "proto/auth.h"
 #include "proto/envelope.h"
 #include "proto/pack.h"
 #include "proto/rpc.h"
@@ -37,7 +39,8 @@ sized_handler(void *arg, struct rpc_request *req)
     uint32_t size, seed;
     uint8_t *body;
     (void)arg;
-    if (req->env.body_len != 8) {
+    if (req->env.body_len != 8 ||
+        (auth_seal_remote() && !(req->env.flags & ENVELOPE_SEALED))) {
         rpc_reply(req, ERR_INVALID_ARG, NULL, 0);
         return;
     }
@@ -115,6 +118,8 @@ flood(uint32_t (*size_of)(int), int n, int slow_every, int slow_ms, int timeout_
     cr_assert_eq(rpc_server_create(addr, sized_handler, NULL, &s), 0);
     rpc_server_start(s);
     c = rpc_client_create();
+    if (auth_seal_remote())
+        rpc_client_seal(c);
     for (int i = 0; i < n; i++) {
         uint8_t req[8];
         calls[i] = (struct flood_call){&f, size_of(i), (uint32_t)i * 7919u, 0};
@@ -372,51 +377,173 @@ Test(rpc, credit_of_replies_that_never_come_is_given_back, .timeout = 60)
     holder_stop(&h, s);
 }
 
+/* ---- servers written by hand ---- */
+
+/* A raw REP socket bound on a free loopback port, its address in addr. */
+static int
+raw_server(char *addr, size_t cap)
+{
+    char url[48];
+    int sock = nn_socket(AF_SP_RAW, NN_REP);
+    snprintf(addr, cap, "127.0.0.1:%d", free_port());
+    snprintf(url, sizeof(url), "tcp://%s", addr);
+    cr_assert_geq(nn_bind(sock, url), 0);
+    return sock;
+}
+
+/* One request received by hand: its bytes, its routing header, its envelope. */
+struct raw_request {
+    void *body, *control;
+    struct envelope env;
+    struct unpacked *zone;
+};
+
+static void
+raw_recv(int sock, struct raw_request *r)
+{
+    struct nn_iovec iov = {&r->body, NN_MSG};
+    struct nn_msghdr hdr = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &r->control,
+                            .msg_controllen = NN_MSG};
+    int n = nn_recvmsg(sock, &hdr, 0);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(envelope_decode(r->body, (size_t)n, &r->env, &r->zone), 0);
+}
+
+/* Sends msg as a reply to r (its routing header copied: r may be answered again). */
+static void
+raw_reply(int sock, const struct raw_request *r, const struct buf *msg)
+{
+    const struct nn_cmsghdr *cm = r->control;
+    uint8_t ctl[256];
+    size_t ctl_len = NN_CMSG_SPACE(cm->cmsg_len - NN_CMSG_LEN(0));
+    struct nn_iovec iov = {msg->data, msg->len};
+    struct nn_msghdr hdr = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+                            .msg_controllen = ctl_len};
+    cr_assert_leq(ctl_len, sizeof(ctl));
+    memcpy(ctl, cm, ctl_len);
+    cr_assert_geq(nn_sendmsg(sock, &hdr, 0), 0);
+}
+
+static void
+raw_fini(struct raw_request *r)
+{
+    unpacked_free(r->zone);
+    nn_freemsg(r->body);
+    nn_freemsg(r->control);
+}
+
 /* A gap in a connection's reply numbers is counted, never silent: a raw server numbers its
  * two replies 1 and 3. */
 Test(rpc, a_gap_in_reply_numbers_is_counted, .timeout = 30)
 {
-    char addr[32], url[48];
+    char addr[32];
     struct rpc_client *c = rpc_client_create();
     struct flood f = {0};
     struct flood_call calls[2];
     int64_t lost0 = replies_lost();
-    int sock = nn_socket(AF_SP_RAW, NN_REP);
+    int sock = raw_server(addr, sizeof(addr));
     pthread_mutex_init(&f.mu, NULL);
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
-    snprintf(url, sizeof(url), "tcp://%s", addr);
-    cr_assert_geq(nn_bind(sock, url), 0);
     for (int i = 0; i < 2; i++) {
         calls[i] = (struct flood_call){&f, 0, (uint32_t)i, 0};
         call_sized(c, addr, &calls[i], 10000);
     }
     for (uint64_t seq = 1; seq <= 3; seq += 2) {
-        void *body = NULL, *control = NULL;
-        struct nn_iovec iov = {&body, NN_MSG};
-        struct nn_msghdr hdr = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                                .msg_controllen = NN_MSG};
-        struct envelope env;
-        struct unpacked *zone;
+        struct raw_request r;
         struct buf out = BUF_INIT;
-        int n = nn_recvmsg(sock, &hdr, 0);
-        cr_assert_gt(n, 0);
-        cr_assert_eq(envelope_decode(body, (size_t)n, &env, &zone), 0);
-        env.seq = seq;
-        env.limit = 1u << 20;
-        env.body = NULL;
-        env.body_len = 0;
-        envelope_encode(&out, &env);
-        iov = (struct nn_iovec){out.data, out.len};
-        hdr.msg_control = &control;
-        hdr.msg_controllen = NN_MSG;
-        cr_assert_geq(nn_sendmsg(sock, &hdr, 0), 0);
+        raw_recv(sock, &r);
+        r.env.seq = seq;
+        r.env.limit = 1u << 20;
+        r.env.body = NULL;
+        r.env.body_len = 0;
+        envelope_encode(&out, &r.env);
+        raw_reply(sock, &r, &out);
         buf_fini(&out);
-        unpacked_free(zone);
-        nn_freemsg(body);
+        raw_fini(&r);
     }
     cr_assert(flood_wait(&f, 2, 10000));
     cr_assert_eq(f.ok, 2);
     cr_assert_eq(replies_lost(), lost0 + 1);
+    rpc_client_destroy(c);
+    nn_close(sock);
+}
+
+/* ---- signed and sealed messages ---- */
+
+static void
+use_keys(const char *keys, bool seal)
+{
+    struct config *cfg;
+    char err[128];
+    cr_assert_eq(config_load(NULL, &cfg, err, sizeof(err)), 0);
+    config_set(cfg, "security", "keys", keys);
+    config_set(cfg, "security", "seal_remote", seal ? "true" : "false");
+    cr_assert_eq(auth_configure(cfg), 0);
+    config_destroy(cfg);
+}
+
+#define KEY1 "1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+/* With keys, every call and reply is signed, and with sealing every body is encrypted (the
+ * server refuses plain ones here): a flood of every size still comes back whole. */
+Test(rpc, signed_and_sealed_floods_round_trip, .timeout = 120)
+{
+    use_keys(KEY1, true);
+    flood(mixed, 1500, 0, 0, 20000);
+    cr_assert(auth_enabled() && auth_seal_remote());
+}
+
+/* A reply that fails verification is not the reply: the call waits for the genuine one. */
+Test(rpc, a_forged_reply_is_dropped, .timeout = 30)
+{
+    char addr[32];
+    struct rpc_client *c;
+    struct flood f = {0};
+    struct flood_call call;
+    struct metric *refused = metric_get(METRIC_COUNTER, "geokv_rpc_auth_failures_total", NULL, NULL);
+    struct raw_request r;
+    int sock = raw_server(addr, sizeof(addr));
+    use_keys(KEY1, false);
+    c = rpc_client_create();
+    pthread_mutex_init(&f.mu, NULL);
+    call = (struct flood_call){&f, 0, 1, 0};
+    call_sized(c, addr, &call, 10000);
+    raw_recv(sock, &r); /* a new connection asks for the server's incarnation first */
+    cr_assert_eq(r.env.code, RPC_HELLO);
+    {
+        struct buf out = BUF_INIT;
+        r.env.epoch = 42;
+        r.env.key_id = 1;
+        envelope_encode(&out, &r.env);
+        auth_sign(&out, 1);
+        raw_reply(sock, &r, &out);
+        buf_fini(&out);
+        raw_fini(&r);
+    }
+    raw_recv(sock, &r);
+    cr_assert(r.env.key_id == 1 && r.env.epoch == 42, "the request was not signed for epoch 42");
+    for (int i = 0; i < 3; i++) { /* unsigned, then a wrong MAC, then genuine */
+        struct buf out = BUF_INIT;
+        r.env.seq = 1; /* the forged ones are dropped before they are counted */
+        r.env.limit = 1u << 20;
+        r.env.body = NULL;
+        r.env.body_len = 0;
+        r.env.key_id = i == 0 ? 0 : 1;
+        envelope_encode(&out, &r.env);
+        if (i > 0)
+            auth_sign(&out, 1);
+        if (i == 1)
+            out.data[out.len - 1] ^= 1;
+        raw_reply(sock, &r, &out);
+        buf_fini(&out);
+        if (i < 2) {
+            clock_sleep_ms(100);
+            cr_assert_eq(f.done, 0, "a forged reply ended the call");
+        }
+    }
+    cr_assert(flood_wait(&f, 1, 5000));
+    cr_assert_eq(f.ok, 1);
+    cr_assert_eq(metric_value(refused), 2);
+    raw_fini(&r);
     rpc_client_destroy(c);
     nn_close(sock);
 }
