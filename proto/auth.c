@@ -69,8 +69,10 @@ parse_key(const char *s, size_t n, struct auth_key *k)
         s++, n--;
     while (n > 0 && isspace((unsigned char)s[n - 1]))
         n--;
+    if (n == 0 || !isdigit((unsigned char)*s))
+        return false;
     id = strtoul(s, &end, 10);
-    if (end == s || *end != ':' || id == 0 || id > UINT32_MAX ||
+    if (*end != ':' || id == 0 || id > UINT32_MAX ||
         n - (size_t)(end + 1 - s) != 2 * AUTH_KEY_BYTES)
         return false;
     for (int i = 0; i < AUTH_KEY_BYTES; i++) {
@@ -100,19 +102,25 @@ auth_configure(const struct config *cfg)
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         struct auth_key key;
-        if (k->nkeys == AUTH_MAX_KEYS || !parse_key(p, n, &key)) {
-            LOG_ERROR("[security] keys: '%.*s' is not ID:64-hex-digits (at most %d keys)",
-                      (int)(n > 20 ? 20 : n), p, AUTH_MAX_KEYS);
+        if (k->nkeys == AUTH_MAX_KEYS) {
+            LOG_ERROR("[security] keys: more than %d keys", AUTH_MAX_KEYS);
+            rc = ERR_CONFIG;
+        } else if (!parse_key(p, n, &key)) { /* never log the text: it holds a secret */
+            LOG_ERROR("[security] keys: entry %d is not ID:64-hex-digits", k->nkeys + 1);
             rc = ERR_CONFIG;
         } else if (key_by_id(k, key.id) != NULL) {
             LOG_ERROR("[security] keys: key id %u appears twice", key.id);
             rc = ERR_CONFIG;
         } else {
             k->keys[k->nkeys++] = key;
-            if (sign == 0 && key.id > k->sign_id)
-                k->sign_id = key.id;
+            k->sign_id = key.id;
         }
         p += n + (comma != NULL);
+    }
+    if (rc == 0 && sign == 0 && k->nkeys > 1) {
+        /* adding a key must not change the signing one: peers may not have it yet */
+        LOG_ERROR("[security] sign_key must name the key to sign with when there are several");
+        rc = ERR_CONFIG;
     }
     if (rc == 0 && sign != 0) {
         k->sign_id = (uint32_t)sign;
@@ -185,13 +193,16 @@ auth_sign_key(void)
     return ring()->sign_id;
 }
 
-void
+int
 auth_sign(struct buf *msg, uint32_t key_id)
 {
     const struct auth_key *k = key_by_id(ring(), key_id);
-    ASSERT(k != NULL && msg->len >= AUTH_MAC_BYTES);
+    if (k == NULL)
+        return ERR_AUTH;
+    ASSERT(msg->len >= AUTH_MAC_BYTES + 2);
     ASSERT(HMAC(EVP_sha256(), k->mac_key, AUTH_KEY_BYTES, msg->data, msg->len - AUTH_MAC_BYTES - 2,
                 msg->data + msg->len - AUTH_MAC_BYTES, NULL) != NULL);
+    return 0;
 }
 
 int

@@ -6,7 +6,7 @@
  *
  *   [security]
  *   keys = 1:<64 hex digits>, 2:<64 hex digits>   ; every key a message may be signed with
- *   sign_key = 2                 ; the one this process signs with (default: the highest id)
+ *   sign_key = 2                 ; the one this process signs with (needed with several)
  *   require_client_auth = false  ; data calls (get, set, ...) must be signed too
  *   seal_remote = false          ; encrypt the bodies of calls between clusters
  *
@@ -52,8 +52,9 @@ bool auth_seal_remote(void);
 uint32_t auth_sign_key(void);
 
 /* Signs msg, an envelope encoded with key_id and a MAC of AUTH_MAC_BYTES zero bytes as its
- * last field: computes the MAC and writes it over them. */
-void auth_sign(struct buf *msg, uint32_t key_id);
+ * last field: computes the MAC and writes it over them. ERR_AUTH if the keyring (reloaded
+ * meanwhile) no longer has key_id. */
+MUST_CHECK int auth_sign(struct buf *msg, uint32_t key_id);
 /* Checks the MAC of msg (len bytes, decoded into an envelope whose key id is key_id and whose
  * MAC field is mac/mac_len, which must be msg's last bytes). ERR_AUTH if the key is unknown,
  * the MAC missing or wrong. */

@@ -93,7 +93,7 @@ envelope_decode(const uint8_t *buf, size_t len, struct envelope *e, struct unpac
                        &e->epoch, &key_id, &flags, &e->body, &e->body_len, &e->mac,
                        &e->mac_len);
     if (rc == 0 && (code > UINT32_MAX || error > 0 || error < INT32_MIN || key_id > UINT32_MAX ||
-                    flags > ENVELOPE_SEALED))
+                    flags > (ENVELOPE_SEALED | ENVELOPE_REPLY)))
         rc = ERR_INVALID_DATA;
     if (rc != 0) {
         unpacked_free(*zonep);

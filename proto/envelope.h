@@ -4,7 +4,7 @@
  *   [version, rpc_code, rpc_id, gpid, ballot, error, limit, seq, channel, epoch, key_id,
  *    flags, body, mac]
  * body is a msgpack bin holding the message's own msgpack encoding (proto/msg.h), or, with
- * ENVELOPE_SEALED in flags, that encoding sealed (proto/auth.h). error is 0 or one of
+ * ENVELOPE_SEALED in flags, that encoding sealed (proto/auth.h). Replies have ENVELOPE_REPLY. error is 0 or one of
  * common/err.h's project codes (err_to_wire maps everything else).
  * In a request, limit is the largest reply body the caller takes (a larger reply becomes
  * ERR_REPLY_TOO_LARGE, whose body is the size needed as a msgpack uint); a signed request
@@ -25,6 +25,7 @@
 
 #define ENVELOPE_VERSION 2
 #define ENVELOPE_SEALED 1u /* flags: the body is encrypted */
+#define ENVELOPE_REPLY 2u  /* flags: a reply (signed with the rest: one is never a request) */
 
 struct unpacked;
 

@@ -118,31 +118,36 @@ random_id(void)
     return v;
 }
 
-/* Encodes env with body into out: sealed if seal (and this process has keys), signed if it
- * has keys. */
+/* Encodes env with body into out: a reply if reply, sealed if seal (and this process has
+ * keys), signed if it has keys. */
 static int
-message_build(struct buf *out, struct envelope *env, const uint8_t *body, size_t len, bool seal)
+message_build(struct buf *out, struct envelope *env, const uint8_t *body, size_t len, bool seal,
+              bool reply)
 {
-    struct buf sealed = BUF_INIT;
-    uint32_t key = auth_sign_key();
-    int rc = 0;
-    env->key_id = key;
-    env->flags = 0;
-    if (seal && key) {
-        rc = auth_seal(key, body, len, &sealed);
-        env->flags = ENVELOPE_SEALED;
-        body = sealed.data;
-        len = sealed.len;
-    }
-    env->body = body;
-    env->body_len = len;
-    if (rc == 0) {
-        envelope_encode(out, env);
-        if (key)
-            auth_sign(out, key);
+    int rc = ERR_AUTH;
+    /* a reload between reading the signing key and using it fails the use: read it again */
+    for (int tries = 0; tries < 3 && rc == ERR_AUTH; tries++) {
+        struct buf sealed = BUF_INIT;
+        uint32_t key = auth_sign_key();
+        env->key_id = key;
+        env->flags = reply ? ENVELOPE_REPLY : 0;
+        env->body = body;
+        env->body_len = len;
+        rc = 0;
+        if (seal && key) {
+            rc = auth_seal(key, body, len, &sealed);
+            env->flags |= ENVELOPE_SEALED;
+            env->body = sealed.data;
+            env->body_len = sealed.len;
+        }
+        buf_reset(out);
+        if (rc == 0)
+            envelope_encode(out, env);
+        if (rc == 0 && key)
+            rc = auth_sign(out, key);
+        buf_fini(&sealed);
     }
     env->body = NULL;
-    buf_fini(&sealed);
     return rc;
 }
 
@@ -335,13 +340,13 @@ server_send(struct rpc_server *s, void *sp_header, uint32_t pipe, struct envelop
     env->limit = s->window;
     env->epoch = atomic_load(&s->incarnation);
     env->seq = pipe_next_seq(s, pipe, now);
-    if (message_build(&out, env, body, len, seal) != 0) {
+    if (message_build(&out, env, body, len, seal, true) != 0) {
         struct envelope fail = {.version = ENVELOPE_VERSION, .code = env->code,
                                 .rpc_id = env->rpc_id, .error = ERR_INTERNAL, .seq = env->seq,
                                 .limit = s->window};
         LOG_ERROR("rpc: cannot seal a %s reply", rpc_code_name((int)env->code));
         buf_reset(&out);
-        (void)message_build(&out, &fail, NULL, 0, false);
+        (void)message_build(&out, &fail, NULL, 0, false, true);
     }
     iov.iov_base = out.data;
     iov.iov_len = out.len;
@@ -405,16 +410,18 @@ channels_free(struct rpc_server *s)
     s->nchannels = 0;
 }
 
-/* Whether a signed request is new: signed for this incarnation, and its channel's numbers
- * only go up (a connection delivers in order). A server that remembers too many channels
- * becomes a new incarnation, forgetting them all: their clients ask again (RPC_HELLO), and
- * nothing signed before can pass. Receive thread only. */
-static bool
+/* 0 if a signed request is new: signed for this incarnation (else ERR_STALE_INCARNATION), and
+ * its channel's numbers only go up (a connection delivers in order; else ERR_AUTH). A server
+ * that remembers too many channels becomes a new incarnation, forgetting them all: their
+ * clients sign for the new one, and nothing signed before can pass. Receive thread only. */
+static int
 channel_fresh(struct rpc_server *s, const struct envelope *env)
 {
     struct channel_seen *cs;
-    if (env->channel == 0 || env->epoch != atomic_load(&s->incarnation))
-        return false;
+    if (env->channel == 0)
+        return ERR_AUTH;
+    if (env->epoch != atomic_load(&s->incarnation))
+        return ERR_STALE_INCARNATION;
     for (cs = s->channels[env->channel % RPC_PIPE_BUCKETS]; cs && cs->channel != env->channel;
          cs = cs->next) {
     }
@@ -424,7 +431,7 @@ channel_fresh(struct rpc_server *s, const struct envelope *env)
             atomic_store(&s->incarnation, random_id());
             LOG_INFO("rpc: %d signed connections seen: a new incarnation, every client signs "
                      "for it again", RPC_MAX_CHANNELS);
-            return false;
+            return ERR_STALE_INCARNATION;
         }
         cs = xcalloc(1, sizeof(*cs));
         cs->channel = env->channel;
@@ -432,10 +439,10 @@ channel_fresh(struct rpc_server *s, const struct envelope *env)
         s->channels[env->channel % RPC_PIPE_BUCKETS] = cs;
         s->nchannels++;
     } else if (env->seq <= cs->seq) {
-        return false;
+        return ERR_AUTH;
     }
     cs->seq = env->seq;
-    return true;
+    return 0;
 }
 
 /* Handles one received message; takes ownership of body and sp_header. */
@@ -447,11 +454,11 @@ server_dispatch(struct rpc_server *s, void *body, size_t len, void *sp_header)
     bool hello = rc == 0 && req->env.code == RPC_HELLO; /* answered by anyone: says the epoch */
     bool must_sign = auth_enabled() && (rpc_code_auth((int)req->env.code) != RPC_AUTH_DATA ||
                                         auth_require_clients());
-    if (rc == 0 && !hello && message_admit(body, len, &req->env, must_sign, &req->plain) != 0)
-        rc = ERR_AUTH;
-    if (rc == 0 && !hello && req->env.key_id != 0 && auth_enabled() &&
-        !channel_fresh(s, &req->env))
-        rc = ERR_AUTH;
+    if (rc == 0 && ((req->env.flags & ENVELOPE_REPLY) ||
+                    (!hello && message_admit(body, len, &req->env, must_sign, &req->plain) != 0)))
+        rc = ERR_AUTH; /* a reply sent back as a request is refused too */
+    if (rc == 0 && !hello && req->env.key_id != 0 && auth_enabled())
+        rc = channel_fresh(s, &req->env);
     if (rc == ERR_AUTH)
         auth_refused("a request", &req->env);
     nn_freemsg(body);
@@ -462,7 +469,7 @@ server_dispatch(struct rpc_server *s, void *body, size_t len, void *sp_header)
     atomic_fetch_add(&s->unreplied, 1);
     atomic_fetch_add(&s->unreplied_bytes, len);
     metric_add(mx.unreplied, 1);
-    if (rc == ERR_AUTH || hello) {
+    if (rc == ERR_AUTH || rc == ERR_STALE_INCARNATION || hello) {
         req->env.flags = 0; /* not sealed */
         rpc_reply(req, rc, NULL, 0);
         return;
@@ -827,7 +834,7 @@ conn_hello(struct rpc_client *c, struct rpc_conn *cn)
     p->id = atomic_fetch_add(&c->next_id, 1);
     p->env = (struct envelope){.version = ENVELOPE_VERSION, .code = RPC_HELLO, .rpc_id = p->id,
                                .channel = cn->channel, .limit = rpc_reply_limit(RPC_HELLO)};
-    if (message_build(&p->msg, &p->env, NULL, 0, false) != 0 ||
+    if (message_build(&p->msg, &p->env, NULL, 0, false, false) != 0 ||
         client_send(cn->sock, p->id, &p->msg) != 0) {
         if (!cn->blocked)
             cn->blocked_ms = clock_mono_ms();
@@ -836,6 +843,7 @@ conn_hello(struct rpc_client *c, struct rpc_conn *cn)
         return;
     }
     buf_fini(&p->msg);
+    cn->blocked = false;
     p->conn = cn;
     p->orphan_ms = clock_mono_ms();
     p->credit = p->env.limit + RPC_REPLY_OVERHEAD;
@@ -870,7 +878,7 @@ conn_pump(struct rpc_client *c, struct rpc_conn *cn, struct ended **ended)
             p->env.seq = sign ? ++cn->signed_seq : 0;
             p->env.epoch = cn->epoch;
             rc = message_build(&p->msg, &p->env, p->body.data, p->body.len,
-                               c->sealed && auth_seal_remote());
+                               c->sealed && auth_seal_remote(), false);
         }
         if (rc == 0)
             rc = client_send(cn->sock, p->id, &p->msg);
@@ -968,7 +976,7 @@ client_deliver(struct rpc_client *c, struct rpc_conn *cn, void *body, size_t len
         LOG_WARN("rpc: undecodable reply (%zu bytes) from %s: %s", len, cn->addr, err_str(rc));
         return;
     }
-    if (message_admit(body, len, &env, auth_enabled(), &plain) != 0 ||
+    if (!(env.flags & ENVELOPE_REPLY) || message_admit(body, len, &env, auth_enabled(), &plain) != 0 ||
         (auth_enabled() && env.channel != cn->channel)) {
         auth_refused("a reply to", &env); /* not its reply: the call waits for the real one */
         unpacked_free(zone);
@@ -982,7 +990,7 @@ client_deliver(struct rpc_client *c, struct rpc_conn *cn, void *body, size_t len
         cn->hello_sent = false;
     }
     p = pending_find(c, env.rpc_id);
-    if (p != NULL && p->credit > 0 && p->conn == cn) { /* else not a reply to a sent call */
+    if (p != NULL && p->credit > 0 && p->conn == cn && p->env.code == env.code) {
         (void)pending_take(c, p->id);
         call_answered(p->conn, p);
         if (p->cb == NULL) {
@@ -995,7 +1003,7 @@ client_deliver(struct rpc_client *c, struct rpc_conn *cn, void *body, size_t len
                 call_queue(c, p, to, limit, &ended);
                 p = NULL;
             }
-        } else if (env.error == ERR_AUTH && p->env.key_id != 0 && p->env.epoch != env.epoch) {
+        } else if (env.error == ERR_STALE_INCARNATION) {
             /* signed for the server's previous incarnation (it restarted): refused unread */
             if (keeps_body(p) && p->resends++ < RPC_RESENDS) {
                 call_queue(c, p, cn, p->env.limit, &ended);
@@ -1067,6 +1075,7 @@ conn_retire(struct rpc_client *c, struct rpc_conn *cn)
     while (to != NULL && cn->qhead) {
         struct pending *p = cn->qhead;
         queue_remove(c, p);
+        buf_reset(&p->msg); /* signed for cn: signed again for to */
         queue_push(c, to, p);
     }
 }
@@ -1206,7 +1215,7 @@ rpc_client_create(void)
     struct rpc_client *c = xcalloc(1, sizeof(*c));
     pthread_once(&mx.once, metrics_init);
     pthread_mutex_init(&c->mu, NULL);
-    atomic_init(&c->next_id, 1);
+    atomic_init(&c->next_id, random_id() >> 1); /* ids never repeat across processes */
     pthread_create(&c->io, NULL, client_main, c);
     return c;
 }

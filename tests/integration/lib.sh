@@ -332,7 +332,9 @@ zk_cli() {
 # (comma-separated HOST:PORT) and writes $ITEST_DIR/NAME/config.ini. CLUSTER_ID (1..127,
 # default: 1 + number of clusters declared before) goes into [duplication-group]. With several
 # clusters, every cluster's config lists all of them in [duplication-group] and the others'
-# meta lists in [pegasus.clusters]. Makes NAME the current cluster (cluster_use).
+# meta lists in [pegasus.clusters]. Every cluster has the test's [security] keys (servers
+# sign everything, seal what crosses clusters) unless ITEST_INSECURE=1 when it is declared.
+# Makes NAME the current cluster (cluster_use).
 cluster_config() {
   local name="$1" metas="$2" id="${3:-}"
   [ -n "$ZK_PORT" ] || fail "cluster_config before zk_start"
@@ -344,6 +346,7 @@ cluster_config() {
   echo "$ordinal" >"$ITEST_DIR/state/clusters/$name/ordinal"
   echo "$metas" >"$ITEST_DIR/state/clusters/$name/metas"
   echo "$id" >"$ITEST_DIR/state/clusters/$name/id"
+  [ "${ITEST_INSECURE:-0}" = 0 ] || : >"$ITEST_DIR/state/clusters/$name/insecure"
   : >"$ITEST_DIR/state/clusters/$name/sets"
   local c
   for c in "$ITEST_DIR"/state/clusters/*/; do
@@ -400,10 +403,12 @@ _write_cluster_config() {
     for c in "$ITEST_DIR"/state/clusters/*/; do
       echo "$(basename "$c") = $(cat "$c/id")"
     done
-    echo
-    echo "[security]"
-    echo "keys = $(security_keys)"
-    echo "seal_remote = true"
+    if [ ! -e "$ITEST_DIR/state/clusters/$name/insecure" ]; then
+      echo
+      echo "[security]"
+      echo "keys = $(security_keys)"
+      echo "seal_remote = true"
+    fi
   } >"$ITEST_DIR/$name/config.ini"
 }
 

@@ -4,12 +4,14 @@
  *
  *   forger HOST:PORT APP_ID.PIDX CONFIG [--forged-only]
  *
- * exits 0 if every forged message got ERR_AUTH and every genuine one succeeded. HOST:PORT
+ * exits 0 if every forged message was refused (ERR_AUTH, or ERR_STALE_INCARNATION for one
+ * signed for another incarnation) and every genuine one succeeded. HOST:PORT
  * serves the partition (its primary, unless --forged-only), CONFIG has the cluster's
  * [security] keys (for the genuine and replayed messages). Cases, all addressed to the
  * partition:
  * a group check with a huge ballot, unsigned and signed with a wrong key; a prepare whose
- * mutation is committed by its own commit point; a duplication batch; a signed write whose
+ * mutation is committed by its own commit point; an unsigned compaction, then the server's
+ * own signed refusal of it sent back as a request; a duplication batch; a signed write whose
  * body was changed after signing; a signed write for another incarnation of the server (as
  * if captured before it restarted); and a genuine signed
  * write (set forger/replay = first, accepted), then another (= second, accepted), then the
@@ -39,7 +41,9 @@
 static uint64_t target_gpid, channel, seq, epoch;
 
 /* Sends msg and returns the error of the reply (or 1 if there is none); notes the server's
- * incarnation. */
+ * incarnation, and keeps the reply's bytes in last_reply. */
+static struct buf last_reply;
+
 static int
 exchange(int sock, const struct buf *msg)
 {
@@ -49,6 +53,8 @@ exchange(int sock, const struct buf *msg)
     int n, rc;
     if (nn_send(sock, msg->data, msg->len, 0) < 0 || (n = nn_recv(sock, &reply, NN_MSG, 0)) < 0)
         return 1;
+    buf_reset(&last_reply);
+    buf_append(&last_reply, reply, (size_t)n);
     rc = envelope_decode(reply, (size_t)n, &env, &zone);
     nn_freemsg(reply);
     if (rc != 0)
@@ -74,8 +80,8 @@ envelope_of(struct buf *out, uint32_t code, ballot_t ballot, const struct buf *b
     }
     buf_reset(out);
     envelope_encode(out, &e);
-    if (key_id != 0)
-        auth_sign(out, key_id);
+    if (key_id != 0 && auth_sign(out, key_id) != 0)
+        abort();
 }
 
 static int
@@ -181,6 +187,16 @@ main(int argc, char **argv)
         fails += check(sock, "unsigned prepare with a commit point", &m, ERR_AUTH);
         buf_fini(&enc);
     }
+    /* the server's own signed refusal of a compaction, sent back to it as a request */
+    {
+        struct buf reflected = BUF_INIT;
+        buf_reset(&body);
+        envelope_of(&m, RPC_COMPACT, 0, &body, 0, 0);
+        fails += check(sock, "unsigned compaction", &m, ERR_AUTH);
+        buf_append(&reflected, last_reply.data, last_reply.len);
+        fails += check(sock, "its signed refusal sent back as a request", &reflected, ERR_AUTH);
+        buf_fini(&reflected);
+    }
     /* a duplication batch from another datacenter */
     {
         struct mutation_op op = {.type = OP_SET, .hash_key = {(const uint8_t *)"forger", 6},
@@ -207,12 +223,13 @@ main(int argc, char **argv)
     m.data[m.len - AUTH_MAC_BYTES - 4] ^= 1; /* in the body, under the signature */
     fails += check(sock, "signed write changed after signing", &m, ERR_AUTH);
     envelope_of(&m, RPC_WRITE, 0, &body, key, epoch ^ 1);
-    fails += check(sock, "signed for the server's previous incarnation", &m, ERR_AUTH);
+    fails += check(sock, "signed for the server's previous incarnation", &m, ERR_STALE_INCARNATION);
 out:
     nn_close(sock);
     buf_fini(&m);
     buf_fini(&body);
     buf_fini(&first);
     buf_fini(&none);
+    buf_fini(&last_reply);
     return fails ? 1 : 0;
 }

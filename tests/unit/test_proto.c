@@ -1541,10 +1541,10 @@ Test(proto, envelope_rejects_bad_headers)
              (uint64_t)0, (int64_t)0, (int64_t)INT32_MIN - 1, ZERO4, ZERO2, "", (size_t)0, "",
              (size_t)0);
     cr_assert_eq(dec_envelope(b.data, b.len), ERR_INVALID_DATA);
-    /* flags other than sealed are malformed */
+    /* flags other than sealed and reply are malformed */
     buf_reset(&b);
     pk_tuple(&p, "uuuuiiuuuuuuyy", (uint64_t)ENVELOPE_VERSION, (uint64_t)1, (uint64_t)1,
-             (uint64_t)0, (int64_t)0, (int64_t)0, ZERO4, (uint64_t)0, (uint64_t)2, "", (size_t)0,
+             (uint64_t)0, (int64_t)0, (int64_t)0, ZERO4, (uint64_t)0, (uint64_t)4, "", (size_t)0,
              "", (size_t)0);
     cr_assert_eq(dec_envelope(b.data, b.len), ERR_INVALID_DATA);
     /* a version 1 envelope (no limit, no seq) is a version error, not garbage */

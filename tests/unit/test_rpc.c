@@ -452,6 +452,7 @@ Test(rpc, a_gap_in_reply_numbers_is_counted, .timeout = 30)
         struct buf out = BUF_INIT;
         raw_recv(sock, &r);
         r.env.seq = seq;
+        r.env.flags = ENVELOPE_REPLY;
         r.env.limit = 1u << 20;
         r.env.body = NULL;
         r.env.body_len = 0;
@@ -513,8 +514,9 @@ Test(rpc, a_forged_reply_is_dropped, .timeout = 30)
         struct buf out = BUF_INIT;
         r.env.epoch = 42;
         r.env.key_id = 1;
+        r.env.flags = ENVELOPE_REPLY;
         envelope_encode(&out, &r.env);
-        auth_sign(&out, 1);
+        cr_assert_eq(auth_sign(&out, 1), 0);
         raw_reply(sock, &r, &out);
         buf_fini(&out);
         raw_fini(&r);
@@ -528,9 +530,10 @@ Test(rpc, a_forged_reply_is_dropped, .timeout = 30)
         r.env.body = NULL;
         r.env.body_len = 0;
         r.env.key_id = i == 0 ? 0 : 1;
+        r.env.flags = ENVELOPE_REPLY;
         envelope_encode(&out, &r.env);
         if (i > 0)
-            auth_sign(&out, 1);
+            cr_assert_eq(auth_sign(&out, 1), 0);
         if (i == 1)
             out.data[out.len - 1] ^= 1;
         raw_reply(sock, &r, &out);
