@@ -18,7 +18,9 @@
 #   3. p99 latency of both, at their peaks (for reference)
 #
 # Env: TRIALS (5), SECONDS or TRIAL_SECONDS (5) per trial, BENCH_THREADS (2), BENCH_INFLIGHT
-# (16), KEYSPACE (200000), KEEP=1 keeps the temp dir, GEOKV_BIN (build/bin). Exit 0 when the
+# (16), KEYSPACE (200000), REPLICA_ARGS (extra geokv-replica arguments, e.g.
+# "--set replication.plog_fsync=never" to take the disk out), KEEP=1 keeps the temp dir,
+# GEOKV_BIN (build/bin). Exit 0 when the
 # run completed (targets met or not: see PASS/MISS), 77 if ZooKeeper is missing, 1 on error.
 # Not a ctest test: timings on a shared 2-core machine are noisy.
 
@@ -56,7 +58,7 @@ cluster_config signed "$(meta_list 1)"
 for c in plain signed; do
   cluster_use "$c"
   meta_start 1
-  for i in 1 2 3; do replica_start "$i"; done
+  for i in 1 2 3; do replica_start "$i" ${REPLICA_ARGS:-}; done
   wait_nodes 3 60
   admin create t -p 8 -r 3 >/dev/null || fail "create t on $c"
 done
