@@ -1,7 +1,8 @@
 #pragma once
 /*
- * Partition storage on RocksDB (one DB per partition, RocksDB's own WAL off: the plog is the
- * write-ahead log).
+ * Partition storage: one DB per partition, on RocksDB (RocksDB's own WAL off: the plog is the
+ * write-ahead log) or, in in-process tests, on its in-memory twin with the same contract
+ * (storage_engine.h).
  *
  * Storage key   = [u16 BE hash_key length][hash_key][sort_key]   (so one hash_key is contiguous
  *                 and ordered by sort_key)
@@ -33,7 +34,13 @@ struct storage;
 struct storage_batch;
 struct storage_iter;
 
+/* An engine: storage_rocksdb (servers) or storage_mem (in-process tests). */
+struct storage_engine;
+extern const struct storage_engine storage_rocksdb;
+extern const struct storage_engine storage_mem;
+
 struct storage_opts {
+    const struct storage_engine *engine; /* NULL = storage_rocksdb */
     uint32_t tombstone_ttl_s; /* tombstones older than this are compacted away; 0 = 86400 */
     size_t block_cache_bytes; /* 0 = 8 MiB */
     size_t write_buffer_bytes; /* memtable size; 0 = 16 MiB */
@@ -50,8 +57,10 @@ struct storage_record {
 /* The tombstone TTL o gives (its default when o or its field is 0). */
 uint32_t storage_tombstone_ttl_s(const struct storage_opts *o);
 
-/* Opens or creates the DB in dir (created if missing, parents must exist). ERR_DISK_FULL if
- * its disk has less than 4 MiB free (RocksDB would abort writing its log there). */
+/* Opens or creates the DB in dir (created if missing, parents must exist). RocksDB:
+ * ERR_DISK_FULL if its disk has less than 4 MiB free (RocksDB would abort writing its log
+ * there). A close does not flush: what was applied since the last flush is gone after a
+ * reopen, as after a crash (the plog replays it). */
 MUST_CHECK int storage_open(const char *dir, const struct storage_opts *opts,
                             struct storage **out);
 void storage_close(struct storage *s);

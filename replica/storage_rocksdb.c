@@ -1,12 +1,12 @@
 /*
- * storage_rocksdb.c: a partition's records in RocksDB (the storage.h API).
+ * storage_rocksdb.c: the RocksDB engine behind storage.h (storage_engine.h).
  *
  * Layout (see storage.h): user keys are [u16 BE hk_len][hk][sk], values are
  * [u32 BE expire_ts][u64 BE timetag][user bytes]; the one-byte internal key "\x00" holds the
  * last applied decree and the largest timetag timestamp ever applied, two u64 BE (a DB
- * written before the second field existed is scanned once for it at open). storage_apply appends that key to the caller's batch (inside
- * a write-batch save point, so the batch is unchanged afterwards) and writes the whole batch with
- * RocksDB's WAL disabled: the plog is our WAL. A memtable switch never splits a write batch, so
+ * written before the second field existed is scanned once for it at open). An apply writes the
+ * batch's records and that key in one RocksDB write batch with RocksDB's WAL disabled: the
+ * plog is our WAL. A memtable switch never splits a write batch, so
  * whatever RocksDB has on disk after a crash carries the decree it belongs to.
  *
  * Invariants:
@@ -24,7 +24,7 @@
  * memtables are lost and the plog, which keeps everything after the last flush, replays from
  * storage_last_applied() at the next open.
  */
-#include "replica/storage.h"
+#include "replica/storage_engine.h"
 
 #include <rocksdb/c.h>
 #include <stdio.h>
@@ -35,13 +35,12 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 
-#define STORAGE_INTERNAL_KEY "\x00"
-#define STORAGE_DEFAULT_TOMBSTONE_TTL_S 86400u
 #define STORAGE_DEFAULT_CACHE (8u << 20)
 #define STORAGE_DEFAULT_WRITE_BUFFER (16u << 20)
 #define STORAGE_MIN_FREE_BYTES (4u << 20)
 
-struct storage {
+struct rocks {
+    struct storage base;
     rocksdb_t *db;
     rocksdb_options_t *opts;
     rocksdb_block_based_table_options_t *topts;
@@ -53,15 +52,11 @@ struct storage {
     uint64_t tombstone_ttl_us;
     decree_t last_applied; /* atomic access only */
     uint64_t max_ts;       /* owner loop only */
+    rocksdb_writebatch_t *wb; /* owner loop only: reused by every apply */
 };
 
-struct storage_batch {
-    rocksdb_writebatch_t *wb;
-    struct buf key, val; /* scratch, reused by every put */
-    uint64_t max_ts;     /* of the records put since the last clear */
-};
-
-struct storage_iter {
+struct rocks_iter {
+    struct storage_iter base;
     rocksdb_iterator_t *it;
     rocksdb_readoptions_t *ropts;
     uint8_t *stop; /* the upper bound RocksDB points into; owned */
@@ -85,7 +80,7 @@ is_internal_key(const char *key, size_t len)
 }
 
 static void
-set_last_applied(struct storage *s, decree_t d)
+set_last_applied(struct rocks *s, decree_t d)
 {
     __atomic_store_n(&s->last_applied, d, __ATOMIC_RELEASE);
 }
@@ -145,7 +140,7 @@ read_decree(rocksdb_t *db, const rocksdb_readoptions_t *ro, const char *dir, dec
 static void
 filter_state_destroy(void *state)
 {
-    (void)state; /* the state is the struct storage, freed by storage_close */
+    (void)state; /* the state is the struct rocks, freed by rocks_close */
 }
 
 static const char *
@@ -155,37 +150,20 @@ filter_name(void *state)
     return "geokv.ttl_tombstone";
 }
 
-/*
- * Expiry and deletion converge across clusters only if a record's timetag outlives every
- * older duplicated write of its key that may still arrive: once the timetag is gone, such a
- * write would be applied again (resurrection) in one cluster and not in another. So an
- * invisible record (a tombstone, or a record whose expire_ts passed) is kept whole until
- * tombstone_ttl after its timetag's timestamp; a duplicated write older than that is flagged
- * on arrival (dup_apply.c). (Its value is kept too: a replica whose clock runs ahead must not
- * change a record its peers still serve.) Returns 1 to drop the record. Runs on RocksDB's
- * compaction threads: reads only the immutable TTL from the storage.
- */
+/* Returns 1 to drop the record (storage_record_expendable). Runs on RocksDB's compaction
+ * threads: reads only the immutable TTL from the storage. */
 static unsigned char
 filter_record(void *state, int level, const char *key, size_t klen, const char *val,
               size_t vlen, char **new_val, size_t *new_vlen, unsigned char *changed)
 {
-    const struct storage *s = state;
-    const uint8_t *v = (const uint8_t *)val;
+    const struct rocks *s = state;
 
     (void)level;
     (void)new_val;
     (void)new_vlen;
     *changed = 0;
-    if (is_internal_key(key, klen) || vlen < STORAGE_VALUE_HEADER)
-        return 0;
-    uint32_t expire_ts = be32_load(v);
-    uint64_t timetag = be64_load(v + 4);
-    bool expired = expire_ts != 0 && (int64_t)expire_ts <= clock_wall_s();
-    if (!expired && !timetag_deleted(timetag))
-        return 0;
-    uint64_t now_us = (uint64_t)clock_wall_us();
-    uint64_t ts = timetag_ts(timetag);
-    return ts < now_us && now_us - ts > s->tombstone_ttl_us;
+    return !is_internal_key(key, klen) &&
+           storage_record_expendable((const uint8_t *)val, vlen, s->tombstone_ttl_us);
 }
 
 /* ---------------------------------------------------------------- open / close */
@@ -204,7 +182,7 @@ set_from_string(rocksdb_options_t **opts, const char *setting)
 
 /* Builds the options: small shared-per-DB cache, bounded memtables, the TTL filter. */
 static void
-build_options(struct storage *s, const struct storage_opts *o)
+build_options(struct rocks *s, const struct storage_opts *o)
 {
     size_t cache = o && o->block_cache_bytes ? o->block_cache_bytes : STORAGE_DEFAULT_CACHE;
     size_t wbuf = o && o->write_buffer_bytes ? o->write_buffer_bytes : STORAGE_DEFAULT_WRITE_BUFFER;
@@ -237,12 +215,14 @@ build_options(struct storage *s, const struct storage_opts *o)
     s->wopts = rocksdb_writeoptions_create();
     rocksdb_writeoptions_disable_WAL(s->wopts, 1);
     s->ropts = rocksdb_readoptions_create();
+    s->wb = rocksdb_writebatch_create();
 }
 
 /* Frees everything but the DB handle (which must be closed first). */
 static void
-free_options(struct storage *s)
+free_options(struct rocks *s)
 {
+    rocksdb_writebatch_destroy(s->wb);
     rocksdb_readoptions_destroy(s->ropts);
     rocksdb_writeoptions_destroy(s->wopts);
     rocksdb_options_destroy(s->opts);
@@ -274,16 +254,10 @@ check_room(const char *dir)
     return (uint64_t)v.f_bavail * v.f_frsize < STORAGE_MIN_FREE_BYTES ? ERR_DISK_FULL : 0;
 }
 
-uint32_t
-storage_tombstone_ttl_s(const struct storage_opts *o)
+static int
+rocks_open(const char *dir, const struct storage_opts *opts, struct storage **out)
 {
-    return o && o->tombstone_ttl_s ? o->tombstone_ttl_s : STORAGE_DEFAULT_TOMBSTONE_TTL_S;
-}
-
-int
-storage_open(const char *dir, const struct storage_opts *opts, struct storage **out)
-{
-    struct storage *s;
+    struct rocks *s;
     char *err = NULL;
     decree_t d = 0;
     int rc;
@@ -308,7 +282,7 @@ storage_open(const char *dir, const struct storage_opts *opts, struct storage **
     if (rc != 0)
         goto out_close;
     set_last_applied(s, d);
-    *out = s;
+    *out = &s->base;
     return 0;
 
 out_close:
@@ -318,136 +292,46 @@ out_free:
     return rc;
 }
 
-void
-storage_close(struct storage *s)
+static void
+rocks_close(struct storage *base)
 {
-    if (s == NULL)
-        return;
+    struct rocks *s = (struct rocks *)base;
     rocksdb_close(s->db);
     free_options(s);
 }
 
-decree_t
-storage_last_applied(const struct storage *s)
+static decree_t
+rocks_last_applied(const struct storage *base)
 {
+    const struct rocks *s = (const struct rocks *)base;
     return __atomic_load_n(&s->last_applied, __ATOMIC_ACQUIRE);
 }
 
-uint64_t
-storage_max_ts(const struct storage *s)
+static uint64_t
+rocks_max_ts(const struct storage *base)
 {
-    return s->max_ts;
+    return ((const struct rocks *)base)->max_ts;
 }
 
-/* ---------------------------------------------------------------- keys */
+/* ---------------------------------------------------------------- writes and reads */
 
-void
-storage_key_encode(struct buf *out, const void *hk, size_t hk_len, const void *sk, size_t sk_len)
+static int
+rocks_apply(struct storage *base, const struct storage_batch *b, decree_t decree)
 {
-    ASSERT(hk_len <= GEOKV_MAX_HASH_KEY);
-    buf_reserve(out, 2 + hk_len + sk_len);
-    buf_append_be16(out, (uint16_t)hk_len);
-    buf_append(out, hk, hk_len);
-    buf_append(out, sk, sk_len);
-}
-
-int
-storage_key_decode(const uint8_t *key, size_t len, const uint8_t **hk, size_t *hk_len,
-                   const uint8_t **sk, size_t *sk_len)
-{
-    *hk = *sk = NULL;
-    *hk_len = *sk_len = 0;
-    if (len < 2)
-        return ERR_INVALID_DATA;
-    size_t hl = be16_load(key);
-    if (2 + hl > len)
-        return ERR_INVALID_DATA;
-    *hk = key + 2;
-    *hk_len = hl;
-    *sk = key + 2 + hl;
-    *sk_len = len - 2 - hl;
-    return 0;
-}
-
-void
-storage_key_prefix_end(struct buf *out, const void *hk, size_t hk_len)
-{
-    size_t start = out->len;
-
-    storage_key_encode(out, hk, hk_len, NULL, 0);
-    /* Strip trailing 0xff bytes and increment the last one; nothing left = no upper bound. */
-    while (out->len > start && out->data[out->len - 1] == 0xff)
-        out->len--;
-    if (out->len > start)
-        out->data[out->len - 1]++;
-}
-
-/* ---------------------------------------------------------------- batches and writes */
-
-struct storage_batch *
-storage_batch_create(void)
-{
-    struct storage_batch *b = xcalloc(1, sizeof(*b));
-
-    b->wb = rocksdb_writebatch_create();
-    return b;
-}
-
-void
-storage_batch_destroy(struct storage_batch *b)
-{
-    if (b == NULL)
-        return;
-    rocksdb_writebatch_destroy(b->wb);
-    buf_fini(&b->key);
-    buf_fini(&b->val);
-    xfree(b);
-}
-
-void
-storage_batch_clear(struct storage_batch *b)
-{
-    rocksdb_writebatch_clear(b->wb);
-    b->max_ts = 0;
-}
-
-void
-storage_batch_put(struct storage_batch *b, const void *hk, size_t hk_len, const void *sk,
-                  size_t sk_len, uint32_t expire_ts, uint64_t timetag, const void *value,
-                  size_t vlen)
-{
-    buf_reset(&b->key);
-    buf_reset(&b->val);
-    storage_key_encode(&b->key, hk, hk_len, sk, sk_len);
-    buf_reserve(&b->val, STORAGE_VALUE_HEADER + vlen);
-    buf_append_be32(&b->val, expire_ts);
-    buf_append_be64(&b->val, timetag);
-    buf_append(&b->val, value, vlen);
-    rocksdb_writebatch_put(b->wb, (const char *)b->key.data, b->key.len,
-                           (const char *)b->val.data, b->val.len);
-    if (timetag_ts(timetag) > b->max_ts)
-        b->max_ts = timetag_ts(timetag);
-}
-
-int
-storage_apply(struct storage *s, struct storage_batch *b, decree_t decree)
-{
+    struct rocks *s = (struct rocks *)base;
     uint8_t dv[16];
     uint64_t max_ts = b->max_ts > s->max_ts ? b->max_ts : s->max_ts;
-    char *err = NULL, *rb_err = NULL;
+    const uint8_t *k, *v;
+    size_t klen, vlen, off = 0;
+    char *err = NULL;
 
-    if (decree <= storage_last_applied(s)) {
-        LOG_ERROR("storage %s: apply decree %lld <= last applied %lld", s->dir,
-                  (long long)decree, (long long)storage_last_applied(s));
-        return ERR_INVALID_ARG;
-    }
+    rocksdb_writebatch_clear(s->wb);
+    while (storage_batch_next(b, &off, &k, &klen, &v, &vlen))
+        rocksdb_writebatch_put(s->wb, (const char *)k, klen, (const char *)v, vlen);
     be64_store(dv, (uint64_t)decree);
     be64_store(dv + 8, max_ts);
-    rocksdb_writebatch_set_save_point(b->wb);
-    rocksdb_writebatch_put(b->wb, STORAGE_INTERNAL_KEY, 1, (const char *)dv, sizeof(dv));
-    rocksdb_write(s->db, s->wopts, b->wb, &err);
-    rocksdb_writebatch_rollback_to_save_point(b->wb, &rb_err);
-    ASSERT(rb_err == NULL); /* the save point was set just above */
+    rocksdb_writebatch_put(s->wb, STORAGE_INTERNAL_KEY, 1, (const char *)dv, sizeof(dv));
+    rocksdb_write(s->db, s->wopts, s->wb, &err);
     if (err != NULL)
         return rocks_err(s->dir, "write", err);
     set_last_applied(s, decree);
@@ -455,62 +339,30 @@ storage_apply(struct storage *s, struct storage_batch *b, decree_t decree)
     return 0;
 }
 
-/* ---------------------------------------------------------------- reads */
-
-int
-storage_get(struct storage *s, const void *hk, size_t hk_len, const void *sk, size_t sk_len,
-            struct storage_record *out)
+static int
+rocks_get(struct storage *base, const struct buf *key, uint8_t **raw, size_t *len)
 {
-    struct buf key = BUF_INIT;
+    struct rocks *s = (struct rocks *)base;
     char *err = NULL;
-    size_t vlen = 0;
-    int rc = 0;
+    char *v = rocksdb_get(s->db, s->ropts, (const char *)key->data, key->len, len, &err);
 
-    memset(out, 0, sizeof(*out));
-    storage_key_encode(&key, hk, hk_len, sk, sk_len);
-    char *v = rocksdb_get(s->db, s->ropts, (const char *)key.data, key.len, &vlen, &err);
-    buf_fini(&key);
+    *raw = (uint8_t *)v;
     if (err != NULL)
         return rocks_err(s->dir, "get", err);
-    if (v == NULL)
-        return ERR_NOT_FOUND;
-    if (vlen < STORAGE_VALUE_HEADER) {
-        LOG_ERROR("storage %s: record value has %zu bytes, shorter than its header", s->dir,
-                  vlen);
-        rc = ERR_INVALID_DATA;
-        goto out_free;
-    }
-    out->expire_ts = be32_load((const uint8_t *)v);
-    out->timetag = be64_load((const uint8_t *)v + 4);
-    out->vlen = vlen - STORAGE_VALUE_HEADER;
-    out->value = xmalloc(out->vlen ? out->vlen : 1);
-    memcpy(out->value, v + STORAGE_VALUE_HEADER, out->vlen);
-out_free:
-    rocksdb_free(v);
-    return rc;
+    return v == NULL ? ERR_NOT_FOUND : 0;
 }
 
-void
-storage_record_fini(struct storage_record *r)
+static void
+rocks_free_value(uint8_t *raw)
 {
-    xfree(r->value);
-    r->value = NULL;
-    r->vlen = 0;
-}
-
-bool
-storage_record_visible(const struct storage_record *r, uint32_t now_s)
-{
-    if (timetag_deleted(r->timetag))
-        return false;
-    return r->expire_ts == 0 || r->expire_ts > now_s;
+    rocksdb_free(raw);
 }
 
 /* ---------------------------------------------------------------- iterators */
 
 /* Steps over the internal key if the iterator stands on it. */
 static void
-skip_internal(struct storage_iter *it)
+skip_internal(struct rocks_iter *it)
 {
     size_t len = 0;
 
@@ -522,11 +374,22 @@ skip_internal(struct storage_iter *it)
     }
 }
 
-int
-storage_iter_create(struct storage *s, const void *start, size_t start_len, const void *stop,
-                    size_t stop_len, struct storage_iter **out)
+static void
+rocks_iter_destroy(struct storage_iter *base)
 {
-    struct storage_iter *it = xcalloc(1, sizeof(*it));
+    struct rocks_iter *it = (struct rocks_iter *)base;
+    rocksdb_iter_destroy(it->it);
+    rocksdb_readoptions_destroy(it->ropts);
+    xfree(it->stop);
+    xfree(it);
+}
+
+static int
+rocks_iter_create(struct storage *base, const void *start, size_t start_len, const void *stop,
+                  size_t stop_len, struct storage_iter **out)
+{
+    struct rocks *s = (struct rocks *)base;
+    struct rocks_iter *it = xcalloc(1, sizeof(*it));
     char *err = NULL;
 
     *out = NULL;
@@ -539,80 +402,54 @@ storage_iter_create(struct storage *s, const void *start, size_t start_len, cons
     rocksdb_iter_seek(it->it, start_len ? (const char *)start : "", start_len);
     rocksdb_iter_get_error(it->it, &err);
     if (err != NULL) {
-        storage_iter_destroy(it);
+        rocks_iter_destroy(&it->base);
         return rocks_err(s->dir, "iterator seek", err);
     }
     skip_internal(it);
-    *out = it;
+    *out = &it->base;
     return 0;
 }
 
-bool
-storage_iter_valid(struct storage_iter *it)
+static bool
+rocks_iter_valid(struct storage_iter *base)
 {
-    return rocksdb_iter_valid(it->it) != 0;
+    return rocksdb_iter_valid(((struct rocks_iter *)base)->it) != 0;
 }
 
-int
-storage_iter_status(struct storage_iter *it)
+static int
+rocks_iter_status(struct storage_iter *base)
 {
     char *err = NULL;
-    rocksdb_iter_get_error(it->it, &err);
+    rocksdb_iter_get_error(((struct rocks_iter *)base)->it, &err);
     return err == NULL ? 0 : rocks_err("iterator", "read", err);
 }
 
-void
-storage_iter_next(struct storage_iter *it)
+static void
+rocks_iter_next(struct storage_iter *base)
 {
+    struct rocks_iter *it = (struct rocks_iter *)base;
     rocksdb_iter_next(it->it);
     skip_internal(it);
 }
 
-void
-storage_iter_key(struct storage_iter *it, const uint8_t **key, size_t *len)
+static void
+rocks_iter_entry(struct storage_iter *base, const uint8_t **key, size_t *klen,
+                 const uint8_t **value, size_t *vlen)
 {
-    *key = (const uint8_t *)rocksdb_iter_key(it->it, len);
-}
-
-int
-storage_iter_value(struct storage_iter *it, uint32_t *expire_ts, uint64_t *timetag,
-                   const uint8_t **value, size_t *vlen)
-{
-    size_t len = 0;
-    const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it->it, &len);
-
-    *expire_ts = 0;
-    *timetag = 0;
-    *value = NULL;
-    *vlen = 0;
-    if (len < STORAGE_VALUE_HEADER)
-        return ERR_INVALID_DATA;
-    *expire_ts = be32_load(v);
-    *timetag = be64_load(v + 4);
-    *value = v + STORAGE_VALUE_HEADER;
-    *vlen = len - STORAGE_VALUE_HEADER;
-    return 0;
-}
-
-void
-storage_iter_destroy(struct storage_iter *it)
-{
-    if (it == NULL)
-        return;
-    rocksdb_iter_destroy(it->it);
-    rocksdb_readoptions_destroy(it->ropts);
-    xfree(it->stop);
-    xfree(it);
+    struct rocks_iter *it = (struct rocks_iter *)base;
+    *key = (const uint8_t *)rocksdb_iter_key(it->it, klen);
+    *value = (const uint8_t *)rocksdb_iter_value(it->it, vlen);
 }
 
 /* ---------------------------------------------------------------- flush, checkpoint, compact */
 
-int
-storage_flush(struct storage *s, decree_t *durable_out)
+static int
+rocks_flush(struct storage *base, decree_t *durable_out)
 {
+    struct rocks *s = (struct rocks *)base;
     rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
     /* Everything up to d is in the memtables now, so the flush below makes it durable. */
-    decree_t d = storage_last_applied(s);
+    decree_t d = rocks_last_applied(base);
     char *err = NULL;
 
     *durable_out = 0;
@@ -628,7 +465,7 @@ storage_flush(struct storage *s, decree_t *durable_out)
 /* Reads the decree stored in a finished checkpoint, so it is exact even when applies ran
  * while the checkpoint was made. */
 static int
-checkpoint_decree(struct storage *s, const char *dir, decree_t *out)
+checkpoint_decree(struct rocks *s, const char *dir, decree_t *out)
 {
     char *err = NULL;
     rocksdb_t *db = rocksdb_open_for_read_only(s->opts, dir, 0, &err);
@@ -642,9 +479,10 @@ checkpoint_decree(struct storage *s, const char *dir, decree_t *out)
     return rc;
 }
 
-int
-storage_checkpoint(struct storage *s, const char *dir, decree_t *decree_out)
+static int
+rocks_checkpoint(struct storage *base, const char *dir, decree_t *decree_out)
 {
+    struct rocks *s = (struct rocks *)base;
     char *err = NULL;
     rocksdb_checkpoint_t *cp;
 
@@ -660,8 +498,28 @@ storage_checkpoint(struct storage *s, const char *dir, decree_t *decree_out)
     return checkpoint_decree(s, dir, decree_out);
 }
 
-void
-storage_compact(struct storage *s)
+static void
+rocks_compact(struct storage *base)
 {
-    rocksdb_compact_range(s->db, NULL, 0, NULL, 0);
+    rocksdb_compact_range(((struct rocks *)base)->db, NULL, 0, NULL, 0);
 }
+
+const struct storage_engine storage_rocksdb = {
+    .name = "rocksdb",
+    .open = rocks_open,
+    .close = rocks_close,
+    .last_applied = rocks_last_applied,
+    .max_ts = rocks_max_ts,
+    .apply = rocks_apply,
+    .get = rocks_get,
+    .free_value = rocks_free_value,
+    .iter_create = rocks_iter_create,
+    .iter_valid = rocks_iter_valid,
+    .iter_status = rocks_iter_status,
+    .iter_next = rocks_iter_next,
+    .iter_entry = rocks_iter_entry,
+    .iter_destroy = rocks_iter_destroy,
+    .flush = rocks_flush,
+    .checkpoint = rocks_checkpoint,
+    .compact = rocks_compact,
+};

@@ -1,5 +1,6 @@
 /*
- * test_storage.c: replica/storage_rocksdb.c against a real RocksDB in a temp dir: key encoding,
+ * test_storage.c: storage.h on an engine (STORAGE_ENGINE: storage_rocksdb, a real RocksDB in a
+ * temp dir; or storage_mem, its in-memory twin, which must behave the same): key encoding,
  * records and tombstones, TTL and tombstone compaction, the last applied decree across
  * reopen (with and without flush, WAL off), iterator order, checkpoints.
  */
@@ -16,6 +17,10 @@
 #include "common/clock.h"
 #include "common/xmalloc.h"
 #include "replica/storage.h"
+
+#ifndef STORAGE_ENGINE
+#define STORAGE_ENGINE storage_rocksdb
+#endif
 
 static char tmpdir[64];
 static char dbdir[128];
@@ -46,7 +51,7 @@ teardown(void)
 static struct storage *
 open_db(const char *dir, uint32_t tombstone_ttl_s)
 {
-    struct storage_opts o = {.tombstone_ttl_s = tombstone_ttl_s};
+    struct storage_opts o = {.engine = &STORAGE_ENGINE, .tombstone_ttl_s = tombstone_ttl_s};
     struct storage *s = NULL;
 
     cr_assert_eq(storage_open(dir, &o, &s), 0, "open %s", dir);
@@ -311,7 +316,7 @@ Test(storage, last_applied_survives_reopen_after_flush)
 static void
 crash_child(void)
 {
-    struct storage_opts o = {0};
+    struct storage_opts o = {.engine = &STORAGE_ENGINE};
     struct storage *s = NULL;
     struct storage_batch *b = storage_batch_create();
     decree_t durable = 0;
