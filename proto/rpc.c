@@ -386,6 +386,11 @@ rpc_reply(struct rpc_request *req, int err, const void *body, size_t len)
         body = need.data;
         len = need.len;
     }
+    if (req->sink != NULL) {
+        req->sink(req, err, body, len);
+        buf_fini(&need);
+        return;
+    }
     env.error = err_to_wire(err);
     server_send(req->server, req->sp_header, req->pipe, &env, body, len,
                 (req->env.flags & ENVELOPE_SEALED) != 0);

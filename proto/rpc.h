@@ -30,6 +30,11 @@
 struct rpc_server;
 struct rpc_client;
 
+struct rpc_request;
+/* Where an in-process transport (the simulation tests) takes the replies to the requests it
+ * made itself, instead of a server socket: it owns req (and frees it) from then on. */
+typedef void rpc_reply_sink_fn(struct rpc_request *req, int err, const void *body, size_t len);
+
 /* One received request. env.body is valid until rpc_reply. */
 struct rpc_request {
     struct envelope env;
@@ -39,6 +44,7 @@ struct rpc_request {
     size_t held;     /* bytes counted against the server's bound until the reply */
     struct buf plain; /* a sealed request's body, opened (env.body points here) */
     struct rpc_server *server;
+    rpc_reply_sink_fn *sink; /* NULL: the reply goes to server */
 };
 
 /* Called for every well-formed request; malformed ones are answered with ERR_INVALID_DATA

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/runtime_config.h"
 #include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "proto/mutation.h"
@@ -89,7 +90,7 @@ observe_lag(struct replica *r, const struct mutation_op *op)
                               "clusters may no longer converge on their keys");
     }
     metric_observe(lag, ms < 0 ? 0 : ms);
-    if (ms > stub_dup_lagging_threshold_ms())
+    if (ms > runtime_config_get(RC_DUP_LAGGING_WRITE_THRESHOLD_MS))
         metric_add(lagging, 1);
     if (ms / 1000 > (int64_t)storage_tombstone_ttl_s(r->storage_opts)) {
         if (metric_value(too_late) == 0)
@@ -111,13 +112,13 @@ replica_on_dup_apply(struct replica *r, struct rpc_request *req)
     if (rc == 0)
         rc = msg_dup_apply_req_decode(req->env.body, req->env.body_len, &a, &zone);
     if (rc == 0 && (a.source_cluster_id == r->cluster_id ||
-                    !stub_cluster_id_known(a.source_cluster_id))) {
+                    (a.source_cluster_id >= 128 || !r->opts->cluster_ids[a.source_cluster_id]))) {
         RLOG_WARN(r, "refusing duplicated entries from cluster id %u (%s)", a.source_cluster_id,
                   a.source_cluster_id == r->cluster_id ? "our own id" : "not in [duplication-group]");
         rc = ERR_INVALID_ARG;
     }
     for (uint32_t i = 0; rc == 0 && i < a.nops; i++)
-        if (a.ops[i].hash_key.len > GEOKV_MAX_HASH_KEY || a.ops[i].value.len > stub_max_value_bytes())
+        if (a.ops[i].hash_key.len > GEOKV_MAX_HASH_KEY || a.ops[i].value.len > r->opts->max_value_bytes)
             rc = ERR_TOO_LARGE;
     if (rc == 0) {
         m.ops = xcalloc(a.nops, sizeof(*m.ops));

@@ -107,6 +107,7 @@ dup_full_on_checkpoint(struct replica *r, struct rpc_request *req)
 /* ---------------- follower side ---------------- */
 
 struct follow_job {
+    const struct replica_opts *opts;
     uint64_t gen;
     struct dup_master master;
     uint32_t pidx;
@@ -167,7 +168,7 @@ follow_copy(void *arg)
 {
     struct follow_job *j = arg;
     int64_t rate_mb = runtime_config_get(RC_NFS_COPY_RATE_MB);
-    struct file_copy_opts opts = {.cancel = stub_stopping(), .prune = true, .lanes = COPY_LANES,
+    struct file_copy_opts opts = {.cancel = j->opts->stopping, .prune = true, .lanes = COPY_LANES,
                                   .rate_bytes_per_s = rate_mb * 1000000};
     int64_t t0 = clock_mono_ms();
     struct rpc_client *c = rpc_client_create(); /* its own connection: see file_copy.h */
@@ -236,7 +237,7 @@ follow_done(struct replica *r, void *arg)
                   err_str(j->rc), f->failures);
         xfree(j);
         if (r->storage == NULL)
-            stub_close_replica(r);
+            host_close_replica(r);
         return;
     }
     if (mark_copied(r) != 0)
@@ -261,13 +262,14 @@ follow_start(struct replica *r)
     struct follow_job *j = xcalloc(1, sizeof(*j));
 
     static uint64_t gens; /* replica loops only compare for equality: a race costs nothing */
+    j->opts = r->opts;
     j->gen = f->gen = ++gens;
     j->master = f->master;
     j->pidx = gpid_pidx(r->gpid);
     snprintf(j->local, sizeof(j->local), "%s/master_copy", r->dir);
     j->rc = ERR_SHUTDOWN; /* stays so if the server stops before the job runs */
     f->running = true;
-    stub_run_blocking(r, WORKER_FOLLOW_COPY, follow_copy, follow_done, j);
+    host_run_blocking(r, WORKER_FOLLOW_COPY, follow_copy, follow_done, j);
 }
 
 void

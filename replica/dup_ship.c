@@ -31,6 +31,7 @@
 #include "client/geokv.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/runtime_config.h"
 #include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "proto/hash.h"
@@ -608,7 +609,7 @@ build_resync_shipment(struct replica *r, struct shipper *sh)
     struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
     struct resync *rs = sh->rs;
     struct builder b = {r, sh, s, geokv_table_partition_count(sh->table), NULL, 0,
-                        stub_dup_batch_bytes(), sh->loaded, 0};
+                        (size_t)runtime_config_get(RC_DUPLICATE_LOG_BATCH_BYTES), sh->loaded, 0};
     struct storage_iter *it = NULL;
     struct buf from = BUF_INIT; /* where this shipment starts: read again after an error */
     const uint8_t *key;
@@ -670,7 +671,7 @@ build_shipment(struct replica *r, struct shipper *sh)
 {
     struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
     struct builder b = {r, sh, s, geokv_table_partition_count(sh->table), NULL, 0,
-                        stub_dup_batch_bytes(), sh->loaded, 0};
+                        (size_t)runtime_config_get(RC_DUPLICATE_LOG_BATCH_BYTES), sh->loaded, 0};
     if (b.partitions == 0 || sh->loaded >= r->last_committed)
         return false;
     memset(s, 0, sizeof(*s));
@@ -703,6 +704,7 @@ build_shipment(struct replica *r, struct shipper *sh)
 }
 
 struct batch_ctx {
+    const struct replica_opts *opts;
     uint64_t gpid, dupid, seq;
     uint32_t idx;
     int err;
@@ -748,14 +750,14 @@ on_batch_reply(void *arg, int err, const uint8_t *body, size_t len)
 {
     struct batch_ctx *c = arg;
     c->err = err;
-    stub_post(c->gpid, batch_done, c);
+    host_post(c->opts, c->gpid, batch_done, c);
 }
 
 static void
 send_batch(struct replica *r, struct shipper *sh, struct shipment *s, uint32_t idx)
 {
     struct batch_ctx *c = xmalloc(sizeof(*c));
-    *c = (struct batch_ctx){r->gpid, sh->dupid, s->seq, idx, 0};
+    *c = (struct batch_ctx){r->opts, r->gpid, sh->dupid, s->seq, idx, 0};
     s->batches[idx].retry_at_ms = 0;
     sh->inflight++;
     LOG_DEBUG("dup %" PRIu64 " shipment %" PRIu64 " batch %u (%u ops) sent", sh->dupid, s->seq,
@@ -789,7 +791,7 @@ batch_done(struct replica *r, void *arg)
             RLOG_WARN(r, "duplication %" PRIu64 ": batch to %s partition %u failed (%s), attempt %d",
                       sh->dupid, sh->remote, bt->pidx, err_name(c->err), bt->attempts);
     }
-    if (c->err != 0 && !(sh->fail_mode == FAIL_SKIP && bt->attempts >= stub_dup_skip_retries())) {
+    if (c->err != 0 && !(sh->fail_mode == FAIL_SKIP && bt->attempts >= r->opts->dup_skip_retries)) {
         int shift = bt->attempts < 6 ? bt->attempts : 6;
         bt->retry_at_ms = clock_mono_ms() + (50 << shift); /* FAIL_SLOW: retry forever */
         dup_tick(r); /* its slot may send another batch */
@@ -810,6 +812,7 @@ batch_done(struct replica *r, void *arg)
 /* ---------------- the remote table ---------------- */
 
 struct open_job {
+    const struct replica_opts *opts;
     uint64_t dupid;
     char remote[GEOKV_APP_NAME_MAX], app[GEOKV_APP_NAME_MAX];
     struct geokv_table *table;
@@ -821,7 +824,7 @@ static void
 open_remote(void *arg)
 {
     struct open_job *j = arg;
-    struct geokv_client *c = stub_remote_client(j->remote);
+    struct geokv_client *c = host_remote_client(j->opts, j->remote);
     j->rc = c ? geokv_open(c, j->app, 5000, &j->table) : ERR_CONFIG;
 }
 
@@ -849,12 +852,13 @@ static void
 start_open(struct replica *r, struct shipper *sh)
 {
     struct open_job *j = xcalloc(1, sizeof(*j));
+    j->opts = r->opts;
     j->dupid = sh->dupid;
     j->rc = ERR_SHUTDOWN;
     snprintf(j->remote, sizeof(j->remote), "%s", sh->remote);
     snprintf(j->app, sizeof(j->app), "%s", sh->remote_app);
     sh->opening = true;
-    stub_run_blocking(r, WORKER_BLOCKING, open_remote, open_done, j);
+    host_run_blocking(r, WORKER_BLOCKING, open_remote, open_done, j);
 }
 
 /* ---------------- the shipping loop ---------------- */
@@ -888,7 +892,7 @@ dup_tick(struct replica *r)
 {
     struct dup_state *d = r->dup;
     int64_t now = clock_mono_ms(), pending = 0;
-    if (d == NULL || r->role != ROLE_PRIMARY || atomic_load(stub_stopping()))
+    if (d == NULL || r->role != ROLE_PRIMARY || atomic_load(r->opts->stopping))
         return;
     for (uint32_t i = 0; i < d->n; i++) {
         if (d->sh[i]->status == DS_LOG)

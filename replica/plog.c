@@ -624,6 +624,12 @@ plog_close(struct plog *p)
         LOG_ERROR("plog %s: close: %zu pending bytes lost", p->dir, p->pending.len);
     if (p->opts.fsync_mode != PLOG_FSYNC_NEVER)
         (void)sync_active(p); /* logged inside */
+    plog_abandon(p);
+}
+
+void
+plog_abandon(struct plog *p)
+{
     if (p->fd >= 0)
         close(p->fd);
     buf_fini(&p->pending);

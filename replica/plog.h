@@ -31,6 +31,9 @@ MUST_CHECK int plog_open(const char *dir, const struct plog_opts *opts, struct p
                          decree_t *last_decree_out);
 /* Flushes (as plog_commit) and closes. */
 void plog_close(struct plog *p);
+/* Closes as a crashed process leaves it: the records appended and not committed are lost,
+ * nothing more is written (in-process crash tests). */
+void plog_abandon(struct plog *p);
 
 /* Buffers a record. ERR_INVALID_ARG if decree is not larger than the last one. */
 MUST_CHECK int plog_append(struct plog *p, decree_t decree, const void *payload, size_t len);

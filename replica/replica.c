@@ -24,6 +24,7 @@
 #include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "proto/pack.h"
+#include "proto/rpc_codes.h"
 #include "replica/dup_int.h"
 #include "replica/replica_int.h"
 
@@ -159,6 +160,15 @@ replica_claim_primary_ballot(struct replica *r, ballot_t ballot)
     return unknown ? ERR_STALE_BALLOT : 0; /* unknown: this one may have been used before */
 }
 
+void
+replica_reply_err(struct replica *r, struct rpc_request *req, int err)
+{
+    if (err != ERR_NOT_FOUND && err != ERR_CHECK_FAILED)
+        LOG_DEBUG("%u.%u: %s failed: %s", gpid_app(r->gpid), gpid_pidx(r->gpid),
+                  rpc_code_name((int)req->env.code), err_name(err));
+    rpc_reply(req, err, NULL, 0);
+}
+
 /* Per-table metrics (shared by the table's partitions on this server). */
 static void
 replica_init_metrics(struct replica *r)
@@ -224,12 +234,10 @@ out_free:
     return rc;
 }
 
-void
-replica_close(struct replica *r)
+/* Frees r; closes its plog as replica_close or replica_abandon says. */
+static void
+replica_free(struct replica *r, void (*close_plog)(struct plog *))
 {
-    if (r == NULL)
-        return;
-    replica_flush(r);
     replica_fail_waiting(r);
     for (size_t i = 0; i < r->nacks; i++)
         rpc_reply(r->acks[i], ERR_PARTITION_NOT_HERE, NULL, 0);
@@ -239,12 +247,27 @@ replica_close(struct replica *r)
     }
     dup_free(r);
     dup_full_free(r);
-    plog_close(r->plog);
+    close_plog(r->plog);
     storage_close(r->storage);
     storage_batch_destroy(r->batch);
     xfree(r->plist);
     xfree(r->acks);
     xfree(r);
+}
+
+void
+replica_close(struct replica *r)
+{
+    if (r == NULL)
+        return;
+    replica_flush(r);
+    replica_free(r, plog_close);
+}
+
+void
+replica_abandon(struct replica *r)
+{
+    replica_free(r, plog_abandon);
 }
 
 /* Opens the partition's RocksDB at db during an install (fail point replica_install_open). */

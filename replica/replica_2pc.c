@@ -198,7 +198,7 @@ replica_propose(struct replica *r, struct mutation *m, struct rpc_request *req,
     e->start_us = clock_mono_us();
     if (reply)
         buf_append(&e->reply, reply->data, reply->len);
-    stub_mark_dirty(r);
+    host_mark_dirty(r);
 }
 
 struct prepare_ctx {
@@ -353,7 +353,7 @@ send_prepare_to(struct replica *r, struct peer *p)
     ctx->committed = r->last_committed;
     p->sent = d;
     p->inflight++;
-    stub_call(r, p->addr, RPC_PREPARE, &body, PREPARE_TIMEOUT_MS, on_prepare_reply, ctx);
+    host_call(r, p->addr, RPC_PREPARE, &body, PREPARE_TIMEOUT_MS, on_prepare_reply, ctx);
     buf_fini(&body);
 }
 
@@ -529,7 +529,7 @@ replica_on_prepare(struct replica *r, struct rpc_request *req)
         if (rc == 1 && r->role == ROLE_LEARNER)
             r->learning = false; /* missed decrees: another learn round fetches them */
         reply_state(r, req, rc == 1 ? ERR_INVALID_STATE : rc, r->last_prepared);
-        stub_mark_dirty(r); /* sync what was logged before the gap */
+        host_mark_dirty(r); /* sync what was logged before the gap */
         return;
     }
     if (r->nacks == r->acks_cap) {
@@ -537,7 +537,7 @@ replica_on_prepare(struct replica *r, struct rpc_request *req)
         r->acks = xrealloc(r->acks, r->acks_cap * sizeof(*r->acks));
     }
     r->acks[r->nacks++] = req; /* answered by replica_flush once synced */
-    stub_mark_dirty(r);
+    host_mark_dirty(r);
 }
 
 /* A learner done learning that verified nothing since the last group check while behind
@@ -567,7 +567,7 @@ replica_on_group_check(struct replica *r, struct rpc_request *req)
     if (rc == 0) {
         uint32_t role = r->role == ROLE_LEARNER ? ROLE_LEARNER : ROLE_SECONDARY;
         for (uint32_t i = 0; i < m.config.nsecondaries; i++)
-            if (strcmp(m.config.secondaries[i], stub_address()) == 0)
+            if (strcmp(m.config.secondaries[i], r->opts->address) == 0)
                 role = ROLE_SECONDARY;
         replica_set_config(r, role, &m.config);
         replica_commit_as_follower(r, m.last_committed);
@@ -588,7 +588,7 @@ remove_stalled(struct replica *r)
 {
     int64_t now = clock_mono_ms();
     /* this loop itself stalled (a long task ran): replies may wait in its queue, unread */
-    bool blind = now - r->stall_check_ms > 2 * stub_group_check_ms();
+    bool blind = now - r->stall_check_ms > 2 * r->opts->group_check_ms;
     r->stall_check_ms = now;
     for (int i = 0; i < r->npeers; i++) {
         struct peer *p = &r->peers[i];
@@ -648,7 +648,7 @@ replica_group_check_cron(struct replica *r)
     struct msg_group_check_req m;
     struct buf body = BUF_INIT;
     if (r->log_error != 0)
-        stub_mark_dirty(r); /* retries the plog write (a full disk may have room again) */
+        host_mark_dirty(r); /* retries the plog write (a full disk may have room again) */
     if (r->role != ROLE_PRIMARY)
         return;
     m.config = r->config;
@@ -659,7 +659,7 @@ replica_group_check_cron(struct replica *r)
     m.dups_complete = dup_list_complete(r);
     msg_group_check_req_encode(&body, &m);
     for (int i = 0; i < r->npeers; i++)
-        stub_call(r, r->peers[i].addr, RPC_GROUP_CHECK, &body, PREPARE_TIMEOUT_MS,
+        host_call(r, r->peers[i].addr, RPC_GROUP_CHECK, &body, PREPARE_TIMEOUT_MS,
                   on_group_check_reply, xstrdup(r->peers[i].addr));
     buf_fini(&body);
     send_prepares(r); /* resend after failures whose retry time has come */

@@ -116,7 +116,7 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
             dup_stop(r);
         }
         rebuild_peers(r, old_role != ROLE_PRIMARY);
-        stub_mark_dirty(r); /* re-propose / commit what is prepared */
+        host_mark_dirty(r); /* re-propose / commit what is prepared */
     } else {
         r->npeers = 0;
     }
@@ -124,7 +124,7 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
         r->learning = false;
     if (ask_bump) {
         r->bump_asked = cfg->ballot;
-        replica_propose_config(r, CONFIG_BUMP_BALLOT, stub_address());
+        replica_propose_config(r, CONFIG_BUMP_BALLOT, r->opts->address);
     }
 }
 
@@ -187,6 +187,6 @@ replica_propose_config(struct replica *r, uint32_t type, const char *node)
     ctx->type = type;
     snprintf(ctx->node, sizeof(ctx->node), "%s", node);
     msg_config_proposal_encode(&body, &m);
-    stub_call_meta(r, RPC_CONFIG_PROPOSAL, &body, on_proposal_reply, ctx);
+    host_call_meta(r, RPC_CONFIG_PROPOSAL, &body, on_proposal_reply, ctx);
     buf_fini(&body);
 }

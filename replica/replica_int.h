@@ -34,7 +34,7 @@ struct dup_follow;
 struct dup_state;
 struct geokv_client;
 struct metric;
-struct stub;
+struct replica_host;
 struct stub_loop;
 
 /* A logged mutation that is not committed yet. */
@@ -73,7 +73,7 @@ struct replica {
     char dir[512];
     struct storage *storage;
     const struct storage_opts *storage_opts;
-    const struct replica_opts *opts; /* borrowed from the stub, read-only */
+    const struct replica_opts *opts; /* borrowed from the host, read-only */
     struct plog *plog;
     struct stub_loop *loop;
     decree_t last_committed; /* applied to storage; on the primary: acknowledged */
@@ -117,12 +117,22 @@ struct replica {
 #define PRIMARY_BALLOT_UNKNOWN (-1)
 
 /* ---- replica.c: lifecycle ---- */
+/* A partition's settings, the same for every partition of a server, and its host. Read-only,
+ * borrowed from the host for the life of the replica (and of the jobs it starts). */
 struct replica_opts {
     const struct plog_opts *plog;
     const struct storage_opts *storage;
+    const struct replica_host *host;
+    char address[GEOKV_ADDR_MAX]; /* this server's ("host:port") */
     unsigned cluster_id;
     int64_t ack_timeout_ms; /* a secondary that acknowledges nothing new for this long while
                              * prepares wait is removed from the configuration */
+    int64_t group_check_ms; /* a primary's group check interval */
+    size_t max_value_bytes;
+    const atomic_bool *stopping; /* set when the server shuts down (long jobs poll it) */
+    /* duplication (its batch size and lagging threshold are run-time settings) */
+    int dup_skip_retries;
+    bool cluster_ids[128]; /* every cluster id in [duplication-group] */
 };
 /* Opens (creating if needed) the partition in dir, applies the committed part of the plog
  * past the applied decree and keeps the rest as prepared. Role starts as ROLE_INACTIVE. */
@@ -130,6 +140,10 @@ MUST_CHECK int replica_open(uint64_t gpid, const char *dir, const struct replica
                             struct replica **out);
 /* Fails what is waiting, syncs and closes. */
 void replica_close(struct replica *r);
+/* Frees r as a crash (kill -9) leaves it: what the plog buffered and the storage did not
+ * flush is lost (in-process crash tests). Requests it held are answered, and the simulated
+ * network that made them drops those answers. */
+void replica_abandon(struct replica *r);
 /* Replaces the data with the checkpoint in dir (copied from the primary) at decree. On
  * failure r keeps its previous data, or, if that does not open either (a full disk),
  * r->storage is NULL and the caller must close r at once (stub_close_replica). */
@@ -226,51 +240,101 @@ void replica_on_scan(struct replica *r, struct rpc_request *req);
  * expired, tombstones included, with last_committed: equal on converged replicas. */
 void replica_on_digest(struct replica *r, struct rpc_request *req);
 
-/* ---- replica_stub.c: services the replica code calls ---- */
-/* Puts r on its loop's dirty list so replica_flush runs before the loop sleeps. */
-void stub_mark_dirty(struct replica *r);
-/* Closes and frees r (its storage is unusable); the meta assigns it again later. The caller
- * must not touch r afterwards: call it last in a task. */
-void stub_close_replica(struct replica *r);
-size_t stub_max_value_bytes(void);
-/* This server's address ("host:port"). */
-const char *stub_address(void);
-/* True while the meta's lease on this server is valid (a primary serves only then). */
-bool stub_lease_valid(const struct replica *r);
-/* Completion of stub_call, run on r's loop; r is NULL if the replica closed meanwhile
+/* ---- the host: services of the server a replica lives in ---- */
+/* Completion of host_call, run on r's loop; r is NULL if the replica closed meanwhile
  * (then fn only frees ctx). body is borrowed for the call. */
 typedef void replica_reply_fn(struct replica *r, void *ctx, int err, const uint8_t *body,
                               size_t len);
-/* Sends an RPC for r (gpid and r's ballot in the envelope); fn runs on r's loop. */
-void stub_call(struct replica *r, const char *addr, uint32_t code, const struct buf *body,
-               int timeout_ms, replica_reply_fn *fn, void *ctx);
-/* Sends an RPC to the meta leader; fn runs on r's loop as for stub_call. */
-void stub_call_meta(struct replica *r, uint32_t code, const struct buf *body,
-                    replica_reply_fn *fn, void *ctx);
-/* Runs fn(ctx) on a worker thread, then done(r, ctx) on r's loop. Jobs of one worker run
- * one at a time, in order. */
-typedef void stub_work_fn(void *ctx);
-typedef void stub_done_fn(struct replica *r, void *ctx);
-enum stub_worker {
+typedef void replica_work_fn(void *ctx);
+typedef void replica_done_fn(struct replica *r, void *ctx);
+enum replica_worker {
     WORKER_BLOCKING,    /* learner copies, remote table opens */
     WORKER_FOLLOW_COPY, /* follower tables' copies from their master (dup_full.c) */
 };
-void stub_run_blocking(struct replica *r, enum stub_worker w, stub_work_fn *fn,
-                       stub_done_fn *done, void *ctx);
-/* Runs fn(r, ctx) on the loop that owns gpid (r NULL if it is not open there). Any thread. */
-void stub_post(uint64_t gpid, stub_done_fn *fn, void *ctx);
-/* The client of a remote cluster named in [pegasus.clusters] (NULL if not there). Any thread. */
-struct geokv_client *stub_remote_client(const char *cluster);
-/* Duplication settings. */
-size_t stub_dup_batch_bytes(void);
-int stub_dup_skip_retries(void);
-int64_t stub_dup_lagging_threshold_ms(void);
-bool stub_cluster_id_known(uint32_t cluster_id);
-/* Settings. */
-struct rpc_client *stub_client(void);
-/* Set when the server shuts down (long blocking work polls it). */
-const atomic_bool *stub_stopping(void);
-int64_t stub_group_check_ms(void);
+
+/*
+ * What a replica asks of the server that hosts it (the replica server's stub, or a simulated
+ * server in the in-process tests). Every function but post and remote_client runs on r's
+ * loop; the host runs the completions it is given there too.
+ */
+struct replica_host {
+    void *self; /* the host's own state, passed to post and remote_client */
+    /* Puts r on its loop's dirty list so replica_flush runs before the loop sleeps. */
+    void (*mark_dirty)(struct replica *r);
+    /* Closes and frees r (its storage is unusable); the meta assigns it again later. The
+     * caller must not touch r afterwards: call it last in a task. */
+    void (*close_replica)(struct replica *r);
+    /* True while the meta's lease on this server is valid (a primary serves only then). */
+    bool (*lease_valid)(const struct replica *r);
+    /* Sends an RPC for r (gpid and r's ballot in the envelope); fn runs on r's loop. */
+    void (*call)(struct replica *r, const char *addr, uint32_t code, const struct buf *body,
+                 int timeout_ms, replica_reply_fn *fn, void *ctx);
+    /* Sends an RPC to the meta leader; fn runs on r's loop as for call. */
+    void (*call_meta)(struct replica *r, uint32_t code, const struct buf *body,
+                      replica_reply_fn *fn, void *ctx);
+    /* Runs fn(ctx) on a worker thread, then done(r, ctx) on r's loop. Jobs of one worker run
+     * one at a time, in order. While the server stops, done runs without fn. */
+    void (*run_blocking)(struct replica *r, enum replica_worker w, replica_work_fn *fn,
+                         replica_done_fn *done, void *ctx);
+    /* Runs fn(r, ctx) on the loop that owns gpid (r NULL if it is not open there). Any
+     * thread. */
+    void (*post)(void *self, uint64_t gpid, replica_done_fn *fn, void *ctx);
+    /* The client of a remote cluster named in [pegasus.clusters] (NULL if not there). Any
+     * thread. */
+    struct geokv_client *(*remote_client)(void *self, const char *cluster);
+};
+
+static inline void
+host_mark_dirty(struct replica *r)
+{
+    r->opts->host->mark_dirty(r);
+}
+
+static inline void
+host_close_replica(struct replica *r)
+{
+    r->opts->host->close_replica(r);
+}
+
+static inline bool
+host_lease_valid(const struct replica *r)
+{
+    return r->opts->host->lease_valid(r);
+}
+
+static inline void
+host_call(struct replica *r, const char *addr, uint32_t code, const struct buf *body,
+          int timeout_ms, replica_reply_fn *fn, void *ctx)
+{
+    r->opts->host->call(r, addr, code, body, timeout_ms, fn, ctx);
+}
+
+static inline void
+host_call_meta(struct replica *r, uint32_t code, const struct buf *body, replica_reply_fn *fn,
+               void *ctx)
+{
+    r->opts->host->call_meta(r, code, body, fn, ctx);
+}
+
+static inline void
+host_run_blocking(struct replica *r, enum replica_worker w, replica_work_fn *fn,
+                  replica_done_fn *done, void *ctx)
+{
+    r->opts->host->run_blocking(r, w, fn, done, ctx);
+}
+
+static inline void
+host_post(const struct replica_opts *o, uint64_t gpid, replica_done_fn *fn, void *ctx)
+{
+    o->host->post(o->host->self, gpid, fn, ctx);
+}
+
+static inline struct geokv_client *
+host_remote_client(const struct replica_opts *o, const char *cluster)
+{
+    return o->host->remote_client(o->host->self, cluster);
+}
+
 /* Logs and replies an error. */
 void replica_reply_err(struct replica *r, struct rpc_request *req, int err);
 

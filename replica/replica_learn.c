@@ -178,6 +178,7 @@ replica_on_learn(struct replica *r, struct rpc_request *req)
 /* ---------------- learner ---------------- */
 
 struct copy_job {
+    const struct replica_opts *opts;
     char primary[GEOKV_ADDR_MAX];
     char remote[512], local[600];
     decree_t decree;
@@ -189,7 +190,7 @@ static void
 copy_checkpoint(void *arg)
 {
     struct copy_job *job = arg;
-    struct file_copy_opts opts = {.cancel = stub_stopping(), .rate_bytes_per_s =
+    struct file_copy_opts opts = {.cancel = job->opts->stopping, .rate_bytes_per_s =
                                   runtime_config_get(RC_NFS_COPY_RATE_MB) * 1000000};
     struct rpc_client *c = rpc_client_create(); /* its own connection: see file_copy.h */
     job->rc = file_copy_dir(c, job->primary, job->remote, job->local, &opts, NULL);
@@ -210,7 +211,7 @@ copy_done(struct replica *r, void *arg)
         r->learning = false; /* the next round learns the log after the checkpoint */
         r->copying = false;
         if (r->storage == NULL)
-            stub_close_replica(r);
+            host_close_replica(r);
     }
     xfree(job);
 }
@@ -219,6 +220,7 @@ static void
 start_copy(struct replica *r, const struct msg_learn_resp *resp)
 {
     struct copy_job *job = xcalloc(1, sizeof(*job));
+    job->opts = r->opts;
     snprintf(job->primary, sizeof(job->primary), "%s", r->config.primary);
     snprintf(job->remote, sizeof(job->remote), "%s", resp->checkpoint_dir);
     snprintf(job->local, sizeof(job->local), "%s/learn.%" PRId64, r->dir, resp->checkpoint_decree);
@@ -226,7 +228,7 @@ start_copy(struct replica *r, const struct msg_learn_resp *resp)
     job->rc = ERR_SHUTDOWN; /* stays so if the stub stops before the copy runs */
     RLOG_INFO(r, "copying checkpoint %" PRId64 " from %s", job->decree, job->primary);
     r->copying = true;
-    stub_run_blocking(r, WORKER_BLOCKING, copy_checkpoint, copy_done, job);
+    host_run_blocking(r, WORKER_BLOCKING, copy_checkpoint, copy_done, job);
 }
 
 /* Logs the learned mutations and applies what the primary has committed. */
@@ -240,7 +242,7 @@ apply_learned(struct replica *r, const struct msg_learn_resp *resp)
         rc = ERR_INVALID_STATE;
     if (rc == 0)
         replica_commit_as_follower(r, resp->primary_committed);
-    stub_mark_dirty(r);
+    host_mark_dirty(r);
     return rc;
 }
 
@@ -293,9 +295,9 @@ replica_learn_cron(struct replica *r)
     r->learning = true;
     r->learn_done = false;
     r->learn_touch_ms = clock_mono_ms();
-    snprintf(m.learner, sizeof(m.learner), "%s", stub_address());
+    snprintf(m.learner, sizeof(m.learner), "%s", r->opts->address);
     m.last_committed = r->last_committed;
     msg_learn_req_encode(&body, &m);
-    stub_call(r, r->config.primary, RPC_LEARN, &body, LEARN_TIMEOUT_MS, on_learn_reply, NULL);
+    host_call(r, r->config.primary, RPC_LEARN, &body, LEARN_TIMEOUT_MS, on_learn_reply, NULL);
     buf_fini(&body);
 }

@@ -80,6 +80,7 @@ struct stub {
     struct plog_opts plog_opts;
     struct storage_opts storage_opts;
     struct replica_opts replica_opts;
+    struct replica_host host;
     size_t max_value_bytes;
     /* duplication */
     bool dup_enabled;
@@ -91,72 +92,18 @@ struct stub {
     int nremotes;
 };
 
-static struct stub *the_stub; /* one per process; read-only settings for replica code */
+/* ---------------- the host of the replicas (replica_int.h) ---------------- */
 
-size_t
-stub_max_value_bytes(void)
-{
-    return the_stub->max_value_bytes;
-}
-
-const char *
-stub_address(void)
-{
-    return the_stub->address;
-}
-
-bool
+static bool
 stub_lease_valid(const struct replica *r)
 {
     return clock_mono_ms() < r->loop->lease_until_ms;
 }
 
-struct rpc_client *
-stub_client(void)
+static struct geokv_client *
+stub_remote_client(void *self, const char *cluster)
 {
-    return the_stub->client;
-}
-
-const atomic_bool *
-stub_stopping(void)
-{
-    return &the_stub->stopping;
-}
-
-size_t
-stub_dup_batch_bytes(void)
-{
-    static const struct runtime_setting *rs; /* registered in main, changed by server-config */
-    if (rs == NULL)
-        rs = runtime_config_find(RC_DUPLICATE_LOG_BATCH_BYTES);
-    return (size_t)(rs ? runtime_setting_get(rs) : 4096);
-}
-
-int
-stub_dup_skip_retries(void)
-{
-    return the_stub->dup_skip_retries;
-}
-
-int64_t
-stub_dup_lagging_threshold_ms(void)
-{
-    static const struct runtime_setting *rs;
-    if (rs == NULL)
-        rs = runtime_config_find(RC_DUP_LAGGING_WRITE_THRESHOLD_MS);
-    return rs ? runtime_setting_get(rs) : 10000;
-}
-
-bool
-stub_cluster_id_known(uint32_t cluster_id)
-{
-    return cluster_id < 128 && the_stub->cluster_ids[cluster_id];
-}
-
-struct geokv_client *
-stub_remote_client(const char *cluster)
-{
-    struct stub *s = the_stub;
+    struct stub *s = self;
     struct geokv_client *c = NULL;
     pthread_mutex_lock(&s->remote_mu);
     for (int i = 0; i < s->nremotes; i++) {
@@ -173,22 +120,7 @@ stub_remote_client(const char *cluster)
     return c;
 }
 
-int64_t
-stub_group_check_ms(void)
-{
-    return the_stub->group_check_ms;
-}
-
-void
-replica_reply_err(struct replica *r, struct rpc_request *req, int err)
-{
-    if (err != ERR_NOT_FOUND && err != ERR_CHECK_FAILED)
-        LOG_DEBUG("%u.%u: %s failed: %s", gpid_app(r->gpid), gpid_pidx(r->gpid),
-                  rpc_code_name((int)req->env.code), err_name(err));
-    rpc_reply(req, err, NULL, 0);
-}
-
-void
+static void
 stub_mark_dirty(struct replica *r)
 {
     if (r->dirty)
@@ -438,36 +370,38 @@ on_call_done(void *arg, int err, const uint8_t *body, size_t len)
     loop_post(c->sl->loop, run_call_done, c);
 }
 
-void
+static void
 stub_call(struct replica *r, const char *addr, uint32_t code, const struct buf *body,
           int timeout_ms, replica_reply_fn *fn, void *ctx)
 {
+    struct stub *s = r->loop->stub;
     struct call_ctx *c = xcalloc(1, sizeof(*c));
     c->sl = r->loop;
     c->gpid = r->gpid;
     c->fn = fn;
     c->ctx = ctx;
-    if (atomic_load(&the_stub->stopping)) {
+    if (atomic_load(&s->stopping)) {
         on_call_done(c, ERR_SHUTDOWN, NULL, 0);
         return;
     }
-    rpc_call_async(the_stub->client, addr, code, r->gpid, r->ballot, body->data, body->len,
+    rpc_call_async(s->client, addr, code, r->gpid, r->ballot, body->data, body->len,
                    timeout_ms, on_call_done, c);
 }
 
-void
+static void
 stub_call_meta(struct replica *r, uint32_t code, const struct buf *body, replica_reply_fn *fn,
                void *ctx)
 {
-    const char *meta = the_stub->metas[atomic_load(&the_stub->meta_idx)];
-    stub_call(r, meta, code, body, (int)the_stub->beacon_interval_ms * 3, fn, ctx);
+    struct stub *s = r->loop->stub;
+    const char *meta = s->metas[atomic_load(&s->meta_idx)];
+    stub_call(r, meta, code, body, (int)s->beacon_interval_ms * 3, fn, ctx);
 }
 
 struct blocking_job {
     struct stub_loop *sl;
     uint64_t gpid;
-    stub_work_fn *fn;
-    stub_done_fn *done;
+    replica_work_fn *fn;
+    replica_done_fn *done;
     void *ctx;
 };
 
@@ -489,25 +423,25 @@ run_blocking(void *arg)
     loop_post(job->sl->loop, run_blocking_done, job);
 }
 
-void
-stub_post(uint64_t gpid, stub_done_fn *fn, void *ctx)
+static void
+stub_post(void *self, uint64_t gpid, replica_done_fn *fn, void *ctx)
 {
     struct blocking_job *job = xmalloc(sizeof(*job));
-    *job = (struct blocking_job){loop_of(the_stub, gpid), gpid, NULL, fn, ctx};
+    *job = (struct blocking_job){loop_of(self, gpid), gpid, NULL, fn, ctx};
     loop_post(job->sl->loop, run_blocking_done, job);
 }
 
-void
-stub_run_blocking(struct replica *r, enum stub_worker w, stub_work_fn *fn, stub_done_fn *done,
-                  void *ctx)
+static void
+stub_run_blocking(struct replica *r, enum replica_worker w, replica_work_fn *fn,
+                  replica_done_fn *done, void *ctx)
 {
+    struct stub *s = r->loop->stub;
     struct blocking_job *job = xmalloc(sizeof(*job));
     *job = (struct blocking_job){r->loop, r->gpid, fn, done, ctx};
-    if (atomic_load(&the_stub->stopping)) /* done without the work: ctx says it did not run */
+    if (atomic_load(&s->stopping)) /* done without the work: ctx says it did not run */
         loop_post(job->sl->loop, run_blocking_done, job);
     else
-        loop_post(w == WORKER_FOLLOW_COPY ? the_stub->follow_copy : the_stub->blocking,
-                  run_blocking, job);
+        loop_post(w == WORKER_FOLLOW_COPY ? s->follow_copy : s->blocking, run_blocking, job);
 }
 
 /* ---------------- partition assignment ---------------- */
@@ -570,7 +504,7 @@ part_close(struct stub_loop *sl, uint64_t gpid, bool drop)
         LOG_WARN("rename %s -> %s: %s", dir, gar, strerror(errno));
 }
 
-void
+static void
 stub_close_replica(struct replica *r)
 {
     struct stub_loop *sl = r->loop;
@@ -973,8 +907,13 @@ stub_read_config(struct stub *s)
     }
     rc = rc ? rc : read_plog_fsync(s);
     rc = rc ? rc : read_dup_config(s);
-    s->replica_opts = (struct replica_opts){&s->plog_opts, &s->storage_opts, (unsigned)v,
-                                            ack_timeout};
+    s->replica_opts = (struct replica_opts){
+        .plog = &s->plog_opts, .storage = &s->storage_opts, .host = &s->host,
+        .cluster_id = (unsigned)v, .ack_timeout_ms = ack_timeout,
+        .group_check_ms = s->group_check_ms, .max_value_bytes = s->max_value_bytes,
+        .stopping = &s->stopping, .dup_skip_retries = s->dup_skip_retries};
+    snprintf(s->replica_opts.address, sizeof(s->replica_opts.address), "%s", s->address);
+    memcpy(s->replica_opts.cluster_ids, s->cluster_ids, sizeof(s->cluster_ids));
     s->nloops = (int)threads;
     return rc;
 }
@@ -1004,6 +943,9 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
     int rc;
     *out = NULL;
     s->cfg = cfg;
+    s->host = (struct replica_host){s, stub_mark_dirty, stub_close_replica, stub_lease_valid,
+                                    stub_call, stub_call_meta, stub_run_blocking, stub_post,
+                                    stub_remote_client};
     snprintf(s->address, sizeof(s->address), "%s", address);
     snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
     rc = stub_read_config(s);
@@ -1013,7 +955,6 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
         xfree(s);
         return rc;
     }
-    the_stub = s;
     pthread_mutex_init(&s->remote_mu, NULL);
     s->loops = xcalloc((size_t)s->nloops, sizeof(*s->loops));
     for (int i = 0; i < s->nloops; i++) {
@@ -1092,5 +1033,4 @@ stub_destroy(struct stub *s)
     rpc_server_destroy(s->server);
     xfree(s->loops);
     xfree(s);
-    the_stub = NULL;
 }

@@ -24,9 +24,9 @@
 #include "replica/replica_int.h"
 
 static int
-check_sizes(size_t hk_len, size_t v_len)
+check_sizes(const struct replica *r, size_t hk_len, size_t v_len)
 {
-    if (hk_len > GEOKV_MAX_HASH_KEY || v_len > stub_max_value_bytes())
+    if (hk_len > GEOKV_MAX_HASH_KEY || v_len > r->opts->max_value_bytes)
         return ERR_TOO_LARGE;
     return 0;
 }
@@ -40,7 +40,7 @@ expire_of(uint32_t ttl_s)
 int
 replica_check_primary(struct replica *r)
 {
-    if (r->role != ROLE_PRIMARY || !stub_lease_valid(r))
+    if (r->role != ROLE_PRIMARY || !host_lease_valid(r))
         return ERR_NOT_PRIMARY;
     return r->last_committed < r->serve_from || r->follow != NULL ? ERR_BUSY : 0;
 }
@@ -118,7 +118,7 @@ replica_on_write(struct replica *r, struct rpc_request *req)
     if (rc == 0 && w.nops == 0)
         rc = ERR_INVALID_ARG;
     for (uint32_t i = 0; rc == 0 && i < w.nops; i++)
-        rc = check_sizes(w.ops[i].hash_key.len, w.ops[i].value.len);
+        rc = check_sizes(r, w.ops[i].hash_key.len, w.ops[i].value.len);
     if (rc != 0)
         goto out;
     ts = replica_next_ts(r);
@@ -236,7 +236,7 @@ replica_on_incr(struct replica *r, struct rpc_request *req)
     if (rc == 0)
         rc = msg_incr_req_decode(req->env.body, req->env.body_len, &in, &zone);
     if (rc == 0)
-        rc = check_sizes(in.hash_key.len, 0);
+        rc = check_sizes(r, in.hash_key.len, 0);
     if (rc != 0)
         goto out;
     found = read_live(r, in.hash_key, in.sort_key, &rec);
@@ -292,7 +292,7 @@ replica_on_cas(struct replica *r, struct rpc_request *req)
     if (rc == 0)
         rc = msg_cas_req_decode(req->env.body, req->env.body_len, &c, &zone);
     if (rc == 0)
-        rc = check_sizes(c.hash_key.len, c.set_value.len);
+        rc = check_sizes(r, c.hash_key.len, c.set_value.len);
     if (rc != 0)
         goto out;
     found = read_live(r, c.hash_key, c.check_sort_key, &rec);

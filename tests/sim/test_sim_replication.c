@@ -1,0 +1,79 @@
+/*
+ * test_sim_replication.c: the replication protocol in the in-process simulation (sim.h):
+ * seeded runs with crashes, restarts and message faults, each checked for lost acknowledged
+ * writes and diverged replicas. SIM_SEEDS=N runs N seeds (default 12), SIM_SEED=S only S,
+ * SIM_VERBOSE=1 prints the servers' logs and the fault schedule.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sim.h"
+
+static uint64_t
+env_u64(const char *name, uint64_t def)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtoull(v, NULL, 10) : def;
+}
+
+/* Runs the seeds of the environment through tweak(o) and asserts each passed. */
+static void
+run_seeds(uint64_t first, void (*tweak)(struct sim_opts *o))
+{
+    uint64_t one = env_u64("SIM_SEED", 0), n = env_u64("SIM_SEEDS", 12);
+    int64_t acked = 0, crashes = 0, msgs = 0;
+    for (uint64_t i = 0; i < (one ? 1 : n); i++) {
+        struct sim_opts o;
+        struct sim_result res;
+        sim_opts_default(&o, one ? one : first + i);
+        o.verbose = env_u64("SIM_VERBOSE", 0) != 0;
+        if (tweak)
+            tweak(&o);
+        sim_run(&o, &res);
+        cr_assert(res.error[0] == '\0',
+                  "%s\n(%" PRId64 " writes acknowledged, %" PRId64 " failed, %" PRId64
+                  " uncertain, %" PRId64 " crashes, %" PRId64 " partitions, %" PRId64
+                  " messages, %" PRId64 " dropped; replay: SIM_SEED=%" PRIu64
+                  " SIM_VERBOSE=1)",
+                  res.error, res.acked, res.failed, res.uncertain, res.crashes, res.partitions,
+                  res.messages, res.dropped, o.seed);
+        acked += res.acked;
+        crashes += res.crashes;
+        msgs += res.messages;
+    }
+    cr_log_info("%" PRIu64 " seeds from %" PRIu64 ": %" PRId64 " writes acknowledged, %" PRId64
+                " crashes, %" PRId64 " messages", one ? 1 : n, one ? one : first, acked, crashes,
+                msgs);
+}
+
+Test(sim, crashes_and_message_faults, .timeout = 600)
+{
+    run_seeds(1000, NULL);
+}
+
+static void
+no_faults(struct sim_opts *o)
+{
+    o->drop = o->dup = o->slow = o->reorder = 0;
+    o->crash_every_ms = 0;
+}
+
+Test(sim, no_faults_converges, .timeout = 600)
+{
+    run_seeds(1, no_faults);
+}
+
+static void
+two_down(struct sim_opts *o)
+{
+    o->nodes = 5;
+    o->max_down = 2;
+    o->crash_every_ms = 1500;
+}
+
+Test(sim, two_servers_down_at_once, .timeout = 600)
+{
+    run_seeds(5000, two_down);
+}
