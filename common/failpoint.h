@@ -17,7 +17,7 @@
  *                            syncs at open count too).
  *   replica_install_open     replica/replica.c: opening RocksDB while installing a checkpoint
  *                            (the copy, or the old data after a failed install) fails.
- *   beacon_apply_delay       replica/replica_stub.c: the beacon thread sleeps 1 s before it
+ *   beacon_apply_delay       replica/stub_beacon.c: the beacon thread sleeps 1 s before it
  *                            applies a beacon reply.
  *
  * Thread-safe (a mutex, taken only when something is armed).

@@ -12,8 +12,8 @@
  * replicates the winners as a mutation marked MUTATION_FROM_DUP.
  * dup_full.c: full duplication (dup add -p): the master primary's checkpoint, and the
  * follower primary's copy of it before it serves.
- * dup_sync.c: every second the server reports confirmed decrees to the meta and gets the
- * duplications of its primaries back.
+ * The server's part (stub_dup.c): every second it reports confirmed decrees to the meta and
+ * hands each primary its duplications from the answer (dup_assign).
  * Runs on: replica loop, unless a function says otherwise.
  */
 #include <stdint.h>

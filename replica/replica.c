@@ -169,6 +169,13 @@ replica_reply_err(struct replica *r, struct rpc_request *req, int err)
     rpc_reply(req, err, NULL, 0);
 }
 
+struct replica_report
+replica_report(const struct replica *r)
+{
+    return (struct replica_report){r->gpid, r->ballot, r->last_committed, r->follow == NULL,
+                                   r->last_prepared, r->role};
+}
+
 /* Per-table metrics (shared by the table's partitions on this server). */
 static void
 replica_init_metrics(struct replica *r)

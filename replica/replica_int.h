@@ -1,10 +1,12 @@
 #pragma once
 /*
- * One partition replica, shared only by replica_*.c in this directory.
+ * One partition replica, shared by the replica code of this directory (replica_*.c, dup_*.c,
+ * stub*.c) and the in-process simulation (tests/sim).
  *
- * A replica is owned by one stub loop (hash(gpid) % nloops); every function here runs on
- * that loop ("Runs on: replica loop"), so no locks. RPC completions arrive on the RPC
- * client's thread and are posted back to the loop (stub_call).
+ * A replica is owned by one loop of the server that hosts it (struct replica_host: the replica
+ * server's stub.c, or a simulated server in tests/sim); every function here runs on that loop
+ * ("Runs on: replica loop"), so no locks. Completions of the calls it makes through its host
+ * are posted back to the loop (host_call).
  *
  * Replication (PacificA-style, replica_2pc.c): the primary gives each write the next decree,
  * appends it to its plog and to the prepare list, and sends it to every peer (secondaries,
@@ -140,6 +142,10 @@ MUST_CHECK int replica_open(uint64_t gpid, const char *dir, const struct replica
                             struct replica **out);
 /* Fails what is waiting, syncs and closes. */
 void replica_close(struct replica *r);
+/* What a beacon reports of r. */
+struct replica_report replica_report(const struct replica *r);
+/* Logs and replies an error. */
+void replica_reply_err(struct replica *r, struct rpc_request *req, int err);
 /* Frees r as a crash (kill -9) leaves it: what the plog buffered and the storage did not
  * flush is lost (in-process crash tests). Requests it held are answered, and the simulated
  * network that made them drops those answers. */
@@ -214,17 +220,16 @@ int replica_commit_upto(struct replica *r, decree_t upto);
  * for "not done" (an incr retried elsewhere would count twice). */
 void replica_fail_waiting(struct replica *r);
 
-/* Leaves the primary role (to ROLE_INACTIVE unless role says otherwise): fails waiting
- * writes, forgets the peers, stops shipping. */
-void replica_step_down(struct replica *r, uint32_t role);
-/* A fresh peer generation (never 0). */
-uint32_t replica_peer_gen(void);
-
 /* ---- replica_config.c: roles and configurations ---- */
 /* Adopts an assignment from the meta (or a newer config from the primary). */
 void replica_set_config(struct replica *r, uint32_t role, const struct partition_config *cfg);
 /* Primary: asks the meta to change the configuration (upgrade a learner, drop a secondary). */
 void replica_propose_config(struct replica *r, uint32_t type, const char *node);
+/* Leaves the primary role (to ROLE_INACTIVE unless role says otherwise): fails waiting
+ * writes, forgets the peers, stops shipping. */
+void replica_step_down(struct replica *r, uint32_t role);
+/* A fresh peer generation (never 0). */
+uint32_t replica_peer_gen(void);
 
 /* ---- replica_learn.c ---- */
 /* Learner: starts a learn round if none is running. */
@@ -335,8 +340,6 @@ host_remote_client(const struct replica_opts *o, const char *cluster)
     return o->host->remote_client(o->host->self, cluster);
 }
 
-/* Logs and replies an error. */
-void replica_reply_err(struct replica *r, struct rpc_request *req, int err);
 
 #define RLOG_ERROR(r, fmt, ...) \
     LOG_ERROR("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot, ##__VA_ARGS__)

@@ -2,7 +2,7 @@
  * sim.c: the simulated cluster (sim.h).
  *
  * One thread runs everything from a queue of events ordered by (virtual time, sequence). A
- * simulated server plays replica_stub.c's part for its replicas (it is their replica_host):
+ * simulated server plays stub.c's part for its replicas (it is their replica_host):
  * it routes requests to them, runs their timers, group-commits them after every event
  * (the loop's "before sleep"), beacons the meta and applies its answer. The meta is the real
  * meta_state, called as meta_service.c calls it. Every message between them goes through
@@ -29,6 +29,7 @@
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
 #include "replica/replica_int.h"
+#include "replica/stub.h"
 
 #define MAX_NODES 8
 #define MAX_PARTS 16
@@ -582,7 +583,7 @@ meta_handle(struct msg *m)
     buf_fini(&out);
 }
 
-/* A server's side of a request, as replica_stub.c routes it. */
+/* A server's side of a request, as stub.c routes it. */
 static void
 node_handle(struct node *n, struct msg *m)
 {
@@ -655,7 +656,17 @@ open_part(struct node *n, const struct replica_assign *a)
     replica_set_config(n->reps[pidx], a->role, &a->config);
 }
 
-/* replica_stub.c's beacon_apply: roles first, then the lease. */
+static void
+beacon_action(void *arg, enum part_action action, uint64_t gpid, const struct replica_assign *a)
+{
+    struct node *n = arg;
+    if (action == PART_ASSIGN)
+        open_part(n, a);
+    else
+        close_part(n, gpid_pidx(gpid));
+}
+
+/* As stub_beacon.c applies the answer: roles first, then the lease. */
 static void
 beacon_done(struct node *n, struct beacon_call *bc, const uint8_t *body, size_t len)
 {
@@ -664,21 +675,7 @@ beacon_done(struct node *n, struct beacon_call *bc, const uint8_t *body, size_t 
         fail("%s: undecodable beacon reply", n->addr);
         return;
     }
-    for (uint32_t i = 0; i < resp.nassign; i++) {
-        const struct replica_report *have = NULL;
-        for (uint32_t k = 0; k < bc->req.nreplicas; k++)
-            if (bc->req.replicas[k].gpid == resp.assign[i].gpid)
-                have = &bc->req.replicas[k];
-        if (have == NULL || have->ballot <= resp.assign[i].ballot)
-            open_part(n, &resp.assign[i]);
-    }
-    for (uint32_t k = 0; k < bc->req.nreplicas; k++) {
-        bool assigned = false;
-        for (uint32_t i = 0; i < resp.nassign; i++)
-            assigned |= resp.assign[i].gpid == bc->req.replicas[k].gpid;
-        if (!assigned)
-            close_part(n, gpid_pidx(bc->req.replicas[k].gpid));
-    }
+    stub_beacon_actions(&bc->req, &resp, beacon_action, n);
     if (bc->sent_ms + resp.lease_ms > n->lease_until_ms)
         n->lease_until_ms = bc->sent_ms + resp.lease_ms;
     msg_beacon_resp_fini(&resp);
@@ -691,7 +688,7 @@ beacon_free(struct beacon_call *bc)
     xfree(bc);
 }
 
-/* replica_stub.c's publish + beacon_collect, then the call to the meta. */
+/* As stub.c publishes and stub_beacon.c collects, then the call to the meta. */
 static void
 beacon_send(struct node *n)
 {
@@ -704,9 +701,7 @@ beacon_send(struct node *n)
     for (uint32_t p = 0; p < MAX_PARTS; p++) {
         struct replica *r = n->reps[p];
         if (r != NULL)
-            bc->req.replicas[bc->req.nreplicas++] = (struct replica_report){
-                r->gpid, r->ballot, r->last_committed, r->follow == NULL, r->last_prepared,
-                r->role};
+            bc->req.replicas[bc->req.nreplicas++] = replica_report(r);
     }
     c = call_new(CALL_BEACON, n->id, 0, BEACON_MS);
     c->beacon = bc;

@@ -1,19 +1,13 @@
 /*
- * replica_stub.c: the replica server process around its partitions.
- *
- * Threads: the RPC server thread decodes envelopes and posts each request to the loop that
- * owns its gpid (hash % nloops); only that loop touches the replica. Each loop, before it
- * sleeps, group-commits its dirty replicas and publishes a snapshot (gpid, ballot, decree)
- * that the beacon thread reads under the loop's snapshot mutex. The beacon thread sends the
- * snapshot to the meta leader every beacon_interval_ms and posts open/close/drop tasks to
- * the owning loops from the reply.
+ * stub.c: the replica server process around its partitions: settings, the worker loops and
+ * their timers, routing of every request to the loop that owns its partition, and the
+ * services the replicas ask of their host (replica_int.h). Beacons are in stub_beacon.c,
+ * duplication sync in stub_dup.c; stub_int.h says which thread does what.
  */
-#include "replica/stub.h"
+#include "replica/stub_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +15,9 @@
 #include <unistd.h>
 
 #include "common/clock.h"
-#include "common/failpoint.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/metrics.h"
-#include "common/runtime_config.h"
 #include "common/xmalloc.h"
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
@@ -33,66 +25,8 @@
 #include "client/geokv.h"
 #include "replica/dup_int.h"
 #include "replica/file_copy.h"
-#include "replica/replica_int.h"
 
-#define MAX_METAS 16
-
-struct stub_loop {
-    struct stub *stub;
-    struct loop *loop;
-    struct replica **reps; /* owned by the loop thread */
-    size_t nreps;
-    struct replica *dirty;
-    pthread_mutex_t snap_mu; /* leaf lock: guards snap and dup_snap only */
-    struct replica_report *snap;
-    size_t nsnap;
-    struct dup_confirm *dup_snap; /* confirmed decrees of the duplications it ships */
-    size_t ndup_snap;
-    int64_t lease_until_ms; /* its primaries serve only before this (monotonic); loop only */
-};
-
-/* A remote cluster from [pegasus.clusters], with its client created on first use. */
-struct remote_cluster {
-    char name[GEOKV_APP_NAME_MAX];
-    char metas[512];
-    struct geokv_client *client;
-};
-
-struct stub {
-    struct config *cfg;
-    char address[GEOKV_ADDR_MAX];
-    char data_dir[400];
-    char metas[MAX_METAS][GEOKV_ADDR_MAX];
-    int nmetas;
-    atomic_int meta_idx;          /* the meta believed to lead (set by the beacon thread) */
-    atomic_bool stopping;         /* no new outgoing calls or blocking jobs */
-    struct stub_loop *loops;
-    int nloops;
-    struct rpc_server *server;
-    struct rpc_client *client;
-    struct loop *beacon;
-    struct loop *blocking;    /* slow work (learner copies, remote opens), off the partition
-                               * loops */
-    struct loop *follow_copy; /* follower tables' copies from their master: hours long, so
-                               * they never hold up the work above */
-    struct loop *file_serve;  /* serves checkpoint files: never waits behind our own copies */
-    int64_t beacon_interval_ms, gc_interval_ms, gc_plog_bytes, group_check_ms;
-    struct plog_opts plog_opts;
-    struct storage_opts storage_opts;
-    struct replica_opts replica_opts;
-    struct replica_host host;
-    size_t max_value_bytes;
-    /* duplication */
-    bool dup_enabled;
-    int dup_skip_retries;
-    int64_t dup_sync_ms;
-    bool cluster_ids[128];         /* every id in [duplication-group] */
-    pthread_mutex_t remote_mu;     /* leaf lock: guards remotes[].client creation */
-    struct remote_cluster remotes[16];
-    int nremotes;
-};
-
-/* ---------------- the host of the replicas (replica_int.h) ---------------- */
+/* ---------------- the host of the replicas ---------------- */
 
 static bool
 stub_lease_valid(const struct replica *r)
@@ -130,14 +64,22 @@ stub_mark_dirty(struct replica *r)
     r->loop->dirty = r;
 }
 
-static struct stub_loop *
-loop_of(struct stub *s, uint64_t gpid)
+static void
+stub_close_replica(struct replica *r)
+{
+    struct stub_loop *sl = r->loop;
+    stub_part_close(sl, r->gpid, false);
+    stub_publish(sl);
+}
+
+struct stub_loop *
+stub_loop_of(struct stub *s, uint64_t gpid)
 {
     return &s->loops[(gpid_app(gpid) * 31u + gpid_pidx(gpid)) % (unsigned)s->nloops];
 }
 
-static struct replica *
-find_replica(struct stub_loop *sl, uint64_t gpid, size_t *idx)
+struct replica *
+stub_find_replica(struct stub_loop *sl, uint64_t gpid, size_t *idx)
 {
     for (size_t i = 0; i < sl->nreps; i++)
         if (sl->reps[i]->gpid == gpid) {
@@ -149,16 +91,13 @@ find_replica(struct stub_loop *sl, uint64_t gpid, size_t *idx)
 }
 
 /* Copies the state the beacon reports. Runs on: replica loop. */
-static void
-publish(struct stub_loop *sl)
+void
+stub_publish(struct stub_loop *sl)
 {
     pthread_mutex_lock(&sl->snap_mu);
     sl->snap = xrealloc(sl->snap, (sl->nreps + 1) * sizeof(*sl->snap));
     for (size_t i = 0; i < sl->nreps; i++)
-        sl->snap[i] = (struct replica_report){sl->reps[i]->gpid, sl->reps[i]->ballot,
-                                              sl->reps[i]->last_committed,
-                                              sl->reps[i]->follow == NULL,
-                                              sl->reps[i]->last_prepared, sl->reps[i]->role};
+        sl->snap[i] = replica_report(sl->reps[i]);
     sl->nsnap = sl->nreps;
     sl->ndup_snap = 0;
     for (size_t i = 0; i < sl->nreps; i++) {
@@ -205,7 +144,7 @@ loop_before_sleep(void *arg)
         stop_if_log_broken(r);
     }
     if (any)
-        publish(sl);
+        stub_publish(sl);
 }
 
 /* ---------------- request routing ---------------- */
@@ -258,36 +197,50 @@ timed_read(struct replica *r, struct rpc_request *req,
     metric_observe(r->read_latency, clock_mono_us() - t0);
 }
 
+enum route_kind { ROUTE_NONE, ROUTE_PARTITION, ROUTE_READ, ROUTE_FILES, ROUTE_RECEIVE };
+
+struct route {
+    enum route_kind kind;
+    void (*on_partition)(struct replica *r, struct rpc_request *req); /* PARTITION, READ */
+    void (*on_files)(const char *data_dir, struct rpc_request *req);  /* FILES */
+    void (*on_receive)(struct rpc_request *req);                      /* RECEIVE */
+};
+
+/* Indexed by code (stub_routes.def). */
+static const struct route routes[] = {
+#define PARTITION(code, fn) [code] = {ROUTE_PARTITION, fn, NULL, NULL},
+#define READ(code, fn) [code] = {ROUTE_READ, fn, NULL, NULL},
+#define FILES(code, fn) [code] = {ROUTE_FILES, NULL, fn, NULL},
+#define RECEIVE(code, fn) [code] = {ROUTE_RECEIVE, NULL, NULL, fn},
+#include "replica/stub_routes.def"
+#undef PARTITION
+#undef READ
+#undef FILES
+#undef RECEIVE
+};
+
+static const struct route *
+route_of(uint32_t code)
+{
+    static const struct route none = {ROUTE_NONE, NULL, NULL, NULL};
+    return code < sizeof(routes) / sizeof(routes[0]) ? &routes[code] : &none;
+}
+
 /* Runs on: replica loop. */
 static void
 run_request(void *arg)
 {
     struct req_task *t = arg;
     struct rpc_request *req = t->req;
-    struct replica *r = find_replica(t->sl, req->env.gpid, NULL);
+    const struct route *rt = route_of(req->env.code);
+    struct replica *r = stub_find_replica(t->sl, req->env.gpid, NULL);
     xfree(t);
-    if (r == NULL) {
+    if (r == NULL)
         rpc_reply(req, ERR_PARTITION_NOT_HERE, NULL, 0);
-        return;
-    }
-    switch (req->env.code) {
-    case RPC_WRITE: replica_on_write(r, req); break;
-    case RPC_GET: timed_read(r, req, replica_on_get); break;
-    case RPC_MULTI_GET: timed_read(r, req, replica_on_multi_get); break;
-    case RPC_SCAN: timed_read(r, req, replica_on_scan); break;
-    case RPC_INCR: replica_on_incr(r, req); break;
-    case RPC_CHECK_AND_SET: replica_on_cas(r, req); break;
-    case RPC_CHECKPOINT: on_checkpoint(r, req); break;
-    case RPC_PARTITION_INFO: on_partition_info(r, req); break;
-    case RPC_DIGEST: replica_on_digest(r, req); break;
-    case RPC_PREPARE: replica_on_prepare(r, req); break;
-    case RPC_GROUP_CHECK: replica_on_group_check(r, req); break;
-    case RPC_LEARN: replica_on_learn(r, req); break;
-    case RPC_DUP_APPLY: replica_on_dup_apply(r, req); break;
-    case RPC_DUP_CHECKPOINT: dup_full_on_checkpoint(r, req); break;
-    case RPC_COMPACT: replica_on_compact(r, req); break;
-    default: rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0); break;
-    }
+    else if (rt->kind == ROUTE_READ)
+        timed_read(r, req, rt->on_partition);
+    else
+        rt->on_partition(r, req);
 }
 
 struct file_task {
@@ -295,15 +248,12 @@ struct file_task {
     struct rpc_request *req;
 };
 
-/* Runs on: blocking loop. */
+/* Runs on: file-serve loop. */
 static void
 run_file_request(void *arg)
 {
     struct file_task *t = arg;
-    if (t->req->env.code == RPC_FILE_LIST)
-        file_copy_serve_list(t->stub->data_dir, t->req);
-    else
-        file_copy_serve_read(t->stub->data_dir, t->req);
+    route_of(t->req->env.code)->on_files(t->stub->data_dir, t->req);
     xfree(t);
 }
 
@@ -312,27 +262,25 @@ static void
 on_request(void *arg, struct rpc_request *req)
 {
     struct stub *s = arg;
+    const struct route *rt = route_of(req->env.code);
     struct req_task *t;
     struct file_task *ft;
-    switch (req->env.code) {
-    case RPC_FILE_LIST: case RPC_FILE_READ:
+    switch (rt->kind) {
+    case ROUTE_FILES:
         ft = xmalloc(sizeof(*ft));
         *ft = (struct file_task){s, req};
         loop_post(s->file_serve, run_file_request, ft);
         return;
-    case RPC_SERVER_CONFIG: /* touches only atomics: answered on this thread */
-        server_config_serve(req);
+    case ROUTE_RECEIVE:
+        rt->on_receive(req);
         return;
-    case RPC_WRITE: case RPC_GET: case RPC_MULTI_GET: case RPC_SCAN: case RPC_INCR:
-    case RPC_CHECK_AND_SET: case RPC_CHECKPOINT: case RPC_PARTITION_INFO: case RPC_DIGEST:
-    case RPC_PREPARE: case RPC_GROUP_CHECK: case RPC_LEARN: case RPC_DUP_APPLY:
-    case RPC_DUP_CHECKPOINT: case RPC_COMPACT:
+    case ROUTE_PARTITION: case ROUTE_READ:
         t = xmalloc(sizeof(*t));
-        t->sl = loop_of(s, req->env.gpid);
+        t->sl = stub_loop_of(s, req->env.gpid);
         t->req = req;
         loop_post(t->sl->loop, run_request, t);
         return;
-    default:
+    case ROUTE_NONE:
         LOG_WARN("replica: unknown rpc code %u", req->env.code);
         rpc_reply(req, ERR_UNKNOWN_RPC, NULL, 0);
     }
@@ -354,7 +302,7 @@ static void
 run_call_done(void *arg)
 {
     struct call_ctx *c = arg;
-    c->fn(find_replica(c->sl, c->gpid, NULL), c->ctx, c->err, c->body.data, c->body.len);
+    c->fn(stub_find_replica(c->sl, c->gpid, NULL), c->ctx, c->err, c->body.data, c->body.len);
     buf_fini(&c->body);
     xfree(c);
 }
@@ -410,7 +358,7 @@ static void
 run_blocking_done(void *arg)
 {
     struct blocking_job *job = arg;
-    job->done(find_replica(job->sl, job->gpid, NULL), job->ctx);
+    job->done(stub_find_replica(job->sl, job->gpid, NULL), job->ctx);
     xfree(job);
 }
 
@@ -427,7 +375,7 @@ static void
 stub_post(void *self, uint64_t gpid, replica_done_fn *fn, void *ctx)
 {
     struct blocking_job *job = xmalloc(sizeof(*job));
-    *job = (struct blocking_job){loop_of(self, gpid), gpid, NULL, fn, ctx};
+    *job = (struct blocking_job){stub_loop_of(self, gpid), gpid, NULL, fn, ctx};
     loop_post(job->sl->loop, run_blocking_done, job);
 }
 
@@ -442,100 +390,6 @@ stub_run_blocking(struct replica *r, enum replica_worker w, replica_work_fn *fn,
         loop_post(job->sl->loop, run_blocking_done, job);
     else
         loop_post(w == WORKER_FOLLOW_COPY ? s->follow_copy : s->blocking, run_blocking, job);
-}
-
-/* ---------------- partition assignment ---------------- */
-
-enum part_action { PART_ASSIGN, PART_CLOSE, PART_DROP };
-
-struct part_task {
-    struct stub_loop *sl;
-    enum part_action action;
-    struct replica_assign assign; /* PART_ASSIGN: role and configuration; else only gpid */
-};
-
-static void
-partition_dir(const struct stub *s, uint64_t gpid, char *out, size_t len)
-{
-    snprintf(out, len, "%s/%u.%u", s->data_dir, gpid_app(gpid), gpid_pidx(gpid));
-}
-
-/* Opens the partition if needed and adopts the assigned role and configuration. */
-static void
-part_assign(struct stub_loop *sl, const struct replica_assign *a)
-{
-    struct replica *r = find_replica(sl, a->gpid, NULL);
-    char dir[512];
-    if (r == NULL) {
-        partition_dir(sl->stub, a->gpid, dir, sizeof(dir));
-        if (replica_open(a->gpid, dir, &sl->stub->replica_opts, &r) != 0)
-            return; /* logged; the next beacon retries */
-        r->loop = sl;
-        sl->reps = xrealloc(sl->reps, (sl->nreps + 1) * sizeof(*sl->reps));
-        sl->reps[sl->nreps++] = r;
-    }
-    replica_set_config(r, a->role, &a->config);
-    dup_full_follow(r, &a->master);
-}
-
-static void
-part_close(struct stub_loop *sl, uint64_t gpid, bool drop)
-{
-    size_t idx;
-    struct replica *r = find_replica(sl, gpid, &idx);
-    char dir[512], gar[600];
-    if (r != NULL) {
-        RLOG_INFO(r, "%s", drop ? "table dropped: closing" : "no longer assigned here: closing");
-        if (r->dirty) { /* unlink from the dirty list; close commits it anyway */
-            struct replica **pp = &sl->dirty;
-            while (*pp != r)
-                pp = &(*pp)->next_dirty;
-            *pp = r->next_dirty;
-        }
-        replica_close(r);
-        sl->reps[idx] = sl->reps[--sl->nreps];
-    }
-    if (!drop)
-        return;
-    /* keep the files of a dropped table aside for the operator rather than deleting them */
-    partition_dir(sl->stub, gpid, dir, sizeof(dir));
-    snprintf(gar, sizeof(gar), "%s.dropped.%" PRId64, dir, clock_wall_s());
-    if (rename(dir, gar) != 0 && errno != ENOENT)
-        LOG_WARN("rename %s -> %s: %s", dir, gar, strerror(errno));
-}
-
-static void
-stub_close_replica(struct replica *r)
-{
-    struct stub_loop *sl = r->loop;
-    part_close(sl, r->gpid, false);
-    publish(sl);
-}
-
-/* Runs on: replica loop. */
-static void
-run_part_task(void *arg)
-{
-    struct part_task *t = arg;
-    if (t->action == PART_ASSIGN)
-        part_assign(t->sl, &t->assign);
-    else
-        part_close(t->sl, t->assign.gpid, t->action == PART_DROP);
-    publish(t->sl);
-    xfree(t);
-}
-
-static void
-post_part_task(struct stub *s, enum part_action action, uint64_t gpid,
-               const struct replica_assign *a)
-{
-    struct part_task *t = xcalloc(1, sizeof(*t));
-    t->sl = loop_of(s, gpid);
-    t->action = action;
-    if (a)
-        t->assign = *a;
-    t->assign.gpid = gpid;
-    loop_post(t->sl->loop, run_part_task, t);
 }
 
 /* ---------------- loop timers ---------------- */
@@ -564,7 +418,7 @@ loop_dup_cron(void *arg)
     struct stub_loop *sl = arg;
     for (size_t i = 0; i < sl->nreps; i++)
         dup_tick(sl->reps[i]);
-    publish(sl);
+    stub_publish(sl);
 }
 
 /* Group checks (primaries) and learn rounds (learners). */
@@ -578,7 +432,7 @@ loop_group_cron(void *arg)
         replica_learn_cron(sl->reps[i]);
         dup_full_tick(sl->reps[i]);
     }
-    publish(sl);
+    stub_publish(sl);
 }
 
 static void
@@ -588,211 +442,6 @@ loop_sync_cron(void *arg)
     for (size_t i = 0; i < sl->nreps; i++)
         if (plog_sync_if_due(sl->reps[i]->plog) != 0)
             stop_if_log_broken(sl->reps[i]);
-}
-
-/* ---------------- beacon ---------------- */
-
-static bool
-assigned(const struct msg_beacon_resp *resp, uint64_t gpid)
-{
-    for (uint32_t i = 0; i < resp->nassign; i++)
-        if (resp->assign[i].gpid == gpid)
-            return true;
-    return false;
-}
-
-struct lease_task {
-    struct stub_loop *sl;
-    int64_t until_ms;
-};
-
-/* Runs on: replica loop. */
-static void
-run_lease_task(void *arg)
-{
-    struct lease_task *t = arg;
-    if (t->until_ms > t->sl->lease_until_ms)
-        t->sl->lease_until_ms = t->until_ms;
-    xfree(t);
-}
-
-/* Applies the meta's answer: open what is assigned, close what is not, drop what was dropped;
- * then renews the lease. Each loop runs its tasks in order, so a primary the meta deposed has
- * left the role before the lease it came with is renewed, and never serves on it. */
-static void
-beacon_apply(struct stub *s, const struct msg_beacon_req *req, const struct msg_beacon_resp *resp,
-             int64_t lease_until_ms)
-{
-    if (FAIL_POINT("beacon_apply_delay"))
-        usleep(1000 * 1000); /* a slow beacon thread: the lease must not outrun the roles */
-    for (uint32_t i = 0; i < resp->nassign; i++) {
-        const struct replica_report *have = NULL;
-        for (uint32_t k = 0; k < req->nreplicas; k++)
-            if (req->replicas[k].gpid == resp->assign[i].gpid)
-                have = &req->replicas[k];
-        if (have == NULL || have->ballot <= resp->assign[i].ballot)
-            post_part_task(s, PART_ASSIGN, resp->assign[i].gpid, &resp->assign[i]);
-    }
-    for (uint32_t i = 0; i < resp->ndrop; i++)
-        post_part_task(s, PART_DROP, resp->drop[i], NULL);
-    for (uint32_t k = 0; k < req->nreplicas; k++)
-        if (!assigned(resp, req->replicas[k].gpid))
-            post_part_task(s, PART_CLOSE, req->replicas[k].gpid, NULL);
-    for (int i = 0; i < s->nloops; i++) {
-        struct lease_task *t = xmalloc(sizeof(*t));
-        *t = (struct lease_task){&s->loops[i], lease_until_ms};
-        loop_post(s->loops[i].loop, run_lease_task, t);
-    }
-}
-
-static void
-beacon_collect(struct stub *s, struct msg_beacon_req *req)
-{
-    memset(req, 0, sizeof(*req));
-    snprintf(req->address, sizeof(req->address), "%s", s->address);
-    for (int i = 0; i < s->nloops; i++) {
-        struct stub_loop *sl = &s->loops[i];
-        pthread_mutex_lock(&sl->snap_mu);
-        req->replicas = xrealloc(req->replicas, (req->nreplicas + sl->nsnap + 1) *
-                                                    sizeof(*req->replicas));
-        memcpy(req->replicas + req->nreplicas, sl->snap, sl->nsnap * sizeof(*sl->snap));
-        req->nreplicas += (uint32_t)sl->nsnap;
-        pthread_mutex_unlock(&sl->snap_mu);
-    }
-}
-
-/* A call to the meta leader: follows a redirect once, moves to the next meta on failure.
- * Runs on: beacon loop. */
-static int
-meta_call(struct stub *s, uint32_t code, const struct buf *body, struct buf *reply)
-{
-    int rc = ERR_NO_LEADER;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        const char *meta = s->metas[atomic_load(&s->meta_idx)];
-        struct msg_redirect redir;
-        buf_reset(reply);
-        rc = rpc_call(s->client, meta, code, 0, 0, body->data, body->len,
-                      (int)s->beacon_interval_ms, reply);
-        if (rc == ERR_FORWARD_TO_LEADER &&
-            msg_redirect_decode(reply->data, reply->len, &redir) == 0 && redir.leader[0]) {
-            for (int i = 0; i < s->nmetas; i++)
-                if (strcmp(s->metas[i], redir.leader) == 0)
-                    atomic_store(&s->meta_idx, i);
-            continue;
-        }
-        if (rc != 0)
-            atomic_store(&s->meta_idx, (atomic_load(&s->meta_idx) + 1) % s->nmetas);
-        break;
-    }
-    return rc;
-}
-
-/* Sends one beacon and applies the answer. Runs on: beacon loop. */
-static void
-beacon_cron(void *arg)
-{
-    struct stub *s = arg;
-    struct msg_beacon_req req;
-    struct buf body = BUF_INIT, reply = BUF_INIT;
-    int rc;
-    int64_t sent_ms = clock_mono_ms();
-    beacon_collect(s, &req);
-    msg_beacon_req_encode(&body, &req);
-    rc = meta_call(s, RPC_BEACON, &body, &reply);
-    if (rc == 0) {
-        struct msg_beacon_resp resp;
-        if (msg_beacon_resp_decode(reply.data, reply.len, &resp) == 0) {
-            /* measured from the send: the meta's grace period starts later than this */
-            beacon_apply(s, &req, &resp, sent_ms + resp.lease_ms);
-            msg_beacon_resp_fini(&resp);
-        } else {
-            LOG_WARN("beacon: undecodable reply from %s", s->metas[atomic_load(&s->meta_idx)]);
-        }
-    } else {
-        LOG_DEBUG("beacon: %s", err_name(rc));
-    }
-    msg_beacon_req_fini(&req);
-    buf_fini(&body);
-    buf_fini(&reply);
-}
-
-/* ---------------- duplication sync ---------------- */
-
-struct dup_task {
-    struct stub_loop *sl;
-    uint64_t gpid;
-    uint32_t n;
-    struct dup_assign *a;
-};
-
-/* Runs on: replica loop. */
-static void
-run_dup_assign(void *arg)
-{
-    struct dup_task *t = arg;
-    struct replica *r = find_replica(t->sl, t->gpid, NULL);
-    if (r != NULL && r->role == ROLE_PRIMARY) {
-        dup_assign(r, t->a, t->n);
-        dup_tick(r);
-    }
-    xfree(t->a);
-    xfree(t);
-}
-
-/* Whether the meta answered for gpid as led by this server (a meta that does not say
- * answers for every partition asked about). */
-static bool
-dup_sync_led(const struct msg_dup_sync_resp *resp, uint64_t gpid)
-{
-    for (uint32_t i = 0; i < resp->nled; i++)
-        if (resp->led[i] == gpid)
-            return true;
-    return !resp->has_led;
-}
-
-/* Reports confirmed decrees and hands each primary its duplications. Runs on: beacon loop. */
-static void
-dup_sync_cron(void *arg)
-{
-    struct stub *s = arg;
-    struct msg_dup_sync_req req = {0};
-    struct msg_dup_sync_resp resp;
-    struct buf body = BUF_INIT, reply = BUF_INIT;
-    snprintf(req.node, sizeof(req.node), "%s", s->address);
-    for (int i = 0; i < s->nloops; i++) {
-        struct stub_loop *sl = &s->loops[i];
-        pthread_mutex_lock(&sl->snap_mu);
-        req.primaries = xrealloc(req.primaries, (req.nprimaries + sl->nsnap + 1) * sizeof(uint64_t));
-        for (size_t k = 0; k < sl->nsnap; k++)
-            if (sl->snap[k].role == ROLE_PRIMARY)
-                req.primaries[req.nprimaries++] = sl->snap[k].gpid;
-        req.confirms = xrealloc(req.confirms, (req.nconfirms + sl->ndup_snap + 1) *
-                                                  sizeof(*req.confirms));
-        memcpy(req.confirms + req.nconfirms, sl->dup_snap, sl->ndup_snap * sizeof(*sl->dup_snap));
-        req.nconfirms += (uint32_t)sl->ndup_snap;
-        pthread_mutex_unlock(&sl->snap_mu);
-    }
-    msg_dup_sync_req_encode(&body, &req);
-    if (req.nprimaries > 0 && meta_call(s, RPC_DUP_SYNC, &body, &reply) == 0 &&
-        msg_dup_sync_resp_decode(reply.data, reply.len, &resp) == 0) {
-        for (uint32_t i = 0; i < req.nprimaries; i++) {
-            struct dup_task *t;
-            if (!dup_sync_led(&resp, req.primaries[i]))
-                continue; /* moved: the meta's list for it is not ours to adopt */
-            t = xcalloc(1, sizeof(*t));
-            t->sl = loop_of(s, req.primaries[i]);
-            t->gpid = req.primaries[i];
-            t->a = xcalloc(resp.n + 1, sizeof(*t->a));
-            for (uint32_t k = 0; k < resp.n; k++)
-                if (resp.dups[k].gpid == t->gpid)
-                    t->a[t->n++] = resp.dups[k];
-            loop_post(t->sl->loop, run_dup_assign, t);
-        }
-        msg_dup_sync_resp_fini(&resp);
-    }
-    msg_dup_sync_req_fini(&req);
-    buf_fini(&body);
-    buf_fini(&reply);
 }
 
 /* ---------------- life cycle ---------------- */
@@ -840,7 +489,7 @@ add_cluster_id(void *arg, const char *key, const char *value)
     struct stub *s = arg;
     long id = strtol(value, NULL, 10);
     if (id > 0 && id < 128)
-        s->cluster_ids[id] = true;
+        s->replica_opts.cluster_ids[id] = true;
 }
 
 static void
@@ -864,7 +513,7 @@ read_dup_config(struct stub *s)
     if (rc != 0)
         LOG_ERROR("config: [replication] duplication_enabled is not a boolean");
     rc = rc ? rc : read_int(s, "replication", "dup_fail_skip_retries", 3, 1, &v);
-    s->dup_skip_retries = (int)v;
+    s->replica_opts.dup_skip_retries = (int)v;
     rc = rc ? rc : read_int(s, "replication", "dup_sync_interval_ms", 1000, 10, &s->dup_sync_ms);
     config_each(s->cfg, "duplication-group", add_cluster_id, s);
     config_each(s->cfg, "pegasus.clusters", add_remote, s);
@@ -884,7 +533,7 @@ stub_read_config(struct stub *s)
     }
     rc = rc ? rc : read_int(s, "replica_server", "worker_threads", 2, 1, &threads);
     rc = rc ? rc : read_int(s, "replica_server", "beacon_interval_ms", 1000, 10, &s->beacon_interval_ms);
-    rc = rc ? rc : read_int(s, "replication", "group_check_interval_ms", 500, 10, &s->group_check_ms);
+    rc = rc ? rc : read_int(s, "replication", "group_check_interval_ms", 500, 10, &s->replica_opts.group_check_ms);
     rc = rc ? rc : read_int(s, "replication", "secondary_ack_timeout_ms", 10000, 100, &ack_timeout);
     rc = rc ? rc : read_int(s, "replication", "plog_segment_bytes", 64 << 20, 4096, &v);
     s->plog_opts.segment_bytes = (size_t)v;
@@ -892,7 +541,7 @@ stub_read_config(struct stub *s)
     rc = rc ? rc : read_int(s, "replication", "plog_gc_bytes", 64 << 20, 0, &s->gc_plog_bytes);
     rc = rc ? rc : read_int(s, "replication", "plog_gc_interval_ms", 10000, 10, &s->gc_interval_ms);
     rc = rc ? rc : read_int(s, "replication", "max_value_bytes", 1 << 20, 1, &v);
-    s->max_value_bytes = (size_t)v;
+    s->replica_opts.max_value_bytes = (size_t)v;
     rc = rc ? rc : read_int(s, "replication", "tombstone_ttl_seconds", 86400, 1, &v);
     s->storage_opts.tombstone_ttl_s = (uint32_t)v;
     /* 8 MiB memtables keep a server with 8+ partitions well under 300 MiB resident */
@@ -907,13 +556,13 @@ stub_read_config(struct stub *s)
     }
     rc = rc ? rc : read_plog_fsync(s);
     rc = rc ? rc : read_dup_config(s);
-    s->replica_opts = (struct replica_opts){
-        .plog = &s->plog_opts, .storage = &s->storage_opts, .host = &s->host,
-        .cluster_id = (unsigned)v, .ack_timeout_ms = ack_timeout,
-        .group_check_ms = s->group_check_ms, .max_value_bytes = s->max_value_bytes,
-        .stopping = &s->stopping, .dup_skip_retries = s->dup_skip_retries};
+    s->replica_opts.plog = &s->plog_opts;
+    s->replica_opts.storage = &s->storage_opts;
+    s->replica_opts.host = &s->host;
+    s->replica_opts.cluster_id = (unsigned)v;
+    s->replica_opts.ack_timeout_ms = ack_timeout;
+    s->replica_opts.stopping = &s->stopping;
     snprintf(s->replica_opts.address, sizeof(s->replica_opts.address), "%s", s->address);
-    memcpy(s->replica_opts.cluster_ids, s->cluster_ids, sizeof(s->cluster_ids));
     s->nloops = (int)threads;
     return rc;
 }
@@ -966,7 +615,7 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
         pthread_mutex_init(&sl->snap_mu, NULL);
         loop_set_before_sleep(sl->loop, loop_before_sleep, sl);
         loop_add_timer(sl->loop, s->gc_interval_ms, loop_gc_cron, sl);
-        loop_add_timer(sl->loop, s->group_check_ms, loop_group_cron, sl);
+        loop_add_timer(sl->loop, s->replica_opts.group_check_ms, loop_group_cron, sl);
         loop_add_timer(sl->loop, 50, loop_dup_cron, sl);
         if (s->plog_opts.fsync_mode == PLOG_FSYNC_INTERVAL)
             loop_add_timer(sl->loop, s->plog_opts.fsync_interval_ms, loop_sync_cron, sl);
@@ -986,10 +635,10 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
     }
     rpc_server_start(s->server);
     s->beacon = loop_create("beacon");
-    loop_add_timer(s->beacon, s->beacon_interval_ms, beacon_cron, s);
+    loop_add_timer(s->beacon, s->beacon_interval_ms, stub_beacon_cron, s);
     if (s->dup_enabled)
-        loop_add_timer(s->beacon, s->dup_sync_ms, dup_sync_cron, s);
-    loop_post(s->beacon, beacon_cron, s); /* first beacon at once */
+        loop_add_timer(s->beacon, s->dup_sync_ms, stub_dup_sync_cron, s);
+    loop_post(s->beacon, stub_beacon_cron, s); /* first beacon at once */
     loop_start(s->beacon);
     LOG_INFO("replica server %s serving, data in %s, %d worker loops, metas %s", address,
              data_dir, s->nloops, config_get_str(cfg, "cluster", "meta_servers", ""));
@@ -1002,7 +651,7 @@ close_all(void *arg)
 {
     struct stub_loop *sl = arg;
     while (sl->nreps > 0)
-        part_close(sl, sl->reps[0]->gpid, false);
+        stub_part_close(sl, sl->reps[0]->gpid, false);
     sl->dirty = NULL;
 }
 
