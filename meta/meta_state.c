@@ -137,6 +137,24 @@ meta_state_app_at(const struct meta_state *st, size_t i)
     return i < st->napps ? st->apps[i] : NULL;
 }
 
+struct meta_app *
+meta_state_app_edit(const struct meta_state *st, size_t i)
+{
+    return i < st->napps ? st->apps[i] : NULL;
+}
+
+struct meta_store *
+meta_state_store(const struct meta_state *st)
+{
+    return st->store;
+}
+
+const char *
+meta_state_apps_path(const struct meta_state *st)
+{
+    return st->apps_path;
+}
+
 uint32_t
 meta_state_next_app_id(const struct meta_state *st)
 {

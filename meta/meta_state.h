@@ -115,6 +115,11 @@ const struct meta_app *meta_state_get_app(const struct meta_state *st, uint32_t 
 /* Every app ever created (dropped ones too), in id order. */
 size_t meta_state_app_count(const struct meta_state *st);
 const struct meta_app *meta_state_app_at(const struct meta_state *st, size_t i);
+/* For the duplication module (meta_dup*.c), which keeps its state in the apps and under the
+ * apps' nodes: the app at i to change (its duplications), the store, and the apps' path. */
+struct meta_app *meta_state_app_edit(const struct meta_state *st, size_t i);
+struct meta_store *meta_state_store(const struct meta_state *st);
+const char *meta_state_apps_path(const struct meta_state *st);
 /* The id the next create will use (max existing + 1; ids are never reused). */
 uint32_t meta_state_next_app_id(const struct meta_state *st);
 /* True once every member (primary and secondaries) of every partition reported it ready at
