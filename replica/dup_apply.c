@@ -90,7 +90,7 @@ observe_lag(struct replica *r, const struct mutation_op *op)
                               "clusters may no longer converge on their keys");
     }
     metric_observe(lag, ms < 0 ? 0 : ms);
-    if (ms > runtime_config_get(RC_DUP_LAGGING_WRITE_THRESHOLD_MS))
+    if (ms > runtime_setting_get(r->opts->dup_lagging_ms))
         metric_add(lagging, 1);
     if (ms / 1000 > (int64_t)storage_tombstone_ttl_s(r->storage_opts)) {
         if (metric_value(too_late) == 0)

@@ -167,7 +167,7 @@ static void
 follow_copy(void *arg)
 {
     struct follow_job *j = arg;
-    int64_t rate_mb = runtime_config_get(RC_NFS_COPY_RATE_MB);
+    int64_t rate_mb = runtime_setting_get(j->opts->copy_rate_mb);
     struct file_copy_opts opts = {.cancel = j->opts->stopping, .prune = true, .lanes = COPY_LANES,
                                   .rate_bytes_per_s = rate_mb * 1000000};
     int64_t t0 = clock_mono_ms();

@@ -609,7 +609,7 @@ build_resync_shipment(struct replica *r, struct shipper *sh)
     struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
     struct resync *rs = sh->rs;
     struct builder b = {r, sh, s, geokv_table_partition_count(sh->table), NULL, 0,
-                        (size_t)runtime_config_get(RC_DUPLICATE_LOG_BATCH_BYTES), sh->loaded, 0};
+                        (size_t)runtime_setting_get(r->opts->dup_batch_bytes), sh->loaded, 0};
     struct storage_iter *it = NULL;
     struct buf from = BUF_INIT; /* where this shipment starts: read again after an error */
     const uint8_t *key;
@@ -671,7 +671,7 @@ build_shipment(struct replica *r, struct shipper *sh)
 {
     struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
     struct builder b = {r, sh, s, geokv_table_partition_count(sh->table), NULL, 0,
-                        (size_t)runtime_config_get(RC_DUPLICATE_LOG_BATCH_BYTES), sh->loaded, 0};
+                        (size_t)runtime_setting_get(r->opts->dup_batch_bytes), sh->loaded, 0};
     if (b.partitions == 0 || sh->loaded >= r->last_committed)
         return false;
     memset(s, 0, sizeof(*s));

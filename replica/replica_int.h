@@ -37,6 +37,7 @@ struct dup_state;
 struct geokv_client;
 struct metric;
 struct replica_host;
+struct runtime_setting;
 struct stub_loop;
 
 /* A logged mutation that is not committed yet. */
@@ -132,7 +133,11 @@ struct replica_opts {
     int64_t group_check_ms; /* a primary's group check interval */
     size_t max_value_bytes;
     const atomic_bool *stopping; /* set when the server shuts down (long jobs poll it) */
-    /* duplication (its batch size and lagging threshold are run-time settings) */
+    /* run-time settings (server-config changes them): read with runtime_setting_get */
+    const struct runtime_setting *copy_rate_mb;    /* nfs_copy_rate_mb */
+    const struct runtime_setting *dup_batch_bytes; /* duplicate_log_batch_bytes */
+    const struct runtime_setting *dup_lagging_ms;  /* dup_lagging_write_threshold_ms */
+    /* duplication */
     int dup_skip_retries;
     bool cluster_ids[128]; /* every cluster id in [duplication-group] */
 };

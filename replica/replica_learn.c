@@ -191,7 +191,7 @@ copy_checkpoint(void *arg)
 {
     struct copy_job *job = arg;
     struct file_copy_opts opts = {.cancel = job->opts->stopping, .rate_bytes_per_s =
-                                  runtime_config_get(RC_NFS_COPY_RATE_MB) * 1000000};
+                                  runtime_setting_get(job->opts->copy_rate_mb) * 1000000};
     struct rpc_client *c = rpc_client_create(); /* its own connection: see file_copy.h */
     job->rc = file_copy_dir(c, job->primary, job->remote, job->local, &opts, NULL);
     rpc_client_destroy(c);

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/metrics.h"
+#include "common/runtime_config.h"
 #include "common/xmalloc.h"
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
@@ -562,6 +563,11 @@ stub_read_config(struct stub *s)
     s->replica_opts.cluster_id = (unsigned)v;
     s->replica_opts.ack_timeout_ms = ack_timeout;
     s->replica_opts.stopping = &s->stopping;
+    s->replica_opts.copy_rate_mb = runtime_config_find(RC_NFS_COPY_RATE_MB);
+    s->replica_opts.dup_batch_bytes = runtime_config_find(RC_DUPLICATE_LOG_BATCH_BYTES);
+    s->replica_opts.dup_lagging_ms = runtime_config_find(RC_DUP_LAGGING_WRITE_THRESHOLD_MS);
+    ASSERT(s->replica_opts.copy_rate_mb && s->replica_opts.dup_batch_bytes &&
+           s->replica_opts.dup_lagging_ms); /* main registers them first */
     snprintf(s->replica_opts.address, sizeof(s->replica_opts.address), "%s", s->address);
     s->nloops = (int)threads;
     return rc;

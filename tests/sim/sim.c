@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/runtime_config.h"
 #include "common/xmalloc.h"
 #include "meta/meta_state.h"
 #include "meta/meta_store.h"
@@ -1075,6 +1076,8 @@ world_init(struct world *w, const struct sim_opts *o, struct sim_result *res)
     w->faults = true;
     snprintf(w->dir, sizeof(w->dir), "%s/geokv-sim-XXXXXX", base);
     ASSERT(mkdtemp(w->dir) != NULL);
+    ASSERT(runtime_config_register_std(NULL, NULL, 0) == 0); /* their defaults */
+    log_set_level(o->verbose ? LOG_LVL_INFO : -1); /* after log_level's registration */
     w->tree = meta_mem_tree_create();
     w->store = meta_store_mem_open(w->tree, NULL, NULL);
     w->meta = meta_state_create(w->store, "/geokv/sim", &mo);
@@ -1101,7 +1104,12 @@ world_init(struct world *w, const struct sim_opts *o, struct sim_result *res)
                                         .host = &n->host, .cluster_id = 1,
                                         .ack_timeout_ms = 10000, .group_check_ms = 500,
                                         .max_value_bytes = 1 << 20, .stopping = &n->stopping,
-                                        .dup_skip_retries = 3};
+                                        .dup_skip_retries = 3,
+                                        .copy_rate_mb = runtime_config_find(RC_NFS_COPY_RATE_MB),
+                                        .dup_batch_bytes =
+                                            runtime_config_find(RC_DUPLICATE_LOG_BATCH_BYTES),
+                                        .dup_lagging_ms =
+                                            runtime_config_find(RC_DUP_LAGGING_WRITE_THRESHOLD_MS)};
         snprintf(n->opts.address, sizeof(n->opts.address), "%s", n->addr);
     }
 }
@@ -1145,7 +1153,6 @@ sim_run(const struct sim_opts *o, struct sim_result *res)
     ASSERT(o->nodes <= MAX_NODES && o->partitions <= MAX_PARTS && o->clients <= 16);
     W = w;
     clock_set_source(virt_mono_us, virt_wall_us);
-    log_set_level(o->verbose ? LOG_LVL_INFO : -1);
     world_init(w, o, res);
     for (int i = 0; i < o->nodes; i++)
         node_start(&w->nodes[i]);
