@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run_dup_bench.sh — the duplication benchmark (issue 4, "Speed").
+# bench/run_dup_bench.sh — the duplication benchmark.
 #
 #   bash bench/run_dup_bench.sh                          # full run: 5 trials, 60 s lag runs
 #   TRIALS=1 SECONDS=20 TP_SECONDS=3 bash bench/run_dup_bench.sh   # quick check (~3 min)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run_dup_full_bench.sh — the full duplication benchmark (issue 5, "Speed").
+# bench/run_dup_full_bench.sh — the full duplication benchmark.
 #
 #   bash bench/run_dup_full_bench.sh                                  # full run: ~1 GB table
 #   RECORDS=100000 BASE_SECONDS=10 bash bench/run_dup_full_bench.sh   # quick check (~1.5 min)

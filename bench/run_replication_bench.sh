@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run_replication_bench.sh — the replication benchmark (issue 3, "Speed").
+# bench/run_replication_bench.sh — the replication benchmark.
 #
 #   bash bench/run_replication_bench.sh                     # full run: 5 trials x 5 s, 5 recoveries
 #   TRIALS=1 SECONDS=2 RECOVERY_RUNS=1 bash bench/run_replication_bench.sh   # quick run
@@ -14,7 +14,7 @@
 #   1. set throughput: trials alternate between rb1 and rb3 (who goes first alternates too);
 #      medians and the ratio rb3 / rb1                                  target >= 0.5
 #   2. p99 set latency on rb3 paced at half the rb3 median peak (--rate, open loop)
-#                                                          target <= 5 ms (issue 2's figure)
+#                                                          target <= 5 ms (the single-replica target)
 #      (rb1 at the same rate, alternating, is printed for reference)
 #   3. recovery (rb1 is dropped first): RECOVERY_RUNS times, take partition (run-1) % 8 of rb3,
 #      write to keys of that partition only (a probe: one admin-cli fed `set` lines one at a

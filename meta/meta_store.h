@@ -1,6 +1,6 @@
 #pragma once
 /*
- * meta_store: the seam between the meta server and its coordination service (STYLE rule 31).
+ * meta_store: the seam between the meta server and its coordination service.
  * The tree is ZooKeeper's: absolute slash-separated paths, each node holding a small blob and
  * any number of children; ephemeral nodes vanish with the session that made them; sequential
  * nodes get a 10-digit counter appended by the parent.
