@@ -11,10 +11,11 @@
 #include "admin/admin.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "common/xmalloc.h"
 
 struct admin_cmd;
@@ -51,10 +52,10 @@ ok_or_fail(const char *what, int err)
     return ADMIN_OK;
 }
 
-static struct bytes
+static struct geokv_bytes
 tok_bytes(const struct admin_tok *t)
 {
-    return bytes_of(t->p, t->len);
+    return geokv_bytes(t->p, t->len);
 }
 
 /* Prints bytes escaped, without a newline. */
@@ -494,18 +495,19 @@ static enum admin_result
 cmd_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
         const struct admin_tok *argv)
 {
-    struct buf v = BUF_INIT;
-    int err = geokv_get(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), &v, NULL,
+    void *v = NULL;
+    size_t len = 0;
+    int err = geokv_get(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), &v, &len, NULL,
                         ctx->timeout_ms);
 
     if (err == ERR_NOT_FOUND) {
         printf("not found\n");
         err = 0;
     } else if (err == 0) {
-        print_escaped(v.data, v.len);
+        print_escaped(v, len);
         printf("\n");
     }
-    buf_fini(&v);
+    free(v);
     return err != 0 ? fail("get", err) : ADMIN_OK;
 }
 
@@ -519,14 +521,14 @@ cmd_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 
 /* Prints one record as: hash_key : sort_key => value */
 static int
-print_record(void *arg, const struct kv_record *r)
+print_record(void *arg, const struct geokv_record *r)
 {
     long *n = arg;
-    print_escaped(r->hash_key.p, r->hash_key.len);
+    print_escaped(r->hash_key.data, r->hash_key.len);
     printf(" : ");
-    print_escaped(r->sort_key.p, r->sort_key.len);
+    print_escaped(r->sort_key.data, r->sort_key.len);
     printf(" => ");
-    print_escaped(r->value.p, r->value.len);
+    print_escaped(r->value.data, r->value.len);
     printf("\n");
     (*n)++;
     return 0;
@@ -536,7 +538,7 @@ static enum admin_result
 cmd_multi_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
               const struct admin_tok *argv)
 {
-    struct bytes *sks = xcalloc((size_t)argc, sizeof(*sks));
+    struct geokv_bytes *sks = xcalloc((size_t)argc, sizeof(*sks));
     long n = 0;
     int err;
 
@@ -573,7 +575,7 @@ static enum admin_result
 cmd_multi_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
               const struct admin_tok *argv)
 {
-    struct bytes *sks = xcalloc((size_t)argc, sizeof(*sks));
+    struct geokv_bytes *sks = xcalloc((size_t)argc, sizeof(*sks));
     int err;
 
     for (int i = 1; i < argc; i++)
@@ -588,8 +590,8 @@ static enum admin_result
 cmd_scan(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
          const struct admin_tok *argv)
 {
-    struct bytes start = argc > 1 ? tok_bytes(&argv[1]) : bytes_of(NULL, 0);
-    struct bytes stop = argc > 2 ? tok_bytes(&argv[2]) : bytes_of(NULL, 0);
+    struct geokv_bytes start = argc > 1 ? tok_bytes(&argv[1]) : geokv_bytes(NULL, 0);
+    struct geokv_bytes stop = argc > 2 ? tok_bytes(&argv[2]) : geokv_bytes(NULL, 0);
     long n = 0;
     int err = geokv_scan(ctx->table, tok_bytes(&argv[0]), start, stop, print_record, &n,
                          ctx->timeout_ms);
@@ -601,7 +603,7 @@ cmd_scan(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 }
 
 static int
-count_record(void *arg, const struct kv_record *r)
+count_record(void *arg, const struct geokv_record *r)
 {
     (*(long long *)arg)++;
     return 0;
@@ -622,10 +624,10 @@ cmd_count(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 
 /* Copies one record of a full scan into the dump. */
 static int
-dump_record(void *arg, const struct kv_record *r)
+dump_record(void *arg, const struct geokv_record *r)
 {
-    admin_dump_add(arg, r->hash_key.p, r->hash_key.len, r->sort_key.p, r->sort_key.len,
-                   r->value.p, r->value.len, r->expire_ts);
+    admin_dump_add(arg, r->hash_key.data, r->hash_key.len, r->sort_key.data, r->sort_key.len,
+                   r->value.data, r->value.len, r->expire_ts);
     return 0;
 }
 
@@ -684,15 +686,15 @@ cmd_incr(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 
 /* Parses not_exist | exist | equal:<operand>. */
 static int
-cas_check(const struct admin_tok *t, uint32_t *type, struct bytes *operand)
+cas_check(const struct admin_tok *t, enum geokv_check *type, struct geokv_bytes *operand)
 {
-    *operand = bytes_of(NULL, 0);
+    *operand = geokv_bytes(NULL, 0);
     if (strcmp(t->p, "not_exist") == 0)
-        *type = CAS_NOT_EXIST;
+        *type = GEOKV_CHECK_NOT_EXIST;
     else if (strcmp(t->p, "exist") == 0)
-        *type = CAS_EXIST;
+        *type = GEOKV_CHECK_EXIST;
     else if (t->len >= 6 && memcmp(t->p, "equal:", 6) == 0)
-        *type = CAS_VALUE_EQUAL, *operand = bytes_of(t->p + 6, t->len - 6);
+        *type = GEOKV_CHECK_VALUE_EQUAL, *operand = geokv_bytes(t->p + 6, t->len - 6);
     else
         return ERR_INVALID_ARG;
     return 0;
@@ -702,28 +704,28 @@ static enum admin_result
 cmd_cas(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
         const struct admin_tok *argv)
 {
-    struct bytes operand;
-    struct buf cv = BUF_INIT;
-    uint32_t type, ttl = 0;
+    struct geokv_cas cas = {.check_sort_key = tok_bytes(&argv[1]),
+                            .set_sort_key = tok_bytes(&argv[3]), .value = tok_bytes(&argv[4])};
+    void *cv = NULL;
+    size_t cvlen = 0;
     bool exist = false;
     int err;
 
-    if (cas_check(&argv[2], &type, &operand) != 0 ||
-        (argc == 6 && admin_parse_u32(argv[5].p, &ttl) != 0))
+    if (cas_check(&argv[2], &cas.check, &cas.operand) != 0 ||
+        (argc == 6 && admin_parse_u32(argv[5].p, &cas.ttl_s) != 0))
         return USAGE_FAIL;
-    err = geokv_check_and_set(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), type,
-                              operand, tok_bytes(&argv[3]), tok_bytes(&argv[4]), ttl, &exist,
-                              &cv, ctx->timeout_ms);
+    err = geokv_check_and_set(ctx->table, tok_bytes(&argv[0]), &cas, &exist, &cv, &cvlen,
+                              ctx->timeout_ms);
     if (err == 0) {
         printf("OK\n");
     } else if (err == ERR_CHECK_FAILED) {
         printf("check failed, not set (checked key %s", exist ? "exists: " : "does not exist");
         if (exist)
-            print_escaped(cv.data, cv.len);
+            print_escaped(cv, cvlen);
         printf(")\n");
         err = 0;
     }
-    buf_fini(&cv);
+    free(cv);
     return err != 0 ? fail("check_and_set", err) : ADMIN_OK;
 }
 

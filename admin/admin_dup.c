@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 
 #define DUP_ADD_MIN_TIMEOUT_MS 15000 /* the meta asks the remote cluster (up to 5 s) */
 #define DUP_USAGE                                                                           \

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "common/log.h"
 #include "proto/auth.h"
 
@@ -143,7 +143,7 @@ main(int argc, char **argv)
         return 2;
     }
     ctx.create_timeout_ms = ctx.timeout_ms > 60000 ? ctx.timeout_ms : 60000;
-    err = geokv_client_create(metas, &ctx.client);
+    err = geokv_client_create(metas, NULL, &ctx.client);
     if (err != 0) {
         fprintf(stderr, "error: meta list '%s': %s\n", metas, err_str(err));
         return 2;

@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "bench/bench_util.h"
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "common/clock.h"
 #include "common/xmalloc.h"
 
@@ -117,7 +117,7 @@ window_add(struct lag *l, const struct bench_lag_item *it, bool seen, int64_t no
 
 /* Runs on: a client thread. A poll of the target completed. */
 static void
-poll_done(void *arg, int err, const uint8_t *value, size_t len)
+poll_done(void *arg, int err, const void *value, size_t len)
 {
     struct lag_req *r = arg;
     struct lag *l = r->l;
@@ -155,7 +155,7 @@ poll_start(struct lag *l, const struct bench_lag_item *it)
 
     *r = (struct lag_req){l, *it, 0};
     key_of(l, it->i, key, sizeof(key), &klen);
-    geokv_get_async(l->dst, bytes_of(key, klen), bytes_of(BENCH_SORT_KEY, 1), l->o->timeout_ms,
+    geokv_get_async(l->dst, geokv_bytes(key, klen), geokv_bytes(BENCH_SORT_KEY, 1), l->o->timeout_ms,
                     poll_done, r);
 }
 
@@ -223,8 +223,8 @@ write_all(struct lag *l)
         key_of(l, n, key, sizeof(key), &klen);
         buf_reset(&v);
         bench_value(l->nonce, n, o->value_size, &v);
-        geokv_set_async(l->src, bytes_of(key, klen), bytes_of(BENCH_SORT_KEY, 1),
-                        bytes_of(v.data, v.len), 0, o->timeout_ms, write_done, r);
+        geokv_set_async(l->src, geokv_bytes(key, klen), geokv_bytes(BENCH_SORT_KEY, 1),
+                        geokv_bytes(v.data, v.len), 0, o->timeout_ms, write_done, r);
     }
     buf_fini(&v);
     pthread_mutex_lock(&l->mu);
@@ -284,7 +284,7 @@ static int
 open_table(const char *metas, const char *app, int timeout_ms, struct geokv_client **c,
            struct geokv_table **t)
 {
-    int err = geokv_client_create(metas, c);
+    int err = geokv_client_create(metas, NULL, c);
 
     if (err != 0) {
         fprintf(stderr, "error: meta list '%s': %s\n", metas, err_str(err));

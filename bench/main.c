@@ -43,7 +43,7 @@
 
 #include "bench/bench_lag.h"
 #include "bench/bench_util.h"
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -169,7 +169,7 @@ set_done(void *arg, int err)
 }
 
 static void
-get_done(void *arg, int err, const uint8_t *value, size_t len)
+get_done(void *arg, int err, const void *value, size_t len)
 {
     struct req *r = arg;
     struct bench *b = r->w->b;
@@ -221,13 +221,13 @@ issue(struct worker *w, uint64_t i, int64_t start_us)
     struct req *r = xmalloc(sizeof(*r));
     char key[64];
     size_t klen = bench_key(b->o.seed, i, key, sizeof(key));
-    struct bytes hk = bytes_of(key, klen), sk = bytes_of(BENCH_SORT_KEY, 1);
+    struct geokv_bytes hk = geokv_bytes(key, klen), sk = geokv_bytes(BENCH_SORT_KEY, 1);
 
     *r = (struct req){w, i, start_us};
     if (b->o.op == BOP_SET) {
         struct buf v = BUF_INIT;
         bench_value(b->o.seed, i, b->o.value_size, &v);
-        geokv_set_async(b->table, hk, sk, bytes_of(v.data, v.len), 0, b->o.timeout_ms,
+        geokv_set_async(b->table, hk, sk, geokv_bytes(v.data, v.len), 0, b->o.timeout_ms,
                         set_done, r);
         buf_fini(&v);
     } else {
@@ -735,7 +735,7 @@ main(int argc, char **argv)
     pthread_mutex_init(&b.ack_mu, NULL);
     if (b.o.ack_log != NULL)
         ack_log_start(&b, &acked, &nacked); /* before the client starts its threads */
-    err = geokv_client_create(b.o.metas, &c);
+    err = geokv_client_create(b.o.metas, NULL, &c);
     if (err != 0) {
         fprintf(stderr, "error: meta list '%s': %s\n", b.o.metas, err_str(err));
         return 2;

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/xmalloc.h"
+#include "proto/auth.h"
 #include "proto/rpc.h"
 #include "proto/rpc_codes.h"
 
@@ -45,7 +46,8 @@ next_addr(const char *p, char *out, size_t cap, int *err)
 }
 
 int
-geokv_client_create(const char *meta_list, struct geokv_client **out)
+geokv_client_create(const char *meta_list, const struct geokv_options *opts,
+                    struct geokv_client **out)
 {
     struct geokv_client *c;
     const char *p = meta_list;
@@ -54,6 +56,8 @@ geokv_client_create(const char *meta_list, struct geokv_client **out)
     *out = NULL;
     if (meta_list == NULL)
         return ERR_INVALID_ARG;
+    if (opts != NULL && opts->config != NULL && auth_load(opts->config, NULL, 0) != 0)
+        return ERR_CONFIG;
     c = xcalloc(1, sizeof(*c));
     while (*p && err == 0) {
         char addr[GEOKV_ADDR_MAX];
@@ -424,4 +428,42 @@ geokv_server_config(struct geokv_client *c, const char *addr, const char *key,
     buf_fini(&req);
     buf_fini(&reply);
     return err;
+}
+
+/* ---- geokv.h's helpers ---- */
+
+/* geokv.h states the codes and enums it shares with the wire: they must not drift. */
+#define SAME(pub, internal) _Static_assert((int)(pub) == (int)(internal), #pub " != " #internal)
+SAME(GEOKV_ERR_INVALID_ARG, ERR_INVALID_ARG);
+SAME(GEOKV_ERR_TOO_LARGE, ERR_TOO_LARGE);
+SAME(GEOKV_ERR_NOT_FOUND, ERR_NOT_FOUND);
+SAME(GEOKV_ERR_APP_NOT_FOUND, ERR_APP_NOT_FOUND);
+SAME(GEOKV_ERR_APP_UNAVAILABLE, ERR_APP_UNAVAILABLE);
+SAME(GEOKV_ERR_NO_LEADER, ERR_NO_LEADER);
+SAME(GEOKV_ERR_TIMEOUT, ERR_TIMEOUT);
+SAME(GEOKV_ERR_NETWORK, ERR_NETWORK);
+SAME(GEOKV_ERR_BUSY, ERR_BUSY);
+SAME(GEOKV_ERR_CHECK_FAILED, ERR_CHECK_FAILED);
+SAME(GEOKV_ERR_NOT_A_NUMBER, ERR_NOT_A_NUMBER);
+SAME(GEOKV_ERR_SHUTDOWN, ERR_SHUTDOWN);
+SAME(GEOKV_ERR_CONFIG, ERR_CONFIG);
+SAME(GEOKV_ERR_OVERFLOW, ERR_OVERFLOW);
+SAME(GEOKV_ERR_UNCERTAIN, ERR_UNCERTAIN);
+SAME(GEOKV_ERR_DISK_FULL, ERR_DISK_FULL);
+SAME(GEOKV_ERR_AUTH, ERR_AUTH);
+SAME(GEOKV_CHECK_NOT_EXIST, CAS_NOT_EXIST);
+SAME(GEOKV_CHECK_EXIST, CAS_EXIST);
+SAME(GEOKV_CHECK_VALUE_EQUAL, CAS_VALUE_EQUAL);
+#undef SAME
+
+const char *
+geokv_strerror(int err)
+{
+    return err_str(err);
+}
+
+struct geokv_bytes
+geokv_str(const char *s)
+{
+    return geokv_bytes(s, strlen(s));
 }

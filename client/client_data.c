@@ -3,7 +3,8 @@
  * check_and_set and the async set/get). Each one validates its arguments, encodes its
  * request (proto/msg.h), picks the partition from the key, and hands the request to the op
  * engine (client_op.c), which routes and retries. Replies are decoded here, on the caller's
- * thread for sync calls and on the completing client thread for async ones.
+ * thread for sync calls and on the completing client thread for async ones. The public
+ * byte strings (struct geokv_bytes) become the wire's (struct bytes) at the top of each call.
  */
 #include "client/client_int.h"
 
@@ -45,10 +46,11 @@ write_call(struct geokv_table *t, struct write_op *ops, uint32_t n, int timeout_
 }
 
 int
-geokv_set(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key,
-          struct bytes value, uint32_t ttl_s, int timeout_ms)
+geokv_set(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk,
+          struct geokv_bytes v, uint32_t ttl_s, int timeout_ms)
 {
-    struct write_op op = {OP_SET, hash_key, sort_key, value, ttl_s};
+    struct bytes hash_key = wire_bytes(hk), value = wire_bytes(v);
+    struct write_op op = {OP_SET, hash_key, wire_bytes(sk), value, ttl_s};
     int err = check_key(hash_key);
 
     if (err == 0)
@@ -57,18 +59,20 @@ geokv_set(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key,
 }
 
 int
-geokv_del(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key, int timeout_ms)
+geokv_del(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk, int timeout_ms)
 {
-    struct write_op op = {OP_DEL, hash_key, sort_key, {NULL, 0}, 0};
+    struct bytes hash_key = wire_bytes(hk);
+    struct write_op op = {OP_DEL, hash_key, wire_bytes(sk), {NULL, 0}, 0};
     int err = check_key(hash_key);
 
     return err != 0 ? err : write_call(t, &op, 1, timeout_ms);
 }
 
 int
-geokv_multi_set(struct geokv_table *t, struct bytes hash_key, const struct geokv_kv *kvs,
+geokv_multi_set(struct geokv_table *t, struct geokv_bytes hk, const struct geokv_kv *kvs,
                 size_t n, uint32_t ttl_s, int timeout_ms)
 {
+    struct bytes hash_key = wire_bytes(hk);
     struct write_op *ops;
     size_t total = 0;
     int err = check_key(hash_key);
@@ -84,16 +88,18 @@ geokv_multi_set(struct geokv_table *t, struct bytes hash_key, const struct geokv
         return err;
     ops = xcalloc(n, sizeof(*ops));
     for (size_t i = 0; i < n; i++)
-        ops[i] = (struct write_op){OP_SET, hash_key, kvs[i].sort_key, kvs[i].value, ttl_s};
+        ops[i] = (struct write_op){OP_SET, hash_key, wire_bytes(kvs[i].sort_key),
+                                   wire_bytes(kvs[i].value), ttl_s};
     err = write_call(t, ops, (uint32_t)n, timeout_ms);
     xfree(ops);
     return err;
 }
 
 int
-geokv_multi_del(struct geokv_table *t, struct bytes hash_key, const struct bytes *sort_keys,
-                size_t n, int timeout_ms)
+geokv_multi_del(struct geokv_table *t, struct geokv_bytes hk,
+                const struct geokv_bytes *sort_keys, size_t n, int timeout_ms)
 {
+    struct bytes hash_key = wire_bytes(hk);
     struct write_op *ops;
     int err = check_key(hash_key);
 
@@ -103,16 +109,17 @@ geokv_multi_del(struct geokv_table *t, struct bytes hash_key, const struct bytes
         return err;
     ops = xcalloc(n, sizeof(*ops));
     for (size_t i = 0; i < n; i++)
-        ops[i] = (struct write_op){OP_DEL, hash_key, sort_keys[i], {NULL, 0}, 0};
+        ops[i] = (struct write_op){OP_DEL, hash_key, wire_bytes(sort_keys[i]), {NULL, 0}, 0};
     err = write_call(t, ops, (uint32_t)n, timeout_ms);
     xfree(ops);
     return err;
 }
 
 int
-geokv_get(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key,
-          struct buf *value, uint32_t *expire_ts_out, int timeout_ms)
+geokv_get(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk, void **value,
+          size_t *len, uint32_t *expire_ts_out, int timeout_ms)
 {
+    struct bytes hash_key = wire_bytes(hk), sort_key = wire_bytes(sk);
     struct msg_get_req m = {hash_key, sort_key};
     struct msg_get_resp resp;
     struct unpacked *zone = NULL;
@@ -120,6 +127,8 @@ geokv_get(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key,
     uint32_t pidx;
     int err;
 
+    *value = NULL;
+    *len = 0;
     if (expire_ts_out != NULL)
         *expire_ts_out = 0;
     err = check_key(hash_key);
@@ -132,7 +141,8 @@ geokv_get(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key,
     if (err == 0 && msg_get_resp_decode(reply.data, reply.len, &resp, &zone) != 0)
         err = ERR_INVALID_DATA;
     if (err == 0) {
-        buf_append(value, resp.value.p, resp.value.len);
+        *value = xmemdup(resp.value.p, resp.value.len ? resp.value.len : 1);
+        *len = resp.value.len;
         if (expire_ts_out != NULL)
             *expire_ts_out = resp.expire_ts;
         unpacked_free(zone);
@@ -153,8 +163,13 @@ records_deliver(const struct buf *reply, geokv_record_fn *cb, void *arg, struct 
     buf_reset(next);
     if (msg_records_resp_decode(reply->data, reply->len, &m, &zone) != 0)
         return ERR_INVALID_DATA;
-    for (uint32_t i = 0; rc == 0 && i < m.nrecords; i++)
-        rc = cb(arg, &m.records[i]);
+    for (uint32_t i = 0; rc == 0 && i < m.nrecords; i++) {
+        const struct kv_record *r = &m.records[i];
+        struct geokv_record rec = {{r->hash_key.p, r->hash_key.len},
+                                   {r->sort_key.p, r->sort_key.len},
+                                   {r->value.p, r->value.len}, r->expire_ts};
+        rc = cb(arg, &rec);
+    }
     if (rc == 0)
         buf_append(next, m.next_key.p, m.next_key.len);
     msg_records_resp_fini(&m);
@@ -163,25 +178,31 @@ records_deliver(const struct buf *reply, geokv_record_fn *cb, void *arg, struct 
 }
 
 int
-geokv_multi_get(struct geokv_table *t, struct bytes hash_key, const struct bytes *sort_keys,
-                size_t n, geokv_record_fn *cb, void *arg, int timeout_ms)
+geokv_multi_get(struct geokv_table *t, struct geokv_bytes hk,
+                const struct geokv_bytes *sort_keys, size_t n, geokv_record_fn *cb, void *arg,
+                int timeout_ms)
 {
-    struct msg_multi_get_req m = {hash_key, (uint32_t)n, (struct bytes *)sort_keys, 0};
+    struct bytes hash_key = wire_bytes(hk);
+    struct msg_multi_get_req m = {hash_key, (uint32_t)n, NULL, 0};
     struct buf req = BUF_INIT, reply = BUF_INIT, next = BUF_INIT;
     uint32_t pidx;
     int err;
 
     if (n == 0) /* every sort key: a paged scan of the hash key */
-        return geokv_scan(t, hash_key, bytes_of(NULL, 0), bytes_of(NULL, 0), cb, arg,
+        return geokv_scan(t, hk, geokv_bytes(NULL, 0), geokv_bytes(NULL, 0), cb, arg,
                           timeout_ms);
     err = check_key(hash_key);
     if (err == 0 && n > UINT32_MAX)
         err = ERR_INVALID_ARG;
     if (err == 0)
-        err = table_key_pidx(t, hash_key, sort_keys[0], &pidx);
+        err = table_key_pidx(t, hash_key, wire_bytes(sort_keys[0]), &pidx);
     if (err != 0)
         return err;
+    m.sort_keys = xcalloc(n, sizeof(*m.sort_keys));
+    for (size_t i = 0; i < n; i++)
+        m.sort_keys[i] = wire_bytes(sort_keys[i]);
     msg_multi_get_req_encode(&req, &m);
+    xfree(m.sort_keys);
     err = op_call(t, RPC_MULTI_GET, pidx, &req, timeout_ms, OP_IDEMPOTENT, &reply);
     if (err == 0)
         err = records_deliver(&reply, cb, arg, &next);
@@ -218,16 +239,18 @@ scan_pages(struct geokv_table *t, uint32_t pidx, struct msg_scan_req *m, geokv_r
 }
 
 int
-geokv_scan(struct geokv_table *t, struct bytes hash_key, struct bytes start, struct bytes stop,
-           geokv_record_fn *cb, void *arg, int timeout_ms)
+geokv_scan(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes start,
+           struct geokv_bytes stop, geokv_record_fn *cb, void *arg, int timeout_ms)
 {
-    struct msg_scan_req m = {.full = false, .hash_key = hash_key, .start_sort_key = start,
-                             .stop_sort_key = stop, .limit = CLIENT_SCAN_PAGE};
+    struct bytes hash_key = wire_bytes(hk);
+    struct msg_scan_req m = {.full = false, .hash_key = hash_key,
+                             .start_sort_key = wire_bytes(start),
+                             .stop_sort_key = wire_bytes(stop), .limit = CLIENT_SCAN_PAGE};
     uint32_t pidx;
     int err = check_key(hash_key);
 
     if (err == 0)
-        err = table_key_pidx(t, hash_key, start, &pidx);
+        err = table_key_pidx(t, hash_key, m.start_sort_key, &pidx);
     if (err != 0)
         return err;
     return scan_pages(t, pidx, &m, cb, arg, timeout_ms);
@@ -247,9 +270,10 @@ geokv_full_scan(struct geokv_table *t, geokv_record_fn *cb, void *arg, int timeo
 }
 
 int
-geokv_incr(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key, int64_t delta,
+geokv_incr(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk, int64_t delta,
            uint32_t ttl_s, int64_t *new_value, int timeout_ms)
 {
+    struct bytes hash_key = wire_bytes(hk), sort_key = wire_bytes(sk);
     struct msg_incr_req m = {hash_key, sort_key, delta, ttl_s};
     struct msg_incr_resp resp;
     struct buf req = BUF_INIT, reply = BUF_INIT;
@@ -275,7 +299,7 @@ geokv_incr(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key, 
 
 /* Reports the checked value of a cas reply (if the reply has one). */
 static void
-cas_report(const struct buf *reply, bool *check_exist, struct buf *check_value)
+cas_report(const struct buf *reply, bool *check_exist, void **check_value, size_t *check_len)
 {
     struct msg_cas_resp resp;
     struct unpacked *zone = NULL;
@@ -284,38 +308,45 @@ cas_report(const struct buf *reply, bool *check_exist, struct buf *check_value)
         return;
     if (check_exist != NULL)
         *check_exist = resp.check_value_exist;
-    if (check_value != NULL)
-        buf_append(check_value, resp.check_value.p, resp.check_value.len);
+    if (check_value != NULL && resp.check_value_exist) {
+        *check_value = xmemdup(resp.check_value.p, resp.check_value.len ? resp.check_value.len
+                                                                          : 1);
+        *check_len = resp.check_value.len;
+    }
     unpacked_free(zone);
 }
 
 int
-geokv_check_and_set(struct geokv_table *t, struct bytes hash_key, struct bytes check_sort_key,
-                    uint32_t check_type, struct bytes operand, struct bytes set_sort_key,
-                    struct bytes value, uint32_t ttl_s, bool *check_exist,
-                    struct buf *check_value, int timeout_ms)
+geokv_check_and_set(struct geokv_table *t, struct geokv_bytes hk, const struct geokv_cas *cas,
+                    bool *check_exist, void **check_value, size_t *check_len, int timeout_ms)
 {
-    struct msg_cas_req m = {hash_key, check_sort_key, operand, set_sort_key, value,
-                            check_type, ttl_s};
+    struct bytes hash_key = wire_bytes(hk);
+    struct msg_cas_req m = {hash_key, wire_bytes(cas->check_sort_key), wire_bytes(cas->operand),
+                            wire_bytes(cas->set_sort_key), wire_bytes(cas->value),
+                            (uint32_t)cas->check, cas->ttl_s};
     struct buf req = BUF_INIT, reply = BUF_INIT;
     uint32_t pidx;
     int err;
 
     if (check_exist != NULL)
         *check_exist = false;
+    if (check_value != NULL) {
+        *check_value = NULL;
+        *check_len = 0;
+    }
     err = check_key(hash_key);
     if (err == 0)
-        err = check_value_len(value);
-    if (err == 0 && (check_type < CAS_NOT_EXIST || check_type > CAS_VALUE_EQUAL))
+        err = check_value_len(m.set_value);
+    if (err == 0 && (m.check_type < CAS_NOT_EXIST || m.check_type > CAS_VALUE_EQUAL))
         err = ERR_INVALID_ARG;
     if (err == 0)
-        err = table_key_pidx(t, hash_key, check_sort_key, &pidx);
+        err = table_key_pidx(t, hash_key, m.check_sort_key, &pidx);
     if (err != 0)
         return err;
     msg_cas_req_encode(&req, &m);
     err = op_call(t, RPC_CHECK_AND_SET, pidx, &req, timeout_ms, 0, &reply);
     if (err == 0 || err == ERR_CHECK_FAILED)
-        cas_report(&reply, check_exist, check_value);
+        cas_report(&reply, check_exist, check_value, check_len);
     buf_fini(&req);
     buf_fini(&reply);
     return err;
@@ -378,10 +409,11 @@ geokv_partition_call_async(struct geokv_table *t, uint32_t code, uint32_t pidx,
 }
 
 void
-geokv_set_async(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key,
-                struct bytes value, uint32_t ttl_s, int timeout_ms, geokv_done_fn *cb,
+geokv_set_async(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk,
+                struct geokv_bytes v, uint32_t ttl_s, int timeout_ms, geokv_done_fn *cb,
                 void *arg)
 {
+    struct bytes hash_key = wire_bytes(hk), sort_key = wire_bytes(sk), value = wire_bytes(v);
     struct write_op op = {OP_SET, hash_key, sort_key, value, ttl_s};
     struct msg_write_req m = {1, &op};
     struct async_ctx *a = xmalloc(sizeof(*a));
@@ -398,9 +430,10 @@ geokv_set_async(struct geokv_table *t, struct bytes hash_key, struct bytes sort_
 }
 
 void
-geokv_get_async(struct geokv_table *t, struct bytes hash_key, struct bytes sort_key,
+geokv_get_async(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk,
                 int timeout_ms, geokv_get_fn *cb, void *arg)
 {
+    struct bytes hash_key = wire_bytes(hk), sort_key = wire_bytes(sk);
     struct msg_get_req m = {hash_key, sort_key};
     struct async_ctx *a = xmalloc(sizeof(*a));
     struct buf req = BUF_INIT;

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 
 struct loop;
 struct rpc_client;
@@ -24,6 +24,13 @@ struct rpc_client;
 #define CLIENT_REFRESH_TIMEOUT_MS 3000
 #define CLIENT_ATTEMPT_MIN_MS 1000   /* per-attempt timeout: max(this, timeout / 3) */
 #define CLIENT_SCAN_PAGE 1000
+
+/* A public byte string as the wire's. */
+static inline struct bytes
+wire_bytes(struct geokv_bytes b)
+{
+    return (struct bytes){b.data, b.len};
+}
 
 struct geokv_table {
     struct geokv_client *c;

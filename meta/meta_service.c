@@ -36,7 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -396,7 +396,7 @@ dup_remote_task(void *arg)
     struct msg_app_config cfg;
     int err;
 
-    err = geokv_client_create(t->metas, &c);
+    err = geokv_client_create(t->metas, NULL, &c);
     if (err == 0) {
         geokv_client_seal(c); /* the remote cluster */
         err = geokv_query_config(c, t->m.app, META_DUP_REMOTE_TIMEOUT_MS, &cfg);
@@ -472,7 +472,7 @@ follow_remote_task(void *arg)
     struct meta_service *svc = t->svc;
     struct geokv_client *c;
 
-    t->err = geokv_client_create(t->f.remote_metas, &c);
+    t->err = geokv_client_create(t->f.remote_metas, NULL, &c);
     if (t->err == 0) {
         geokv_client_seal(c); /* the remote cluster */
         t->err = geokv_create_follower_app(c, &t->f.create, META_DUP_REMOTE_TIMEOUT_MS,

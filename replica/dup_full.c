@@ -34,7 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "common/clock.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -129,7 +129,7 @@ follow_locate(struct follow_job *j, struct rpc_client *rpc)
     struct msg_app_config cfg;
     struct buf reply = BUF_INIT;
     uint64_t gpid = 0;
-    int rc = geokv_client_create(j->master.metas, &c);
+    int rc = geokv_client_create(j->master.metas, NULL, &c);
 
     if (rc != 0) {
         snprintf(j->why, sizeof(j->why), "bad master meta list '%.100s'", j->master.metas);

@@ -28,7 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/runtime_config.h"

@@ -23,7 +23,7 @@
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
 #include "proto/server_config.h"
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "replica/dup_int.h"
 #include "replica/file_copy.h"
 
@@ -45,7 +45,7 @@ stub_remote_client(void *self, const char *cluster)
         struct remote_cluster *rc = &s->remotes[i];
         if (strcmp(rc->name, cluster) != 0)
             continue;
-        if (rc->client == NULL && geokv_client_create(rc->metas, &rc->client) != 0)
+        if (rc->client == NULL && geokv_client_create(rc->metas, NULL, &rc->client) != 0)
             LOG_ERROR("duplication: bad meta list for %s: %s", rc->name, rc->metas);
         else if (rc->client != NULL)
             geokv_client_seal(rc->client); /* another datacenter */

@@ -5,12 +5,13 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin/admin_util.h"
 #include "bench/bench_util.h"
 #include "client/client_int.h"
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "common/xmalloc.h"
 #include "proto/hash.h"
 
@@ -96,14 +97,14 @@ Test(client, retry_policy)
 Test(client, meta_list_parsing, .timeout = 10)
 {
     struct geokv_client *c = NULL;
-    cr_assert_eq(geokv_client_create("127.0.0.1:1, 127.0.0.1:2,,", &c), 0);
+    cr_assert_eq(geokv_client_create("127.0.0.1:1, 127.0.0.1:2,,", NULL, &c), 0);
     cr_assert_eq(c->nmetas, 2);
     cr_assert_str_eq(c->metas[1], "127.0.0.1:2");
     geokv_client_destroy(c);
-    cr_assert_eq(geokv_client_create("", &c), ERR_INVALID_ARG);
+    cr_assert_eq(geokv_client_create("", NULL, &c), ERR_INVALID_ARG);
     cr_assert_null(c);
-    cr_assert_eq(geokv_client_create("nocolon", &c), ERR_INVALID_ARG);
-    cr_assert_eq(geokv_client_create(NULL, &c), ERR_INVALID_ARG);
+    cr_assert_eq(geokv_client_create("nocolon", NULL, &c), ERR_INVALID_ARG);
+    cr_assert_eq(geokv_client_create(NULL, NULL, &c), ERR_INVALID_ARG);
 }
 
 /* ---- admin tokenizer ---- */
@@ -486,49 +487,50 @@ Test(client, engine_against_fake_servers, .init = fake_start, .fini = fake_stop,
 {
     struct geokv_client *c;
     struct geokv_table *t;
-    struct buf v = BUF_INIT;
+    void *v = NULL;
+    size_t vlen = 0;
     int64_t nv;
     struct async_count ac = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
     static char big[GEOKV_MAX_HASH_KEY + 1];
 
-    cr_assert_eq(geokv_client_create(fk.follower, &c), 0);
+    cr_assert_eq(geokv_client_create(fk.follower, NULL, &c), 0);
     cr_assert_eq(geokv_open(c, "t", 5000, &t), 0); /* via the redirect */
     cr_assert_eq(geokv_table_partition_count(t), 2);
-    cr_assert_eq(geokv_get(t, bytes_of("k", 1), bytes_of("s", 1), &v, NULL, 3000),
+    cr_assert_eq(geokv_get(t, geokv_str("k"), geokv_str("s"), &v, &vlen, NULL, 3000),
                  ERR_NOT_FOUND);
+    cr_assert_null(v);
     /* NOT_PRIMARY + new ballot: the retry must refresh the config first */
-    cr_assert_eq(geokv_set(t, bytes_of("k", 1), bytes_of("s", 1), bytes_of("v1", 2), 0, 5000),
-                 0);
+    cr_assert_eq(geokv_set(t, geokv_str("k"), geokv_str("s"), geokv_str("v1"), 0, 5000), 0);
     pthread_mutex_lock(&fk.mu);
     cr_assert_geq(fk.writes, 2);
     cr_assert_geq(fk.queries, 2);
     pthread_mutex_unlock(&fk.mu);
-    cr_assert_eq(geokv_get(t, bytes_of("k", 1), bytes_of("s", 1), &v, NULL, 3000), 0);
-    cr_assert_eq(v.len, 2);
-    cr_assert(memcmp(v.data, "v1", 2) == 0);
+    cr_assert_eq(geokv_get(t, geokv_str("k"), geokv_str("s"), &v, &vlen, NULL, 3000), 0);
+    cr_assert_eq(vlen, 2);
+    cr_assert(memcmp(v, "v1", 2) == 0);
+    free(v);
     /* incr is not retried after a timeout */
-    cr_assert_eq(geokv_incr(t, bytes_of("k", 1), bytes_of("n", 1), 1, 0, &nv, 1200),
+    cr_assert_eq(geokv_incr(t, geokv_str("k"), geokv_str("n"), 1, 0, &nv, 1200),
                  ERR_TIMEOUT);
     pthread_mutex_lock(&fk.mu);
     cr_assert_eq(fk.incrs, 1);
     pthread_mutex_unlock(&fk.mu);
-    cr_assert_eq(geokv_set(t, bytes_of(big, sizeof(big)), bytes_of("s", 1), bytes_of("v", 1), 0,
+    cr_assert_eq(geokv_set(t, geokv_bytes(big, sizeof(big)), geokv_str("s"), geokv_str("v"), 0,
                            1000),
                  ERR_TOO_LARGE);
     for (int i = 0; i < 200; i++)
-        geokv_set_async(t, bytes_of("k", 1), bytes_of("s", 1), bytes_of("v2", 2), 0, 5000,
+        geokv_set_async(t, geokv_str("k"), geokv_str("s"), geokv_str("v2"), 0, 5000,
                         count_done, &ac);
     geokv_client_destroy(c); /* waits for the async calls */
     cr_assert_eq(ac.done, 200);
     cr_assert_eq(ac.ok, 200);
-    buf_fini(&v);
 }
 
 static int
-dump_add(void *arg, const struct kv_record *r)
+dump_add(void *arg, const struct geokv_record *r)
 {
-    admin_dump_add(arg, r->hash_key.p, r->hash_key.len, r->sort_key.p, r->sort_key.len,
-                   r->value.p, r->value.len, r->expire_ts);
+    admin_dump_add(arg, r->hash_key.data, r->hash_key.len, r->sort_key.data, r->sort_key.len,
+                   r->value.data, r->value.len, r->expire_ts);
     return 0;
 }
 
@@ -540,7 +542,7 @@ Test(client, full_scan_returns_expire_ts, .init = fake_start, .fini = fake_stop,
     struct admin_dump d = ADMIN_DUMP_INIT;
     struct buf line = BUF_INIT;
 
-    cr_assert_eq(geokv_client_create(fk.follower, &c), 0);
+    cr_assert_eq(geokv_client_create(fk.follower, NULL, &c), 0);
     cr_assert_eq(geokv_open(c, "t", 5000, &t), 0);
     cr_assert_eq(geokv_full_scan(t, dump_add, &d, 3000), 0);
     cr_assert_eq(d.n, 2);
@@ -562,7 +564,7 @@ Test(client, server_config_rpc, .init = fake_start, .fini = fake_stop, .timeout 
     struct msg_server_config m;
 
     cr_assert_eq(runtime_config_register_std(NULL, NULL, 0), 0);
-    cr_assert_eq(geokv_client_create(fk.leader, &c), 0);
+    cr_assert_eq(geokv_client_create(fk.leader, NULL, &c), 0);
     cr_assert_eq(geokv_client_meta_count(c), 1);
     cr_assert_str_eq(geokv_client_meta_addr(c, 0), fk.leader);
     cr_assert_null(geokv_client_meta_addr(c, 1));

@@ -32,7 +32,7 @@
 #include <time.h>
 
 #include "admin/admin_util.h"
-#include "client/geokv.h"
+#include "client/geokv_admin.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -108,10 +108,23 @@ rng_below(struct worker *w, uint64_t n)
     return (z ^ (z >> 31)) % n;
 }
 
-static struct bytes
+static struct geokv_bytes
 str_bytes(const char *s)
 {
-    return bytes_of(s, strlen(s));
+    return geokv_str(s);
+}
+
+/* geokv_get into a buf (appended). */
+static int
+get_buf(struct geokv_table *t, const char *hk, const char *sk, struct buf *out, int timeout_ms)
+{
+    void *v = NULL;
+    size_t len = 0;
+    int err = geokv_get(t, str_bytes(hk), str_bytes(sk), &v, &len, NULL, timeout_ms);
+    if (err == 0)
+        buf_append(out, v, len);
+    free(v);
+    return err;
 }
 
 /* Formats a key or value of ours into buf[TOKEN_MAX]; it must need no escaping. */
@@ -361,8 +374,7 @@ do_incr(struct worker *w, struct op *op)
 static const char *
 cas_expected(struct worker *w, const struct op *op, const struct belief *b, struct buf *cur)
 {
-    int err = geokv_get(w->run->table, str_bytes(op->hk), str_bytes("s"), cur, NULL,
-                        w->run->o.timeout_ms);
+    int err = get_buf(w->run->table, op->hk, "s", cur, w->run->o.timeout_ms);
 
     if (err == ERR_NOT_FOUND)
         return check_read(w, op, b, NULL) ? NULL : b->ok_value;
@@ -386,11 +398,12 @@ do_cas(struct worker *w, struct op *op)
     if (b->nunknown > 0)
         expected = cas_expected(w, op, b, &cur);
     op->invoke_us = clock_wall_us();
-    op_done(op, geokv_check_and_set(
-                    w->run->table, str_bytes(op->hk), str_bytes("s"),
-                    expected != NULL ? CAS_VALUE_EQUAL : CAS_NOT_EXIST,
-                    str_bytes(expected != NULL ? expected : ""), str_bytes("s"), str_bytes(v),
-                    o->ttl_s, NULL, NULL, o->timeout_ms));
+    struct geokv_cas cas = {str_bytes("s"),
+                            expected != NULL ? GEOKV_CHECK_VALUE_EQUAL : GEOKV_CHECK_NOT_EXIST,
+                            str_bytes(expected != NULL ? expected : ""), str_bytes("s"),
+                            str_bytes(v), o->ttl_s};
+    op_done(op, geokv_check_and_set(w->run->table, str_bytes(op->hk), &cas, NULL, NULL, NULL,
+                                    o->timeout_ms));
     add_field(op, "s %s %s", expected != NULL ? expected : "-", v);
     belief_update(b, op->outcome, v); /* after the last use of expected, which it may free */
     buf_fini(&cur);
@@ -405,8 +418,7 @@ do_get(struct worker *w, struct op *op)
 
     key_name(w, op->hk, "", j);
     op->invoke_us = clock_wall_us();
-    err = geokv_get(w->run->table, str_bytes(op->hk), str_bytes("s"), &v, NULL,
-                    w->run->o.timeout_ms);
+    err = get_buf(w->run->table, op->hk, "s", &v, w->run->o.timeout_ms);
     op_done(op, err == ERR_NOT_FOUND ? 0 : err);
     if (op->outcome == NEMESIS_OK)
         (void)check_read(w, op, &w->beliefs[j], err == 0 ? &v : NULL);
@@ -722,7 +734,7 @@ cmd_run(int argc, char **argv)
         return 2;
     }
     pthread_mutex_init(&run.hist_mu, NULL);
-    err = geokv_client_create(run.o.metas, &c);
+    err = geokv_client_create(run.o.metas, NULL, &c);
     if (err != 0) {
         fprintf(stderr, "error: meta list '%s': %s\n", run.o.metas, err_str(err));
         return 2;
