@@ -24,8 +24,6 @@ enum admin_result {
 
 /* Runs one command line (argv[0] is the command). Output on stdout, errors on stderr. */
 enum admin_result admin_run(struct admin_ctx *ctx, const struct admin_args *args);
-/* Prints the command list (help). */
-void admin_print_help(void);
 
 /* Duplication commands (admin_dup.c); each prints its own usage or error line. */
 struct admin_cmd;

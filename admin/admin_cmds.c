@@ -33,6 +33,8 @@ struct admin_cmd {
 
 #define USAGE_FAIL (ADMIN_FAIL + 100) /* internal: print the usage line */
 
+static void admin_print_help(void);
+
 static enum admin_result
 fail(const char *what, int err)
 {
@@ -797,7 +799,7 @@ static const struct admin_cmd cmds[] = {
     {"exit", "quit", "", "leave the shell", cmd_exit, false, 0, -1},
 };
 
-void
+static void
 admin_print_help(void)
 {
     printf("commands (quote arguments with \"...\" or '...'; \\xHH escapes inside \"...\"):\n");

@@ -80,8 +80,6 @@ MUST_CHECK int table_key_pidx(struct geokv_table *t, struct bytes hk, struct byt
                               uint32_t *pidx);
 /* Asks the config loop to refresh the table's config, unless one is running or recent. */
 void table_refresh_request(struct geokv_table *t);
-/* Installs a config (takes ownership of *cfg's arrays). */
-void table_install(struct geokv_table *t, struct msg_app_config *cfg);
 /* Frees a table (client destroy only). */
 void table_free(struct geokv_table *t);
 

@@ -97,7 +97,7 @@ geokv_table_name(const struct geokv_table *t)
     return t->name;
 }
 
-void
+static void
 table_install(struct geokv_table *t, struct msg_app_config *cfg)
 {
     pthread_mutex_lock(&t->mu);

@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int
@@ -88,4 +90,24 @@ file_read_small(const char *path, char *buf, size_t cap)
     close(fd);
     buf[got] = '\0';
     return rc;
+}
+
+int
+file_mkdir_p(const char *path)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(p))
+        return -ENAMETOOLONG;
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        p[i] = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        p[i] = i < n ? '/' : '\0';
+    }
+    return 0;
 }

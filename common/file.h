@@ -18,6 +18,9 @@ int file_pwrite_all(int fd, const void *data, size_t len, uint64_t off);
  * a mix. 0 or -errno. */
 int file_write_atomic(const char *path, const void *data, size_t len);
 
+/* mkdir -p: creates path and its missing parents (mode 0755). 0 or -errno (-ENAMETOOLONG). */
+int file_mkdir_p(const char *path);
+
 /* Reads at most cap - 1 bytes of path into buf, NUL-terminated. 0, -ENOENT if it does not
  * exist, or another -errno. */
 int file_read_small(const char *path, char *buf, size_t cap);

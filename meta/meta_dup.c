@@ -43,8 +43,11 @@
 #include "meta/meta_dup_int.h"
 #include "meta/meta_store.h"
 
+static int meta_dup_why_set(char *why, size_t len, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Writes the operator's message into why and returns err. */
-int
+static int
 meta_dup_why_set(char *why, size_t len, int err, const char *fmt, ...)
 {
     va_list ap;

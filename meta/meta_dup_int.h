@@ -59,6 +59,3 @@ void meta_dup_prepare_check(struct meta_state *st, const struct meta_app *app, s
  * (a later primary resumes from it), and it is written at once: a failover must not lose it. */
 void meta_dup_prepare_confirm(struct meta_state *st, const struct meta_app *app, struct meta_dup *d,
                               uint32_t p, decree_t decree);
-/* Writes the operator's message into why and returns err. */
-int meta_dup_why_set(char *why, size_t len, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));

@@ -38,7 +38,7 @@ meta_app_status_name(uint32_t status)
     return status_names[status];
 }
 
-uint32_t
+static uint32_t
 meta_app_status_parse(const char *name)
 {
     for (uint32_t i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++)

@@ -241,7 +241,7 @@ app_persist(struct meta_state *st, const struct meta_app *app, bool create)
 }
 
 /* Overwrites the partition's node. */
-int
+static int
 meta_partition_persist(struct meta_state *st, const struct meta_app *app,
                        const struct partition_config *pc)
 {
@@ -322,7 +322,7 @@ meta_node_find(const struct meta_state *st, const char *address)
     return NULL;
 }
 
-struct meta_node *
+static struct meta_node *
 meta_node_get(struct meta_state *st, const char *address, int64_t now_ms)
 {
     struct meta_node *n = meta_node_find(st, address);

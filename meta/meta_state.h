@@ -204,4 +204,3 @@ char *meta_app_envs_of_master(const struct dup_master *master);
 void meta_app_fini(struct meta_app *app);
 /* "available" / "creating" / "dropped" (NULL for an unknown value) and back (0 if unknown). */
 const char *meta_app_status_name(uint32_t status);
-uint32_t meta_app_status_parse(const char *name);

@@ -42,8 +42,6 @@ struct meta_state {
 
 /* The node of that address, or NULL. */
 struct meta_node *meta_node_find(const struct meta_state *st, const char *address);
-/* Finds or adds address (not yet beaconed, last_beacon_ms = now_ms). */
-struct meta_node *meta_node_get(struct meta_state *st, const char *address, int64_t now_ms);
 /* Not dead: beaconed within node_grace_ms, or not declared dead yet and within a grace period
  * from the leader's load or its last meta_state_grace_restart (a server never heard from
  * gets one grace period from the load). */
@@ -63,9 +61,6 @@ void meta_node_counts(const struct meta_state *st, const char *address, uint32_t
 bool meta_config_has(const struct partition_config *pc, const char *address);
 /* Removes secondary i of pc (keeping the order of the rest). */
 void meta_config_remove_secondary(struct partition_config *pc, uint32_t i);
-/* Overwrites the partition's store node with pc. */
-MUST_CHECK int meta_partition_persist(struct meta_state *st, const struct meta_app *app,
-                                      const struct partition_config *pc);
 /* Persists pc (ballot already raised by the caller), then applies it in memory and logs
  * why. On a store failure memory is unchanged and the error is logged and returned. */
 MUST_CHECK int meta_partition_update(struct meta_state *st, struct meta_app *app,

@@ -37,13 +37,6 @@ pk_array(struct pk *p, uint32_t n)
 }
 
 void
-pk_map(struct pk *p, uint32_t n)
-{
-    PK_INIT(p, k);
-    msgpack_pack_map(&k, n);
-}
-
-void
 pk_uint(struct pk *p, uint64_t v)
 {
     PK_INIT(p, k);
@@ -67,7 +60,7 @@ pk_bool(struct pk *p, bool v)
         msgpack_pack_false(&k);
 }
 
-void
+static void
 pk_nil(struct pk *p)
 {
     PK_INIT(p, k);
@@ -320,7 +313,7 @@ upk_int(struct upk v, int64_t *out)
     return ERR_INVALID_DATA;
 }
 
-int
+static int
 upk_bool(struct upk v, bool *out)
 {
     *out = false;

@@ -29,11 +29,9 @@ struct pk {
 };
 
 void pk_array(struct pk *p, uint32_t n);
-void pk_map(struct pk *p, uint32_t n);
 void pk_uint(struct pk *p, uint64_t v);
 void pk_int(struct pk *p, int64_t v);
 void pk_bool(struct pk *p, bool v);
-void pk_nil(struct pk *p);
 void pk_bin(struct pk *p, const void *data, size_t len);
 /* A msgpack str of a C string (NULL packs as an empty string). */
 void pk_str(struct pk *p, const char *s);
@@ -64,7 +62,6 @@ MUST_CHECK int upk_array(struct upk v, uint32_t *n);
 MUST_CHECK int upk_at(struct upk v, uint32_t i, struct upk *out);
 MUST_CHECK int upk_uint(struct upk v, uint64_t *out);
 MUST_CHECK int upk_int(struct upk v, int64_t *out);
-MUST_CHECK int upk_bool(struct upk v, bool *out);
 /* bin or str; *data borrowed from the zone (not NUL-terminated). */
 MUST_CHECK int upk_bytes(struct upk v, const uint8_t **data, size_t *len);
 bool upk_is_nil(struct upk v);

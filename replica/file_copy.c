@@ -538,27 +538,6 @@ copy_files(struct copier *cp, const struct msg_file_list_resp *l)
     return atomic_load(&failed);
 }
 
-/* mkdir -p. */
-static int
-mkdir_p(const char *path)
-{
-    char p[PATH_MAX];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof(p))
-        return ERR_INVALID_ARG;
-    memcpy(p, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        p[i] = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            return -errno;
-        p[i] = i < n ? '/' : '\0';
-    }
-    return 0;
-}
-
 /* RPC_FILE_LIST of the remote dir; every name is checked before it is used locally. */
 static int
 list_remote(struct copier *cp, struct msg_file_list_resp *l)
@@ -637,7 +616,7 @@ file_copy_dir(struct rpc_client *c, const char *addr, const char *remote_dir,
         cp.o.timeout_ms = FILE_COPY_DEFAULT_TIMEOUT_MS;
     if (cp.o.max_retries <= 0)
         cp.o.max_retries = FILE_COPY_DEFAULT_RETRIES;
-    rc = mkdir_p(local_dir);
+    rc = file_mkdir_p(local_dir);
     if (rc == 0 && (cp.dfd = open(local_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         rc = -errno;
     if (rc != 0) {

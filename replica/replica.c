@@ -31,14 +31,6 @@
 static void rm_rf(const char *path);
 static void drop_old_dirs(struct replica *r, const char *prefix, decree_t keep_from);
 
-static int
-mkdir_p(const char *dir)
-{
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 void
 replica_batch_mutation(struct storage_batch *b, const struct mutation *m)
 {
@@ -206,7 +198,7 @@ replica_open(uint64_t gpid, const char *dir, const struct replica_opts *opts, st
     r->batch = storage_batch_create();
     r->cluster_id = opts->cluster_id;
     snprintf(r->dir, sizeof(r->dir), "%s", dir);
-    rc = mkdir_p(dir);
+    rc = file_mkdir_p(dir);
     if (rc != 0)
         goto out_free;
     snprintf(sub, sizeof(sub), "%s/rocksdb", dir);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/metrics.h"
@@ -95,6 +96,7 @@ stub_find_replica(struct stub_loop *sl, uint64_t gpid, size_t *idx)
 void
 stub_publish(struct stub_loop *sl)
 {
+    ASSERT_ON_LOOP(sl->loop);
     pthread_mutex_lock(&sl->snap_mu);
     sl->snap = xrealloc(sl->snap, (sl->nreps + 1) * sizeof(*sl->snap));
     for (size_t i = 0; i < sl->nreps; i++)
@@ -136,6 +138,7 @@ static void
 loop_before_sleep(void *arg)
 {
     struct stub_loop *sl = arg;
+    ASSERT_ON_LOOP(sl->loop);
     bool any = sl->dirty != NULL;
     while (sl->dirty) {
         struct replica *r = sl->dirty;
@@ -235,6 +238,7 @@ run_request(void *arg)
     struct rpc_request *req = t->req;
     const struct route *rt = route_of(req->env.code);
     struct replica *r = stub_find_replica(t->sl, req->env.gpid, NULL);
+    ASSERT_ON_LOOP(t->sl->loop);
     xfree(t);
     if (r == NULL)
         rpc_reply(req, ERR_PARTITION_NOT_HERE, NULL, 0);
@@ -254,6 +258,7 @@ static void
 run_file_request(void *arg)
 {
     struct file_task *t = arg;
+    ASSERT_ON_LOOP(t->stub->file_serve);
     route_of(t->req->env.code)->on_files(t->stub->data_dir, t->req);
     xfree(t);
 }
@@ -303,6 +308,7 @@ static void
 run_call_done(void *arg)
 {
     struct call_ctx *c = arg;
+    ASSERT_ON_LOOP(c->sl->loop);
     c->fn(stub_find_replica(c->sl, c->gpid, NULL), c->ctx, c->err, c->body.data, c->body.len);
     buf_fini(&c->body);
     xfree(c);
@@ -359,6 +365,7 @@ static void
 run_blocking_done(void *arg)
 {
     struct blocking_job *job = arg;
+    ASSERT_ON_LOOP(job->sl->loop);
     job->done(stub_find_replica(job->sl, job->gpid, NULL), job->ctx);
     xfree(job);
 }
@@ -573,24 +580,6 @@ stub_read_config(struct stub *s)
     return rc;
 }
 
-static int
-mkdir_p(const char *path)
-{
-    char tmp[400];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 int
 stub_create(struct config *cfg, const char *address, const char *data_dir, struct stub **out)
 {
@@ -604,7 +593,7 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
     snprintf(s->address, sizeof(s->address), "%s", address);
     snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
     rc = stub_read_config(s);
-    if (rc == 0 && (rc = mkdir_p(data_dir)) != 0)
+    if (rc == 0 && (rc = file_mkdir_p(data_dir)) != 0)
         LOG_ERROR("cannot create data dir %s: %s", data_dir, err_str(rc));
     if (rc != 0) {
         xfree(s);

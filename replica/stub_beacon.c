@@ -84,6 +84,7 @@ static void
 run_part_task(void *arg)
 {
     struct part_task *t = arg;
+    ASSERT_ON_LOOP(t->sl->loop);
     if (t->action == PART_ASSIGN)
         part_assign(t->sl, &t->assign);
     else
@@ -146,6 +147,7 @@ static void
 run_lease_task(void *arg)
 {
     struct lease_task *t = arg;
+    ASSERT_ON_LOOP(t->sl->loop);
     if (t->until_ms > t->sl->lease_until_ms)
         t->sl->lease_until_ms = t->until_ms;
     xfree(t);

@@ -26,6 +26,7 @@ static void
 run_dup_assign(void *arg)
 {
     struct dup_task *t = arg;
+    ASSERT_ON_LOOP(t->sl->loop);
     struct replica *r = stub_find_replica(t->sl, t->gpid, NULL);
     if (r != NULL && r->role == ROLE_PRIMARY) {
         dup_assign(r, t->a, t->n);
