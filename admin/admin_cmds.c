@@ -19,8 +19,8 @@
 #include "common/xmalloc.h"
 
 struct admin_cmd;
-typedef enum admin_result admin_cmd_fn(struct admin_ctx *ctx, const struct admin_cmd *cmd,
-                                       int argc, const struct admin_tok *argv);
+typedef enum admin_result admin_cmd_fn(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+                                       const struct admin_tok *argv);
 
 struct admin_cmd {
     const char *name, *alias;
@@ -83,9 +83,10 @@ need_table(struct admin_ctx *ctx)
 static const char *
 app_status_name(uint32_t s)
 {
-    return s == APP_AVAILABLE ? "AVAILABLE" : s == APP_CREATING ? "CREATING"
-                                          : s == APP_DROPPED    ? "DROPPED"
-                                                                : "UNKNOWN";
+    return s == APP_AVAILABLE  ? "AVAILABLE"
+           : s == APP_CREATING ? "CREATING"
+           : s == APP_DROPPED  ? "DROPPED"
+                               : "UNKNOWN";
 }
 
 /* ---- meta commands ---- */
@@ -98,8 +99,8 @@ cmd_ls(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struc
 
     if (err != 0)
         return fail("ls", err);
-    printf("%-8s %-32s %-10s %-10s %-8s %s\n", "app_id", "name", "status", "partitions",
-           "replicas", "create_time");
+    printf("%-8s %-32s %-10s %-10s %-8s %s\n", "app_id", "name", "status", "partitions", "replicas",
+           "create_time");
     for (uint32_t i = 0; i < m.napps; i++) {
         const struct app_info *a = &m.apps[i];
         char ts[32] = "-";
@@ -107,8 +108,8 @@ cmd_ls(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struc
         struct tm tm;
         if (a->create_ts > 0 && localtime_r(&t, &tm) != NULL)
             strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-        printf("%-8u %-32s %-10s %-10u %-8u %s\n", a->app_id, a->name,
-               app_status_name(a->status), a->partition_count, a->replica_count, ts);
+        printf("%-8u %-32s %-10s %-10u %-8u %s\n", a->app_id, a->name, app_status_name(a->status),
+               a->partition_count, a->replica_count, ts);
     }
     msg_list_apps_resp_fini(&m);
     return ADMIN_OK;
@@ -119,8 +120,9 @@ static int
 create_opts(int argc, const struct admin_tok *argv, uint32_t *pc, uint32_t *rc)
 {
     for (int i = 1; i < argc; i += 2) {
-        uint32_t *dst = strcmp(argv[i].p, "-p") == 0 ? pc : strcmp(argv[i].p, "-r") == 0 ? rc
-                                                                                          : NULL;
+        uint32_t *dst = strcmp(argv[i].p, "-p") == 0   ? pc
+                        : strcmp(argv[i].p, "-r") == 0 ? rc
+                                                       : NULL;
         if (dst == NULL || i + 1 >= argc || admin_parse_u32(argv[i + 1].p, dst) != 0 || *dst == 0)
             return ERR_INVALID_ARG;
     }
@@ -147,8 +149,7 @@ cmd_create(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 }
 
 static enum admin_result
-cmd_drop(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-         const struct admin_tok *argv)
+cmd_drop(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     int err = geokv_drop_app(ctx->client, argv[0].p, ctx->timeout_ms);
     if (err != 0)
@@ -158,8 +159,7 @@ cmd_drop(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 }
 
 static enum admin_result
-cmd_use(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-        const struct admin_tok *argv)
+cmd_use(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     struct geokv_table *t;
     int err;
@@ -205,15 +205,14 @@ print_partition(const struct partition_config *p)
     size_t off = 0;
 
     for (uint32_t j = 0; j < p->nsecondaries && j < GEOKV_MAX_REPLICAS; j++)
-        off += (size_t)snprintf(sec + off, sizeof(sec) - off, "%s%s", j ? "," : "",
-                                p->secondaries[j]);
+        off +=
+            (size_t)snprintf(sec + off, sizeof(sec) - off, "%s%s", j ? "," : "", p->secondaries[j]);
     printf("%-6u %-8lld %-24s %-50s %lld\n", p->pidx, (long long)p->ballot,
            p->primary[0] ? p->primary : "-", sec[0] ? sec : "-", (long long)p->last_committed);
 }
 
 static enum admin_result
-cmd_app(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-        const struct admin_tok *argv)
+cmd_app(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     const char *name = argc > 0 ? argv[0].p : ctx->app;
     struct msg_app_config cfg;
@@ -224,9 +223,8 @@ cmd_app(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     err = geokv_query_config(ctx->client, name, ctx->timeout_ms, &cfg);
     if (err != 0)
         return fail("app", err);
-    printf("app_id: %u\nname: %s\nstatus: %s\npartition_count: %u\nreplica_count: %u\n",
-           cfg.app_id, cfg.name, app_status_name(cfg.status), cfg.partition_count,
-           cfg.replica_count);
+    printf("app_id: %u\nname: %s\nstatus: %s\npartition_count: %u\nreplica_count: %u\n", cfg.app_id,
+           cfg.name, app_status_name(cfg.status), cfg.partition_count, cfg.replica_count);
     printf("%-6s %-8s %-24s %-50s %s\n", "pidx", "ballot", "primary", "secondaries",
            "last_committed");
     for (uint32_t i = 0; i < cfg.partition_count; i++)
@@ -267,8 +265,8 @@ digest_replica(struct admin_ctx *ctx, uint64_t gpid, uint32_t pidx, const char *
     }
     for (int i = 0; i < 8; i++)
         snprintf(hex + 2 * i, 3, "%02x", d.sha256[i]);
-    printf("%-6u %-24s %-10s %-14lld %-10llu %s\n", pidx, node, role,
-           (long long)d.last_committed, (unsigned long long)d.records, hex);
+    printf("%-6u %-24s %-10s %-14lld %-10llu %s\n", pidx, node, role, (long long)d.last_committed,
+           (unsigned long long)d.records, hex);
     if (!*have_first) {
         *first = d;
         *have_first = true;
@@ -293,8 +291,8 @@ cmd_digest(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     err = geokv_query_config(ctx->client, name, ctx->timeout_ms, &cfg);
     if (err != 0)
         return fail("digest", err);
-    printf("%-6s %-24s %-10s %-14s %-10s %s\n", "pidx", "node", "role", "last_committed",
-           "records", "digest");
+    printf("%-6s %-24s %-10s %-14s %-10s %s\n", "pidx", "node", "role", "last_committed", "records",
+           "digest");
     for (uint32_t i = 0; i < cfg.partition_count; i++) {
         const struct partition_config *p = &cfg.partitions[i];
         uint64_t gpid = gpid_make(cfg.app_id, p->pidx);
@@ -307,8 +305,8 @@ cmd_digest(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
             digest_replica(ctx, gpid, p->pidx, p->primary, "primary", &first, &have_first, &v);
         }
         for (uint32_t j = 0; j < p->nsecondaries && j < GEOKV_MAX_REPLICAS; j++)
-            digest_replica(ctx, gpid, p->pidx, p->secondaries[j], "secondary", &first,
-                           &have_first, &v);
+            digest_replica(ctx, gpid, p->pidx, p->secondaries[j], "secondary", &first, &have_first,
+                           &v);
     }
     msg_app_config_fini(&cfg);
     printf("converged: %s\n", v.converged ? "yes" : "no");
@@ -470,8 +468,7 @@ cmd_server_config(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
         return ADMIN_OK;
     fflush(stdout);
     if (f.count > 1)
-        fprintf(stderr, "error: server-config: %s (and %zu more failures)\n", f.first,
-                f.count - 1);
+        fprintf(stderr, "error: server-config: %s (and %zu more failures)\n", f.first, f.count - 1);
     else
         fprintf(stderr, "error: server-config: %s\n", f.first);
     return ADMIN_FAIL;
@@ -480,22 +477,20 @@ cmd_server_config(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 /* ---- data commands ---- */
 
 static enum admin_result
-cmd_set(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-        const struct admin_tok *argv)
+cmd_set(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     uint32_t ttl = 0;
     int err;
 
     if (argc == 4 && admin_parse_u32(argv[3].p, &ttl) != 0)
         return USAGE_FAIL;
-    err = geokv_set(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), tok_bytes(&argv[2]),
-                    ttl, ctx->timeout_ms);
+    err = geokv_set(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), tok_bytes(&argv[2]), ttl,
+                    ctx->timeout_ms);
     return ok_or_fail("set", err);
 }
 
 static enum admin_result
-cmd_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-        const struct admin_tok *argv)
+cmd_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     void *v = NULL;
     size_t len = 0;
@@ -514,8 +509,7 @@ cmd_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 }
 
 static enum admin_result
-cmd_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-        const struct admin_tok *argv)
+cmd_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     int err = geokv_del(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), ctx->timeout_ms);
     return ok_or_fail("del", err);
@@ -546,8 +540,8 @@ cmd_multi_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 
     for (int i = 1; i < argc; i++)
         sks[i - 1] = tok_bytes(&argv[i]);
-    err = geokv_multi_get(ctx->table, tok_bytes(&argv[0]), sks, (size_t)argc - 1, print_record,
-                          &n, ctx->timeout_ms);
+    err = geokv_multi_get(ctx->table, tok_bytes(&argv[0]), sks, (size_t)argc - 1, print_record, &n,
+                          ctx->timeout_ms);
     xfree(sks);
     if (err != 0)
         return fail("multi_get", err);
@@ -582,21 +576,19 @@ cmd_multi_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 
     for (int i = 1; i < argc; i++)
         sks[i - 1] = tok_bytes(&argv[i]);
-    err = geokv_multi_del(ctx->table, tok_bytes(&argv[0]), sks, (size_t)argc - 1,
-                          ctx->timeout_ms);
+    err = geokv_multi_del(ctx->table, tok_bytes(&argv[0]), sks, (size_t)argc - 1, ctx->timeout_ms);
     xfree(sks);
     return ok_or_fail("multi_del", err);
 }
 
 static enum admin_result
-cmd_scan(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-         const struct admin_tok *argv)
+cmd_scan(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     struct geokv_bytes start = argc > 1 ? tok_bytes(&argv[1]) : geokv_bytes(NULL, 0);
     struct geokv_bytes stop = argc > 2 ? tok_bytes(&argv[2]) : geokv_bytes(NULL, 0);
     long n = 0;
-    int err = geokv_scan(ctx->table, tok_bytes(&argv[0]), start, stop, print_record, &n,
-                         ctx->timeout_ms);
+    int err =
+        geokv_scan(ctx->table, tok_bytes(&argv[0]), start, stop, print_record, &n, ctx->timeout_ms);
 
     if (err != 0)
         return fail("scan", err);
@@ -636,8 +628,7 @@ dump_record(void *arg, const struct geokv_record *r)
 /* Every live record of a table, sorted by key, for diffs between clusters: the whole table
  * is collected before anything is printed. */
 static enum admin_result
-cmd_dump(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-         const struct admin_tok *argv)
+cmd_dump(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     struct admin_dump d = ADMIN_DUMP_INIT;
     struct buf line = BUF_INIT;
@@ -670,8 +661,7 @@ cmd_dump(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 }
 
 static enum admin_result
-cmd_incr(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-         const struct admin_tok *argv)
+cmd_incr(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     int64_t delta = 1, v;
     int err;
@@ -703,11 +693,11 @@ cas_check(const struct admin_tok *t, enum geokv_check *type, struct geokv_bytes 
 }
 
 static enum admin_result
-cmd_cas(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-        const struct admin_tok *argv)
+cmd_cas(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     struct geokv_cas cas = {.check_sort_key = tok_bytes(&argv[1]),
-                            .set_sort_key = tok_bytes(&argv[3]), .value = tok_bytes(&argv[4])};
+                            .set_sort_key = tok_bytes(&argv[3]),
+                            .value = tok_bytes(&argv[4])};
     void *cv = NULL;
     size_t cvlen = 0;
     bool exist = false;
@@ -732,16 +722,14 @@ cmd_cas(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 }
 
 static enum admin_result
-cmd_help(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-         const struct admin_tok *argv)
+cmd_help(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     admin_print_help();
     return ADMIN_OK;
 }
 
 static enum admin_result
-cmd_exit(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
-         const struct admin_tok *argv)
+cmd_exit(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     return ADMIN_EXIT;
 }
@@ -756,20 +744,26 @@ static const struct admin_cmd cmds[] = {
     {"drop", NULL, "<app>", "drop a table", cmd_drop, false, 1, 1},
     {"use", NULL, "<app>", "select the table for data commands", cmd_use, false, 1, 1},
     {"nodes", NULL, "", "list replica servers", cmd_nodes, false, 0, 0},
-    {"app", NULL, "[app]", "a table's partitions: pidx ballot primary secondaries "
-     "last_committed", cmd_app, false, 0, 1},
-    {"digest", NULL, "[app]", "every replica's last_committed, record count and digest; "
-     "fails unless all replicas of each partition agree", cmd_digest, false, 0, 1},
-    {"compact", NULL, "[app]", "compact every replica of a table now (drops tombstones and "
-     "expired records older than tombstone_ttl_seconds)", cmd_compact, false, 0, 1},
+    {"app", NULL, "[app]",
+     "a table's partitions: pidx ballot primary secondaries "
+     "last_committed",
+     cmd_app, false, 0, 1},
+    {"digest", NULL, "[app]",
+     "every replica's last_committed, record count and digest; "
+     "fails unless all replicas of each partition agree",
+     cmd_digest, false, 0, 1},
+    {"compact", NULL, "[app]",
+     "compact every replica of a table now (drops tombstones and "
+     "expired records older than tombstone_ttl_seconds)",
+     cmd_compact, false, 0, 1},
     {"leader", NULL, "[meta]", "the meta leader's address (as one meta, or the list, sees it)",
      cmd_leader, false, 0, 1},
     {"server-config", NULL, "<node|all> [key [value]]",
      "show or change a run-time setting (duplicate_log_batch_bytes, log_level, ...) on one "
      "server (host:port, replica or meta) or on all (alive replica servers and the metas) "
      "without a restart; prints 'node key value' per server; no key: every setting. Not "
-     "persisted: a restarted server reads its config file again", cmd_server_config, false, 1,
-     3},
+     "persisted: a restarted server reads its config file again",
+     cmd_server_config, false, 1, 3},
     {"set", NULL, "<hk> <sk> <value> [ttl_s]", "set a value", cmd_set, true, 3, 4},
     {"get", NULL, "<hk> <sk>", "print a value (\"not found\" if missing)", cmd_get, true, 2, 2},
     {"del", NULL, "<hk> <sk>", "delete a key", cmd_del, true, 2, 2},
@@ -777,22 +771,26 @@ static const struct admin_cmd cmds[] = {
      cmd_multi_get, true, 1, -1},
     {"multi_set", NULL, "<hk> <sk> <value> [<sk> <value> ...]", "set several sort keys",
      cmd_multi_set, true, 3, -1},
-    {"multi_del", NULL, "<hk> <sk> [sk ...]", "delete several sort keys", cmd_multi_del, true,
-     2, -1},
+    {"multi_del", NULL, "<hk> <sk> [sk ...]", "delete several sort keys", cmd_multi_del, true, 2,
+     -1},
     {"scan", NULL, "<hk> [start [stop]]", "sort keys of a hash key in [start, stop)", cmd_scan,
      true, 1, 3},
-    {"count", NULL, "", "number of live records in the table (full scan)", cmd_count, true, 0,
-     0},
-    {"dump", NULL, "[app]", "every live record of a table (default: the selected one), sorted "
+    {"count", NULL, "", "number of live records in the table (full scan)", cmd_count, true, 0, 0},
+    {"dump", NULL, "[app]",
+     "every live record of a table (default: the selected one), sorted "
      "by key, one line each: hash_key TAB sort_key TAB value TAB expire_ts (escaped; for "
-     "diffs between clusters)", cmd_dump, false, 0, 1},
+     "diffs between clusters)",
+     cmd_dump, false, 0, 1},
     {"incr", NULL, "<hk> <sk> [delta=1]", "add delta to an integer value, print the result",
      cmd_incr, true, 2, 3},
-    {"check_and_set", "cas", "<hk> <check_sk> not_exist|exist|equal:<operand> <set_sk> <value> "
-     "[ttl_s]", "set set_sk if the check on check_sk holds", cmd_cas, true, 5, 6},
+    {"check_and_set", "cas",
+     "<hk> <check_sk> not_exist|exist|equal:<operand> <set_sk> <value> "
+     "[ttl_s]",
+     "set set_sk if the check on check_sk holds", cmd_cas, true, 5, 6},
     {"dup", NULL, "add -c <cluster> [-p] | list | pause|start|remove -d <dupid> [-a <app>]",
      "duplication of the selected table to another cluster (add prints the dupid; list prints "
-     "JSON with each partition's confirmed decree)", admin_cmd_dup, false, 1, -1},
+     "JSON with each partition's confirmed decree)",
+     admin_cmd_dup, false, 1, -1},
     {"set_dup_fail_mode", NULL, "<app> <dupid> slow|skip",
      "what a duplication does when shipping keeps failing: retry forever, or skip the batch",
      admin_cmd_set_dup_fail_mode, false, 3, 3},
@@ -805,8 +803,8 @@ admin_print_help(void)
     printf("commands (quote arguments with \"...\" or '...'; \\xHH escapes inside \"...\"):\n");
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         const struct admin_cmd *c = &cmds[i];
-        printf("  %s%s%s %s\n      %s\n", c->name, c->alias ? " | " : "",
-               c->alias ? c->alias : "", c->usage, c->help);
+        printf("  %s%s%s %s\n      %s\n", c->name, c->alias ? " | " : "", c->alias ? c->alias : "",
+               c->usage, c->help);
     }
 }
 

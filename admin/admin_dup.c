@@ -21,8 +21,8 @@
 #include "client/geokv_admin.h"
 
 #define DUP_ADD_MIN_TIMEOUT_MS 15000 /* the meta asks the remote cluster (up to 5 s) */
-#define DUP_USAGE                                                                           \
-    "usage: dup add -c <cluster> [-p] | dup list | dup pause|start|remove -d <dupid>  "      \
+#define DUP_USAGE                                                                                  \
+    "usage: dup add -c <cluster> [-p] | dup list | dup pause|start|remove -d <dupid>  "            \
     "(on the table of 'use', or add -a <app>)"
 
 /* Parsed options of one dup subcommand. */
@@ -132,8 +132,8 @@ print_dup(const struct dup_info *d, bool last)
 static enum admin_result
 dup_add(struct admin_ctx *ctx, const char *app, const struct dup_opts *o)
 {
-    int timeout = ctx->timeout_ms > DUP_ADD_MIN_TIMEOUT_MS ? ctx->timeout_ms
-                                                           : DUP_ADD_MIN_TIMEOUT_MS;
+    int timeout =
+        ctx->timeout_ms > DUP_ADD_MIN_TIMEOUT_MS ? ctx->timeout_ms : DUP_ADD_MIN_TIMEOUT_MS;
     struct msg_dup_add_resp r;
     char why[256];
     int err;
@@ -185,8 +185,7 @@ dup_modify(struct admin_ctx *ctx, const char *app, const char *sub, uint32_t op,
     if (!o->have_dupid || o->cluster != NULL || o->full)
         return dup_usage();
     snprintf(what, sizeof(what), "dup %s", sub);
-    err = geokv_dup_modify(ctx->client, app, o->dupid, op, 0, ctx->timeout_ms, why,
-                           sizeof(why));
+    err = geokv_dup_modify(ctx->client, app, o->dupid, op, 0, ctx->timeout_ms, why, sizeof(why));
     if (err != 0)
         return dup_fail(what, err, why);
     printf("successfully %s duplication [dupid: %llu]\n", sub, (unsigned long long)o->dupid);
@@ -231,15 +230,15 @@ admin_cmd_set_dup_fail_mode(struct admin_ctx *ctx, const struct admin_cmd *cmd, 
     char why[256];
     int err;
 
-    if (parse_dupid(argv[1].p, &dupid) != 0
-        || (strcmp(mode, "slow") != 0 && strcmp(mode, "skip") != 0)) {
+    if (parse_dupid(argv[1].p, &dupid) != 0 ||
+        (strcmp(mode, "slow") != 0 && strcmp(mode, "skip") != 0)) {
         fflush(stdout);
         fprintf(stderr, "usage: set_dup_fail_mode <app> <dupid> slow|skip\n");
         return ADMIN_FAIL;
     }
     fm = strcmp(mode, "slow") == 0 ? FAIL_SLOW : FAIL_SKIP;
-    err = geokv_dup_modify(ctx->client, argv[0].p, dupid, DUP_OP_FAIL_MODE, fm,
-                           ctx->timeout_ms, why, sizeof(why));
+    err = geokv_dup_modify(ctx->client, argv[0].p, dupid, DUP_OP_FAIL_MODE, fm, ctx->timeout_ms,
+                           why, sizeof(why));
     if (err != 0)
         return dup_fail("set_dup_fail_mode", err, why);
     printf("successfully set fail mode of duplication [dupid: %llu] to %s\n",

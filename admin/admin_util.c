@@ -219,8 +219,8 @@ admin_parse_u32(const char *s, uint32_t *out)
 /* ---- dump ---- */
 
 void
-admin_dump_add(struct admin_dump *d, const void *hk, size_t hk_len, const void *sk,
-               size_t sk_len, const void *v, size_t v_len, uint32_t expire_ts)
+admin_dump_add(struct admin_dump *d, const void *hk, size_t hk_len, const void *sk, size_t sk_len,
+               const void *v, size_t v_len, uint32_t expire_ts)
 {
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 1024;
@@ -250,8 +250,7 @@ dump_rec_cmp(const void *pa, const void *pb, void *arg)
     int c = bytes_cmp(base + a->off, a->hk_len, base + b->off, b->hk_len);
 
     if (c == 0)
-        c = bytes_cmp(base + a->off + a->hk_len, a->sk_len, base + b->off + b->hk_len,
-                      b->sk_len);
+        c = bytes_cmp(base + a->off + a->hk_len, a->sk_len, base + b->off + b->hk_len, b->sk_len);
     return c;
 }
 

@@ -62,7 +62,10 @@ struct admin_dump {
     struct admin_dump_rec *recs;
     size_t n, cap;
 };
-#define ADMIN_DUMP_INIT {BUF_INIT, NULL, 0, 0}
+#define ADMIN_DUMP_INIT                                                                            \
+    {                                                                                              \
+        BUF_INIT, NULL, 0, 0                                                                       \
+    }
 
 /* Copies one record (hash_key, sort_key, value bytes and expire_ts) into d. */
 void admin_dump_add(struct admin_dump *d, const void *hk, size_t hk_len, const void *sk,

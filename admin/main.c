@@ -26,17 +26,17 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: admin-cli -m META_LIST [-c CONFIG] [-a APP] [-t TIMEOUT_MS] [--keep-going] "
-            "[COMMAND ARGS...]\n"
-            "  -m, --meta META_LIST   meta servers, host:port[,host:port...]\n"
-            "  -c, --config CONFIG    sign calls with the [security] keys of CONFIG (servers\n"
-            "                         with keys refuse unsigned admin calls)\n"
-            "  -a, --app APP          table for data commands (like 'use APP')\n"
-            "  -t, --timeout-ms MS    per-call timeout (default 5000; create waits >= 60 s)\n"
-            "  --keep-going           with commands on stdin: run every line\n"
-            "  -v, --verbose          debug logging on stderr\n"
-            "Without COMMAND: an interactive shell, or the commands on stdin. 'help' lists them.\n");
+    fprintf(
+        f, "usage: admin-cli -m META_LIST [-c CONFIG] [-a APP] [-t TIMEOUT_MS] [--keep-going] "
+           "[COMMAND ARGS...]\n"
+           "  -m, --meta META_LIST   meta servers, host:port[,host:port...]\n"
+           "  -c, --config CONFIG    sign calls with the [security] keys of CONFIG (servers\n"
+           "                         with keys refuse unsigned admin calls)\n"
+           "  -a, --app APP          table for data commands (like 'use APP')\n"
+           "  -t, --timeout-ms MS    per-call timeout (default 5000; create waits >= 60 s)\n"
+           "  --keep-going           with commands on stdin: run every line\n"
+           "  -v, --verbose          debug logging on stderr\n"
+           "Without COMMAND: an interactive shell, or the commands on stdin. 'help' lists them.\n");
 }
 
 /* Runs one input line; returns its result (blank and comment lines are OK). */
@@ -111,10 +111,10 @@ int
 main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"meta", required_argument, NULL, 'm'},   {"app", required_argument, NULL, 'a'},
+        {"meta", required_argument, NULL, 'm'},       {"app", required_argument, NULL, 'a'},
         {"timeout-ms", required_argument, NULL, 't'}, {"keep-going", no_argument, NULL, 'k'},
-        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-        {"config", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0}};
+        {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},     {NULL, 0, NULL, 0}};
     struct admin_ctx ctx = {.timeout_ms = 5000};
     const char *metas = NULL;
     bool keep_going = false;
@@ -137,8 +137,8 @@ main(int argc, char **argv)
         }
     }
     if (metas == NULL || ctx.timeout_ms <= 0) {
-        fprintf(stderr, "error: %s\n", metas == NULL ? "-m META_LIST is required"
-                                                     : "-t needs a positive number");
+        fprintf(stderr, "error: %s\n",
+                metas == NULL ? "-m META_LIST is required" : "-t needs a positive number");
         usage(stderr);
         return 2;
     }

@@ -136,8 +136,7 @@ poll_done(void *arg, int err, const void *value, size_t len)
         l->poll_errors++;
     else if (err == 0 && !seen)
         l->poll_wrong++;
-    if (bench_lag_poll_done(&l->stats, &r->it, seen, now, l->o->deadline_us,
-                            l->o->poll_min_us))
+    if (bench_lag_poll_done(&l->stats, &r->it, seen, now, l->o->deadline_us, l->o->poll_min_us))
         bench_lag_queue_push(&l->queue, &r->it);
     else if (l->win != NULL)
         window_add(l, &r->it, seen, now);
@@ -155,8 +154,8 @@ poll_start(struct lag *l, const struct bench_lag_item *it)
 
     *r = (struct lag_req){l, *it, 0};
     key_of(l, it->i, key, sizeof(key), &klen);
-    geokv_get_async(l->dst, geokv_bytes(key, klen), geokv_bytes(BENCH_SORT_KEY, 1), l->o->timeout_ms,
-                    poll_done, r);
+    geokv_get_async(l->dst, geokv_bytes(key, klen), geokv_bytes(BENCH_SORT_KEY, 1),
+                    l->o->timeout_ms, poll_done, r);
 }
 
 static void
@@ -176,8 +175,7 @@ poller_main(void *arg)
     pthread_mutex_lock(&l->mu);
     for (;;) {
         int64_t now = clock_mono_us(), next;
-        if (l->writing_done && l->writes_inflight == 0 && l->polls_inflight == 0 &&
-            l->queue.n == 0)
+        if (l->writing_done && l->writes_inflight == 0 && l->polls_inflight == 0 && l->queue.n == 0)
             break;
         if (l->polls_inflight < l->o->inflight && bench_lag_queue_pop_due(&l->queue, now, &it)) {
             l->polls_inflight++;
@@ -249,8 +247,8 @@ report(struct lag *l, double write_secs, double secs)
            (unsigned long long)l->nonce, (unsigned long long)l->writes,
            (unsigned long long)l->acked, (unsigned long long)l->write_errors);
     printf("seconds: %.3f\nwrite_seconds: %.3f\nwrite_ops_per_sec: %.0f\n"
-           "write_lat_p99_us: %llu\n", secs, write_secs,
-           write_secs > 0 ? (double)l->writes / write_secs : 0.0,
+           "write_lat_p99_us: %llu\n",
+           secs, write_secs, write_secs > 0 ? (double)l->writes / write_secs : 0.0,
            (unsigned long long)bench_hist_quantile(&l->write_us, 0.99));
     printf("visible: %llu\nnot_visible: %llu\npolls: %llu\npoll_errors: %llu\n",
            (unsigned long long)l->stats.visible, (unsigned long long)l->stats.not_visible,
@@ -265,8 +263,8 @@ report(struct lag *l, double write_secs, double secs)
     for (size_t k = 0; k < l->nwin; k++) {
         const struct bench_hist *wh = &l->win[k].lag_us;
         double from = (double)k * l->o->window_s;
-        double to = k + 1 < l->nwin ? from + l->o->window_s
-                                    : (double)l->writes / (double)l->o->rate;
+        double to =
+            k + 1 < l->nwin ? from + l->o->window_s : (double)l->writes / (double)l->o->rate;
         printf("lag_window: %.1f %.1f %llu %llu %.1f %.1f %.1f\n", from, to,
                (unsigned long long)wh->total, (unsigned long long)l->win[k].not_visible,
                ms_of(bench_hist_quantile(wh, 0.50)), ms_of(bench_hist_quantile(wh, 0.99)),

@@ -7,15 +7,15 @@
 
 struct bench_lag_opts {
     const char *src_metas, *dst_metas, *app;
-    uint64_t rate;        /* writes/s, > 0 */
-    double duration_s;    /* 0: write count records instead */
+    uint64_t rate;     /* writes/s, > 0 */
+    double duration_s; /* 0: write count records instead */
     uint64_t count;
     size_t value_size;
-    int inflight;         /* bound on outstanding writes, and separately on outstanding polls */
-    int timeout_ms;       /* per write / per poll */
-    int64_t poll_min_us;  /* shortest interval between two polls of one key */
-    int64_t deadline_us;  /* a key not visible this long after its ack is not_visible */
-    double window_s;      /* > 0: also report the lag per window of this many seconds of the
+    int inflight;        /* bound on outstanding writes, and separately on outstanding polls */
+    int timeout_ms;      /* per write / per poll */
+    int64_t poll_min_us; /* shortest interval between two polls of one key */
+    int64_t deadline_us; /* a key not visible this long after its ack is not_visible */
+    double window_s;     /* > 0: also report the lag per window of this many seconds of the
                            * write schedule (record n belongs to window floor(n/rate/window_s)) */
 };
 

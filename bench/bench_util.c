@@ -36,8 +36,7 @@ splitmix64(uint64_t *state)
 void
 bench_value(uint64_t seed, uint64_t i, size_t size, struct buf *out)
 {
-    static const char alphabet[] =
-        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     uint64_t state = seed * 0xd1b54a32d192ed03ull ^ (i + 1) * 0x9e3779b97f4a7c15ull;
     uint64_t r = 0;
 
@@ -291,8 +290,8 @@ bench_lag_stats_init(struct bench_lag_stats *s)
 }
 
 bool
-bench_lag_poll_done(struct bench_lag_stats *s, struct bench_lag_item *it, bool seen,
-                    int64_t now_us, int64_t deadline_us, int64_t min_poll_us)
+bench_lag_poll_done(struct bench_lag_stats *s, struct bench_lag_item *it, bool seen, int64_t now_us,
+                    int64_t deadline_us, int64_t min_poll_us)
 {
     int64_t age = now_us - it->ack_us;
 

@@ -90,8 +90,7 @@ struct bench_lag_stats {
 int64_t bench_lag_poll_interval_us(int64_t age_us, int64_t min_us);
 void bench_lag_queue_push(struct bench_lag_queue *q, const struct bench_lag_item *it);
 /* Pops the item with the smallest next_us into *it if that is <= now_us. */
-bool bench_lag_queue_pop_due(struct bench_lag_queue *q, int64_t now_us,
-                             struct bench_lag_item *it);
+bool bench_lag_queue_pop_due(struct bench_lag_queue *q, int64_t now_us, struct bench_lag_item *it);
 /* The smallest next_us, or -1 if the queue is empty. */
 int64_t bench_lag_queue_next_us(const struct bench_lag_queue *q);
 void bench_lag_queue_fini(struct bench_lag_queue *q);

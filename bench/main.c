@@ -59,7 +59,7 @@ struct bench_opts {
     int threads, inflight, timeout_ms;
     size_t value_size;
     double duration_s;
-    uint64_t rate; /* ops/s over all threads; 0 = unlimited */
+    uint64_t rate;       /* ops/s over all threads; 0 = unlimited */
     const char *ack_log; /* NULL = none */
     bool count_given;    /* --count was on the command line */
     const char *remote;  /* --op lag: the target cluster's metas */
@@ -89,9 +89,9 @@ struct bench {
     int nsamples;
     const uint64_t *indices; /* verify --ack-log: claim n reads indices[n] (n < nindices) */
     uint64_t nindices;
-    FILE *ack_f;             /* set --ack-log: acknowledged indices are appended here */
-    pthread_mutex_t ack_mu;  /* guards ack_f and ack_err */
-    int ack_err;             /* first write error on ack_f (-errno) */
+    FILE *ack_f;            /* set --ack-log: acknowledged indices are appended here */
+    pthread_mutex_t ack_mu; /* guards ack_f and ack_err */
+    int ack_err;            /* first write error on ack_f (-errno) */
 };
 
 /* Set by the signal thread (--ack-log runs only): claim no more records. */
@@ -227,8 +227,8 @@ issue(struct worker *w, uint64_t i, int64_t start_us)
     if (b->o.op == BOP_SET) {
         struct buf v = BUF_INIT;
         bench_value(b->o.seed, i, b->o.value_size, &v);
-        geokv_set_async(b->table, hk, sk, geokv_bytes(v.data, v.len), 0, b->o.timeout_ms,
-                        set_done, r);
+        geokv_set_async(b->table, hk, sk, geokv_bytes(v.data, v.len), 0, b->o.timeout_ms, set_done,
+                        r);
         buf_fini(&v);
     } else {
         geokv_get_async(b->table, hk, sk, b->o.timeout_ms, get_done, r);
@@ -294,7 +294,8 @@ worker_main(void *arg)
 static void
 usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: geokv-bench -m META_LIST -a APP --op set|get|verify [options]\n"
         "       geokv-bench -m SOURCE_METAS -r TARGET_METAS -a APP --op lag --rate R "
         "[--duration S] [options]\n"
@@ -373,24 +374,36 @@ bad:
 static void
 parse_opts(int argc, char **argv, struct bench_opts *o)
 {
-    static const struct option opts[] = {
-        {"meta", required_argument, NULL, 'm'},       {"app", required_argument, NULL, 'a'},
-        {"op", required_argument, NULL, 'o'},         {"count", required_argument, NULL, 'n'},
-        {"seed", required_argument, NULL, 's'},       {"threads", required_argument, NULL, 'T'},
-        {"inflight", required_argument, NULL, 'I'},   {"value-size", required_argument, NULL, 'B'},
-        {"duration", required_argument, NULL, 'd'},   {"timeout-ms", required_argument, NULL, 't'},
-        {"rate", required_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
-        {"ack-log", required_argument, NULL, 'A'},    {"help", no_argument, NULL, 'h'},
-        {"remote", required_argument, NULL, 'R'},     {"poll-ms", required_argument, NULL, 'P'},
-        {"lag-timeout-s", required_argument, NULL, 'L'},
-        {"report-interval", required_argument, NULL, 'W'},
-        {"config", required_argument, NULL, 'c'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"meta", required_argument, NULL, 'm'},
+                                         {"app", required_argument, NULL, 'a'},
+                                         {"op", required_argument, NULL, 'o'},
+                                         {"count", required_argument, NULL, 'n'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"threads", required_argument, NULL, 'T'},
+                                         {"inflight", required_argument, NULL, 'I'},
+                                         {"value-size", required_argument, NULL, 'B'},
+                                         {"duration", required_argument, NULL, 'd'},
+                                         {"timeout-ms", required_argument, NULL, 't'},
+                                         {"rate", required_argument, NULL, 'q'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"ack-log", required_argument, NULL, 'A'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"remote", required_argument, NULL, 'R'},
+                                         {"poll-ms", required_argument, NULL, 'P'},
+                                         {"lag-timeout-s", required_argument, NULL, 'L'},
+                                         {"report-interval", required_argument, NULL, 'W'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
     const char *op = NULL;
     int c;
 
-    *o = (struct bench_opts){.count = 10000, .seed = 1, .threads = 2, .inflight = 32,
-                             .timeout_ms = 5000, .value_size = 100, .poll_ms = 5,
+    *o = (struct bench_opts){.count = 10000,
+                             .seed = 1,
+                             .threads = 2,
+                             .inflight = 32,
+                             .timeout_ms = 5000,
+                             .value_size = 100,
+                             .poll_ms = 5,
                              .lag_timeout_s = 30};
     while ((c = getopt_long(argc, argv, "m:a:r:c:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -413,7 +426,8 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         case 't': o->timeout_ms = (int)opt_num("timeout-ms", optarg, 1); break;
         case 'q': o->rate = opt_num("rate", optarg, 0); break;
         case 'A': o->ack_log = optarg; break;
-        case 'r': case 'R': o->remote = optarg; break;
+        case 'r':
+        case 'R': o->remote = optarg; break;
         case 'P': o->poll_ms = opt_num("poll-ms", optarg, 1); break;
         case 'L': o->lag_timeout_s = opt_num("lag-timeout-s", optarg, 1); break;
         case 'W': o->report_interval_s = opt_num("report-interval", optarg, 1); break;
@@ -423,8 +437,8 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
         }
     }
     if (o->metas == NULL || o->app == NULL || op == NULL || optind < argc) {
-        fprintf(stderr, "error: %s\n", optind < argc ? "unexpected argument"
-                                       : "-m, -a and --op are required");
+        fprintf(stderr, "error: %s\n",
+                optind < argc ? "unexpected argument" : "-m, -a and --op are required");
         usage(stderr);
         exit(2);
     }
@@ -467,13 +481,18 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
 static int
 run_lag(const struct bench_opts *o)
 {
-    struct bench_lag_opts lo = {
-        .src_metas = o->metas, .dst_metas = o->remote, .app = o->app, .rate = o->rate,
-        .duration_s = o->duration_s, .count = o->count, .value_size = o->value_size,
-        .inflight = o->inflight, .timeout_ms = o->timeout_ms,
-        .poll_min_us = (int64_t)o->poll_ms * 1000,
-        .deadline_us = (int64_t)o->lag_timeout_s * 1000000,
-        .window_s = (double)o->report_interval_s};
+    struct bench_lag_opts lo = {.src_metas = o->metas,
+                                .dst_metas = o->remote,
+                                .app = o->app,
+                                .rate = o->rate,
+                                .duration_s = o->duration_s,
+                                .count = o->count,
+                                .value_size = o->value_size,
+                                .inflight = o->inflight,
+                                .timeout_ms = o->timeout_ms,
+                                .poll_min_us = (int64_t)o->poll_ms * 1000,
+                                .deadline_us = (int64_t)o->lag_timeout_s * 1000000,
+                                .window_s = (double)o->report_interval_s};
     return bench_lag_run(&lo);
 }
 
@@ -520,8 +539,7 @@ workers_free(struct bench *b)
 
 /* The workers' outcome counts, summed. */
 static void
-sum_counts(const struct bench *b, uint64_t *ok, uint64_t *errors, uint64_t *nf,
-           uint64_t *wrong)
+sum_counts(const struct bench *b, uint64_t *ok, uint64_t *errors, uint64_t *nf, uint64_t *wrong)
 {
     *ok = *errors = *nf = *wrong = 0;
     for (int t = 0; t < b->o.threads; t++) {
@@ -576,8 +594,7 @@ report(struct bench *b, double secs)
     } else if (b->o.op == BOP_GET && wrong > 0) {
         printf("wrong: %llu\n", (unsigned long long)wrong);
     } else if (b->ack_f != NULL) {
-        printf("acked: %llu\nunacked: %llu\n", (unsigned long long)ok,
-               (unsigned long long)errors);
+        printf("acked: %llu\nunacked: %llu\n", (unsigned long long)ok, (unsigned long long)errors);
     }
     printf("uncertain: %llu\nrpc_replies_lost: %lld\nrpc_client_busy: %lld\n",
            (unsigned long long)uncertain(b), (long long)rpc_metric("geokv_rpc_replies_lost_total"),
@@ -606,8 +623,10 @@ signal_main(void *arg)
         if (n++ > 0)
             _exit(128 + sig);
         atomic_store(&stop_requested, true);
-        fprintf(stderr, "geokv-bench: signal %d: finishing the requests in flight (again to "
-                        "quit at once)\n", sig);
+        fprintf(stderr,
+                "geokv-bench: signal %d: finishing the requests in flight (again to "
+                "quit at once)\n",
+                sig);
     }
     return NULL;
 }
@@ -662,8 +681,7 @@ ack_log_load(const char *path, size_t *n)
         buf_append(&data, chunk, got);
     fclose(f);
     if (bench_ack_parse(data.data, data.len, &v, n, &torn, &bad_line) != 0) {
-        fprintf(stderr, "error: --ack-log %s: line %zu is not a record index\n", path,
-                bad_line);
+        fprintf(stderr, "error: --ack-log %s: line %zu is not a record index\n", path, bad_line);
         exit(2);
     }
     if (torn)
@@ -688,8 +706,7 @@ verify_unacked(struct bench *b, const uint64_t *acked, size_t n)
     (void)run_workers(b);
     sum_counts(b, &ok, &errors, &nf, &wrong);
     printf("unacked_present: %llu\nunacked_absent: %llu\nunacked_errors: %llu\n",
-           (unsigned long long)ok, (unsigned long long)nf,
-           (unsigned long long)(errors + wrong));
+           (unsigned long long)ok, (unsigned long long)nf, (unsigned long long)(errors + wrong));
     b->indices = NULL;
     xfree(rest);
 }

@@ -219,8 +219,8 @@ geokv_create_app(struct geokv_client *c, const char *name, uint32_t partition_co
 
     if (out != NULL)
         memset(out, 0, sizeof(*out));
-    if (name == NULL || name[0] == '\0' || strlen(name) >= sizeof(m.name) ||
-        partition_count == 0 || replica_count == 0 || replica_count > GEOKV_MAX_REPLICAS)
+    if (name == NULL || name[0] == '\0' || strlen(name) >= sizeof(m.name) || partition_count == 0 ||
+        replica_count == 0 || replica_count > GEOKV_MAX_REPLICAS)
         return ERR_INVALID_ARG;
     snprintf(m.name, sizeof(m.name), "%s", name);
     msg_create_app_req_encode(&req, &m);
@@ -330,8 +330,8 @@ leader_ask(struct geokv_client *c, const char *meta, int timeout_ms, char leader
     if (err == ERR_FORWARD_TO_LEADER) {
         struct msg_redirect r;
         err = msg_redirect_decode(reply.data, reply.len, &r) != 0 ? ERR_INVALID_DATA
-              : r.leader[0] == '\0'                              ? ERR_NO_LEADER
-                                                                 : 0;
+              : r.leader[0] == '\0'                               ? ERR_NO_LEADER
+                                                                  : 0;
         if (err == 0)
             memcpy(leader, r.leader, GEOKV_ADDR_MAX);
     } else if (err == 0) {
@@ -347,8 +347,7 @@ leader_ask(struct geokv_client *c, const char *meta, int timeout_ms, char leader
 }
 
 int
-geokv_leader(struct geokv_client *c, const char *meta, int timeout_ms,
-             char leader[GEOKV_ADDR_MAX])
+geokv_leader(struct geokv_client *c, const char *meta, int timeout_ms, char leader[GEOKV_ADDR_MAX])
 {
     int err = ERR_INVALID_ARG;
 
@@ -405,8 +404,8 @@ geokv_client_meta_addr(const struct geokv_client *c, size_t i)
 }
 
 int
-geokv_server_config(struct geokv_client *c, const char *addr, const char *key,
-                    const char *value, int timeout_ms, struct msg_server_config *out)
+geokv_server_config(struct geokv_client *c, const char *addr, const char *key, const char *value,
+                    int timeout_ms, struct msg_server_config *out)
 {
     struct msg_server_config m;
     struct buf req = BUF_INIT, reply = BUF_INIT;

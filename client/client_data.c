@@ -46,8 +46,8 @@ write_call(struct geokv_table *t, struct write_op *ops, uint32_t n, int timeout_
 }
 
 int
-geokv_set(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk,
-          struct geokv_bytes v, uint32_t ttl_s, int timeout_ms)
+geokv_set(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk, struct geokv_bytes v,
+          uint32_t ttl_s, int timeout_ms)
 {
     struct bytes hash_key = wire_bytes(hk), value = wire_bytes(v);
     struct write_op op = {OP_SET, hash_key, wire_bytes(sk), value, ttl_s};
@@ -69,8 +69,8 @@ geokv_del(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk, i
 }
 
 int
-geokv_multi_set(struct geokv_table *t, struct geokv_bytes hk, const struct geokv_kv *kvs,
-                size_t n, uint32_t ttl_s, int timeout_ms)
+geokv_multi_set(struct geokv_table *t, struct geokv_bytes hk, const struct geokv_kv *kvs, size_t n,
+                uint32_t ttl_s, int timeout_ms)
 {
     struct bytes hash_key = wire_bytes(hk);
     struct write_op *ops;
@@ -96,8 +96,8 @@ geokv_multi_set(struct geokv_table *t, struct geokv_bytes hk, const struct geokv
 }
 
 int
-geokv_multi_del(struct geokv_table *t, struct geokv_bytes hk,
-                const struct geokv_bytes *sort_keys, size_t n, int timeout_ms)
+geokv_multi_del(struct geokv_table *t, struct geokv_bytes hk, const struct geokv_bytes *sort_keys,
+                size_t n, int timeout_ms)
 {
     struct bytes hash_key = wire_bytes(hk);
     struct write_op *ops;
@@ -167,7 +167,8 @@ records_deliver(const struct buf *reply, geokv_record_fn *cb, void *arg, struct 
         const struct kv_record *r = &m.records[i];
         struct geokv_record rec = {{r->hash_key.p, r->hash_key.len},
                                    {r->sort_key.p, r->sort_key.len},
-                                   {r->value.p, r->value.len}, r->expire_ts};
+                                   {r->value.p, r->value.len},
+                                   r->expire_ts};
         rc = cb(arg, &rec);
     }
     if (rc == 0)
@@ -178,9 +179,8 @@ records_deliver(const struct buf *reply, geokv_record_fn *cb, void *arg, struct 
 }
 
 int
-geokv_multi_get(struct geokv_table *t, struct geokv_bytes hk,
-                const struct geokv_bytes *sort_keys, size_t n, geokv_record_fn *cb, void *arg,
-                int timeout_ms)
+geokv_multi_get(struct geokv_table *t, struct geokv_bytes hk, const struct geokv_bytes *sort_keys,
+                size_t n, geokv_record_fn *cb, void *arg, int timeout_ms)
 {
     struct bytes hash_key = wire_bytes(hk);
     struct msg_multi_get_req m = {hash_key, (uint32_t)n, NULL, 0};
@@ -189,8 +189,7 @@ geokv_multi_get(struct geokv_table *t, struct geokv_bytes hk,
     int err;
 
     if (n == 0) /* every sort key: a paged scan of the hash key */
-        return geokv_scan(t, hk, geokv_bytes(NULL, 0), geokv_bytes(NULL, 0), cb, arg,
-                          timeout_ms);
+        return geokv_scan(t, hk, geokv_bytes(NULL, 0), geokv_bytes(NULL, 0), cb, arg, timeout_ms);
     err = check_key(hash_key);
     if (err == 0 && n > UINT32_MAX)
         err = ERR_INVALID_ARG;
@@ -243,9 +242,11 @@ geokv_scan(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes star
            struct geokv_bytes stop, geokv_record_fn *cb, void *arg, int timeout_ms)
 {
     struct bytes hash_key = wire_bytes(hk);
-    struct msg_scan_req m = {.full = false, .hash_key = hash_key,
+    struct msg_scan_req m = {.full = false,
+                             .hash_key = hash_key,
                              .start_sort_key = wire_bytes(start),
-                             .stop_sort_key = wire_bytes(stop), .limit = CLIENT_SCAN_PAGE};
+                             .stop_sort_key = wire_bytes(stop),
+                             .limit = CLIENT_SCAN_PAGE};
     uint32_t pidx;
     int err = check_key(hash_key);
 
@@ -309,8 +310,7 @@ cas_report(const struct buf *reply, bool *check_exist, void **check_value, size_
     if (check_exist != NULL)
         *check_exist = resp.check_value_exist;
     if (check_value != NULL && resp.check_value_exist) {
-        *check_value = xmemdup(resp.check_value.p, resp.check_value.len ? resp.check_value.len
-                                                                          : 1);
+        *check_value = xmemdup(resp.check_value.p, resp.check_value.len ? resp.check_value.len : 1);
         *check_len = resp.check_value.len;
     }
     unpacked_free(zone);
@@ -321,9 +321,13 @@ geokv_check_and_set(struct geokv_table *t, struct geokv_bytes hk, const struct g
                     bool *check_exist, void **check_value, size_t *check_len, int timeout_ms)
 {
     struct bytes hash_key = wire_bytes(hk);
-    struct msg_cas_req m = {hash_key, wire_bytes(cas->check_sort_key), wire_bytes(cas->operand),
-                            wire_bytes(cas->set_sort_key), wire_bytes(cas->value),
-                            (uint32_t)cas->check, cas->ttl_s};
+    struct msg_cas_req m = {hash_key,
+                            wire_bytes(cas->check_sort_key),
+                            wire_bytes(cas->operand),
+                            wire_bytes(cas->set_sort_key),
+                            wire_bytes(cas->value),
+                            (uint32_t)cas->check,
+                            cas->ttl_s};
     struct buf req = BUF_INIT, reply = BUF_INIT;
     uint32_t pidx;
     int err;
@@ -410,8 +414,7 @@ geokv_partition_call_async(struct geokv_table *t, uint32_t code, uint32_t pidx,
 
 void
 geokv_set_async(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk,
-                struct geokv_bytes v, uint32_t ttl_s, int timeout_ms, geokv_done_fn *cb,
-                void *arg)
+                struct geokv_bytes v, uint32_t ttl_s, int timeout_ms, geokv_done_fn *cb, void *arg)
 {
     struct bytes hash_key = wire_bytes(hk), sort_key = wire_bytes(sk), value = wire_bytes(v);
     struct write_op op = {OP_SET, hash_key, sort_key, value, ttl_s};
@@ -430,8 +433,8 @@ geokv_set_async(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes
 }
 
 void
-geokv_get_async(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk,
-                int timeout_ms, geokv_get_fn *cb, void *arg)
+geokv_get_async(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk, int timeout_ms,
+                geokv_get_fn *cb, void *arg)
 {
     struct bytes hash_key = wire_bytes(hk), sort_key = wire_bytes(sk);
     struct msg_get_req m = {hash_key, sort_key};

@@ -20,9 +20,9 @@ struct rpc_client;
 #define CLIENT_MAX_METAS 16
 #define CLIENT_BACKOFF_FIRST_MS 10
 #define CLIENT_BACKOFF_MAX_MS 500
-#define CLIENT_REFRESH_MIN_MS 100    /* at most one config query per table per interval */
+#define CLIENT_REFRESH_MIN_MS 100 /* at most one config query per table per interval */
 #define CLIENT_REFRESH_TIMEOUT_MS 3000
-#define CLIENT_ATTEMPT_MIN_MS 1000   /* per-attempt timeout: max(this, timeout / 3) */
+#define CLIENT_ATTEMPT_MIN_MS 1000 /* per-attempt timeout: max(this, timeout / 3) */
 #define CLIENT_SCAN_PAGE 1000
 
 /* A public byte string as the wire's. */
@@ -39,8 +39,8 @@ struct geokv_table {
     pthread_mutex_t mu; /* guards everything below */
     struct msg_app_config cfg;
     bool have_cfg;
-    int cfg_err;        /* last refresh error that callers must see (ERR_APP_NOT_FOUND) */
-    bool refreshing;    /* a refresh task is queued or running on the config loop */
+    int cfg_err;     /* last refresh error that callers must see (ERR_APP_NOT_FOUND) */
+    bool refreshing; /* a refresh task is queued or running on the config loop */
     int64_t last_refresh_ms;
 };
 
@@ -103,9 +103,8 @@ void op_start(struct geokv_table *t, uint32_t code, uint32_t pidx, const struct 
  * Synchronous op: waits for completion, appends the reply body to reply (may be NULL).
  * Returns the op's error.
  */
-MUST_CHECK int op_call(struct geokv_table *t, uint32_t code, uint32_t pidx,
-                       const struct buf *body, int timeout_ms, unsigned flags,
-                       struct buf *reply);
+MUST_CHECK int op_call(struct geokv_table *t, uint32_t code, uint32_t pidx, const struct buf *body,
+                       int timeout_ms, unsigned flags, struct buf *reply);
 
 /* Is this error worth a retry with fresh config / backoff? */
 bool op_err_retryable(int err, bool idempotent);

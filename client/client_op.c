@@ -51,13 +51,11 @@ op_err_retryable(int err, bool idempotent)
     case ERR_STALE_BALLOT:
     case ERR_BUSY:
     case ERR_NETWORK:
-    case ERR_APP_UNAVAILABLE:
-        return true;
+    case ERR_APP_UNAVAILABLE: return true;
     case ERR_TIMEOUT:
     case ERR_UNCERTAIN: /* it may have been applied: only an idempotent op may go again */
         return idempotent;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -83,8 +81,7 @@ finish_expired(struct op *op)
     int err = ERR_TIMEOUT;
     if (op->last_err == ERR_APP_UNAVAILABLE || op->last_err == ERR_BUSY)
         err = op->last_err;
-    LOG_DEBUG("op to %s.%u expired (last error %s)", op->t->name, op->pidx,
-              err_name(op->last_err));
+    LOG_DEBUG("op to %s.%u expired (last error %s)", op->t->name, op->pidx, err_name(op->last_err));
     finish(op, err, NULL, 0);
 }
 
@@ -109,8 +106,8 @@ retry_later(struct op *op)
         return;
     }
     delay = op->backoff_ms < remaining ? op->backoff_ms : remaining;
-    op->backoff_ms = op->backoff_ms * 2 > CLIENT_BACKOFF_MAX_MS ? CLIENT_BACKOFF_MAX_MS
-                                                                 : op->backoff_ms * 2;
+    op->backoff_ms =
+        op->backoff_ms * 2 > CLIENT_BACKOFF_MAX_MS ? CLIENT_BACKOFF_MAX_MS : op->backoff_ms * 2;
     loop_post_delayed(op->t->c->retry_loop, delay, attempt_task, op);
 }
 
@@ -159,8 +156,8 @@ attempt(struct op *op)
         return;
     }
     rpc_call_async(c->rpc, r.primary, op->code, r.gpid, r.ballot, op->body.data, op->body.len,
-                   (int)(remaining < op->attempt_cap_ms ? remaining : op->attempt_cap_ms),
-                   on_reply, op);
+                   (int)(remaining < op->attempt_cap_ms ? remaining : op->attempt_cap_ms), on_reply,
+                   op);
 }
 
 void
@@ -175,8 +172,8 @@ op_start(struct geokv_table *t, uint32_t code, uint32_t pidx, const struct buf *
     op->flags = flags;
     buf_append(&op->body, body->data, body->len);
     op->deadline_ms = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 1);
-    op->attempt_cap_ms = timeout_ms / 3 > CLIENT_ATTEMPT_MIN_MS ? timeout_ms / 3
-                                                                : CLIENT_ATTEMPT_MIN_MS;
+    op->attempt_cap_ms =
+        timeout_ms / 3 > CLIENT_ATTEMPT_MIN_MS ? timeout_ms / 3 : CLIENT_ATTEMPT_MIN_MS;
     op->backoff_ms = CLIENT_BACKOFF_FIRST_MS;
     op->done = done;
     op->arg = arg;
@@ -187,8 +184,8 @@ op_start(struct geokv_table *t, uint32_t code, uint32_t pidx, const struct buf *
 /* ---- synchronous wrapper ---- */
 
 int
-op_call(struct geokv_table *t, uint32_t code, uint32_t pidx, const struct buf *body,
-        int timeout_ms, unsigned flags, struct buf *reply)
+op_call(struct geokv_table *t, uint32_t code, uint32_t pidx, const struct buf *body, int timeout_ms,
+        unsigned flags, struct buf *reply)
 {
     struct rpc_waiter w;
     rpc_waiter_init(&w, reply);

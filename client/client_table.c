@@ -29,8 +29,8 @@ geokv_route_key(const struct msg_app_config *cfg, struct bytes hash_key, struct 
     memset(r, 0, sizeof(*r));
     if (cfg->partition_count == 0 || cfg->partitions == NULL)
         return ERR_INVALID_ARG;
-    r->pidx = key_partition(hash_key.p, hash_key.len, sort_key.p, sort_key.len,
-                            cfg->partition_count);
+    r->pidx =
+        key_partition(hash_key.p, hash_key.len, sort_key.p, sort_key.len, cfg->partition_count);
     pc = &cfg->partitions[r->pidx];
     r->gpid = gpid_make(cfg->app_id, r->pidx);
     r->ballot = pc->ballot;

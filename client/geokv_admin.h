@@ -48,8 +48,7 @@ MUST_CHECK int geokv_route_key(const struct msg_app_config *cfg, struct bytes ha
  * For servers that talk to another cluster (duplication ships entries this way).
  */
 void geokv_partition_call_async(struct geokv_table *t, uint32_t code, uint32_t pidx,
-                                const struct buf *body, int timeout_ms, rpc_done_fn *cb,
-                                void *arg);
+                                const struct buf *body, int timeout_ms, rpc_done_fn *cb, void *arg);
 
 /* ---- admin calls (meta) ---- */
 
@@ -59,9 +58,8 @@ void geokv_partition_call_async(struct geokv_table *t, uint32_t code, uint32_t p
  * receives the new configuration (caller frees with msg_app_config_fini). A create that
  * times out may still complete in the cluster.
  */
-MUST_CHECK int geokv_create_app(struct geokv_client *c, const char *name,
-                                uint32_t partition_count, uint32_t replica_count,
-                                int timeout_ms, struct msg_app_config *out);
+MUST_CHECK int geokv_create_app(struct geokv_client *c, const char *name, uint32_t partition_count,
+                                uint32_t replica_count, int timeout_ms, struct msg_app_config *out);
 /*
  * Creates the follower table of a full duplication (req->master names the source cluster,
  * table and meta list); the source meta calls it. Answered at once with the configuration,
@@ -104,8 +102,8 @@ MUST_CHECK int geokv_leader(struct geokv_client *c, const char *meta, int timeou
  * -p), ERR_APP_NOT_FOUND (here or there), ERR_APP_UNAVAILABLE, ERR_BUSY (the remote cluster
  * could not be asked), ERR_TIMEOUT...
  */
-MUST_CHECK int geokv_dup_add(struct geokv_client *c, const char *app, const char *remote,
-                             bool full, int timeout_ms, struct msg_dup_add_resp *out, char *why,
+MUST_CHECK int geokv_dup_add(struct geokv_client *c, const char *app, const char *remote, bool full,
+                             int timeout_ms, struct msg_dup_add_resp *out, char *why,
                              size_t whylen);
 /* The table's duplications (not removed) and their per-partition confirmed decrees; caller
  * frees *out with msg_dup_list_resp_fini. ERR_APP_NOT_FOUND. */

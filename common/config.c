@@ -191,9 +191,21 @@ config_get_int(const struct config *cfg, const char *section, const char *key, i
     if (errno != 0 || end == s)
         return ERR_CONFIG;
     switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
+    case 'k':
+    case 'K':
+        v <<= 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        v <<= 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        v <<= 30;
+        end++;
+        break;
     default: break;
     }
     while (*end == ' ' || *end == '\t')
@@ -205,8 +217,7 @@ config_get_int(const struct config *cfg, const char *section, const char *key, i
 }
 
 int
-config_get_bool(const struct config *cfg, const char *section, const char *key, bool def,
-                bool *out)
+config_get_bool(const struct config *cfg, const char *section, const char *key, bool def, bool *out)
 {
     static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
     const char *s = config_get_str(cfg, section, key, NULL);

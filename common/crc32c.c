@@ -56,8 +56,8 @@ crc32c_sw(uint32_t c, const unsigned char *p, size_t n)
         memcpy(&v, p, 8);
         v ^= c;
         c = table[7][v & 0xff] ^ table[6][(v >> 8) & 0xff] ^ table[5][(v >> 16) & 0xff] ^
-            table[4][(v >> 24) & 0xff] ^ table[3][(v >> 32) & 0xff] ^
-            table[2][(v >> 40) & 0xff] ^ table[1][(v >> 48) & 0xff] ^ table[0][v >> 56];
+            table[4][(v >> 24) & 0xff] ^ table[3][(v >> 32) & 0xff] ^ table[2][(v >> 40) & 0xff] ^
+            table[1][(v >> 48) & 0xff] ^ table[0][v >> 56];
         p += 8;
         n -= 8;
     }

@@ -8,11 +8,9 @@ const char *
 err_name(int err)
 {
     switch (err) {
-    case 0:
-        return "OK";
-#define ERR_NAME(name, val, msg) \
-    case val:                    \
-        return #name;
+    case 0: return "OK";
+#define ERR_NAME(name, val, msg)                                                                   \
+    case val: return #name;
         ERR_MAP(ERR_NAME)
 #undef ERR_NAME
     }
@@ -27,11 +25,9 @@ const char *
 err_str(int err)
 {
     switch (err) {
-    case 0:
-        return "success";
-#define ERR_MSG(name, val, msg) \
-    case val:                   \
-        return msg;
+    case 0: return "success";
+#define ERR_MSG(name, val, msg)                                                                    \
+    case val: return msg;
         ERR_MAP(ERR_MSG)
 #undef ERR_MSG
     }

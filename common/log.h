@@ -15,10 +15,10 @@ void log_set_level(int level);
 void log_write(int level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-#define LOG_AT(lvl, ...)                                    \
-    do {                                                    \
-        if ((lvl) <= log_level_current)                     \
-            log_write((lvl), __FILE__, __LINE__, __VA_ARGS__); \
+#define LOG_AT(lvl, ...)                                                                           \
+    do {                                                                                           \
+        if ((lvl) <= log_level_current)                                                            \
+            log_write((lvl), __FILE__, __LINE__, __VA_ARGS__);                                     \
     } while (0)
 #define LOG_ERROR(...) LOG_AT(LOG_LVL_ERROR, __VA_ARGS__)
 #define LOG_WARN(...) LOG_AT(LOG_LVL_WARN, __VA_ARGS__)

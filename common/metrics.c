@@ -129,8 +129,8 @@ render_one(struct buf *out, const struct metric *m)
     static const double qs[] = {0.5, 0.99, 0.999};
     char line[1024];
     const char *sep = m->labels[0] ? "," : "";
-    int n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help,
-                     m->name, types[m->kind]);
+    int n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
+                     types[m->kind]);
     buf_append(out, line, (size_t)n);
     if (m->kind != METRIC_HISTOGRAM) {
         n = snprintf(line, sizeof(line), "%s{%s} %lld\n", m->name, m->labels,
@@ -139,13 +139,12 @@ render_one(struct buf *out, const struct metric *m)
         return;
     }
     for (int i = 0; i < 3; i++) {
-        n = snprintf(line, sizeof(line), "%s{%s%squantile=\"%g\"} %lld\n", m->name, m->labels,
-                     sep, qs[i], (long long)metric_quantile(m, qs[i]));
+        n = snprintf(line, sizeof(line), "%s{%s%squantile=\"%g\"} %lld\n", m->name, m->labels, sep,
+                     qs[i], (long long)metric_quantile(m, qs[i]));
         buf_append(out, line, (size_t)n);
     }
     n = snprintf(line, sizeof(line), "%s_sum{%s} %lld\n%s_count{%s} %lld\n", m->name, m->labels,
-                 (long long)metric_value(m), m->name, m->labels,
-                 (long long)atomic_load(&m->count));
+                 (long long)metric_value(m), m->name, m->labels, (long long)atomic_load(&m->count));
     buf_append(out, line, (size_t)n);
 }
 
@@ -200,9 +199,8 @@ metrics_http_start(const char *address)
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         return ERR_INVALID_ARG;
     sa.sin_port = htons((uint16_t)atoi(colon + 1));
-    http_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port), NULL,
-                                   NULL, http_answer, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                                   MHD_OPTION_END);
+    http_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, ntohs(sa.sin_port), NULL, NULL,
+                                   http_answer, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
     return http_daemon ? 0 : ERR_NETWORK;
 }
 

@@ -52,13 +52,13 @@ apply_log_level(int64_t v)
 }
 
 static const struct std_setting std_settings[] = {
-    {RC_LOG_LEVEL, "core", "log_level", LOG_LVL_INFO, LOG_LVL_ERROR, LOG_LVL_DEBUG,
-     log_level_names, apply_log_level},
+    {RC_LOG_LEVEL, "core", "log_level", LOG_LVL_INFO, LOG_LVL_ERROR, LOG_LVL_DEBUG, log_level_names,
+     apply_log_level},
     /* 0 = no batching (the seed's meaning): every entry ships on its own */
-    {RC_DUPLICATE_LOG_BATCH_BYTES, "replication", "duplicate_log_batch_bytes", 4096, 0,
-     64 << 20, NULL, NULL},
-    {RC_DUP_LAGGING_WRITE_THRESHOLD_MS, "pegasus.server", "dup_lagging_write_threshold_ms",
-     10000, 1, 86400000, NULL, NULL},
+    {RC_DUPLICATE_LOG_BATCH_BYTES, "replication", "duplicate_log_batch_bytes", 4096, 0, 64 << 20,
+     NULL, NULL},
+    {RC_DUP_LAGGING_WRITE_THRESHOLD_MS, "pegasus.server", "dup_lagging_write_threshold_ms", 10000,
+     1, 86400000, NULL, NULL},
     /* checkpoint copies (learners, follower tables) per copy; 0 = unlimited */
     {RC_NFS_COPY_RATE_MB, "replication", "nfs_copy_rate_mb", 500, 0, 1 << 20, NULL, NULL},
 };
@@ -71,8 +71,7 @@ name_ok(const char *name)
     if (n == 0 || n >= RUNTIME_CONFIG_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!(islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) ||
-              name[i] == '_'))
+        if (!(islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) || name[i] == '_'))
             return false;
     return true;
 }
@@ -176,8 +175,8 @@ parse_value(const struct runtime_setting *s, const char *text, int64_t *out, cha
     }
     if (*out < s->min || *out > s->max) {
         if (errbuf != NULL)
-            snprintf(errbuf, errlen, "%s: %s is out of range [%" PRId64 ", %" PRId64 "]",
-                     s->name, text, s->min, s->max);
+            snprintf(errbuf, errlen, "%s: %s is out of range [%" PRId64 ", %" PRId64 "]", s->name,
+                     text, s->min, s->max);
         return ERR_INVALID_ARG;
     }
     return 0;
@@ -235,8 +234,8 @@ runtime_config_list(char *out, size_t cap)
         size_t len = strlen(settings[i].name) + (copied > 0);
         if (off + len + 1 > cap)
             break;
-        off += (size_t)snprintf(out + off, cap - off, "%s%s", copied > 0 ? "," : "",
-                                settings[i].name);
+        off +=
+            (size_t)snprintf(out + off, cap - off, "%s%s", copied > 0 ? "," : "", settings[i].name);
         copied++;
     }
     return copied;

@@ -68,8 +68,7 @@ int64_t runtime_config_get(const char *name);
  * setting's value names) and stores it. ERR_NOT_FOUND if no such setting, ERR_INVALID_ARG if
  * text is not a value or is out of range; errbuf (may be NULL) then gets a one-line reason.
  */
-MUST_CHECK int runtime_config_set(const char *name, const char *text, char *errbuf,
-                                  size_t errlen);
+MUST_CHECK int runtime_config_set(const char *name, const char *text, char *errbuf, size_t errlen);
 
 /* Formats the current value of name (its value name, or decimal) into out.
  * ERR_NOT_FOUND if no such setting. */
@@ -90,5 +89,4 @@ size_t runtime_config_list(char *out, size_t cap);
  * log_level's hook is log_set_level. ERR_CONFIG (with a message in errbuf) if a value in cfg
  * is malformed or out of range.
  */
-MUST_CHECK int runtime_config_register_std(const struct config *cfg, char *errbuf,
-                                           size_t errlen);
+MUST_CHECK int runtime_config_register_std(const struct config *cfg, char *errbuf, size_t errlen);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang-format
   librocksdb-dev rocksdb-tools
   libzookeeper-mt-dev zookeeper zookeeper-bin default-jre-headless
   libnanomsg-dev libmsgpack-dev libssl-dev libxxhash-dev libinih-dev libedit-dev

@@ -54,8 +54,8 @@ main(int argc, char **argv)
         printf("alice/greeting = %.*s\n", (int)len, (const char *)value);
     free(value);
     if (err == 0)
-        err = check("incr", geokv_incr(t, geokv_str("alice"), geokv_str("visits"), 1, 0, &visits,
-                                       5000));
+        err = check("incr",
+                    geokv_incr(t, geokv_str("alice"), geokv_str("visits"), 1, 0, &visits, 5000));
     if (err == 0)
         printf("alice/visits = %lld\n", (long long)visits);
     if (err == 0) {

@@ -56,8 +56,10 @@ static void
 cli_parse(int argc, char **argv, struct cli *cli)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"address", required_argument, NULL, 'a'},
-        {"set", required_argument, NULL, 's'},    {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"address", required_argument, NULL, 'a'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -150,8 +152,7 @@ metrics_start(const struct config *cfg)
 {
     const char *address = config_get_str(cfg, "core", "metrics_address", "");
 
-    metric_set(metric_get(METRIC_GAUGE, "geokv_meta_up", NULL, "1 while this meta server runs"),
-               1);
+    metric_set(metric_get(METRIC_GAUGE, "geokv_meta_up", NULL, "1 while this meta server runs"), 1);
     metric_set(metric_get(METRIC_GAUGE, "geokv_meta_start_time_seconds", NULL,
                           "when this meta server started (unix seconds)"),
                clock_wall_s());

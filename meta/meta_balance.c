@@ -45,8 +45,8 @@ partition_healthy(const struct meta_state *st, const struct meta_app *app,
     const struct partition_config *pc = &part->config;
     const struct meta_node *n = meta_node_find(st, pc->primary);
 
-    if (part->learner[0] != '\0' || 1 + pc->nsecondaries != app->replica_count || n == NULL
-        || !meta_node_usable(st, n, now_ms))
+    if (part->learner[0] != '\0' || 1 + pc->nsecondaries != app->replica_count || n == NULL ||
+        !meta_node_usable(st, n, now_ms))
         return false;
     for (uint32_t i = 0; i < pc->nsecondaries; i++) {
         n = meta_node_find(st, pc->secondaries[i]);
@@ -78,8 +78,8 @@ swap_pick(const struct meta_state *st, const struct meta_app *app,
         t = (size_t)(n - st->nodes);
         if (prim[t] + 2 > prim[src] || (best >= 0 && prim[t] >= best_prim))
             continue;
-        if (!ready_at(st, pc->secondaries[i], gpid, pc->ballot, &sr)
-            || sr->last_committed != pr->last_committed)
+        if (!ready_at(st, pc->secondaries[i], gpid, pc->ballot, &sr) ||
+            sr->last_committed != pr->last_committed)
             continue;
         best = (int)i;
         best_prim = prim[t];
@@ -122,8 +122,8 @@ meta_state_balance(struct meta_state *st, int64_t now_ms)
     bool *tried;
     bool moved = false;
 
-    if (!st->loaded || now_ms - st->last_balance_ms < st->opt.balancer_interval_ms
-        || now_ms - st->load_ms <= st->opt.node_grace_ms || st->nnodes < 2)
+    if (!st->loaded || now_ms - st->last_balance_ms < st->opt.balancer_interval_ms ||
+        now_ms - st->load_ms <= st->opt.node_grace_ms || st->nnodes < 2)
         return false;
     st->last_balance_ms = now_ms;
     prim = xcalloc(st->nnodes, sizeof(*prim));
@@ -131,7 +131,7 @@ meta_state_balance(struct meta_state *st, int64_t now_ms)
     for (size_t i = 0; i < st->nnodes; i++) {
         uint32_t sec;
         if (!meta_node_usable(st, &st->nodes[i], now_ms)) {
-            tried[i] = true; /* holds nothing to move, takes nothing */
+            tried[i] = true;          /* holds nothing to move, takes nothing */
             prim[i] = UINT32_MAX - 2; /* never a target */
             continue;
         }

@@ -77,10 +77,11 @@ cluster_each(void *arg, const char *key, const char *value)
 
     if (c->rc != 0)
         return;
-    if (o->nclusters == META_DUP_MAX_CLUSTERS || key[0] == '\0'
-        || strlen(key) >= META_DUP_NAME_MAX || strlen(value) >= META_DUP_METAS_MAX) {
+    if (o->nclusters == META_DUP_MAX_CLUSTERS || key[0] == '\0' ||
+        strlen(key) >= META_DUP_NAME_MAX || strlen(value) >= META_DUP_METAS_MAX) {
         c->rc = meta_dup_why_set(c->errbuf, c->errlen, ERR_CONFIG,
-                        "[pegasus.clusters] %s: too many clusters or a name/list too long", key);
+                                 "[pegasus.clusters] %s: too many clusters or a name/list too long",
+                                 key);
         return;
     }
     snprintf(o->clusters[o->nclusters].name, META_DUP_NAME_MAX, "%s", key);
@@ -104,20 +105,20 @@ group_each(void *arg, const char *key, const char *value)
         end++;
     if (errno != 0 || end == value || *end != '\0' || id < 1 || id > 127) {
         c->rc = meta_dup_why_set(c->errbuf, c->errlen, ERR_CONFIG,
-                        "[duplication-group] %s: cluster id must be 1..127", key);
+                                 "[duplication-group] %s: cluster id must be 1..127", key);
         return;
     }
     for (uint32_t i = 0; i < o->ngroup; i++) {
         if (o->group[i].id == (uint32_t)id) {
             c->rc = meta_dup_why_set(c->errbuf, c->errlen, ERR_CONFIG,
-                            "[duplication-group] %s and %s have the same cluster id %ld", key,
-                            o->group[i].name, id);
+                                     "[duplication-group] %s and %s have the same cluster id %ld",
+                                     key, o->group[i].name, id);
             return;
         }
     }
     if (o->ngroup == META_DUP_MAX_CLUSTERS || key[0] == '\0' || strlen(key) >= META_DUP_NAME_MAX) {
         c->rc = meta_dup_why_set(c->errbuf, c->errlen, ERR_CONFIG,
-                        "[duplication-group] %s: too many clusters or name too long", key);
+                                 "[duplication-group] %s: too many clusters or name too long", key);
         return;
     }
     snprintf(o->group[o->ngroup].name, META_DUP_NAME_MAX, "%s", key);
@@ -137,7 +138,7 @@ meta_dup_options_load(const struct config *cfg, const char *cluster_name,
              config_get_str(cfg, "cluster", "meta_servers", ""));
     if (config_get_bool(cfg, "replication", "duplication_enabled", true, &out->enabled) != 0)
         return meta_dup_why_set(errbuf, errlen, ERR_CONFIG,
-                       "[replication] duplication_enabled must be true or false");
+                                "[replication] duplication_enabled must be true or false");
     config_each(cfg, "pegasus.clusters", cluster_each, &c);
     if (c.rc == 0)
         config_each(cfg, "duplication-group", group_each, &c);
@@ -180,31 +181,36 @@ app_by_name(const struct meta_state *st, const char *name)
 
 /* Checks of the cluster configuration, in Pegasus' order. */
 static int
-add_check_config(const struct meta_dup_options *o, const struct msg_dup_add_req *req,
-                 char *why, size_t whylen)
+add_check_config(const struct meta_dup_options *o, const struct msg_dup_add_req *req, char *why,
+                 size_t whylen)
 {
     if (!o->enabled)
         return meta_dup_why_set(why, whylen, ERR_INVALID_STATE,
-                       "duplication is disabled on cluster %s ([replication] "
-                       "duplication_enabled = false)", o->cluster_name);
+                                "duplication is disabled on cluster %s ([replication] "
+                                "duplication_enabled = false)",
+                                o->cluster_name);
     if (req->remote[0] == '\0')
-        return meta_dup_why_set(why, whylen, ERR_INVALID_ARG, "no remote cluster given (-c CLUSTER)");
+        return meta_dup_why_set(why, whylen, ERR_INVALID_ARG,
+                                "no remote cluster given (-c CLUSTER)");
     if (strcmp(req->remote, o->cluster_name) == 0)
         return meta_dup_why_set(why, whylen, ERR_INVALID_ARG,
-                       "cannot duplicate table %s to its own cluster %s", req->app,
-                       o->cluster_name);
+                                "cannot duplicate table %s to its own cluster %s", req->app,
+                                o->cluster_name);
     if (meta_dup_cluster_metas(o, req->remote) == NULL)
-        return meta_dup_why_set(why, whylen, ERR_INVALID_ARG,
-                       "remote cluster %s is not in [pegasus.clusters] of cluster %s's meta "
-                       "config", req->remote, o->cluster_name);
+        return meta_dup_why_set(
+            why, whylen, ERR_INVALID_ARG,
+            "remote cluster %s is not in [pegasus.clusters] of cluster %s's meta "
+            "config",
+            req->remote, o->cluster_name);
     if (!in_group(o, req->remote))
-        return meta_dup_why_set(why, whylen, ERR_INVALID_ARG,
-                       "remote cluster %s is not in [duplication-group] (it has no cluster id)",
-                       req->remote);
+        return meta_dup_why_set(
+            why, whylen, ERR_INVALID_ARG,
+            "remote cluster %s is not in [duplication-group] (it has no cluster id)", req->remote);
     if (!in_group(o, o->cluster_name))
-        return meta_dup_why_set(why, whylen, ERR_INVALID_ARG,
-                       "this cluster %s is not in [duplication-group] (it has no cluster id)",
-                       o->cluster_name);
+        return meta_dup_why_set(
+            why, whylen, ERR_INVALID_ARG,
+            "this cluster %s is not in [duplication-group] (it has no cluster id)",
+            o->cluster_name);
     return 0;
 }
 
@@ -226,15 +232,18 @@ meta_dup_add_check(const struct meta_state *st, const struct meta_dup_options *o
     if (rc != 0)
         return rc;
     if (req->full && o->cluster_metas[0] == '\0')
-        return meta_dup_why_set(why, whylen, ERR_INVALID_STATE,
-                       "full duplication (-p) needs [cluster] meta_servers of cluster %s: the "
-                       "follower table copies through it", o->cluster_name);
+        return meta_dup_why_set(
+            why, whylen, ERR_INVALID_STATE,
+            "full duplication (-p) needs [cluster] meta_servers of cluster %s: the "
+            "follower table copies through it",
+            o->cluster_name);
     app = app_by_name(st, req->app);
     if (app == NULL)
-        return meta_dup_why_set(why, whylen, ERR_APP_NOT_FOUND, "table %s does not exist", req->app);
+        return meta_dup_why_set(why, whylen, ERR_APP_NOT_FOUND, "table %s does not exist",
+                                req->app);
     if (app->status != APP_AVAILABLE)
         return meta_dup_why_set(why, whylen, ERR_APP_UNAVAILABLE, "table %s is not available (%s)",
-                       req->app, meta_app_status_name(app->status));
+                                req->app, meta_app_status_name(app->status));
     d = meta_dup_find_remote(app, req->remote);
     if (d != NULL) {
         resp->dupid = d->dupid;
@@ -246,19 +255,20 @@ meta_dup_add_check(const struct meta_state *st, const struct meta_dup_options *o
 }
 
 int
-meta_dup_follower_check(const struct meta_dup_options *o, struct msg_create_app_req *req,
-                        char *why, size_t whylen)
+meta_dup_follower_check(const struct meta_dup_options *o, struct msg_create_app_req *req, char *why,
+                        size_t whylen)
 {
     const char *metas = meta_dup_cluster_metas(o, req->master.cluster);
 
     if (!o->enabled)
-        return meta_dup_why_set(why, whylen, ERR_INVALID_STATE, "duplication is disabled on cluster %s",
-                       o->cluster_name);
+        return meta_dup_why_set(why, whylen, ERR_INVALID_STATE,
+                                "duplication is disabled on cluster %s", o->cluster_name);
     if (metas == NULL || !in_group(o, req->master.cluster))
-        return meta_dup_why_set(why, whylen, ERR_INVALID_ARG,
-                       "master cluster %s of follower table %s is not in [pegasus.clusters] "
-                       "and [duplication-group] of cluster %s", req->master.cluster, req->name,
-                       o->cluster_name);
+        return meta_dup_why_set(
+            why, whylen, ERR_INVALID_ARG,
+            "master cluster %s of follower table %s is not in [pegasus.clusters] "
+            "and [duplication-group] of cluster %s",
+            req->master.cluster, req->name, o->cluster_name);
     if (!meta_app_name_valid(req->master.app))
         return meta_dup_why_set(why, whylen, ERR_INVALID_ARG, "bad master table name");
     snprintf(req->master.metas, sizeof(req->master.metas), "%s", metas);
@@ -271,8 +281,8 @@ meta_dup_follower_check(const struct meta_dup_options *o, struct msg_create_app_
 static int
 remote_err_code(int err)
 {
-    if (err == ERR_NETWORK || err == ERR_TIMEOUT || err == ERR_NO_LEADER
-        || err == ERR_FORWARD_TO_LEADER)
+    if (err == ERR_NETWORK || err == ERR_TIMEOUT || err == ERR_NO_LEADER ||
+        err == ERR_FORWARD_TO_LEADER)
         return ERR_BUSY;
     return err;
 }
@@ -304,18 +314,21 @@ meta_dup_add_finish(struct meta_state *st, const struct meta_dup_options *o,
     if (rc != 0 || resp->existed)
         return rc;
     if (remote->err == ERR_APP_NOT_FOUND && !req->full)
-        return meta_dup_why_set(why, whylen, ERR_APP_NOT_FOUND,
-                       "table %s does not exist on remote cluster %s (create it there first: "
-                       "without -p the remote table must exist)", req->app, req->remote);
+        return meta_dup_why_set(
+            why, whylen, ERR_APP_NOT_FOUND,
+            "table %s does not exist on remote cluster %s (create it there first: "
+            "without -p the remote table must exist)",
+            req->app, req->remote);
     if (remote->err == 0 && req->full)
-        return meta_dup_why_set(why, whylen, ERR_APP_EXISTS,
-                       "table %s already exists on remote cluster %s: full duplication (-p) "
-                       "creates it and copies the data (drop it there, or add without -p)",
-                       req->app, req->remote);
+        return meta_dup_why_set(
+            why, whylen, ERR_APP_EXISTS,
+            "table %s already exists on remote cluster %s: full duplication (-p) "
+            "creates it and copies the data (drop it there, or add without -p)",
+            req->app, req->remote);
     if (remote->err != 0 && !(remote->err == ERR_APP_NOT_FOUND && req->full))
         return meta_dup_why_set(why, whylen, remote_err_code(remote->err),
-                       "cannot ask remote cluster %s (%s) whether table %s exists: %s",
-                       req->remote, metas, req->app, err_str(remote->err));
+                                "cannot ask remote cluster %s (%s) whether table %s exists: %s",
+                                req->remote, metas, req->app, err_str(remote->err));
     app = app_by_name(st, req->app); /* available: checked above */
     d = xcalloc(1, sizeof(*d));
     d->dupid = dupid_pick(app, now_wall_ms);
@@ -337,18 +350,19 @@ meta_dup_add_finish(struct meta_state *st, const struct meta_dup_options *o,
                   req->remote, err_str(rc));
         meta_dup_free(d);
         return meta_dup_why_set(why, whylen, rc, "writing the duplication to ZooKeeper failed: %s",
-                       err_str(rc));
+                                err_str(rc));
     }
     meta_dup_insert(app, d);
     resp->dupid = d->dupid;
     if (req->full)
         LOG_INFO("added full duplication %" PRIu64 " of %s (app_id %u) to %s.%s: DS_PREPARE "
-                 "(every partition primary makes a checkpoint)", d->dupid, app->name,
-                 app->app_id, d->remote, d->remote_app);
+                 "(every partition primary makes a checkpoint)",
+                 d->dupid, app->name, app->app_id, d->remote, d->remote_app);
     else
         LOG_INFO("added duplication %" PRIu64 " of %s (app_id %u) to %s.%s (%u partitions "
-                 "there): DS_LOG from every partition's current commit point", d->dupid,
-                 app->name, app->app_id, d->remote, d->remote_app, remote->partition_count);
+                 "there): DS_LOG from every partition's current commit point",
+                 d->dupid, app->name, app->app_id, d->remote, d->remote_app,
+                 remote->partition_count);
     return 0;
 }
 
@@ -388,8 +402,7 @@ meta_dup_list(const struct meta_state *st, const char *name, struct msg_dup_list
 /* The new (status, fail mode) op makes of d, or an error if it does not apply. */
 static int
 modify_plan(const struct meta_app *app, const struct meta_dup *d,
-            const struct msg_dup_modify_req *req, struct meta_dup *next, char *why,
-            size_t whylen)
+            const struct msg_dup_modify_req *req, struct meta_dup *next, char *why, size_t whylen)
 {
     const char *state = dup_status_name(d->status);
 
@@ -398,29 +411,31 @@ modify_plan(const struct meta_app *app, const struct meta_dup *d,
     case DUP_OP_PAUSE:
         if (d->status != DS_LOG)
             return meta_dup_why_set(why, whylen, ERR_INVALID_STATE,
-                           "duplication %" PRIu64 " of table %s is %s: only a DS_LOG "
-                           "duplication can be paused", d->dupid, app->name, state);
+                                    "duplication %" PRIu64 " of table %s is %s: only a DS_LOG "
+                                    "duplication can be paused",
+                                    d->dupid, app->name, state);
         next->status = DS_PAUSE;
         return 0;
     case DUP_OP_START:
         if (d->status != DS_PAUSE)
             return meta_dup_why_set(why, whylen, ERR_INVALID_STATE,
-                           "duplication %" PRIu64 " of table %s is %s, not paused: only a "
-                           "DS_PAUSE duplication can be started", d->dupid, app->name, state);
+                                    "duplication %" PRIu64 " of table %s is %s, not paused: only a "
+                                    "DS_PAUSE duplication can be started",
+                                    d->dupid, app->name, state);
         next->status = DS_LOG;
         return 0;
-    case DUP_OP_REMOVE:
-        next->status = DS_REMOVED;
-        return 0;
+    case DUP_OP_REMOVE: next->status = DS_REMOVED; return 0;
     case DUP_OP_FAIL_MODE:
         if (dup_fail_mode_name(req->fail_mode) == NULL)
-            return meta_dup_why_set(why, whylen, ERR_INVALID_ARG, "unknown fail mode %u (want slow or "
-                           "skip)", req->fail_mode);
+            return meta_dup_why_set(why, whylen, ERR_INVALID_ARG,
+                                    "unknown fail mode %u (want slow or "
+                                    "skip)",
+                                    req->fail_mode);
         next->fail_mode = req->fail_mode;
         return 0;
     default:
         return meta_dup_why_set(why, whylen, ERR_INVALID_ARG, "unknown duplication operation %u",
-                       req->op);
+                                req->op);
     }
 }
 
@@ -436,14 +451,17 @@ meta_dup_modify(struct meta_state *st, const struct msg_dup_modify_req *req, cha
     if (why != NULL && whylen > 0)
         why[0] = '\0';
     if (app == NULL)
-        return meta_dup_why_set(why, whylen, ERR_APP_NOT_FOUND, "table %s does not exist", req->app);
+        return meta_dup_why_set(why, whylen, ERR_APP_NOT_FOUND, "table %s does not exist",
+                                req->app);
     d = meta_dup_find(app, req->dupid);
     if (d == NULL)
         return meta_dup_why_set(why, whylen, ERR_NOT_FOUND, "table %s has no duplication %" PRIu64,
-                       req->app, req->dupid);
+                                req->app, req->dupid);
     if (d->status == DS_REMOVED)
-        return meta_dup_why_set(why, whylen, ERR_NOT_FOUND, "duplication %" PRIu64 " of table %s was "
-                       "removed", req->dupid, req->app);
+        return meta_dup_why_set(why, whylen, ERR_NOT_FOUND,
+                                "duplication %" PRIu64 " of table %s was "
+                                "removed",
+                                req->dupid, req->app);
     rc = modify_plan(app, d, req, &next, why, whylen);
     if (rc != 0)
         return rc;
@@ -454,10 +472,10 @@ meta_dup_modify(struct meta_state *st, const struct msg_dup_modify_req *req, cha
         LOG_ERROR("duplication %" PRIu64 " of %s: writing the store failed: %s", d->dupid,
                   app->name, err_str(rc));
         return meta_dup_why_set(why, whylen, rc, "writing the duplication to ZooKeeper failed: %s",
-                       err_str(rc));
+                                err_str(rc));
     }
-    LOG_INFO("duplication %" PRIu64 " of %s to %s: %s/%s -> %s/%s", d->dupid, app->name,
-             d->remote, dup_status_name(d->status), dup_fail_mode_name(d->fail_mode),
+    LOG_INFO("duplication %" PRIu64 " of %s to %s: %s/%s -> %s/%s", d->dupid, app->name, d->remote,
+             dup_status_name(d->status), dup_fail_mode_name(d->fail_mode),
              dup_status_name(next.status), dup_fail_mode_name(next.fail_mode));
     d->status = next.status;
     d->fail_mode = next.fail_mode;
@@ -484,8 +502,7 @@ led_by(const struct meta_state *st, uint64_t gpid, const char *node)
 
 /* Applies one reported confirmed decree. */
 static void
-sync_confirm(struct meta_state *st, const char *node, const struct dup_confirm *c,
-             int64_t now_ms)
+sync_confirm(struct meta_state *st, const char *node, const struct dup_confirm *c, int64_t now_ms)
 {
     struct meta_app *app = led_by(st, c->gpid, node);
     uint32_t p = gpid_pidx(c->gpid);

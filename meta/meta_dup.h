@@ -47,15 +47,15 @@ struct meta_state;
 
 /* The duplication settings of the meta's config. */
 struct meta_dup_options {
-    bool enabled;                          /* [replication] duplication_enabled (true) */
-    char cluster_name[META_DUP_NAME_MAX];  /* [cluster] name */
+    bool enabled;                           /* [replication] duplication_enabled (true) */
+    char cluster_name[META_DUP_NAME_MAX];   /* [cluster] name */
     char cluster_metas[META_DUP_METAS_MAX]; /* [cluster] meta_servers (named in followers) */
-    uint32_t nclusters;                    /* [pegasus.clusters]: name = meta list */
+    uint32_t nclusters;                     /* [pegasus.clusters]: name = meta list */
     struct {
         char name[META_DUP_NAME_MAX];
         char metas[META_DUP_METAS_MAX];
     } clusters[META_DUP_MAX_CLUSTERS];
-    uint32_t ngroup;                       /* [duplication-group]: name = cluster id */
+    uint32_t ngroup; /* [duplication-group]: name = cluster id */
     struct {
         char name[META_DUP_NAME_MAX];
         uint32_t id;
@@ -87,9 +87,9 @@ struct meta_dup {
     bool *resyncing;      /* per partition, memory only: its primary ships the partition's
                            * data because its plog lost decrees not shipped yet */
     /* full duplication, memory only (a new leader starts them again) */
-    bool follow_busy;       /* DS_APP: a create/poll of the follower table is out */
-    int64_t follow_next_ms; /* DS_APP: the next create/poll not before this (monotonic) */
-    uint32_t follow_failures; /* DS_APP: remote calls failed in a row */
+    bool follow_busy;                /* DS_APP: a create/poll of the follower table is out */
+    int64_t follow_next_ms;          /* DS_APP: the next create/poll not before this (monotonic) */
+    uint32_t follow_failures;        /* DS_APP: remote calls failed in a row */
     char progress[META_DUP_WHY_MAX]; /* where the full copy is, for dup list */
 };
 
@@ -141,8 +141,7 @@ MUST_CHECK int meta_dup_add_finish(struct meta_state *st, const struct meta_dup_
  * ERR_INVALID_STATE with why.
  */
 MUST_CHECK int meta_dup_follower_check(const struct meta_dup_options *o,
-                                       struct msg_create_app_req *req, char *why,
-                                       size_t whylen);
+                                       struct msg_create_app_req *req, char *why, size_t whylen);
 
 /* ---- RPC_DUP_LIST / RPC_DUP_MODIFY ---- */
 
@@ -202,8 +201,8 @@ struct meta_dup_follow {
 #define META_DUP_FOLLOW_BACKOFF_MAX_MS 10000
 
 /* A DS_APP duplication due for its next step (none out for it), marked busy; false if none. */
-bool meta_dup_follow_next(struct meta_state *st, const struct meta_dup_options *o,
-                          int64_t now_ms, struct meta_dup_follow *out);
+bool meta_dup_follow_next(struct meta_state *st, const struct meta_dup_options *o, int64_t now_ms,
+                          struct meta_dup_follow *out);
 /*
  * The step's outcome: err (the remote call's) or the follower table's configuration. A
  * healthy follower moves the duplication to DS_LOG (persisted; shipping starts after each
@@ -228,4 +227,3 @@ void meta_dup_free_all(struct meta_app *app);
  * old Pegasus status "DS_START" reads as DS_LOG. */
 void meta_dup_json_encode(const struct meta_dup *d, struct buf *out);
 MUST_CHECK int meta_dup_json_decode(const uint8_t *p, size_t n, struct meta_dup *d);
-

@@ -39,15 +39,15 @@ void
 meta_dup_prepare_check(struct meta_state *st, const struct meta_app *app, struct meta_dup *d)
 {
     if (prepared_parts(d) == d->npartitions && meta_dup_set_status(st, app, d, DS_APP) == 0)
-        snprintf(d->progress, sizeof(d->progress), "creating follower table %.80s.%.80s",
-                 d->remote, d->remote_app);
+        snprintf(d->progress, sizeof(d->progress), "creating follower table %.80s.%.80s", d->remote,
+                 d->remote_app);
 }
 
 /* DS_PREPARE: partition p's primary reports its checkpoint decree. Only the first one counts
  * (a later primary resumes from it), and it is written at once: a failover must not lose it. */
 void
 meta_dup_prepare_confirm(struct meta_state *st, const struct meta_app *app, struct meta_dup *d,
-                uint32_t p, decree_t decree)
+                         uint32_t p, decree_t decree)
 {
     int rc;
 
@@ -56,8 +56,8 @@ meta_dup_prepare_confirm(struct meta_state *st, const struct meta_app *app, stru
     rc = meta_dup_part_write(st, app->app_id, d->dupid, p, decree, false);
     if (rc != 0) {
         LOG_WARN("duplication %" PRIu64 " of %s partition %u: writing checkpoint decree %lld "
-                 "failed: %s (the primary reports it again)", d->dupid, app->name, p,
-                 (long long)decree, err_str(rc));
+                 "failed: %s (the primary reports it again)",
+                 d->dupid, app->name, p, (long long)decree, err_str(rc));
         return;
     }
     d->confirmed[p] = d->reported[p] = decree;
@@ -76,8 +76,9 @@ resync_progress(const struct meta_dup *d, char *out, size_t cap)
         if (d->resyncing[p])
             n += (size_t)snprintf(out + n, cap - n, "%s%u", n ? "," : "partitions ", p);
     if (n > 0)
-        snprintf(out + n, cap - n, ": their plog lost writes not shipped yet; shipping their "
-                                   "data, then the plog again");
+        snprintf(out + n, cap - n,
+                 ": their plog lost writes not shipped yet; shipping their "
+                 "data, then the plog again");
 }
 
 /* What dup list says of a full duplication still copying, or of partitions re-seeding. */
@@ -109,8 +110,10 @@ meta_dup_follow_next(struct meta_state *st, const struct meta_dup_options *o, in
             if (d->status != DS_APP || d->follow_busy || now_ms < d->follow_next_ms)
                 continue;
             if (metas == NULL) { /* the config changed under a running duplication */
-                snprintf(d->progress, sizeof(d->progress), "remote cluster %s is no longer "
-                         "in [pegasus.clusters]: waiting", d->remote);
+                snprintf(d->progress, sizeof(d->progress),
+                         "remote cluster %s is no longer "
+                         "in [pegasus.clusters]: waiting",
+                         d->remote);
                 d->follow_next_ms = now_ms + META_DUP_FOLLOW_BACKOFF_MAX_MS;
                 continue;
             }
@@ -121,8 +124,8 @@ meta_dup_follow_next(struct meta_state *st, const struct meta_dup_options *o, in
             snprintf(out->remote_metas, sizeof(out->remote_metas), "%s", metas);
             snprintf(out->create.name, sizeof(out->create.name), "%s", d->remote_app);
             out->create.partition_count = app->partition_count;
-            out->create.replica_count = d->remote_replica_count ? d->remote_replica_count
-                                                                : app->replica_count;
+            out->create.replica_count =
+                d->remote_replica_count ? d->remote_replica_count : app->replica_count;
             snprintf(out->create.master.cluster, sizeof(out->create.master.cluster), "%s",
                      o->cluster_name);
             snprintf(out->create.master.app, sizeof(out->create.master.app), "%s", app->name);
@@ -164,9 +167,10 @@ meta_dup_follow_done(struct meta_state *st, const struct meta_dup_follow *f, int
         delay = META_DUP_FOLLOW_POLL_MS << (d->follow_failures < 4 ? d->follow_failures : 4);
         if (delay > META_DUP_FOLLOW_BACKOFF_MAX_MS)
             delay = META_DUP_FOLLOW_BACKOFF_MAX_MS;
-        snprintf(d->progress, sizeof(d->progress), "creating follower table %.80s on %.80s failed: "
-                 "%s (%u tries); retrying", f->create.name, f->remote, err_name(err),
-                 d->follow_failures);
+        snprintf(d->progress, sizeof(d->progress),
+                 "creating follower table %.80s on %.80s failed: "
+                 "%s (%u tries); retrying",
+                 f->create.name, f->remote, err_name(err), d->follow_failures);
         if (d->follow_failures == 1 || d->follow_failures % 10 == 0)
             LOG_WARN("duplication %" PRIu64 " of %s: %s", d->dupid, app->name, d->progress);
         d->follow_next_ms = now_ms + delay;
@@ -175,15 +179,16 @@ meta_dup_follow_done(struct meta_state *st, const struct meta_dup_follow *f, int
     d->follow_failures = 0;
     d->follow_next_ms = now_ms + META_DUP_FOLLOW_POLL_MS;
     if (!cfg->healthy) {
-        snprintf(d->progress, sizeof(d->progress), "follower table %.80s.%.80s: %u of %u partitions "
-                 "copied and fully replicated", f->remote, f->create.name,
-                 follower_parts_complete(cfg), cfg->partition_count);
+        snprintf(d->progress, sizeof(d->progress),
+                 "follower table %.80s.%.80s: %u of %u partitions "
+                 "copied and fully replicated",
+                 f->remote, f->create.name, follower_parts_complete(cfg), cfg->partition_count);
         return;
     }
     if (meta_dup_set_status(st, app, d, DS_LOG) == 0) {
         d->progress[0] = '\0';
         LOG_INFO("duplication %" PRIu64 " of %s: follower table %s.%s is healthy: DS_LOG from "
-                 "every partition's checkpoint decree", d->dupid, app->name, f->remote,
-                 f->create.name);
+                 "every partition's checkpoint decree",
+                 d->dupid, app->name, f->remote, f->create.name);
     }
 }

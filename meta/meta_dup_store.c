@@ -23,7 +23,6 @@
 
 /* ======================= names and JSON ======================= */
 
-
 void
 meta_dup_json_encode(const struct meta_dup *d, struct buf *out)
 {
@@ -66,8 +65,8 @@ json_num_field(const cJSON *j, const char *key, bool required, double max, int64
 
     if (it == NULL)
         return !required;
-    if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= max)
-        || floor(it->valuedouble) != it->valuedouble)
+    if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= max) ||
+        floor(it->valuedouble) != it->valuedouble)
         return false;
     *out = (int64_t)it->valuedouble;
     return true;
@@ -84,12 +83,12 @@ meta_dup_json_decode(const uint8_t *p, size_t n, struct meta_dup *d)
     memset(d, 0, sizeof(*d));
     if (j == NULL)
         return ERR_INVALID_DATA;
-    if (!cJSON_IsObject(j) || !json_str_field(j, "remote", true, d->remote, sizeof(d->remote))
-        || d->remote[0] == '\0' || !json_str_field(j, "status", true, status, sizeof(status))
-        || !json_num_field(j, "create_timestamp_ms", true, JSON_MAX_INT, &ts)
-        || !json_str_field(j, "fail_mode", false, mode, sizeof(mode))
-        || !json_str_field(j, "remote_app_name", false, d->remote_app, sizeof(d->remote_app))
-        || !json_num_field(j, "remote_replica_count", false, GEOKV_MAX_REPLICAS, &rrc))
+    if (!cJSON_IsObject(j) || !json_str_field(j, "remote", true, d->remote, sizeof(d->remote)) ||
+        d->remote[0] == '\0' || !json_str_field(j, "status", true, status, sizeof(status)) ||
+        !json_num_field(j, "create_timestamp_ms", true, JSON_MAX_INT, &ts) ||
+        !json_str_field(j, "fail_mode", false, mode, sizeof(mode)) ||
+        !json_str_field(j, "remote_app_name", false, d->remote_app, sizeof(d->remote_app)) ||
+        !json_num_field(j, "remote_replica_count", false, GEOKV_MAX_REPLICAS, &rrc))
         goto out_delete;
     s = strcmp(status, "DS_START") == 0 ? DS_LOG /* older Pegasus name */
                                         : dup_status_parse(status);
@@ -209,8 +208,7 @@ dup_dir_path(const struct meta_state *st, uint32_t app_id, char *out, size_t cap
 }
 
 static void
-dup_node_path(const struct meta_state *st, uint32_t app_id, uint64_t dupid, char *out,
-              size_t cap)
+dup_node_path(const struct meta_state *st, uint32_t app_id, uint64_t dupid, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%u/duplication/%" PRIu64, meta_state_apps_path(st), app_id, dupid);
 }
@@ -219,7 +217,8 @@ static void
 dup_part_path(const struct meta_state *st, uint32_t app_id, uint64_t dupid, uint32_t pidx,
               char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/%u/duplication/%" PRIu64 "/%u", meta_state_apps_path(st), app_id, dupid, pidx);
+    snprintf(out, cap, "%s/%u/duplication/%" PRIu64 "/%u", meta_state_apps_path(st), app_id, dupid,
+             pidx);
 }
 
 /* Overwrites d's node with d's JSON (create if create). */
@@ -243,7 +242,7 @@ meta_dup_node_write(struct meta_state *st, uint32_t app_id, const struct meta_du
 /* Writes one partition's confirmed decree (creating the node if it is missing). */
 int
 meta_dup_part_write(struct meta_state *st, uint32_t app_id, uint64_t dupid, uint32_t pidx,
-               decree_t decree, bool create)
+                    decree_t decree, bool create)
 {
     char path[DUP_PATH_MAX], text[32];
     int n = snprintf(text, sizeof(text), "%lld", (long long)decree);
@@ -299,7 +298,8 @@ meta_dup_create_nodes(struct meta_state *st, const struct meta_app *app, const s
         return 0;
     meta_dup_parts_delete(st, app->app_id, d->dupid, p);
     dup_node_path(st, app->app_id, d->dupid, path, sizeof(path));
-    if (meta_store_delete(meta_state_store(st), path) != 0) /* a leftover loads as a live duplication */
+    if (meta_store_delete(meta_state_store(st), path) !=
+        0) /* a leftover loads as a live duplication */
         LOG_WARN("could not delete %s after a failed add", path);
     return rc;
 }
@@ -309,7 +309,7 @@ meta_dup_create_nodes(struct meta_state *st, const struct meta_app *app, const s
  * included). */
 void
 meta_dup_part_flush(struct meta_state *st, const struct meta_app *app, struct meta_dup *d,
-               uint32_t p, int64_t now_ms)
+                    uint32_t p, int64_t now_ms)
 {
     int rc;
 
@@ -321,8 +321,8 @@ meta_dup_part_flush(struct meta_state *st, const struct meta_app *app, struct me
     rc = meta_dup_part_write(st, app->app_id, d->dupid, p, d->reported[p], false);
     if (rc != 0) {
         LOG_WARN("duplication %" PRIu64 " of %s partition %u: writing confirmed decree %lld "
-                 "failed: %s (will retry)", d->dupid, app->name, p, (long long)d->reported[p],
-                 err_str(rc));
+                 "failed: %s (will retry)",
+                 d->dupid, app->name, p, (long long)d->reported[p], err_str(rc));
         return;
     }
     d->confirmed[p] = d->reported[p];
@@ -331,7 +331,7 @@ meta_dup_part_flush(struct meta_state *st, const struct meta_app *app, struct me
 /* Writes d's node with status, then changes d (logged). */
 int
 meta_dup_set_status(struct meta_state *st, const struct meta_app *app, struct meta_dup *d,
-               uint32_t status)
+                    uint32_t status)
 {
     struct meta_dup next = *d;
     int rc;
@@ -403,7 +403,8 @@ dup_load_parts(struct meta_state *st, const struct meta_app *app, struct meta_du
             rc = parse_decree(&b, &d->confirmed[p]);
         if (rc == ERR_NOT_FOUND || rc == ERR_INVALID_DATA) {
             LOG_WARN("duplication %" PRIu64 " of %s: %s missing or corrupt; confirmed decree "
-                     "unknown (-1)", d->dupid, app->name, path);
+                     "unknown (-1)",
+                     d->dupid, app->name, path);
             d->confirmed[p] = -1;
             rc = 0;
         }
@@ -446,8 +447,7 @@ dup_load_one(struct meta_state *st, struct meta_app *app, uint64_t dupid)
     buf_fini(&b);
     d->dupid = dupid;
     if (rc == ERR_INVALID_DATA || rc == ERR_NOT_FOUND) {
-        LOG_ERROR("duplication node %s is corrupt; its dupid stays taken, it is not loaded",
-                  path);
+        LOG_ERROR("duplication node %s is corrupt; its dupid stays taken, it is not loaded", path);
         d->status = DS_REMOVED;
         rc = 0;
     } else if (rc != 0) {
@@ -494,7 +494,6 @@ meta_dup_load_app(struct meta_state *st, struct meta_app *app)
     for (uint32_t i = 0; i < app->ndups; i++)
         live += app->dups[i]->status != DS_REMOVED;
     if (live > 0)
-        LOG_INFO("table %s (app_id %u): loaded %u duplication(s)", app->name, app->app_id,
-                 live);
+        LOG_INFO("table %s (app_id %u): loaded %u duplication(s)", app->name, app->app_id, live);
     return 0;
 }

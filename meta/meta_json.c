@@ -111,9 +111,10 @@ app_fields(const cJSON *j, struct meta_app *app)
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(j, "status");
     int64_t id, pc, rc, ts;
 
-    if (!json_int(j, "app_id", 1, UINT32_MAX, &id) || !json_int(j, "partition_count", 1, 4096, &pc)
-        || !json_int(j, "replica_count", 1, GEOKV_MAX_REPLICAS, &rc)
-        || !json_int(j, "create_ts", 0, JSON_MAX_INT, &ts))
+    if (!json_int(j, "app_id", 1, UINT32_MAX, &id) ||
+        !json_int(j, "partition_count", 1, 4096, &pc) ||
+        !json_int(j, "replica_count", 1, GEOKV_MAX_REPLICAS, &rc) ||
+        !json_int(j, "create_ts", 0, JSON_MAX_INT, &ts))
         return false;
     if (!json_str(j, "name", app->name, sizeof(app->name)) || !meta_app_name_valid(app->name))
         return false;
@@ -218,8 +219,8 @@ partition_secondaries(const cJSON *j, struct partition_config *pc)
     cJSON_ArrayForEach(it, secs)
     {
         char *dst = pc->secondaries[pc->nsecondaries];
-        if (!cJSON_IsString(it) || it->valuestring[0] == '\0'
-            || strlen(it->valuestring) >= GEOKV_ADDR_MAX || meta_config_has(pc, it->valuestring))
+        if (!cJSON_IsString(it) || it->valuestring[0] == '\0' ||
+            strlen(it->valuestring) >= GEOKV_ADDR_MAX || meta_config_has(pc, it->valuestring))
             return false;
         memcpy(dst, it->valuestring, strlen(it->valuestring) + 1);
         pc->nsecondaries++;
@@ -237,12 +238,11 @@ meta_partition_json_decode(const uint8_t *p, size_t n, struct partition_config *
     memset(pc, 0, sizeof(*pc));
     if (j == NULL)
         return ERR_INVALID_DATA;
-    if (!cJSON_IsObject(j) || !json_int(j, "pidx", 0, 4095, &pidx)
-        || !json_int(j, "ballot", 0, JSON_MAX_INT, &ballot)
-        || !json_int(j, "last_committed_decree", 0, JSON_MAX_INT, &decree))
+    if (!cJSON_IsObject(j) || !json_int(j, "pidx", 0, 4095, &pidx) ||
+        !json_int(j, "ballot", 0, JSON_MAX_INT, &ballot) ||
+        !json_int(j, "last_committed_decree", 0, JSON_MAX_INT, &decree))
         goto out_delete;
-    if (!json_str(j, "primary", pc->primary, sizeof(pc->primary))
-        || !partition_secondaries(j, pc))
+    if (!json_str(j, "primary", pc->primary, sizeof(pc->primary)) || !partition_secondaries(j, pc))
         goto out_delete;
     if (pc->primary[0] == '\0' && pc->nsecondaries > 0)
         goto out_delete; /* secondaries without a primary is no configuration we write */

@@ -24,9 +24,9 @@
 
 struct meta_leader {
     struct meta_store *store;
-    char dir[LEADER_PATH_MAX];   /* <cluster_path>/leader */
-    char node[LEADER_PATH_MAX];  /* our election node's full path */
-    const char *node_name;       /* its last component (points into node) */
+    char dir[LEADER_PATH_MAX];  /* <cluster_path>/leader */
+    char node[LEADER_PATH_MAX]; /* our election node's full path */
+    const char *node_name;      /* its last component (points into node) */
     char address[GEOKV_ADDR_MAX];
     char leader_addr[GEOKV_ADDR_MAX];
     bool is_leader;
@@ -74,8 +74,7 @@ remove_stale_nodes(struct meta_leader *l)
         }
         if (rc != 0 || b.len != strlen(l->address) || memcmp(b.data, l->address, b.len) != 0)
             continue;
-        LOG_INFO("removing stale election node %s left by an earlier run at %s", path,
-                 l->address);
+        LOG_INFO("removing stale election node %s left by an earlier run at %s", path, l->address);
         rc = meta_store_delete(l->store, path);
         if (rc == ERR_NOT_FOUND)
             rc = 0;

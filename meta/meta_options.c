@@ -21,8 +21,8 @@
 #include "common/config.h"
 #include "common/log.h"
 
-static int
-fail(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 fail(char *errbuf, size_t errlen, const char *fmt, ...)
@@ -69,12 +69,12 @@ list_contains(const char *list, const char *item)
 
 /* Reads a positive integer setting. */
 static int
-get_ms(const struct config *cfg, const char *section, const char *key, int64_t def,
-       int64_t *out, char *errbuf, size_t errlen)
+get_ms(const struct config *cfg, const char *section, const char *key, int64_t def, int64_t *out,
+       char *errbuf, size_t errlen)
 {
     if (config_get_int(cfg, section, key, def, out) != 0 || *out <= 0 || *out > 86400000)
-        return fail(errbuf, errlen, "[%s] %s must be a positive number of milliseconds",
-                    section, key);
+        return fail(errbuf, errlen, "[%s] %s must be a positive number of milliseconds", section,
+                    key);
     return 0;
 }
 
@@ -122,17 +122,17 @@ meta_options_load(const struct config *cfg, const char *address, struct meta_opt
         LOG_WARN("--address %s is not in [cluster] meta_servers (%s)", address, metas);
     rc = cluster_path(cfg, opt, errbuf, errlen);
     if (rc == 0)
-        rc = get_ms(cfg, "zookeeper", "session_timeout_ms", 4000, &opt->session_timeout_ms,
-                    errbuf, errlen);
-    if (rc == 0)
-        rc = get_ms(cfg, "meta_server", "node_grace_ms", 10000, &opt->node_grace_ms, errbuf,
+        rc = get_ms(cfg, "zookeeper", "session_timeout_ms", 4000, &opt->session_timeout_ms, errbuf,
                     errlen);
+    if (rc == 0)
+        rc =
+            get_ms(cfg, "meta_server", "node_grace_ms", 10000, &opt->node_grace_ms, errbuf, errlen);
     if (rc == 0)
         rc = get_ms(cfg, "meta_server", "lease_ms", opt->node_grace_ms * 4 / 5, &opt->lease_ms,
                     errbuf, errlen);
     if (rc == 0)
-        rc = get_ms(cfg, "meta_server", "create_timeout_ms", 30000, &opt->create_timeout_ms,
-                    errbuf, errlen);
+        rc = get_ms(cfg, "meta_server", "create_timeout_ms", 30000, &opt->create_timeout_ms, errbuf,
+                    errlen);
     if (rc == 0)
         rc = get_ms(cfg, "meta_server", "add_secondary_delay_ms", 20000,
                     &opt->add_secondary_delay_ms, errbuf, errlen);
@@ -140,8 +140,8 @@ meta_options_load(const struct config *cfg, const char *address, struct meta_opt
         rc = get_ms(cfg, "meta_server", "learner_timeout_ms", 600000, &opt->learner_timeout_ms,
                     errbuf, errlen);
     if (rc == 0)
-        rc = get_ms(cfg, "meta_server", "balancer_interval_ms", 10000,
-                    &opt->balancer_interval_ms, errbuf, errlen);
+        rc = get_ms(cfg, "meta_server", "balancer_interval_ms", 10000, &opt->balancer_interval_ms,
+                    errbuf, errlen);
     if (rc == 0 && opt->lease_ms >= opt->node_grace_ms)
         rc = fail(errbuf, errlen, "[meta_server] lease_ms must be below node_grace_ms");
     if (rc == 0)

@@ -64,9 +64,9 @@ promotion_pick(const struct meta_state *st, const struct meta_app *app,
         r = meta_node_report(n, gpid);
         if (r == NULL)
             continue;
-        if (best_r == NULL || r->last_prepared > best_r->last_prepared
-            || (r->last_prepared == best_r->last_prepared
-                && r->last_committed > best_r->last_committed)) {
+        if (best_r == NULL || r->last_prepared > best_r->last_prepared ||
+            (r->last_prepared == best_r->last_prepared &&
+             r->last_committed > best_r->last_committed)) {
             best = (int)i;
             best_r = r;
         }
@@ -83,8 +83,7 @@ orphan_log(const struct meta_app *app, struct meta_partition *part)
     part->orphan_logged = true;
     LOG_WARN("partition %u.%u@%lld: primary %s is dead and no live secondary holds the "
              "partition; keeping the configuration until a member returns",
-             app->app_id, part->config.pidx, (long long)part->config.ballot,
-             part->config.primary);
+             app->app_id, part->config.pidx, (long long)part->config.ballot, part->config.primary);
 }
 
 /* Whether the primary of part beacons but has reported itself not its primary (or not held
@@ -252,8 +251,8 @@ member_count(const struct partition_config *pc)
 
 /* Drops a learner that died, timed out or already belongs to the configuration. */
 static void
-learner_check(const struct meta_state *st, const struct meta_app *app,
-              struct meta_partition *part, int64_t now_ms)
+learner_check(const struct meta_state *st, const struct meta_app *app, struct meta_partition *part,
+              int64_t now_ms)
 {
     const char *why = NULL;
 
@@ -267,8 +266,8 @@ learner_check(const struct meta_state *st, const struct meta_app *app,
         why = "did not catch up in time";
     if (why == NULL)
         return;
-    LOG_WARN("partition %u.%u@%lld: learner %s %s; picking another", app->app_id,
-             part->config.pidx, (long long)part->config.ballot, part->learner, why);
+    LOG_WARN("partition %u.%u@%lld: learner %s %s; picking another", app->app_id, part->config.pidx,
+             (long long)part->config.ballot, part->learner, why);
     part->learner[0] = '\0';
 }
 
@@ -291,19 +290,18 @@ partition_heal(struct meta_state *st, const struct meta_app *app, struct meta_pa
         part->short_since_ms = now_ms;
     }
     learner_check(st, app, part, now_ms);
-    if (part->learner[0] != '\0' || !member_alive(st, pc->primary, now_ms)
-        || (now_ms - part->short_since_ms < st->opt.add_secondary_delay_ms && !part->filling))
+    if (part->learner[0] != '\0' || !member_alive(st, pc->primary, now_ms) ||
+        (now_ms - part->short_since_ms < st->opt.add_secondary_delay_ms && !part->filling))
         return;
     n = learner_pick(st, app, pc, now_ms);
     if (n == NULL)
         return; /* every live server already holds it: wait for one more */
     snprintf(part->learner, sizeof(part->learner), "%s", n->address);
     part->learner_deadline_ms = now_ms + st->opt.learner_timeout_ms;
-    LOG_INFO("partition %u.%u@%lld: %u of %u replicas for %lld ms; %s learns it%s",
-             app->app_id, pc->pidx, (long long)pc->ballot, member_count(pc), app->replica_count,
+    LOG_INFO("partition %u.%u@%lld: %u of %u replicas for %lld ms; %s learns it%s", app->app_id,
+             pc->pidx, (long long)pc->ballot, member_count(pc), app->replica_count,
              (long long)(now_ms - part->short_since_ms), n->address,
-             meta_node_report(n, gpid_make(app->app_id, pc->pidx)) ? " (it holds old data)"
-                                                                   : "");
+             meta_node_report(n, gpid_make(app->app_id, pc->pidx)) ? " (it holds old data)" : "");
 }
 
 void
@@ -338,8 +336,8 @@ proposal_apply(const struct meta_partition *part, const struct msg_config_propos
                struct partition_config *pc)
 {
     if (m->type == CONFIG_UPGRADE_LEARNER) {
-        if (part->learner[0] == '\0' || strcmp(part->learner, m->node) != 0
-            || meta_config_has(pc, m->node) || pc->nsecondaries >= GEOKV_MAX_REPLICAS)
+        if (part->learner[0] == '\0' || strcmp(part->learner, m->node) != 0 ||
+            meta_config_has(pc, m->node) || pc->nsecondaries >= GEOKV_MAX_REPLICAS)
             return ERR_INVALID_STATE;
         snprintf(pc->secondaries[pc->nsecondaries++], GEOKV_ADDR_MAX, "%s", m->node);
         return 0;

@@ -49,7 +49,7 @@
 #include "proto/rpc_codes.h"
 #include "proto/server_config.h"
 
-#define META_CRON_MS 100 /* failure detection, healing, balancer, create waits */
+#define META_CRON_MS 100     /* failure detection, healing, balancer, create waits */
 #define META_RECHECK_MS 2000 /* safety re-check of the election besides watches */
 #define META_EXIT_SESSION_LOST 3
 
@@ -71,7 +71,7 @@ struct meta_service {
     size_t npending;
     int64_t disconnected_since_ms; /* 0 = connected */
     int64_t last_recheck_ms;
-    int64_t last_cron_ms;          /* to notice a stalled loop */
+    int64_t last_cron_ms; /* to notice a stalled loop */
     pthread_mutex_t mu;
     bool closing; /* guarded by mu */
 };
@@ -185,8 +185,8 @@ static void
 pending_add(struct meta_service *svc, struct rpc_request *req, uint32_t app_id)
 {
     svc->pending = xrealloc(svc->pending, (svc->npending + 1) * sizeof(*svc->pending));
-    svc->pending[svc->npending++] = (struct pending_create){
-        req, app_id, clock_mono_ms() + svc->opt.create_timeout_ms};
+    svc->pending[svc->npending++] =
+        (struct pending_create){req, app_id, clock_mono_ms() + svc->opt.create_timeout_ms};
 }
 
 static void
@@ -351,8 +351,7 @@ struct dup_add_task {
 };
 
 static void
-dup_add_reply(struct rpc_request *req, int rc, const struct msg_dup_add_resp *resp,
-              const char *why)
+dup_add_reply(struct rpc_request *req, int rc, const struct msg_dup_add_resp *resp, const char *why)
 {
     struct buf b = BUF_INIT;
 
@@ -429,8 +428,8 @@ handle_dup_add(struct meta_service *svc, struct rpc_request *req)
                   "bad dup add request (names too long?)");
         return;
     }
-    rc = meta_dup_add_check(svc->state, &svc->opt.dup, &t->m, &resp, t->metas,
-                            sizeof(t->metas), why, sizeof(why));
+    rc = meta_dup_add_check(svc->state, &svc->opt.dup, &t->m, &resp, t->metas, sizeof(t->metas),
+                            why, sizeof(why));
     if (rc != 0 || resp.existed) {
         if (rc != 0)
             LOG_WARN("dup add %s -> %s refused: %s", t->m.app, t->m.remote, why);
@@ -475,8 +474,7 @@ follow_remote_task(void *arg)
     t->err = geokv_client_create(t->f.remote_metas, NULL, &c);
     if (t->err == 0) {
         geokv_client_seal(c); /* the remote cluster */
-        t->err = geokv_create_follower_app(c, &t->f.create, META_DUP_REMOTE_TIMEOUT_MS,
-                                           &t->cfg);
+        t->err = geokv_create_follower_app(c, &t->f.create, META_DUP_REMOTE_TIMEOUT_MS, &t->cfg);
         geokv_client_destroy(c);
     }
     if (!post_unless_closing(svc, follow_done_task, t)) {
@@ -566,30 +564,18 @@ static handler_fn *
 handler_of(uint32_t code)
 {
     switch (code) {
-    case RPC_BEACON:
-        return handle_beacon;
-    case RPC_CONFIG_PROPOSAL:
-        return handle_config_proposal;
-    case RPC_QUERY_CONFIG:
-        return handle_query_config;
-    case RPC_CREATE_APP:
-        return handle_create_app;
-    case RPC_DROP_APP:
-        return handle_drop_app;
-    case RPC_LIST_APPS:
-        return handle_list_apps;
-    case RPC_LIST_NODES:
-        return handle_list_nodes;
-    case RPC_DUP_ADD:
-        return handle_dup_add;
-    case RPC_DUP_LIST:
-        return handle_dup_list;
-    case RPC_DUP_MODIFY:
-        return handle_dup_modify;
-    case RPC_DUP_SYNC:
-        return handle_dup_sync;
-    default:
-        return NULL;
+    case RPC_BEACON: return handle_beacon;
+    case RPC_CONFIG_PROPOSAL: return handle_config_proposal;
+    case RPC_QUERY_CONFIG: return handle_query_config;
+    case RPC_CREATE_APP: return handle_create_app;
+    case RPC_DROP_APP: return handle_drop_app;
+    case RPC_LIST_APPS: return handle_list_apps;
+    case RPC_LIST_NODES: return handle_list_nodes;
+    case RPC_DUP_ADD: return handle_dup_add;
+    case RPC_DUP_LIST: return handle_dup_list;
+    case RPC_DUP_MODIFY: return handle_dup_modify;
+    case RPC_DUP_SYNC: return handle_dup_sync;
+    default: return NULL;
     }
 }
 
@@ -682,12 +668,11 @@ election_check(struct meta_service *svc)
         return;
     }
     if (became)
-        LOG_INFO("meta %s won the election (%s)", svc->opt.address,
-                 meta_leader_node(svc->leader));
+        LOG_INFO("meta %s won the election (%s)", svc->opt.address, meta_leader_node(svc->leader));
     else if (strcmp(prev, meta_leader_address(svc->leader)) != 0)
         LOG_INFO("meta leader is now %s", meta_leader_address(svc->leader)[0]
-                                               ? meta_leader_address(svc->leader)
-                                               : "(unknown)");
+                                              ? meta_leader_address(svc->leader)
+                                              : "(unknown)");
     leader_load(svc);
 }
 
@@ -765,18 +750,12 @@ meta_service_on_store_event(void *arg, enum meta_store_event ev, const char *pat
     struct meta_service *svc = arg;
 
     switch (ev) {
-    case META_STORE_EV_WATCH:
-        (void)post_unless_closing(svc, ev_watch_task, svc);
-        break;
-    case META_STORE_EV_EXPIRED:
-        (void)post_unless_closing(svc, ev_expired_task, svc);
-        break;
+    case META_STORE_EV_WATCH: (void)post_unless_closing(svc, ev_watch_task, svc); break;
+    case META_STORE_EV_EXPIRED: (void)post_unless_closing(svc, ev_expired_task, svc); break;
     case META_STORE_EV_DISCONNECTED:
         (void)post_unless_closing(svc, ev_disconnected_task, svc);
         break;
-    case META_STORE_EV_CONNECTED:
-        (void)post_unless_closing(svc, ev_connected_task, svc);
-        break;
+    case META_STORE_EV_CONNECTED: (void)post_unless_closing(svc, ev_connected_task, svc); break;
     }
 }
 
@@ -788,8 +767,8 @@ cron(void *arg)
     struct meta_service *svc = arg;
     int64_t now = clock_mono_ms();
 
-    if (svc->state != NULL && svc->last_cron_ms != 0
-        && now - svc->last_cron_ms > svc->opt.node_grace_ms / 2) {
+    if (svc->state != NULL && svc->last_cron_ms != 0 &&
+        now - svc->last_cron_ms > svc->opt.node_grace_ms / 2) {
         LOG_WARN("meta loop stalled for %lld ms", (long long)(now - svc->last_cron_ms));
         meta_state_grace_restart(svc->state, now);
     }
@@ -860,7 +839,7 @@ meta_service_destroy(struct meta_service *svc)
     svc->closing = true;
     loop_post(svc->loop, drain_task, svc); /* after every request already posted */
     pthread_mutex_unlock(&svc->mu);
-    loop_destroy(svc->loop); /* runs what is posted, then joins */
+    loop_destroy(svc->loop);     /* runs what is posted, then joins */
     loop_destroy(svc->dup_loop); /* its answers find `closing` set and reply ERR_SHUTDOWN */
     if (svc->rpc != NULL)
         rpc_server_destroy(svc->rpc);

@@ -16,14 +16,14 @@ struct meta_service;
 #define META_PATH_MAX 512
 
 struct meta_options {
-    char address[GEOKV_ADDR_MAX];     /* RPC address (host:port), also the election data */
+    char address[GEOKV_ADDR_MAX]; /* RPC address (host:port), also the election data */
     char cluster_name[128];
     char cluster_path[META_PATH_MAX]; /* <zookeeper.root>/<cluster.name> */
     char zk_hosts[1024];
-    int64_t session_timeout_ms;  /* [zookeeper] session_timeout_ms, default 4000 */
-    int64_t node_grace_ms;       /* [meta_server] node_grace_ms, default 10000 */
-    int64_t lease_ms;            /* [meta_server] lease_ms, default 4/5 of node_grace_ms */
-    int64_t create_timeout_ms;   /* [meta_server] create_timeout_ms, default 30000 */
+    int64_t session_timeout_ms;     /* [zookeeper] session_timeout_ms, default 4000 */
+    int64_t node_grace_ms;          /* [meta_server] node_grace_ms, default 10000 */
+    int64_t lease_ms;               /* [meta_server] lease_ms, default 4/5 of node_grace_ms */
+    int64_t create_timeout_ms;      /* [meta_server] create_timeout_ms, default 30000 */
     int64_t add_secondary_delay_ms; /* [meta_server] add_secondary_delay_ms, default 20000 */
     int64_t learner_timeout_ms;     /* [meta_server] learner_timeout_ms, default 600000 */
     int64_t balancer_interval_ms;   /* [meta_server] balancer_interval_ms, default 10000 */

@@ -84,8 +84,8 @@ meta_app_name_valid(const char *name)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                  || c == '_' || c == '.' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-';
         if (!ok)
             return false;
     }
@@ -216,8 +216,7 @@ app_path(const struct meta_state *st, uint32_t app_id, char *out, size_t cap)
 }
 
 static void
-partition_path(const struct meta_state *st, uint32_t app_id, uint32_t pidx, char *out,
-               size_t cap)
+partition_path(const struct meta_state *st, uint32_t app_id, uint32_t pidx, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%u/%u", st->apps_path, app_id, pidx);
 }
@@ -284,8 +283,8 @@ meta_partition_update(struct meta_state *st, struct meta_app *app, struct meta_p
                   app->app_id, pc->pidx, (long long)part->config.ballot, why, err_str(rc));
         return rc;
     }
-    LOG_INFO("partition %u.%u: %s: ballot %lld -> %lld, [%s] -> [%s]", app->app_id, pc->pidx,
-             why, (long long)part->config.ballot, (long long)pc->ballot, before, after);
+    LOG_INFO("partition %u.%u: %s: ballot %lld -> %lld, [%s] -> [%s]", app->app_id, pc->pidx, why,
+             (long long)part->config.ballot, (long long)pc->ballot, before, after);
     part->config = *pc;
     return 0;
 }
@@ -449,13 +448,13 @@ place_pick(const struct meta_state *st, const struct place_load *load, const siz
             continue;
         if (best == SIZE_MAX)
             best = i;
-        else if (for_primary && (load[i].primaries < load[best].primaries
-                                 || (load[i].primaries == load[best].primaries
-                                     && load[i].total < load[best].total)))
+        else if (for_primary &&
+                 (load[i].primaries < load[best].primaries ||
+                  (load[i].primaries == load[best].primaries && load[i].total < load[best].total)))
             best = i;
-        else if (!for_primary && (load[i].total < load[best].total
-                                  || (load[i].total == load[best].total
-                                      && load[i].primaries < load[best].primaries)))
+        else if (!for_primary &&
+                 (load[i].total < load[best].total ||
+                  (load[i].total == load[best].total && load[i].primaries < load[best].primaries)))
             best = i;
     }
     return best;
@@ -545,8 +544,8 @@ app_new(const struct msg_create_app_req *req, uint32_t app_id)
     app->status = APP_CREATING;
     app->create_ts = clock_wall_s();
     app->master = req->master;
-    app->envs = req->master.cluster[0] != '\0' ? meta_app_envs_of_master(&req->master)
-                                               : xstrdup("{}");
+    app->envs =
+        req->master.cluster[0] != '\0' ? meta_app_envs_of_master(&req->master) : xstrdup("{}");
     app->parts = xcalloc(req->partition_count, sizeof(*app->parts));
     for (uint32_t p = 0; p < req->partition_count; p++) {
         app->parts[p].config.pidx = p;
@@ -557,8 +556,8 @@ app_new(const struct msg_create_app_req *req, uint32_t app_id)
 }
 
 int
-meta_state_create_app(struct meta_state *st, const struct msg_create_app_req *req,
-                      int64_t now_ms, const struct meta_app **appp)
+meta_state_create_app(struct meta_state *st, const struct msg_create_app_req *req, int64_t now_ms,
+                      const struct meta_app **appp)
 {
     struct meta_app *app;
     int rc;
@@ -568,9 +567,9 @@ meta_state_create_app(struct meta_state *st, const struct msg_create_app_req *re
         return ERR_INVALID_STATE;
     if (req->master.cluster[0] != '\0') {
         const struct meta_app *old = meta_state_find_app(st, req->name);
-        if (old != NULL && strcmp(old->master.cluster, req->master.cluster) == 0
-            && strcmp(old->master.app, req->master.app) == 0
-            && old->partition_count == req->partition_count) {
+        if (old != NULL && strcmp(old->master.cluster, req->master.cluster) == 0 &&
+            strcmp(old->master.app, req->master.app) == 0 &&
+            old->partition_count == req->partition_count) {
             *appp = old;
             return 0;
         }
@@ -599,14 +598,14 @@ meta_state_create_app(struct meta_state *st, const struct msg_create_app_req *re
         goto out_log;
     }
     apps_insert(st, app);
-    LOG_INFO("created table %s (app_id %u, %u partitions, %u replicas)", app->name,
-             app->app_id, app->partition_count, app->replica_count);
+    LOG_INFO("created table %s (app_id %u, %u partitions, %u replicas)", app->name, app->app_id,
+             app->partition_count, app->replica_count);
     *appp = app;
     return 0;
 
 out_log:
-    LOG_ERROR("create table %s (app_id %u) failed writing the store: %s", app->name,
-              app->app_id, err_str(rc));
+    LOG_ERROR("create table %s (app_id %u) failed writing the store: %s", app->name, app->app_id,
+              err_str(rc));
 out_free:
     meta_app_fini(app);
     xfree(app);
@@ -653,15 +652,16 @@ partition_load(struct meta_state *st, struct meta_app *app, uint32_t pidx, struc
     if (rc == 0 && part->config.pidx == pidx) {
         /* a follower partition may still be growing from its creation (each learner that
          * joined raised its ballot by one): do not wait to heal it */
-        part->filling = app->master.cluster[0] != '\0'
-                        && part->config.ballot < (ballot_t)app->replica_count;
+        part->filling =
+            app->master.cluster[0] != '\0' && part->config.ballot < (ballot_t)app->replica_count;
         return 0;
     }
     if (rc != ERR_NOT_FOUND && rc != ERR_INVALID_DATA && rc != 0)
         return rc; /* the store failed: the whole load fails */
     if (app->status == APP_AVAILABLE)
         LOG_ERROR("table %s (app_id %u) partition %u: node %s missing or corrupt; it has no "
-                  "primary", app->name, app->app_id, pidx, path);
+                  "primary",
+                  app->name, app->app_id, pidx, path);
     memset(part, 0, sizeof(*part));
     part->config.pidx = pidx;
     return 0;
@@ -691,8 +691,8 @@ app_load(struct meta_state *st, uint32_t app_id)
     if (rc != 0)
         goto out_skip;
     if (app->status == APP_CREATING) {
-        LOG_WARN("table %s (app_id %u) was never confirmed created; marking it dropped",
-                 app->name, app_id);
+        LOG_WARN("table %s (app_id %u) was never confirmed created; marking it dropped", app->name,
+                 app_id);
         app->status = APP_DROPPED;
         (void)app_persist(st, app, false); /* memory treats it as dropped either way */
     }
@@ -901,8 +901,8 @@ meta_state_on_beacon(struct meta_state *st, const struct msg_beacon_req *req, in
     struct meta_node *n;
 
     memset(resp, 0, sizeof(*resp));
-    if (strnlen(req->address, sizeof(req->address)) == 0
-        || strnlen(req->address, sizeof(req->address)) >= sizeof(req->address))
+    if (strnlen(req->address, sizeof(req->address)) == 0 ||
+        strnlen(req->address, sizeof(req->address)) >= sizeof(req->address))
         return ERR_INVALID_ARG;
     n = node_touch(st, req->address, now_ms);
     reports_keep(n, req);
@@ -963,8 +963,7 @@ meta_state_list_apps(const struct meta_state *st, struct msg_list_apps_resp *out
 }
 
 void
-meta_state_list_nodes(const struct meta_state *st, int64_t now_ms,
-                      struct msg_list_nodes_resp *out)
+meta_state_list_nodes(const struct meta_state *st, int64_t now_ms, struct msg_list_nodes_resp *out)
 {
     memset(out, 0, sizeof(*out));
     out->nodes = xcalloc(st->nnodes ? st->nnodes : 1, sizeof(*out->nodes));

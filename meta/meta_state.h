@@ -53,12 +53,12 @@ struct meta_app {
     uint32_t app_id;
     char name[GEOKV_APP_NAME_MAX];
     uint32_t partition_count, replica_count;
-    uint32_t status;   /* enum app_status */
-    int64_t create_ts; /* wall-clock seconds */
-    char *envs;        /* JSON object text, owned ("{}" when none) */
-    struct dup_master master; /* from envs: set if this is a follower table (memory only) */
+    uint32_t status;              /* enum app_status */
+    int64_t create_ts;            /* wall-clock seconds */
+    char *envs;                   /* JSON object text, owned ("{}" when none) */
+    struct dup_master master;     /* from envs: set if this is a follower table (memory only) */
     struct meta_partition *parts; /* partition_count entries, owned; NULL until loaded */
-    struct meta_dup **dups; /* duplications (meta_dup.h), sorted by dupid, tombstones too;
+    struct meta_dup **dups;       /* duplications (meta_dup.h), sorted by dupid, tombstones too;
                              * owned, freed by meta_app_fini */
     uint32_t ndups;
 };
@@ -196,8 +196,7 @@ void meta_app_json_encode(const struct meta_app *app, struct buf *out);
 MUST_CHECK int meta_app_json_decode(const uint8_t *p, size_t n, struct meta_app *app);
 void meta_partition_json_encode(const struct partition_config *pc, struct buf *out);
 /* Strict: also rejects an empty or repeated member. */
-MUST_CHECK int meta_partition_json_decode(const uint8_t *p, size_t n,
-                                          struct partition_config *pc);
+MUST_CHECK int meta_partition_json_decode(const uint8_t *p, size_t n, struct partition_config *pc);
 /* The envs text of a follower table of master (xmalloc'd). */
 char *meta_app_envs_of_master(const struct dup_master *master);
 /* Frees envs, parts and dups (not app itself). */

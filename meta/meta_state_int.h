@@ -16,9 +16,9 @@
 /* A replica server as the leader knows it. Memory only. */
 struct meta_node {
     char address[GEOKV_ADDR_MAX];
-    int64_t last_beacon_ms; /* for a server never heard from: when the leader loaded */
-    bool beaconed;          /* beaconed this leader at least once: may receive replicas */
-    bool declared_dead;     /* logged as dead; cleared by the next beacon */
+    int64_t last_beacon_ms;         /* for a server never heard from: when the leader loaded */
+    bool beaconed;                  /* beaconed this leader at least once: may receive replicas */
+    bool declared_dead;             /* logged as dead; cleared by the next beacon */
     struct replica_report *reports; /* its latest beacon's partitions, sorted by gpid */
     uint32_t nreports;
 };
@@ -64,8 +64,8 @@ void meta_config_remove_secondary(struct partition_config *pc, uint32_t i);
 /* Persists pc (ballot already raised by the caller), then applies it in memory and logs
  * why. On a store failure memory is unchanged and the error is logged and returned. */
 MUST_CHECK int meta_partition_update(struct meta_state *st, struct meta_app *app,
-                                     struct meta_partition *part,
-                                     const struct partition_config *pc, const char *why);
+                                     struct meta_partition *part, const struct partition_config *pc,
+                                     const char *why);
 /* Fills a with gpid, role and part's config. */
-void meta_assign_fill(const struct meta_app *app, const struct meta_partition *part,
-                      uint32_t role, struct replica_assign *a);
+void meta_assign_fill(const struct meta_app *app, const struct meta_partition *part, uint32_t role,
+                      struct replica_assign *a);

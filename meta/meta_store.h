@@ -123,9 +123,8 @@ MUST_CHECK int meta_store_mkdirs(struct meta_store *s, const char *path);
  * ev(arg, ...) receives watch and session events on ZooKeeper's thread. ERR_ZK if the
  * session could not be established. *out is set to NULL on entry.
  */
-MUST_CHECK int meta_store_zk_open(const char *hosts, int session_timeout_ms,
-                                  int connect_timeout_ms, meta_store_event_fn *ev, void *arg,
-                                  struct meta_store **out);
+MUST_CHECK int meta_store_zk_open(const char *hosts, int session_timeout_ms, int connect_timeout_ms,
+                                  meta_store_event_fn *ev, void *arg, struct meta_store **out);
 
 /* ---- in-memory backend (meta_store_mem.c) ---- */
 
@@ -135,8 +134,7 @@ struct meta_mem_tree *meta_mem_tree_create(void);
 void meta_mem_tree_destroy(struct meta_mem_tree *t);
 /* Opens a session on t. ev may be NULL; it is called synchronously from the operation that
  * fired the watch (on whichever store made the change). */
-struct meta_store *meta_store_mem_open(struct meta_mem_tree *t, meta_store_event_fn *ev,
-                                       void *arg);
+struct meta_store *meta_store_mem_open(struct meta_mem_tree *t, meta_store_event_fn *ev, void *arg);
 /* Simulates session expiry: drops the session's ephemeral nodes (firing watches), reports
  * META_STORE_EV_EXPIRED to its owner and makes every later call on s fail with ERR_ZK. */
 void meta_store_mem_expire(struct meta_store *s);

@@ -37,19 +37,12 @@ static int
 zk_err(int zrc, const char *op, const char *path)
 {
     switch (zrc) {
-    case ZOK:
-        return 0;
-    case ZNONODE:
-        return ERR_NOT_FOUND;
-    case ZNODEEXISTS:
-        return -EEXIST;
-    case ZNOTEMPTY:
-        return -ENOTEMPTY;
-    case ZBADARGUMENTS:
-        return ERR_INVALID_ARG;
-    default:
-        LOG_DEBUG("zookeeper %s %s: %s", op, path, zerror(zrc));
-        return ERR_ZK;
+    case ZOK: return 0;
+    case ZNONODE: return ERR_NOT_FOUND;
+    case ZNODEEXISTS: return -EEXIST;
+    case ZNOTEMPTY: return -ENOTEMPTY;
+    case ZBADARGUMENTS: return ERR_INVALID_ARG;
+    default: LOG_DEBUG("zookeeper %s %s: %s", op, path, zerror(zrc)); return ERR_ZK;
     }
 }
 

@@ -101,7 +101,9 @@ key_by_id(const struct keyring *k, uint32_t id)
 static int
 hexval(int c)
 {
-    return isdigit(c) ? c - '0' : tolower(c) >= 'a' && tolower(c) <= 'f' ? tolower(c) - 'a' + 10 : -1;
+    return isdigit(c)                               ? c - '0'
+           : tolower(c) >= 'a' && tolower(c) <= 'f' ? tolower(c) - 'a' + 10
+                                                    : -1;
 }
 
 /* Parses "ID:HEX64" (spaces around allowed) into k; false if malformed. */
@@ -267,8 +269,8 @@ auth_verify(const uint8_t *msg, size_t len, uint32_t key_id, const uint8_t *mac,
 
 /* One AES-256-GCM pass (enc = 1 seals, 0 opens). Returns 1 on success. */
 static int
-gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *in, size_t len,
-    uint8_t *out, uint8_t *tag)
+gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *in, size_t len, uint8_t *out,
+    uint8_t *tag)
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int n = 0, ok = ctx != NULL && len <= INT32_MAX &&

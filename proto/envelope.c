@@ -11,8 +11,8 @@ const char *
 rpc_code_name(int code)
 {
     switch (code) {
-#define XX(name, val, limit, auth, desc) \
-    case val:                            \
+#define XX(name, val, limit, auth, desc)                                                           \
+    case val:                                                                                      \
         return #name;
 #include "proto/rpc_codes.def"
 #undef XX
@@ -24,8 +24,8 @@ uint64_t
 rpc_reply_limit(int code)
 {
     switch (code) {
-#define XX(name, val, limit, auth, desc) \
-    case val:                            \
+#define XX(name, val, limit, auth, desc)                                                           \
+    case val:                                                                                      \
         return limit;
 #include "proto/rpc_codes.def"
 #undef XX
@@ -37,8 +37,8 @@ enum rpc_auth
 rpc_code_auth(int code)
 {
     switch (code) {
-#define XX(name, val, limit, auth, desc) \
-    case val:                            \
+#define XX(name, val, limit, auth, desc)                                                           \
+    case val:                                                                                      \
         return RPC_AUTH_##auth;
 #include "proto/rpc_codes.def"
 #undef XX
@@ -89,9 +89,8 @@ envelope_decode(const uint8_t *buf, size_t len, struct envelope *e, struct unpac
         rc = ERR_VERSION;
     if (rc == 0)
         rc = upk_tuple(unpacked_root(*zonep), "uuuuiiuuuuuuyy", &version, &code, &e->rpc_id,
-                       &e->gpid, &e->ballot, &error, &e->limit, &e->seq, &e->channel,
-                       &e->epoch, &key_id, &flags, &e->body, &e->body_len, &e->mac,
-                       &e->mac_len);
+                       &e->gpid, &e->ballot, &error, &e->limit, &e->seq, &e->channel, &e->epoch,
+                       &key_id, &flags, &e->body, &e->body_len, &e->mac, &e->mac_len);
     if (rc == 0 && (code > UINT32_MAX || error > 0 || error < INT32_MIN || key_id > UINT32_MAX ||
                     flags > (ENVELOPE_SEALED | ENVELOPE_REPLY)))
         rc = ERR_INVALID_DATA;

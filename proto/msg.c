@@ -62,8 +62,8 @@ msg_write_req_encode(struct buf *out, const struct msg_write_req *m)
     pk_array(&p, m->nops);
     for (uint32_t i = 0; i < m->nops; i++) {
         const struct write_op *op = &m->ops[i];
-        pk_tuple(&p, "uyyyu", (uint64_t)op->type, Y(op->hash_key), Y(op->sort_key),
-                 Y(op->value), (uint64_t)op->ttl_s);
+        pk_tuple(&p, "uyyyu", (uint64_t)op->type, Y(op->hash_key), Y(op->sort_key), Y(op->value),
+                 (uint64_t)op->ttl_s);
     }
 }
 
@@ -217,8 +217,8 @@ void
 msg_scan_req_encode(struct buf *out, const struct msg_scan_req *m)
 {
     struct pk p = {out};
-    pk_tuple(&p, "byyyyu", (int)m->full, Y(m->hash_key), Y(m->start_sort_key),
-             Y(m->stop_sort_key), Y(m->resume_key), (uint64_t)m->limit);
+    pk_tuple(&p, "byyyyu", (int)m->full, Y(m->hash_key), Y(m->start_sort_key), Y(m->stop_sort_key),
+             Y(m->resume_key), (uint64_t)m->limit);
 }
 
 int
@@ -243,8 +243,8 @@ msg_records_resp_encode(struct buf *out, const struct msg_records_resp *m)
     pk_array(&p, m->nrecords);
     for (uint32_t i = 0; i < m->nrecords; i++) {
         const struct kv_record *r = &m->records[i];
-        pk_tuple(&p, "yyyuu", Y(r->hash_key), Y(r->sort_key), Y(r->value),
-                 (uint64_t)r->expire_ts, r->timetag);
+        pk_tuple(&p, "yyyuu", Y(r->hash_key), Y(r->sort_key), Y(r->value), (uint64_t)r->expire_ts,
+                 r->timetag);
     }
     pk_bin(&p, m->next_key.p, m->next_key.len);
 }
@@ -394,8 +394,8 @@ void
 msg_partition_info_resp_encode(struct buf *out, const struct msg_partition_info_resp *m)
 {
     struct pk p = {out};
-    pk_tuple(&p, "iiiii", (int64_t)m->ballot, (int64_t)m->last_committed,
-             (int64_t)m->last_durable, (int64_t)m->plog_first, (int64_t)m->plog_last);
+    pk_tuple(&p, "iiiii", (int64_t)m->ballot, (int64_t)m->last_committed, (int64_t)m->last_durable,
+             (int64_t)m->plog_first, (int64_t)m->plog_last);
 }
 
 int
@@ -1060,8 +1060,7 @@ msg_learn_resp_encode(struct buf *out, const struct msg_learn_resp *m)
 }
 
 int
-msg_learn_resp_decode(const uint8_t *b, size_t n, struct msg_learn_resp *m,
-                      struct unpacked **zonep)
+msg_learn_resp_decode(const uint8_t *b, size_t n, struct msg_learn_resp *m, struct unpacked **zonep)
 {
     struct upk root, muts;
     int rc = parse(b, n, zonep, &root);
@@ -1108,8 +1107,8 @@ msg_file_list_resp_encode(struct buf *out, const struct msg_file_list_resp *m)
     pk_array(&p, 1);
     pk_array(&p, m->nfiles);
     for (uint32_t i = 0; i < m->nfiles; i++)
-        pk_tuple(&p, "suy", m->files[i].name, m->files[i].size,
-                 (const void *)m->files[i].sha256, (size_t)32);
+        pk_tuple(&p, "suy", m->files[i].name, m->files[i].size, (const void *)m->files[i].sha256,
+                 (size_t)32);
 }
 
 int
@@ -1165,8 +1164,8 @@ msg_file_read_req_decode(const uint8_t *b, size_t n, struct msg_file_read_req *m
     uint64_t len;
     int rc = parse(b, n, &z, &root);
     if (rc == 0)
-        rc = upk_tuple(root, "ssuu", m->dir, sizeof(m->dir), m->name, sizeof(m->name),
-                       &m->offset, &len);
+        rc = upk_tuple(root, "ssuu", m->dir, sizeof(m->dir), m->name, sizeof(m->name), &m->offset,
+                       &len);
     if (rc == 0)
         rc = get_u32(len, &m->len);
     unpacked_free(z);
@@ -1277,8 +1276,7 @@ msg_dup_add_req_decode(const uint8_t *b, size_t n, struct msg_dup_add_req *m)
     struct upk root;
     int rc = parse(b, n, &z, &root);
     if (rc == 0)
-        rc = upk_tuple(root, "ssb", m->app, sizeof(m->app), m->remote, sizeof(m->remote),
-                       &m->full);
+        rc = upk_tuple(root, "ssb", m->app, sizeof(m->app), m->remote, sizeof(m->remote), &m->full);
     unpacked_free(z);
     return rc;
 }
@@ -1324,8 +1322,8 @@ dup_info_decode(struct upk v, struct dup_info *d)
     struct upk parts;
     uint64_t st, fm;
     int rc = upk_tuple(v, "uuussias", &d->dupid, &st, &fm, d->remote, sizeof(d->remote),
-                       d->remote_app, sizeof(d->remote_app), &d->create_ts_ms, &parts,
-                       d->progress, sizeof(d->progress));
+                       d->remote_app, sizeof(d->remote_app), &d->create_ts_ms, &parts, d->progress,
+                       sizeof(d->progress));
     if (rc == 0 && (st > DS_REMOVED || fm > FAIL_SKIP))
         rc = ERR_INVALID_DATA;
     d->status = (uint32_t)st;
@@ -1527,8 +1525,7 @@ msg_dup_sync_resp_decode(const uint8_t *b, size_t n, struct msg_dup_sync_resp *m
         rc = upk_at(dups, i, &e);
         if (rc == 0)
             rc = upk_tuple(e, "uuuussi", &d->gpid, &d->dupid, &st, &fm, d->remote,
-                           sizeof(d->remote), d->remote_app, sizeof(d->remote_app),
-                           &d->confirmed);
+                           sizeof(d->remote), d->remote_app, sizeof(d->remote_app), &d->confirmed);
         if (rc == 0 && (st > DS_REMOVED || fm > FAIL_SKIP))
             rc = ERR_INVALID_DATA;
         d->status = (uint32_t)st;

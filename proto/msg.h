@@ -153,7 +153,8 @@ struct msg_checkpoint_resp {
     char dir[512];
 };
 void msg_checkpoint_resp_encode(struct buf *out, const struct msg_checkpoint_resp *m);
-MUST_CHECK int msg_checkpoint_resp_decode(const uint8_t *b, size_t n, struct msg_checkpoint_resp *m);
+MUST_CHECK int msg_checkpoint_resp_decode(const uint8_t *b, size_t n,
+                                          struct msg_checkpoint_resp *m);
 
 struct msg_partition_info_resp {
     ballot_t ballot;
@@ -191,10 +192,10 @@ struct replica_report {
     uint64_t gpid;
     ballot_t ballot;
     decree_t last_committed;
-    bool ready;           /* opened and serving (false while a follower primary copies its
+    bool ready; /* opened and serving (false while a follower primary copies its
                            * master's data) */
     decree_t last_prepared;
-    uint32_t role;        /* enum replica_role, as the replica sees itself */
+    uint32_t role; /* enum replica_role, as the replica sees itself */
 };
 /* RPC_BEACON request. */
 struct msg_beacon_req {
@@ -248,7 +249,7 @@ struct msg_app_config {
     uint32_t app_id;
     char name[GEOKV_APP_NAME_MAX];
     uint32_t partition_count, replica_count;
-    uint32_t status; /* enum app_status */
+    uint32_t status;                     /* enum app_status */
     struct partition_config *partitions; /* partition_count entries */
     bool healthy; /* every partition has replica_count members, all serving at its ballot */
     struct dup_master master;
@@ -310,7 +311,6 @@ struct dup_confirm {
                      * shipped instead (RPC_DUP_SYNC only, an appended field) */
 };
 
-
 /* RPC_DIGEST reply: SHA-256 over the sorted (key, value, expire_ts, timetag) records. */
 struct msg_digest_resp {
     decree_t last_committed;
@@ -352,7 +352,8 @@ struct msg_group_check_req {
     bool dups_complete;
 };
 void msg_group_check_req_encode(struct buf *out, const struct msg_group_check_req *m);
-MUST_CHECK int msg_group_check_req_decode(const uint8_t *b, size_t n, struct msg_group_check_req *m);
+MUST_CHECK int msg_group_check_req_decode(const uint8_t *b, size_t n,
+                                          struct msg_group_check_req *m);
 
 /* RPC_LEARN: a learner asks the primary for what it misses after last_committed. */
 struct msg_learn_req {

@@ -54,7 +54,6 @@ MUST_CHECK int msg_dup_apply_req_decode(const uint8_t *b, size_t n, struct msg_d
                                         struct unpacked **zonep);
 void msg_dup_apply_req_fini(struct msg_dup_apply_req *m);
 
-
 /* Builds a msg_dup_apply_req one op at a time: dup_apply_begin writes the header and returns
  * where the op count goes; dup_apply_end patches it in. */
 size_t dup_apply_begin(struct buf *out, uint32_t source_cluster_id);

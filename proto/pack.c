@@ -25,8 +25,8 @@ pk_write(void *data, const char *p, size_t n)
     return 0;
 }
 
-#define PK_INIT(p, pk) \
-    msgpack_packer pk; \
+#define PK_INIT(p, pk)                                                                             \
+    msgpack_packer pk;                                                                             \
     msgpack_packer_init(&pk, (p)->out, pk_write)
 
 void
@@ -151,7 +151,8 @@ scan_container(struct scan *s, uint64_t count, int per_entry, int depth)
     if (depth >= PACK_MAX_DEPTH)
         return ERR_INVALID_DATA;
     /* every element takes at least one byte: a count larger than the rest is a lie */
-    if (count > (uint64_t)(s->end - s->p) || count * (uint64_t)per_entry > (uint64_t)(s->end - s->p))
+    if (count > (uint64_t)(s->end - s->p) ||
+        count * (uint64_t)per_entry > (uint64_t)(s->end - s->p))
         return ERR_INVALID_DATA;
     for (uint64_t i = 0; i < count * (uint64_t)per_entry; i++) {
         int rc = scan_value(s, depth + 1);
@@ -163,16 +164,38 @@ scan_container(struct scan *s, uint64_t count, int per_entry, int depth)
 
 /* Sizes of the fixed-width formats 0xc0..0xdf (0 = variable, -1 = never used). */
 static const int8_t fixed_size[32] = {
-    /* c0 nil */ 0, /* c1 */ -1, /* c2 c3 bool */ 0, 0,
-    /* c4-c6 bin8/16/32 */ -2, -2, -2,
-    /* c7-c9 ext8/16/32 */ -3, -3, -3,
-    /* ca float32 */ 4, /* cb float64 */ 8,
-    /* cc-cf uint8..64 */ 1, 2, 4, 8,
-    /* d0-d3 int8..64 */ 1, 2, 4, 8,
-    /* d4-d8 fixext 1,2,4,8,16 (+1 type byte) */ 2, 3, 5, 9, 17,
-    /* d9-db str8/16/32 */ -2, -2, -2,
-    /* dc dd array16/32 */ -4, -4,
-    /* de df map16/32 */ -5, -5,
+    /* c0 nil */ 0,
+    /* c1 */ -1,
+    /* c2 c3 bool */ 0,
+    0,
+    /* c4-c6 bin8/16/32 */ -2,
+    -2,
+    -2,
+    /* c7-c9 ext8/16/32 */ -3,
+    -3,
+    -3,
+    /* ca float32 */ 4,
+    /* cb float64 */ 8,
+    /* cc-cf uint8..64 */ 1,
+    2,
+    4,
+    8,
+    /* d0-d3 int8..64 */ 1,
+    2,
+    4,
+    8,
+    /* d4-d8 fixext 1,2,4,8,16 (+1 type byte) */ 2,
+    3,
+    5,
+    9,
+    17,
+    /* d9-db str8/16/32 */ -2,
+    -2,
+    -2,
+    /* dc dd array16/32 */ -4,
+    -4,
+    /* de df map16/32 */ -5,
+    -5,
 };
 
 static int
@@ -185,16 +208,15 @@ scan_value(struct scan *s, int depth)
         return ERR_INVALID_DATA;
     b = *s->p++;
     if (b <= 0x7f || b >= 0xe0)
-        return 0;                                  /* fixint */
+        return 0; /* fixint */
     if (b >= 0x80 && b <= 0x8f)
         return scan_container(s, b & 0x0f, 2, depth); /* fixmap */
     if (b >= 0x90 && b <= 0x9f)
         return scan_container(s, b & 0x0f, 1, depth); /* fixarray */
     if (b >= 0xa0 && b <= 0xbf)
-        return scan_skip(s, b & 0x1f);             /* fixstr */
+        return scan_skip(s, b & 0x1f); /* fixstr */
     switch (fixed_size[b - 0xc0]) {
-    case -1:
-        return ERR_INVALID_DATA;
+    case -1: return ERR_INVALID_DATA;
     case -2: /* bin / str: 1, 2 or 4 length bytes */
         rc = scan_len(s, b == 0xc4 || b == 0xd9 ? 1 : b == 0xc5 || b == 0xda ? 2 : 4, &n);
         return rc ? rc : scan_skip(s, n);
@@ -207,8 +229,7 @@ scan_value(struct scan *s, int depth)
     case -5:
         rc = scan_len(s, b == 0xde ? 2 : 4, &n);
         return rc ? rc : scan_container(s, n, 2, depth);
-    default:
-        return scan_skip(s, (uint64_t)fixed_size[b - 0xc0]);
+    default: return scan_skip(s, (uint64_t)fixed_size[b - 0xc0]);
     }
 }
 

@@ -60,16 +60,16 @@
 
 #define RPC_POLL_MS 10
 #define RPC_BUCKETS 4096
-#define RPC_CONNECT_WAIT_MS 1000 /* how long a request waits for its peer to be connected */
+#define RPC_CONNECT_WAIT_MS 1000     /* how long a request waits for its peer to be connected */
 #define RPC_SOCKET_BUFFER (4u << 20) /* SO_SNDBUF / SO_RCVBUF asked for every connection */
 #define RPC_DEFAULT_WMEM_MAX 212992  /* the kernel's default net.core.wmem_max */
 #define RPC_INITIAL_WINDOW RPC_DEFAULT_WMEM_MAX /* until a connection's first reply says */
-#define RPC_REPLY_OVERHEAD KIB(1)    /* per reply: envelope, framing, kernel bookkeeping */
+#define RPC_REPLY_OVERHEAD KIB(1) /* per reply: envelope, framing, kernel bookkeeping */
 #define RPC_ORPHAN_RETIRE_MS 10000
 #define RPC_QUEUE_MAX_CALLS 200000 /* calls waiting to be sent, per client */
 #define RPC_QUEUE_MAX_BYTES (256u << 20)
 #define RPC_FIXED_REPLY KIB(4) /* codes limited to this have replies of a fixed shape */
-#define RPC_RESENDS 3            /* times a call is sent again asking for a larger reply */
+#define RPC_RESENDS 3          /* times a call is sent again asking for a larger reply */
 #define RPC_SERVER_MAX_UNREPLIED 100000
 #define RPC_SERVER_MAX_UNREPLIED_BYTES (512u << 20)
 #define RPC_PIPE_BUCKETS 1024
@@ -78,8 +78,8 @@
 
 static struct {
     pthread_once_t once;
-    struct metric *lost, *queued_calls, *queued_bytes, *busy, *retired, *too_large,
-        *unreplied, *server_busy, *auth_failures;
+    struct metric *lost, *queued_calls, *queued_bytes, *busy, *retired, *too_large, *unreplied,
+        *server_busy, *auth_failures;
 } mx = {.once = PTHREAD_ONCE_INIT};
 
 static void
@@ -341,8 +341,11 @@ server_send(struct rpc_server *s, void *sp_header, uint32_t pipe, struct envelop
     env->epoch = atomic_load(&s->incarnation);
     env->seq = pipe_next_seq(s, pipe, now);
     if (message_build(&out, env, body, len, seal, true) != 0) {
-        struct envelope fail = {.version = ENVELOPE_VERSION, .code = env->code,
-                                .rpc_id = env->rpc_id, .error = ERR_INTERNAL, .seq = env->seq,
+        struct envelope fail = {.version = ENVELOPE_VERSION,
+                                .code = env->code,
+                                .rpc_id = env->rpc_id,
+                                .error = ERR_INTERNAL,
+                                .seq = env->seq,
                                 .limit = s->window};
         LOG_ERROR("rpc: cannot seal a %s reply", rpc_code_name((int)env->code));
         buf_reset(&out);
@@ -379,7 +382,7 @@ rpc_reply(struct rpc_request *req, int err, const void *body, size_t len)
     if (!rpc_reply_fits(req, len)) {
         struct pk p = {&need};
         LOG_DEBUG("rpc: %s reply of %zu bytes is over the caller's limit of %llu",
-                 rpc_code_name((int)env.code), len, (unsigned long long)env.limit);
+                  rpc_code_name((int)env.code), len, (unsigned long long)env.limit);
         metric_add(mx.too_large, 1);
         pk_uint(&p, len);
         err = ERR_REPLY_TOO_LARGE;
@@ -435,7 +438,8 @@ channel_fresh(struct rpc_server *s, const struct envelope *env)
             channels_free(s);
             atomic_store(&s->incarnation, random_id());
             LOG_INFO("rpc: %d signed connections seen: a new incarnation, every client signs "
-                     "for it again", RPC_MAX_CHANNELS);
+                     "for it again",
+                     RPC_MAX_CHANNELS);
             return ERR_STALE_INCARNATION;
         }
         cs = xcalloc(1, sizeof(*cs));
@@ -457,8 +461,8 @@ server_dispatch(struct rpc_server *s, void *body, size_t len, void *sp_header)
     struct rpc_request *req = xcalloc(1, sizeof(*req));
     int rc = envelope_decode(body, len, &req->env, &req->zone);
     bool hello = rc == 0 && req->env.code == RPC_HELLO; /* answered by anyone: says the epoch */
-    bool must_sign = auth_enabled() && (rpc_code_auth((int)req->env.code) != RPC_AUTH_DATA ||
-                                        auth_require_clients());
+    bool must_sign = auth_enabled() &&
+                     (rpc_code_auth((int)req->env.code) != RPC_AUTH_DATA || auth_require_clients());
     if (rc == 0 && ((req->env.flags & ENVELOPE_REPLY) ||
                     (!hello && message_admit(body, len, &req->env, must_sign, &req->plain) != 0)))
         rc = ERR_AUTH; /* a reply sent back as a request is refused too */
@@ -481,7 +485,8 @@ server_dispatch(struct rpc_server *s, void *body, size_t len, void *sp_header)
     }
     if (rc != 0) {
         LOG_WARN("rpc: undecodable request (%zu bytes): %s", len, err_str(rc));
-        req->env = (struct envelope){.version = ENVELOPE_VERSION, .code = RPC_ERROR_REPLY,
+        req->env = (struct envelope){.version = ENVELOPE_VERSION,
+                                     .code = RPC_ERROR_REPLY,
                                      .limit = rpc_reply_limit(RPC_ERROR_REPLY)};
         rpc_reply(req, rc, NULL, 0);
         return;
@@ -567,9 +572,9 @@ struct rpc_conn;
 struct pending {
     uint64_t id;
     int64_t deadline_ms;
-    int64_t queued_ms;  /* when it joined its connection's queue */
-    int64_t orphan_ms;  /* when it timed out after it was sent; 0 while its call lives */
-    rpc_done_fn *cb;    /* NULL once the call ended: an orphan waiting for its reply */
+    int64_t queued_ms; /* when it joined its connection's queue */
+    int64_t orphan_ms; /* when it timed out after it was sent; 0 while its call lives */
+    rpc_done_fn *cb;   /* NULL once the call ended: an orphan waiting for its reply */
     void *arg;
     struct rpc_conn *conn;
     uint64_t credit;     /* reply bytes reserved on conn; 0 while queued */
@@ -578,19 +583,19 @@ struct pending {
                           * fixed shape (no ERR_REPLY_TOO_LARGE) */
     struct buf msg;      /* the encoded request, from the first try to send it until sent */
     int resends;
-    struct pending *next;               /* hash bucket */
-    struct pending *qprev, *qnext;      /* conn's send queue */
+    struct pending *next;          /* hash bucket */
+    struct pending *qprev, *qnext; /* conn's send queue */
 };
 
 struct rpc_conn {
     char addr[GEOKV_ADDR_MAX];
     int sock;
     bool bulk;
-    bool retired; /* takes no new calls; closed once its live calls end */
-    bool blocked; /* the last send would have blocked: the peer is not connected */
+    bool retired;       /* takes no new calls; closed once its live calls end */
+    bool blocked;       /* the last send would have blocked: the peer is not connected */
     int64_t blocked_ms; /* since when */
     uint64_t window, reserved, next_seq;
-    uint32_t nsent, nlive; /* sent and unanswered: all, and those whose call lives */
+    uint32_t nsent, nlive;        /* sent and unanswered: all, and those whose call lives */
     uint64_t channel, signed_seq; /* names the connection in signed requests, and numbers them */
     uint64_t epoch;               /* the server's incarnation they are signed for; 0 = ask */
     bool hello_sent;
@@ -837,8 +842,11 @@ conn_hello(struct rpc_client *c, struct rpc_conn *cn)
         return;
     p = xcalloc(1, sizeof(*p));
     p->id = atomic_fetch_add(&c->next_id, 1);
-    p->env = (struct envelope){.version = ENVELOPE_VERSION, .code = RPC_HELLO, .rpc_id = p->id,
-                               .channel = cn->channel, .limit = rpc_reply_limit(RPC_HELLO)};
+    p->env = (struct envelope){.version = ENVELOPE_VERSION,
+                               .code = RPC_HELLO,
+                               .rpc_id = p->id,
+                               .channel = cn->channel,
+                               .limit = rpc_reply_limit(RPC_HELLO)};
     if (message_build(&p->msg, &p->env, NULL, 0, false, false) != 0 ||
         client_send(cn->sock, p->id, &p->msg) != 0) {
         if (!cn->blocked)
@@ -958,8 +966,7 @@ resend_limit(const struct pending *p, const struct envelope *env, uint64_t *limi
 {
     struct unpacked *zone = NULL;
     bool ok = env->error == ERR_REPLY_TOO_LARGE && p->cb != NULL && keeps_body(p) &&
-              p->resends < RPC_RESENDS &&
-              unpacked_parse(env->body, env->body_len, &zone) == 0 &&
+              p->resends < RPC_RESENDS && unpacked_parse(env->body, env->body_len, &zone) == 0 &&
               upk_uint(unpacked_root(zone), limit) == 0 && *limit > p->env.limit &&
               *limit <= GEOKV_MAX_MESSAGE;
     unpacked_free(zone);
@@ -981,7 +988,8 @@ client_deliver(struct rpc_client *c, struct rpc_conn *cn, void *body, size_t len
         LOG_WARN("rpc: undecodable reply (%zu bytes) from %s: %s", len, cn->addr, err_str(rc));
         return;
     }
-    if (!(env.flags & ENVELOPE_REPLY) || message_admit(body, len, &env, auth_enabled(), &plain) != 0 ||
+    if (!(env.flags & ENVELOPE_REPLY) ||
+        message_admit(body, len, &env, auth_enabled(), &plain) != 0 ||
         (auth_enabled() && env.channel != cn->channel)) {
         auth_refused("a reply to", &env); /* not its reply: the call waits for the real one */
         unpacked_free(zone);
@@ -1271,8 +1279,8 @@ rpc_call_async(struct rpc_client *c, const char *addr, uint32_t code, uint64_t g
     p->deadline_ms = now + timeout_ms;
     p->cb = cb;
     p->arg = arg;
-    p->env = (struct envelope){.version = ENVELOPE_VERSION, .code = code, .gpid = gpid,
-                               .ballot = ballot};
+    p->env = (struct envelope){
+        .version = ENVELOPE_VERSION, .code = code, .gpid = gpid, .ballot = ballot};
     if (body == NULL)
         len = 0;
     buf_append(&p->body, body, len);

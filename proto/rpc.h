@@ -39,9 +39,9 @@ typedef void rpc_reply_sink_fn(struct rpc_request *req, int err, const void *bod
 struct rpc_request {
     struct envelope env;
     struct unpacked *zone;
-    void *sp_header; /* nanomsg routing header, echoed in the reply */
-    uint32_t pipe;   /* the connection it came on (numbers the replies) */
-    size_t held;     /* bytes counted against the server's bound until the reply */
+    void *sp_header;  /* nanomsg routing header, echoed in the reply */
+    uint32_t pipe;    /* the connection it came on (numbers the replies) */
+    size_t held;      /* bytes counted against the server's bound until the reply */
     struct buf plain; /* a sealed request's body, opened (env.body points here) */
     struct rpc_server *server;
     rpc_reply_sink_fn *sink; /* NULL: the reply goes to server */
@@ -98,8 +98,8 @@ void rpc_client_destroy(struct rpc_client *c);
 /* Sends a request to addr ("host:port"). cb always runs exactly once (on the I/O thread, or
  * on the calling thread if the send fails at once). */
 void rpc_call_async(struct rpc_client *c, const char *addr, uint32_t code, uint64_t gpid,
-                    ballot_t ballot, const void *body, size_t len, int timeout_ms,
-                    rpc_done_fn *cb, void *arg);
+                    ballot_t ballot, const void *body, size_t len, int timeout_ms, rpc_done_fn *cb,
+                    void *arg);
 /* Synchronous call: the reply body is appended to reply (if non-NULL). Returns the error. */
 MUST_CHECK int rpc_call(struct rpc_client *c, const char *addr, uint32_t code, uint64_t gpid,
                         ballot_t ballot, const void *body, size_t len, int timeout_ms,

@@ -22,7 +22,7 @@ gpid_pidx(uint64_t gpid)
     return (uint32_t)gpid;
 }
 
-#define GEOKV_MAX_HASH_KEY 65535u      /* hash_key length is a u16 in the storage key */
+#define GEOKV_MAX_HASH_KEY 65535u     /* hash_key length is a u16 in the storage key */
 #define GEOKV_MAX_MESSAGE (64u << 20) /* largest envelope accepted from the wire */
 #define GEOKV_ADDR_MAX 64             /* "host:port" */
 #define GEOKV_APP_NAME_MAX 128
@@ -50,9 +50,9 @@ enum replica_role {
 
 /* Configuration changes a primary proposes to the meta (wire values). */
 enum config_change {
-    CONFIG_UPGRADE_LEARNER = 1, /* the learner caught up: make it a secondary */
+    CONFIG_UPGRADE_LEARNER = 1,  /* the learner caught up: make it a secondary */
     CONFIG_REMOVE_SECONDARY = 2, /* a secondary stopped acknowledging prepares */
-    CONFIG_BUMP_BALLOT = 3, /* the primary restarted: same members under a new ballot, so
+    CONFIG_BUMP_BALLOT = 3,      /* the primary restarted: same members under a new ballot, so
                              * it never proposes under a ballot an earlier incarnation used */
 };
 

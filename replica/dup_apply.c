@@ -39,8 +39,7 @@ same_key(const struct mutation_op *a, const struct mutation_op *b)
  * reading the stored record fails the batch, so the sender retries. *undecided is set when
  * op lost only to a write that is proposed but not committed yet. */
 static int
-keep_if_newer(struct replica *r, struct mutation *m, const struct mutation_op *op,
-              bool *undecided)
+keep_if_newer(struct replica *r, struct mutation *m, const struct mutation_op *op, bool *undecided)
 {
     struct storage_record rec;
     bool proposed;
@@ -94,9 +93,11 @@ observe_lag(struct replica *r, const struct mutation_op *op)
         metric_add(lagging, 1);
     if (ms / 1000 > (int64_t)storage_tombstone_ttl_s(r->storage_opts)) {
         if (metric_value(too_late) == 0)
-            RLOG_WARN(r, "a duplicated write arrived %" PRId64 " s after it was made, more than "
-                         "tombstone_ttl_seconds: raise it above the longest duplication lag "
-                         "(dup_beyond_tombstone_ttl_writes counts these)", ms / 1000);
+            RLOG_WARN(r,
+                      "a duplicated write arrived %" PRId64 " s after it was made, more than "
+                      "tombstone_ttl_seconds: raise it above the longest duplication lag "
+                      "(dup_beyond_tombstone_ttl_writes counts these)",
+                      ms / 1000);
         metric_add(too_late, 1);
     }
 }
@@ -114,11 +115,13 @@ replica_on_dup_apply(struct replica *r, struct rpc_request *req)
     if (rc == 0 && (a.source_cluster_id == r->cluster_id ||
                     (a.source_cluster_id >= 128 || !r->opts->cluster_ids[a.source_cluster_id]))) {
         RLOG_WARN(r, "refusing duplicated entries from cluster id %u (%s)", a.source_cluster_id,
-                  a.source_cluster_id == r->cluster_id ? "our own id" : "not in [duplication-group]");
+                  a.source_cluster_id == r->cluster_id ? "our own id"
+                                                       : "not in [duplication-group]");
         rc = ERR_INVALID_ARG;
     }
     for (uint32_t i = 0; rc == 0 && i < a.nops; i++)
-        if (a.ops[i].hash_key.len > GEOKV_MAX_HASH_KEY || a.ops[i].value.len > r->opts->max_value_bytes)
+        if (a.ops[i].hash_key.len > GEOKV_MAX_HASH_KEY ||
+            a.ops[i].value.len > r->opts->max_value_bytes)
             rc = ERR_TOO_LARGE;
     if (rc == 0) {
         m.ops = xcalloc(a.nops, sizeof(*m.ops));

@@ -54,9 +54,9 @@
 /* A follower primary's copy of its master partition. */
 struct dup_follow {
     struct dup_master master;
-    bool running;      /* a copy job is on the follow-copy worker */
-    uint64_t gen;      /* of the job out: a reply for another (older) job is dropped */
-    int failures;      /* attempts failed in a row */
+    bool running; /* a copy job is on the follow-copy worker */
+    uint64_t gen; /* of the job out: a reply for another (older) job is dropped */
+    int failures; /* attempts failed in a row */
     int64_t retry_at_ms;
 };
 
@@ -72,8 +72,10 @@ dup_full_prepare(struct replica *r, decree_t *decree)
     if (rc != 0)
         RLOG_WARN(r, "full duplication: checkpoint failed: %s (retried)", err_str(rc));
     else
-        RLOG_INFO(r, "full duplication: checkpoint at decree %" PRId64 " (D_p); the plog after "
-                     "it is kept for shipping", *decree);
+        RLOG_INFO(r,
+                  "full duplication: checkpoint at decree %" PRId64 " (D_p); the plog after "
+                  "it is kept for shipping",
+                  *decree);
     return rc;
 }
 
@@ -168,7 +170,9 @@ follow_copy(void *arg)
 {
     struct follow_job *j = arg;
     int64_t rate_mb = runtime_setting_get(j->opts->copy_rate_mb);
-    struct file_copy_opts opts = {.cancel = j->opts->stopping, .prune = true, .lanes = COPY_LANES,
+    struct file_copy_opts opts = {.cancel = j->opts->stopping,
+                                  .prune = true,
+                                  .lanes = COPY_LANES,
                                   .rate_bytes_per_s = rate_mb * 1000000};
     int64_t t0 = clock_mono_ms();
     struct rpc_client *c = rpc_client_create(); /* its own connection: see file_copy.h */
@@ -177,8 +181,9 @@ follow_copy(void *arg)
     j->rc = follow_locate(j, c);
     if (j->rc == 0) {
         LOG_INFO("follower partition %u: copying checkpoint %" PRId64 " of %s.%s from %s "
-                 "(rate limit %s%" PRId64 " MB/s)", j->pidx, j->cp.decree, j->master.cluster,
-                 j->master.app, j->source, rate_mb ? "" : "none, ", rate_mb);
+                 "(rate limit %s%" PRId64 " MB/s)",
+                 j->pidx, j->cp.decree, j->master.cluster, j->master.app, j->source,
+                 rate_mb ? "" : "none, ", rate_mb);
         j->rc = file_copy_dir(c, j->source, j->cp.dir, j->local, &opts, &j->bytes);
         if (j->rc != 0)
             snprintf(j->why, sizeof(j->why), "copying %.100s from %s", j->cp.dir, j->source);
@@ -231,10 +236,13 @@ follow_done(struct replica *r, void *arg)
         if (f->retry_at_ms - clock_mono_ms() > FOLLOW_BACKOFF_MAX_MS)
             f->retry_at_ms = clock_mono_ms() + FOLLOW_BACKOFF_MAX_MS;
         metric_add(metric_get(METRIC_COUNTER, "dup_follow_copy_failed_count", NULL,
-                              "follower partitions' failed copies of their master's data"), 1);
-        RLOG_WARN(r, "full duplication: copy from master %s.%s failed (%s: %s), attempt %d; "
-                     "retrying", f->master.cluster, f->master.app, j->why[0] ? j->why : "install",
-                  err_str(j->rc), f->failures);
+                              "follower partitions' failed copies of their master's data"),
+                   1);
+        RLOG_WARN(r,
+                  "full duplication: copy from master %s.%s failed (%s: %s), attempt %d; "
+                  "retrying",
+                  f->master.cluster, f->master.app, j->why[0] ? j->why : "install", err_str(j->rc),
+                  f->failures);
         xfree(j);
         if (r->storage == NULL)
             host_close_replica(r);
@@ -246,8 +254,9 @@ follow_done(struct replica *r, void *arg)
     metric_add(metric_get(METRIC_COUNTER, "dup_follow_copied_bytes", NULL,
                           "bytes follower partitions copied from their master"),
                (int64_t)j->bytes);
-    RLOG_INFO(r, "full duplication: installed master %s.%s checkpoint %" PRId64 " from %s: "
-                 "%" PRIu64 " bytes fetched in %" PRId64 " ms (%.1f MB/s); serving",
+    RLOG_INFO(r,
+              "full duplication: installed master %s.%s checkpoint %" PRId64 " from %s: "
+              "%" PRIu64 " bytes fetched in %" PRId64 " ms (%.1f MB/s); serving",
               f->master.cluster, f->master.app, j->cp.decree, j->source, j->bytes, j->ms,
               j->ms > 0 ? (double)j->bytes / 1000.0 / (double)j->ms : 0.0);
     xfree(r->follow);
@@ -277,8 +286,8 @@ dup_full_follow(struct replica *r, const struct dup_master *master)
 {
     char marker[600];
 
-    if (master->cluster[0] == '\0' || r->role != ROLE_PRIMARY || r->config.nsecondaries > 0
-        || r->follow != NULL || r->last_committed > 0 || r->last_prepared > 0)
+    if (master->cluster[0] == '\0' || r->role != ROLE_PRIMARY || r->config.nsecondaries > 0 ||
+        r->follow != NULL || r->last_committed > 0 || r->last_prepared > 0)
         return;
     marker_path(r, marker, sizeof(marker));
     if (access(marker, F_OK) == 0)

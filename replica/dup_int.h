@@ -37,8 +37,7 @@ decree_t dup_plog_floor(const struct replica *r);
 uint32_t dup_confirms(const struct replica *r, struct dup_confirm *out, uint32_t max);
 /* Secondary: the primary's confirmed decrees, kept as a plog floor and resume point. complete:
  * c lists every duplication of the partition, so the others are forgotten (removed). */
-void dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n,
-                       bool complete);
+void dup_note_confirms(struct replica *r, const struct dup_confirm *c, uint32_t n, bool complete);
 /* Primary: whether it has had its duplication list from the meta since it became primary
  * (until then what dup_confirms lists may lack some). */
 bool dup_list_complete(const struct replica *r);

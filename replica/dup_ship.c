@@ -41,16 +41,16 @@
 #include "replica/dup_int.h"
 #include "replica/replica_int.h"
 
-#define SHIP_WINDOW 4                    /* shipments in flight per duplication */
+#define SHIP_WINDOW 4 /* shipments in flight per duplication */
 /* Batch RPCs out at once per duplication: a backlog (after a pause, an outage or a full
  * copy) is thousands of batches, and sending them all at once makes the remote primaries
  * queue them past their timeout, and the retries keep the queue full. */
 #define SHIP_MAX_INFLIGHT 32
-#define SHIP_MAX_BYTES (4u << 20)        /* mutation bytes loaded into one shipment */
+#define SHIP_MAX_BYTES (4u << 20) /* mutation bytes loaded into one shipment */
 #define SHIP_TIMEOUT_MS 5000
-#define CACHE_MAX_BYTES (32u << 20)      /* recent committed mutations kept for shipping */
+#define CACHE_MAX_BYTES (32u << 20) /* recent committed mutations kept for shipping */
 #define MAX_DUPS 8
-#define RESYNC_RECORDS 20000             /* records a re-seed shipment reads at most */
+#define RESYNC_RECORDS 20000 /* records a re-seed shipment reads at most */
 
 struct batch {
     uint32_t pidx;
@@ -73,9 +73,9 @@ struct shipment {
  * reads on from the last key the previous one read, with an iterator of its own: one kept
  * open would pin the files of its view for as long as the re-seed waits on the remote. */
 struct resync {
-    struct buf last_key;     /* the raw key the last shipment ended on (empty: none yet) */
-    decree_t at;             /* the commit point it started at: the plog goes on after it */
-    uint64_t records;        /* records read so far */
+    struct buf last_key; /* the raw key the last shipment ended on (empty: none yet) */
+    decree_t at;         /* the commit point it started at: the plog goes on after it */
+    uint64_t records;    /* records read so far */
 };
 
 struct shipper {
@@ -105,7 +105,7 @@ struct dup_state {
     struct cached *cache; /* committed mutations not yet loaded by every shipper */
     size_t ncache, cache_cap, cache_bytes;
     int64_t pending_reported; /* this partition's share of dup_pending_mutations_count */
-    bool assigned; /* primary: dup_assign ran since it became primary */
+    bool assigned;            /* primary: dup_assign ran since it became primary */
 };
 
 /* ---------------- metrics ---------------- */
@@ -120,12 +120,12 @@ dup_metric(enum metric_kind kind, const char *name, const char *help)
 #define M_SHIPPED_OPS() dup_metric(METRIC_COUNTER, "dup_shipped_ops", "entries shipped")
 #define M_SHIPPED_BYTES() dup_metric(METRIC_COUNTER, "dup_shipped_bytes", "bytes shipped")
 #define M_SKIPPED() dup_metric(METRIC_COUNTER, "dup_skipped_ops", "entries skipped (FAIL_SKIP)")
-#define M_LOAD_FAILED() \
+#define M_LOAD_FAILED()                                                                            \
     dup_metric(METRIC_COUNTER, "dup_load_file_failed_count", "failed plog reads for shipping")
-#define M_RESYNCS() \
-    dup_metric(METRIC_COUNTER, "dup_resync_count", \
+#define M_RESYNCS()                                                                                \
+    dup_metric(METRIC_COUNTER, "dup_resync_count",                                                 \
                "re-seeds of a remote from a partition's data (its plog had lost the decrees)")
-#define M_RESYNC_RECORDS() \
+#define M_RESYNC_RECORDS()                                                                         \
     dup_metric(METRIC_COUNTER, "dup_resync_records", "records shipped by re-seeds")
 
 /* ---------------- state ---------------- */
@@ -197,8 +197,7 @@ dup_stop(struct replica *r)
         buf_fini(&d->cache[i].enc);
     d->ncache = 0;
     d->cache_bytes = 0;
-    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count", NULL),
-               -d->pending_reported);
+    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count", NULL), -d->pending_reported);
     d->pending_reported = 0;
 }
 
@@ -208,8 +207,7 @@ dup_free(struct replica *r)
     struct dup_state *d = r->dup;
     if (d == NULL)
         return;
-    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count", NULL),
-               -d->pending_reported);
+    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count", NULL), -d->pending_reported);
     for (uint32_t i = 0; i < d->n; i++)
         shipper_free(d->sh[i]);
     for (size_t i = 0; i < d->ncache; i++)
@@ -494,8 +492,10 @@ take_mutation(void *arg, decree_t decree, const uint8_t *enc, size_t len)
     if (decree > b->r->last_committed || b->bytes >= SHIP_MAX_BYTES)
         return 1;
     if (decree != b->last + 1) { /* collected from the plog: never ship past a hole */
-        RLOG_WARN(b->r, "duplication %" PRIu64 ": decrees %" PRId64 "..%" PRId64
-                        " are no longer in the plog", b->sh->dupid, b->last + 1, decree - 1);
+        RLOG_WARN(b->r,
+                  "duplication %" PRIu64 ": decrees %" PRId64 "..%" PRId64
+                  " are no longer in the plog",
+                  b->sh->dupid, b->last + 1, decree - 1);
         b->err = ERR_NOT_FOUND;
         return 1;
     }
@@ -527,9 +527,10 @@ load(struct builder *b)
     }
     first = plog_first_decree(b->r->plog);
     if (first == 0 || first > b->last + 1) {
-        RLOG_WARN(b->r, "duplication %" PRIu64 ": decrees %" PRId64 "..%" PRId64 " are no "
-                        "longer in the plog", b->sh->dupid, b->last + 1,
-                  first == 0 ? b->r->last_committed : first - 1);
+        RLOG_WARN(b->r,
+                  "duplication %" PRIu64 ": decrees %" PRId64 "..%" PRId64 " are no "
+                  "longer in the plog",
+                  b->sh->dupid, b->last + 1, first == 0 ? b->r->last_committed : first - 1);
         b->err = ERR_NOT_FOUND;
         return;
     }
@@ -538,7 +539,6 @@ load(struct builder *b)
         b->err = ERR_IO;
     }
 }
-
 
 /* Shipment ids unique in the process, so a late reply never completes a batch of a shipper
  * that was closed and created again. Loop threads only; a race would only skip a number. */
@@ -557,8 +557,9 @@ resync_start(struct replica *r, struct shipper *sh)
     rs->at = r->last_committed;
     sh->rs = rs;
     metric_add(M_RESYNCS(), 1);
-    RLOG_WARN(r, "duplication %" PRIu64 ": re-seeding %s from this partition's data (at decree "
-                 "%" PRId64 "), then shipping the plog from there",
+    RLOG_WARN(r,
+              "duplication %" PRIu64 ": re-seeding %s from this partition's data (at decree "
+              "%" PRId64 "), then shipping the plog from there",
               sh->dupid, sh->remote, rs->at);
 }
 
@@ -608,8 +609,15 @@ build_resync_shipment(struct replica *r, struct shipper *sh)
 {
     struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
     struct resync *rs = sh->rs;
-    struct builder b = {r, sh, s, geokv_table_partition_count(sh->table), NULL, 0,
-                        (size_t)runtime_setting_get(r->opts->dup_batch_bytes), sh->loaded, 0};
+    struct builder b = {r,
+                        sh,
+                        s,
+                        geokv_table_partition_count(sh->table),
+                        NULL,
+                        0,
+                        (size_t)runtime_setting_get(r->opts->dup_batch_bytes),
+                        sh->loaded,
+                        0};
     struct storage_iter *it = NULL;
     struct buf from = BUF_INIT; /* where this shipment starts: read again after an error */
     const uint8_t *key;
@@ -642,8 +650,10 @@ build_resync_shipment(struct replica *r, struct shipper *sh)
     storage_iter_destroy(it);
     xfree(b.open);
     if (b.err != 0) { /* read again from the last key next time */
-        RLOG_ERROR(r, "duplication %" PRIu64 ": reading the partition to re-seed %s failed: %s "
-                      "(retried)", sh->dupid, sh->remote, err_str(b.err));
+        RLOG_ERROR(r,
+                   "duplication %" PRIu64 ": reading the partition to re-seed %s failed: %s "
+                   "(retried)",
+                   sh->dupid, sh->remote, err_str(b.err));
         shipment_clear(s);
         return false;
     }
@@ -654,9 +664,10 @@ build_resync_shipment(struct replica *r, struct shipper *sh)
     s->seq = next_shipment_seq();
     s->last = sh->loaded;
     if (done) { /* the pass is over: the plog goes on after at */
-        RLOG_INFO(r, "duplication %" PRIu64 ": re-seed of %s done (%" PRIu64 " records read); "
-                     "shipping the plog from decree %" PRId64, sh->dupid, sh->remote,
-                  rs->records, rs->at + 1);
+        RLOG_INFO(r,
+                  "duplication %" PRIu64 ": re-seed of %s done (%" PRIu64 " records read); "
+                  "shipping the plog from decree %" PRId64,
+                  sh->dupid, sh->remote, rs->records, rs->at + 1);
         s->last = sh->loaded = rs->at;
         resync_free(sh);
     }
@@ -670,8 +681,15 @@ static bool
 build_shipment(struct replica *r, struct shipper *sh)
 {
     struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
-    struct builder b = {r, sh, s, geokv_table_partition_count(sh->table), NULL, 0,
-                        (size_t)runtime_setting_get(r->opts->dup_batch_bytes), sh->loaded, 0};
+    struct builder b = {r,
+                        sh,
+                        s,
+                        geokv_table_partition_count(sh->table),
+                        NULL,
+                        0,
+                        (size_t)runtime_setting_get(r->opts->dup_batch_bytes),
+                        sh->loaded,
+                        0};
     if (b.partitions == 0 || sh->loaded >= r->last_committed)
         return false;
     memset(s, 0, sizeof(*s));
@@ -692,8 +710,9 @@ build_shipment(struct replica *r, struct shipper *sh)
         return false;
     }
     s->seq = next_shipment_seq();
-    RLOG_DEBUG(r, "dup %" PRIu64 " shipment %" PRIu64 ": decrees %" PRId64 "..%" PRId64
-                  " (committed %" PRId64 "), %u batches, cache %zu from %" PRId64,
+    RLOG_DEBUG(r,
+               "dup %" PRIu64 " shipment %" PRIu64 ": decrees %" PRId64 "..%" PRId64
+               " (committed %" PRId64 "), %u batches, cache %zu from %" PRId64,
                sh->dupid, s->seq, sh->loaded + 1, b.last, r->last_committed, s->nbatches,
                r->dup->ncache, r->dup->ncache ? r->dup->cache[0].decree : -1);
     s->last = b.last;
@@ -760,8 +779,8 @@ send_batch(struct replica *r, struct shipper *sh, struct shipment *s, uint32_t i
     *c = (struct batch_ctx){r->opts, r->gpid, sh->dupid, s->seq, idx, 0};
     s->batches[idx].retry_at_ms = 0;
     sh->inflight++;
-    LOG_DEBUG("dup %" PRIu64 " shipment %" PRIu64 " batch %u (%u ops) sent", sh->dupid, s->seq,
-              idx, s->batches[idx].nops);
+    LOG_DEBUG("dup %" PRIu64 " shipment %" PRIu64 " batch %u (%u ops) sent", sh->dupid, s->seq, idx,
+              s->batches[idx].nops);
     geokv_partition_call_async(sh->table, RPC_DUP_APPLY, s->batches[idx].pidx,
                                &s->batches[idx].body, SHIP_TIMEOUT_MS, on_batch_reply, c);
 }
@@ -788,13 +807,14 @@ batch_done(struct replica *r, void *arg)
         metric_add(M_FAILED(), 1);
         bt->attempts++;
         if (bt->attempts == 1 || bt->attempts % 10 == 0)
-            RLOG_WARN(r, "duplication %" PRIu64 ": batch to %s partition %u failed (%s), attempt %d",
+            RLOG_WARN(r,
+                      "duplication %" PRIu64 ": batch to %s partition %u failed (%s), attempt %d",
                       sh->dupid, sh->remote, bt->pidx, err_name(c->err), bt->attempts);
     }
     if (c->err != 0 && !(sh->fail_mode == FAIL_SKIP && bt->attempts >= r->opts->dup_skip_retries)) {
         int shift = bt->attempts < 6 ? bt->attempts : 6;
         bt->retry_at_ms = clock_mono_ms() + (50 << shift); /* FAIL_SLOW: retry forever */
-        dup_tick(r); /* its slot may send another batch */
+        dup_tick(r);                                       /* its slot may send another batch */
     } else {
         if (c->err != 0) {
             metric_add(M_SKIPPED(), bt->nops);
@@ -882,7 +902,8 @@ ship(struct replica *r, struct shipper *sh, int64_t now)
     for (uint32_t i = 0; i < sh->count && sh->inflight < SHIP_MAX_INFLIGHT; i++) {
         struct shipment *s = &sh->win[(sh->head + i) % SHIP_WINDOW];
         for (uint32_t k = 0; k < s->nbatches && sh->inflight < SHIP_MAX_INFLIGHT; k++)
-            if (!s->batches[k].done && s->batches[k].retry_at_ms && s->batches[k].retry_at_ms <= now)
+            if (!s->batches[k].done && s->batches[k].retry_at_ms &&
+                s->batches[k].retry_at_ms <= now)
                 send_batch(r, sh, s, k);
     }
 }

@@ -142,8 +142,8 @@ resolve_dir(const char *root, const char *dir, char out[PATH_MAX])
         return ERR_INVALID_ARG;
     if (realpath(root, real_root) == NULL)
         return ERR_IO;
-    snprintf(joined, sizeof(joined), "%s%s%s", dir[0] == '/' ? "" : root,
-             dir[0] == '/' ? "" : "/", dir);
+    snprintf(joined, sizeof(joined), "%s%s%s", dir[0] == '/' ? "" : root, dir[0] == '/' ? "" : "/",
+             dir);
     if (realpath(joined, out) == NULL)
         return errno == ENOENT || errno == ENOTDIR ? ERR_NOT_FOUND : ERR_INVALID_ARG;
     n = strlen(real_root);
@@ -292,8 +292,8 @@ file_copy_serve_read(const char *root, struct rpc_request *req)
         crc = crc32c(0, data.data, data.len);
         if (data.len > 0 && FAIL_POINT("file_copy_corrupt_chunk"))
             data.data[data.len / 2] ^= 0x01;
-        msg_file_read_resp_encode(&out, &(struct msg_file_read_resp){
-                                            bytes_of(data.data, data.len), crc});
+        msg_file_read_resp_encode(&out,
+                                  &(struct msg_file_read_resp){bytes_of(data.data, data.len), crc});
     } else {
         LOG_WARN("file_copy: read dir '%s' name '%s' refused: %s", m.dir, m.name, err_str(rc));
     }
@@ -350,8 +350,7 @@ err_is_retryable(int rc)
 
 /* One RPC_FILE_READ; the verified chunk (1..len bytes) is appended to data. */
 static int
-fetch_once(struct copier *cp, const char *name, uint64_t offset, uint32_t len,
-           struct buf *data)
+fetch_once(struct copier *cp, const char *name, uint64_t offset, uint32_t len, struct buf *data)
 {
     struct msg_file_read_req q;
     struct msg_file_read_resp resp;
@@ -365,15 +364,15 @@ fetch_once(struct copier *cp, const char *name, uint64_t offset, uint32_t len,
     q.len = len;
     msg_file_read_req_encode(&req, &q);
     rate_acquire(cp, len);
-    rc = rpc_call(cp->c, cp->addr, RPC_FILE_READ, 0, 0, req.data, req.len, cp->o.timeout_ms,
-                  &reply);
+    rc =
+        rpc_call(cp->c, cp->addr, RPC_FILE_READ, 0, 0, req.data, req.len, cp->o.timeout_ms, &reply);
     if (rc == 0)
         rc = msg_file_read_resp_decode(reply.data, reply.len, &resp, &zone);
     if (rc == 0 && (resp.data.len == 0 || resp.data.len > len))
         rc = ERR_INVALID_DATA;
     if (rc == 0 && crc32c(0, resp.data.p, resp.data.len) != resp.crc32c) {
-        LOG_WARN("file_copy: %s %s/%s @%llu: chunk CRC32C mismatch, fetching it again",
-                 cp->addr, cp->remote_dir, name, (unsigned long long)offset);
+        LOG_WARN("file_copy: %s %s/%s @%llu: chunk CRC32C mismatch, fetching it again", cp->addr,
+                 cp->remote_dir, name, (unsigned long long)offset);
         rc = ERR_INVALID_DATA;
     }
     if (rc == 0)
@@ -386,8 +385,7 @@ fetch_once(struct copier *cp, const char *name, uint64_t offset, uint32_t len,
 
 /* Fetches one verified chunk, retrying bad chunks and transport errors. */
 static int
-fetch_chunk(struct copier *cp, const char *name, uint64_t offset, uint32_t len,
-            struct buf *data)
+fetch_chunk(struct copier *cp, const char *name, uint64_t offset, uint32_t len, struct buf *data)
 {
     int rc = 0;
 
@@ -401,11 +399,9 @@ fetch_chunk(struct copier *cp, const char *name, uint64_t offset, uint32_t len,
     return rc;
 }
 
-
 /* Appends f's bytes from have to its end to fd (and to ctx). */
 static int
-fetch_rest(struct copier *cp, const struct file_entry *f, int fd, uint64_t have,
-           EVP_MD_CTX *ctx)
+fetch_rest(struct copier *cp, const struct file_entry *f, int fd, uint64_t have, EVP_MD_CTX *ctx)
 {
     struct buf data = BUF_INIT;
     int rc = 0;
@@ -482,8 +478,8 @@ copy_file(struct copier *cp, const struct file_entry *f)
             cp->kept_files += cp->fetched_bytes == fetched_before;
             return 0;
         }
-        LOG_WARN("file_copy: %s/%s: SHA-256 mismatch over the whole file (pass %d)",
-                 cp->local_dir, f->name, pass + 1);
+        LOG_WARN("file_copy: %s/%s: SHA-256 mismatch over the whole file (pass %d)", cp->local_dir,
+                 f->name, pass + 1);
     }
     LOG_ERROR("file_copy: %s %s/%s: SHA-256 still wrong after a fresh copy", cp->addr,
               cp->remote_dir, f->name);
@@ -551,8 +547,8 @@ list_remote(struct copier *cp, struct msg_file_list_resp *l)
     msg_file_list_req_encode(&req, &q);
     for (int attempt = 0;; attempt++) {
         buf_reset(&reply);
-        rc = rpc_call(cp->c, cp->addr, RPC_FILE_LIST, 0, 0, req.data, req.len,
-                      cp->o.timeout_ms, &reply);
+        rc = rpc_call(cp->c, cp->addr, RPC_FILE_LIST, 0, 0, req.data, req.len, cp->o.timeout_ms,
+                      &reply);
         if (rc == 0 || rc == ERR_INVALID_DATA || !err_is_retryable(rc) ||
             attempt >= cp->o.max_retries)
             break;
@@ -587,9 +583,9 @@ prune_unlisted(struct copier *cp, const struct msg_file_list_resp *l)
     while (rc == 0 && (e = readdir(d)) != NULL) {
         struct stat st;
         bool listed = false;
-        if (e->d_type != DT_REG && (e->d_type != DT_UNKNOWN
-                                    || fstatat(cp->dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0
-                                    || !S_ISREG(st.st_mode)))
+        if (e->d_type != DT_REG &&
+            (e->d_type != DT_UNKNOWN ||
+             fstatat(cp->dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)))
             continue;
         for (uint32_t i = 0; i < l->nfiles && !listed; i++)
             listed = strcmp(l->files[i].name, e->d_name) == 0;
@@ -601,8 +597,8 @@ prune_unlisted(struct copier *cp, const struct msg_file_list_resp *l)
 }
 
 int
-file_copy_dir(struct rpc_client *c, const char *addr, const char *remote_dir,
-              const char *local_dir, const struct file_copy_opts *opts, uint64_t *bytes)
+file_copy_dir(struct rpc_client *c, const char *addr, const char *remote_dir, const char *local_dir,
+              const struct file_copy_opts *opts, uint64_t *bytes)
 {
     struct copier cp = {c, addr, remote_dir, local_dir, *opts, -1, 0, clock_mono_us(), 0, 0};
     struct msg_file_list_resp l;
@@ -633,9 +629,8 @@ file_copy_dir(struct rpc_client *c, const char *addr, const char *remote_dir,
     if (rc == 0 && fsync(cp.dfd) != 0)
         rc = -errno;
     if (rc == 0)
-        LOG_INFO("file_copy: %s %s -> %s: %u files, %u kept, %llu bytes fetched", addr,
-                 remote_dir, local_dir, l.nfiles, cp.kept_files,
-                 (unsigned long long)cp.fetched_bytes);
+        LOG_INFO("file_copy: %s %s -> %s: %u files, %u kept, %llu bytes fetched", addr, remote_dir,
+                 local_dir, l.nfiles, cp.kept_files, (unsigned long long)cp.fetched_bytes);
     if (bytes != NULL)
         *bytes = cp.fetched_bytes;
     msg_file_list_resp_fini(&l);

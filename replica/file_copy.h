@@ -19,14 +19,14 @@ void file_copy_serve_list(const char *root, struct rpc_request *req);
 void file_copy_serve_read(const char *root, struct rpc_request *req);
 
 struct file_copy_opts {
-    uint32_t chunk_bytes;   /* 0 = 4 MiB */
-    int64_t rate_bytes_per_s; /* 0 = unlimited */
-    int timeout_ms;         /* per RPC; 0 = 10 s */
-    int max_retries;        /* per chunk; 0 = 5 */
+    uint32_t chunk_bytes;      /* 0 = 4 MiB */
+    int64_t rate_bytes_per_s;  /* 0 = unlimited */
+    int timeout_ms;            /* per RPC; 0 = 10 s */
+    int max_retries;           /* per chunk; 0 = 5 */
     const atomic_bool *cancel; /* if set and true, the copy stops with ERR_SHUTDOWN */
-    bool prune;             /* remove local files that are not in the listing (a copy of an
+    bool prune;                /* remove local files that are not in the listing (a copy of an
                              * older checkpoint left behind) */
-    int lanes;              /* files copied at once (0 = 1); lanes past the first open their
+    int lanes;                 /* files copied at once (0 = 1); lanes past the first open their
                              * own connection; the rate limit is shared out among them */
 };
 

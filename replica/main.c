@@ -31,9 +31,9 @@ int
 main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"address", required_argument, NULL, 'a'},
+        {"config", required_argument, NULL, 'c'},   {"address", required_argument, NULL, 'a'},
         {"data-dir", required_argument, NULL, 'd'}, {"set", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *address = NULL, *data_dir = NULL, *metrics_address;
     const char *sets[64];
     int nsets = 0, c, sig, lvl;

@@ -95,8 +95,8 @@ set_broken(struct plog *p, int rc, const char *what)
 {
     if (p->broken == 0) {
         p->broken = rc;
-        LOG_ERROR("plog %s: %s failed: %s; the log is unusable until it is reopened", p->dir,
-                  what, err_str(rc));
+        LOG_ERROR("plog %s: %s failed: %s; the log is unusable until it is reopened", p->dir, what,
+                  err_str(rc));
     }
     return rc;
 }
@@ -270,8 +270,8 @@ list_segments(const char *dir, decree_t **firsts, size_t *n)
  * (*why set, *file_size = full size), or -errno.
  */
 static int
-scan_segment(int fd, decree_t first, decree_t prev_last, struct plog_seg *seg,
-             uint64_t *file_size, const char **why)
+scan_segment(int fd, decree_t first, decree_t prev_last, struct plog_seg *seg, uint64_t *file_size,
+             const char **why)
 {
     struct stat st;
     struct seg_reader r;
@@ -335,8 +335,7 @@ truncate_bad_tail(const char *path, int fd, const struct plog_seg *seg, uint64_t
                   "dropped %" PRIu64 " bytes; the plog now ends at decree %" PRId64,
                   path, seg->size, why, file_size - seg->size, (int64_t)seg->last);
     else
-        LOG_WARN("plog %s: corrupt record at offset %" PRIu64 " (%s), dropped %" PRIu64
-                 " bytes",
+        LOG_WARN("plog %s: corrupt record at offset %" PRIu64 " (%s), dropped %" PRIu64 " bytes",
                  path, seg->size, why, file_size - seg->size);
     if (ftruncate(fd, (off_t)seg->size) != 0 || fdatasync(fd) != 0) {
         int rc = -errno;
@@ -560,8 +559,8 @@ write_pending(struct plog *p)
     int rc = file_pwrite_all(p->fd, p->pending.data, p->pending.len, seg->size);
 
     if (rc != 0) {
-        LOG_ERROR("plog %s: write %zu bytes at segment %" PRId64 " offset %" PRIu64 ": %s",
-                  p->dir, p->pending.len, (int64_t)seg->first, seg->size, strerror(-rc));
+        LOG_ERROR("plog %s: write %zu bytes at segment %" PRId64 " offset %" PRIu64 ": %s", p->dir,
+                  p->pending.len, (int64_t)seg->first, seg->size, strerror(-rc));
         if (ftruncate(p->fd, (off_t)seg->size) != 0)
             LOG_ERROR("plog %s: truncate after failed write: %s", p->dir, strerror(errno));
         return rc;
@@ -593,12 +592,9 @@ plog_commit(struct plog *p)
     if (rc != 0)
         return rc;
     switch (p->opts.fsync_mode) {
-    case PLOG_FSYNC_ALWAYS:
-        return sync_active(p);
-    case PLOG_FSYNC_INTERVAL:
-        return plog_sync_if_due(p);
-    default:
-        return 0;
+    case PLOG_FSYNC_ALWAYS: return sync_active(p);
+    case PLOG_FSYNC_INTERVAL: return plog_sync_if_due(p);
+    default: return 0;
     }
 }
 

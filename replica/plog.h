@@ -19,8 +19,8 @@
 enum plog_fsync { PLOG_FSYNC_ALWAYS = 0, PLOG_FSYNC_INTERVAL = 1, PLOG_FSYNC_NEVER = 2 };
 
 struct plog_opts {
-    size_t segment_bytes;    /* start a new segment past this size; 0 = 64 MiB */
-    int fsync_mode;          /* enum plog_fsync */
+    size_t segment_bytes;      /* start a new segment past this size; 0 = 64 MiB */
+    int fsync_mode;            /* enum plog_fsync */
     int64_t fsync_interval_ms; /* PLOG_FSYNC_INTERVAL: fsync at most this long after a write */
 };
 

@@ -63,8 +63,8 @@ replay_one(void *arg, decree_t decree, const uint8_t *payload, size_t len)
     mutation_fini(&m);
     unpacked_free(zone);
     if (decree != c->r->last_prepared + 1) {
-        RLOG_ERROR(c->r, "plog jumps from decree %" PRId64 " to %" PRId64,
-                   c->r->last_prepared, decree);
+        RLOG_ERROR(c->r, "plog jumps from decree %" PRId64 " to %" PRId64, c->r->last_prepared,
+                   decree);
         return ERR_INVALID_DATA;
     }
     replica_plist_push(c->r, decree, m.ballot, payload, len);
@@ -95,8 +95,9 @@ replica_replay(struct replica *r)
         rc = replica_commit_upto(r, c.max_committed);
     r->durable_prepared = r->last_prepared;
     r->verified = r->last_committed;
-    RLOG_INFO(r, "replayed %" PRId64 " mutations after %" PRId64 " in %" PRId64
-                 " ms: committed %" PRId64 ", prepared %" PRId64,
+    RLOG_INFO(r,
+              "replayed %" PRId64 " mutations after %" PRId64 " in %" PRId64
+              " ms: committed %" PRId64 ", prepared %" PRId64,
               c.replayed, from, clock_mono_ms() - t0, r->last_committed, r->last_prepared);
     return rc;
 }
@@ -164,8 +165,8 @@ replica_reply_err(struct replica *r, struct rpc_request *req, int err)
 struct replica_report
 replica_report(const struct replica *r)
 {
-    return (struct replica_report){r->gpid, r->ballot, r->last_committed, r->follow == NULL,
-                                   r->last_prepared, r->role};
+    return (struct replica_report){r->gpid,           r->ballot,        r->last_committed,
+                                   r->follow == NULL, r->last_prepared, r->role};
 }
 
 /* Per-table metrics (shared by the table's partitions on this server). */

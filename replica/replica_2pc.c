@@ -28,11 +28,11 @@
 #include "replica/dup_int.h"
 #include "replica/replica_int.h"
 
-#define PREPARE_WINDOW 4             /* prepare RPCs in flight per peer */
+#define PREPARE_WINDOW 4               /* prepare RPCs in flight per peer */
 #define PREPARE_BATCH_BYTES (4u << 20) /* most mutation bytes in one prepare RPC */
 #define PREPARE_TIMEOUT_MS 3000
 #define PREPARE_RETRY_MS 200
-#define MAX_PREPARED 20000           /* uncommitted decrees before writes are refused */
+#define MAX_PREPARED 20000 /* uncommitted decrees before writes are refused */
 
 static struct prepared *
 plist_at(struct replica *r, decree_t d)
@@ -126,8 +126,8 @@ replica_commit_upto(struct replica *r, decree_t upto)
     if (rc == 0)
         rc = storage_apply(r->storage, r->batch, upto);
     if (rc != 0) {
-        RLOG_ERROR(r, "applying decrees %" PRId64 "..%" PRId64 " failed: %s",
-                   r->last_committed + 1, upto, err_str(rc));
+        RLOG_ERROR(r, "applying decrees %" PRId64 "..%" PRId64 " failed: %s", r->last_committed + 1,
+                   upto, err_str(rc));
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
@@ -268,8 +268,8 @@ prepare_failed(struct replica *r, struct peer *p, int err, const uint8_t *body, 
             return;
         }
         if (p->member) {
-            RLOG_WARN(r, "%s misses committed decrees (it has %" PRId64 "): it must learn",
-                      p->addr, st.last_prepared);
+            RLOG_WARN(r, "%s misses committed decrees (it has %" PRId64 "): it must learn", p->addr,
+                      st.last_prepared);
             if (!p->remove_asked)
                 replica_propose_config(r, CONFIG_REMOVE_SECONDARY, p->addr);
             p->remove_asked = true;
@@ -368,8 +368,7 @@ send_prepares(struct replica *r)
                 continue;
             p->sent = r->last_committed; /* a member holds everything committed */
         }
-        while (p->inflight < PREPARE_WINDOW && p->sent < r->last_prepared &&
-               p->retry_at_ms <= now)
+        while (p->inflight < PREPARE_WINDOW && p->sent < r->last_prepared && p->retry_at_ms <= now)
             send_prepare_to(r, p);
     }
 }
@@ -380,9 +379,8 @@ send_prepares(struct replica *r)
 static void
 answer_acks(struct replica *r, int err)
 {
-    struct msg_replica_state st = {r->last_committed, r->durable_prepared < r->verified
-                                                          ? r->durable_prepared
-                                                          : r->verified};
+    struct msg_replica_state st = {
+        r->last_committed, r->durable_prepared < r->verified ? r->durable_prepared : r->verified};
     struct buf body = BUF_INIT;
     msg_replica_state_encode(&body, &st);
     for (size_t i = 0; i < r->nacks; i++)
@@ -550,8 +548,9 @@ relearn_if_stuck(struct replica *r, decree_t primary_committed)
     if (r->role != ROLE_LEARNER || !r->learn_done)
         return;
     if (r->verified < primary_committed && r->verified == r->check_verified) {
-        RLOG_INFO(r, "learner stuck at %" PRId64 " behind the commit point %" PRId64
-                     ": learning again", r->verified, primary_committed);
+        RLOG_INFO(
+            r, "learner stuck at %" PRId64 " behind the commit point %" PRId64 ": learning again",
+            r->verified, primary_committed);
         r->learning = r->learn_done = false;
     }
     r->check_verified = r->verified;
@@ -600,15 +599,15 @@ remove_stalled(struct replica *r)
             continue;
         if (!p->member && !p->upgrade_pending) { /* a joining learner that stalled: writes
                                                   * stop waiting for it */
-            RLOG_WARN(r, "learner %s stalled while joining: writes no longer wait for it",
-                      p->addr);
+            RLOG_WARN(r, "learner %s stalled while joining: writes no longer wait for it", p->addr);
             p->upgrade_asked = false;
             p->ask_after_ms = now + r->opts->ack_timeout_ms;
             continue;
         }
         p->remove_asked = true;
-        RLOG_WARN(r, "secondary %s acknowledged nothing for %" PRId64 " ms (it has %" PRId64
-                     ", prepared %" PRId64 "): asking the meta to remove it",
+        RLOG_WARN(r,
+                  "secondary %s acknowledged nothing for %" PRId64 " ms (it has %" PRId64
+                  ", prepared %" PRId64 "): asking the meta to remove it",
                   p->addr, now - p->progress_ms, p->acked, r->last_prepared);
         replica_propose_config(r, CONFIG_REMOVE_SECONDARY, p->addr);
     }

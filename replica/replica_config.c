@@ -91,8 +91,10 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
     if (role == ROLE_PRIMARY && !(old_role == ROLE_PRIMARY && r->ballot == cfg->ballot)) {
         int rc = replica_claim_primary_ballot(r, cfg->ballot);
         if (rc == ERR_STALE_BALLOT && r->bump_asked != cfg->ballot) {
-            RLOG_INFO(r, "an earlier incarnation was primary under ballot %" PRId64
-                         ": asking the meta for a new one", cfg->ballot);
+            RLOG_INFO(r,
+                      "an earlier incarnation was primary under ballot %" PRId64
+                      ": asking the meta for a new one",
+                      cfg->ballot);
             ask_bump = true;
         }
         if (rc != 0)
@@ -102,10 +104,10 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
     r->config = *cfg;
     r->role = role;
     if (old_role != role)
-        RLOG_INFO(r, "%s -> %s (primary %s, %u secondaries, committed %" PRId64
-                     ", prepared %" PRId64 ")",
-                  role_name(old_role), role_name(role), cfg->primary[0] ? cfg->primary : "-",
-                  cfg->nsecondaries, r->last_committed, r->last_prepared);
+        RLOG_INFO(
+            r, "%s -> %s (primary %s, %u secondaries, committed %" PRId64 ", prepared %" PRId64 ")",
+            role_name(old_role), role_name(role), cfg->primary[0] ? cfg->primary : "-",
+            cfg->nsecondaries, r->last_committed, r->last_prepared);
     if (old_role == ROLE_PRIMARY && role != ROLE_PRIMARY)
         replica_step_down(r, role);
     if (role == ROLE_PRIMARY) {

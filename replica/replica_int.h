@@ -53,19 +53,19 @@ struct prepared {
 /* A replica the primary sends prepares to. */
 struct peer {
     char addr[GEOKV_ADDR_MAX];
-    bool member;         /* a secondary (counts for commit); false: a learner catching up */
-    decree_t acked;      /* it logged everything up to here */
-    decree_t sent;       /* prepares sent up to here */
-    int inflight;        /* prepare RPCs outstanding */
-    int64_t retry_at_ms; /* after a failure, resend from acked at this time */
-    bool upgrade_asked;  /* learner: CONFIG_UPGRADE_LEARNER sent to the meta; from then on
+    bool member;          /* a secondary (counts for commit); false: a learner catching up */
+    decree_t acked;       /* it logged everything up to here */
+    decree_t sent;        /* prepares sent up to here */
+    int inflight;         /* prepare RPCs outstanding */
+    int64_t retry_at_ms;  /* after a failure, resend from acked at this time */
+    bool upgrade_asked;   /* learner: CONFIG_UPGRADE_LEARNER sent to the meta; from then on
                           * commits wait for it as for a member, until the meta refuses */
     bool upgrade_pending; /* learner: that proposal has not been answered yet */
     int64_t ask_after_ms; /* learner: do not ask (again) before this */
-    uint32_t gen;        /* changes when the peer's state is reset: older replies are stale */
+    uint32_t gen;         /* changes when the peer's state is reset: older replies are stale */
     decree_t resent_from; /* the last point a resend restarted from (one resend per gap) */
-    int64_t progress_ms; /* member: when it last acknowledged something new or was caught up */
-    bool remove_asked;   /* member: CONFIG_REMOVE_SECONDARY sent (it stopped acknowledging) */
+    int64_t progress_ms;  /* member: when it last acknowledged something new or was caught up */
+    bool remove_asked;    /* member: CONFIG_REMOVE_SECONDARY sent (it stopped acknowledging) */
 };
 
 struct replica {
@@ -79,37 +79,37 @@ struct replica {
     const struct replica_opts *opts; /* borrowed from the host, read-only */
     struct plog *plog;
     struct stub_loop *loop;
-    decree_t last_committed; /* applied to storage; on the primary: acknowledged */
-    decree_t last_prepared;  /* appended to the plog */
+    decree_t last_committed;   /* applied to storage; on the primary: acknowledged */
+    decree_t last_prepared;    /* appended to the plog */
     decree_t durable_prepared; /* the plog is synced up to here */
-    int log_error;           /* the last plog write failed with this (ENOSPC...); 0 if not */
-    decree_t serve_from;     /* a new primary serves once it committed up to here */
-    decree_t verified;       /* secondary: prepared decrees up to here are the primary's own
+    int log_error;             /* the last plog write failed with this (ENOSPC...); 0 if not */
+    decree_t serve_from;       /* a new primary serves once it committed up to here */
+    decree_t verified;         /* secondary: prepared decrees up to here are the primary's own
                               * versions, so its commit point may apply them */
-    decree_t last_durable;   /* flushed to RocksDB SST files */
-    decree_t prev_checkpoint; /* the newest checkpoint made (kept when the next one is made) */
-    ballot_t primary_ballot; /* the highest ballot it ever was primary under, persisted in
+    decree_t last_durable;     /* flushed to RocksDB SST files */
+    decree_t prev_checkpoint;  /* the newest checkpoint made (kept when the next one is made) */
+    ballot_t primary_ballot;   /* the highest ballot it ever was primary under, persisted in
                               * <dir>/primary_ballot before the first prepare under it;
                               * PRIMARY_BALLOT_UNKNOWN if the file could not tell */
-    ballot_t bump_asked;     /* assigned primary under a ballot an earlier incarnation used:
+    ballot_t bump_asked;       /* assigned primary under a ballot an earlier incarnation used:
                               * the CONFIG_BUMP_BALLOT asked for it (0: none out) */
-    uint64_t last_ts_us;     /* hybrid clock: timetags never go backwards */
+    uint64_t last_ts_us;       /* hybrid clock: timetags never go backwards */
     unsigned cluster_id;
-    struct prepared *plist;  /* decrees last_committed + 1 .. last_prepared, in order */
+    struct prepared *plist; /* decrees last_committed + 1 .. last_prepared, in order */
     size_t plist_n, plist_cap;
     struct peer peers[GEOKV_MAX_REPLICAS];
     int npeers;
-    int64_t stall_check_ms; /* primary: the last look for stalled peers (remove_stalled) */
+    int64_t stall_check_ms;    /* primary: the last look for stalled peers (remove_stalled) */
     struct rpc_request **acks; /* secondary: prepare requests answered after the next fsync */
     size_t nacks, acks_cap;
-    bool learning;          /* learner: a learn round (or a copy) runs, or it is done */
-    bool learn_done;        /* learner: the last round reached the commit point; prepares
+    bool learning;           /* learner: a learn round (or a copy) runs, or it is done */
+    bool learn_done;         /* learner: the last round reached the commit point; prepares
                              * follow */
     decree_t check_verified; /* learner: verified at the last group check */
-    bool copying;           /* learner: a checkpoint copy runs on the blocking loop */
-    int64_t learn_touch_ms; /* learner: last sign of life of the learn / the primary */
+    bool copying;            /* learner: a checkpoint copy runs on the blocking loop */
+    int64_t learn_touch_ms;  /* learner: last sign of life of the learn / the primary */
     struct storage_batch *batch;
-    struct dup_state *dup; /* duplications (dup_ship.c); NULL if none */
+    struct dup_state *dup;     /* duplications (dup_ship.c); NULL if none */
     struct dup_follow *follow; /* follower primary copying its master's data (dup_full.c);
                                 * it serves nothing until then */
     struct metric *write_ops, *read_ops, *write_latency, *read_latency; /* per table */
@@ -345,12 +345,15 @@ host_remote_client(const struct replica_opts *o, const char *cluster)
     return o->host->remote_client(o->host->self, cluster);
 }
 
-
-#define RLOG_ERROR(r, fmt, ...) \
-    LOG_ERROR("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot, ##__VA_ARGS__)
-#define RLOG_WARN(r, fmt, ...) \
-    LOG_WARN("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot, ##__VA_ARGS__)
-#define RLOG_DEBUG(r, fmt, ...) \
-    LOG_DEBUG("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot, ##__VA_ARGS__)
-#define RLOG_INFO(r, fmt, ...) \
-    LOG_INFO("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot, ##__VA_ARGS__)
+#define RLOG_ERROR(r, fmt, ...)                                                                    \
+    LOG_ERROR("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot,    \
+              ##__VA_ARGS__)
+#define RLOG_WARN(r, fmt, ...)                                                                     \
+    LOG_WARN("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot,     \
+             ##__VA_ARGS__)
+#define RLOG_DEBUG(r, fmt, ...)                                                                    \
+    LOG_DEBUG("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot,    \
+              ##__VA_ARGS__)
+#define RLOG_INFO(r, fmt, ...)                                                                     \
+    LOG_INFO("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot,     \
+             ##__VA_ARGS__)

@@ -127,11 +127,11 @@ learn_checkpoint(struct replica *r, struct msg_learn_resp *resp)
     decree_t floor = dup_plog_floor(r), first = plog_first_decree(r->plog);
     struct stat st;
 
-    if (floor != INT64_MAX && r->prev_checkpoint > 0 && r->prev_checkpoint <= floor
-        && first > 0 && r->prev_checkpoint >= first - 1
-        && snprintf(resp->checkpoint_dir, sizeof(resp->checkpoint_dir), "%s/checkpoint.%" PRId64,
-                    r->dir, r->prev_checkpoint) < (int)sizeof(resp->checkpoint_dir)
-        && stat(resp->checkpoint_dir, &st) == 0) {
+    if (floor != INT64_MAX && r->prev_checkpoint > 0 && r->prev_checkpoint <= floor && first > 0 &&
+        r->prev_checkpoint >= first - 1 &&
+        snprintf(resp->checkpoint_dir, sizeof(resp->checkpoint_dir), "%s/checkpoint.%" PRId64,
+                 r->dir, r->prev_checkpoint) < (int)sizeof(resp->checkpoint_dir) &&
+        stat(resp->checkpoint_dir, &st) == 0) {
         resp->checkpoint_decree = r->prev_checkpoint;
         return 0;
     }
@@ -167,8 +167,8 @@ replica_on_learn(struct replica *r, struct rpc_request *req)
         replica_reply_err(r, req, rc);
         return;
     }
-    RLOG_INFO(r, "learner %s at %" PRId64 " is past the plog: checkpoint at %" PRId64,
-              lr.learner, lr.last_committed, resp.checkpoint_decree);
+    RLOG_INFO(r, "learner %s at %" PRId64 " is past the plog: checkpoint at %" PRId64, lr.learner,
+              lr.last_committed, resp.checkpoint_decree);
     resp.primary_committed = r->last_committed;
     msg_learn_resp_encode(&out, &resp);
     rpc_reply(req, 0, out.data, out.len);
@@ -190,8 +190,9 @@ static void
 copy_checkpoint(void *arg)
 {
     struct copy_job *job = arg;
-    struct file_copy_opts opts = {.cancel = job->opts->stopping, .rate_bytes_per_s =
-                                  runtime_setting_get(job->opts->copy_rate_mb) * 1000000};
+    struct file_copy_opts opts = {.cancel = job->opts->stopping,
+                                  .rate_bytes_per_s =
+                                      runtime_setting_get(job->opts->copy_rate_mb) * 1000000};
     struct rpc_client *c = rpc_client_create(); /* its own connection: see file_copy.h */
     job->rc = file_copy_dir(c, job->primary, job->remote, job->local, &opts, NULL);
     rpc_client_destroy(c);

@@ -64,11 +64,12 @@ record_list_add(struct record_list *l, const uint8_t *hk, size_t hk_len, const u
         l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
     }
     /* store offsets now; turned into pointers once the arena stops moving */
-    l->v[l->n++] = (struct kv_record){
-        {(const uint8_t *)(uintptr_t)l->arena.len, hk_len},
-        {(const uint8_t *)(uintptr_t)(l->arena.len + hk_len), sk_len},
-        {(const uint8_t *)(uintptr_t)(l->arena.len + hk_len + sk_len), vlen},
-        expire_ts, timetag};
+    l->v[l->n++] =
+        (struct kv_record){{(const uint8_t *)(uintptr_t)l->arena.len, hk_len},
+                           {(const uint8_t *)(uintptr_t)(l->arena.len + hk_len), sk_len},
+                           {(const uint8_t *)(uintptr_t)(l->arena.len + hk_len + sk_len), vlen},
+                           expire_ts,
+                           timetag};
     buf_append(&l->arena, hk, hk_len);
     buf_append(&l->arena, sk, sk_len);
     buf_append(&l->arena, val, vlen);
@@ -157,8 +158,7 @@ get_sort_keys(struct replica *r, const struct msg_multi_get_req *g, struct recor
             continue;
         if (storage_record_visible(&rec, now))
             record_list_add(l, g->hash_key.p, g->hash_key.len, g->sort_keys[i].p,
-                            g->sort_keys[i].len, rec.value, rec.vlen, rec.expire_ts,
-                            rec.timetag);
+                            g->sort_keys[i].len, rec.value, rec.vlen, rec.expire_ts, rec.timetag);
         storage_record_fini(&rec);
     }
 }
@@ -216,8 +216,8 @@ replica_on_scan(struct replica *r, struct rpc_request *req)
 /* Feeds one record into the digest: u32 key length, raw storage key, u32 value length, user
  * value, u32 expire_ts, u64 timetag, every integer big-endian. */
 static void
-digest_record(EVP_MD_CTX *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
-              size_t vlen, uint32_t expire_ts, uint64_t timetag)
+digest_record(EVP_MD_CTX *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+              uint32_t expire_ts, uint64_t timetag)
 {
     uint8_t n[8];
     be32_store(n, (uint32_t)klen);

@@ -97,8 +97,8 @@ last_op_per_key(const struct msg_write_req *w, bool *keep)
     qsort(sorted, w->nops, sizeof(*sorted), op_order);
     for (uint32_t i = 0; i < w->nops; i++)
         keep[sorted[i] - w->ops] = i + 1 == w->nops ||
-                                    bytes_cmp(sorted[i]->hash_key, sorted[i + 1]->hash_key) ||
-                                    bytes_cmp(sorted[i]->sort_key, sorted[i + 1]->sort_key);
+                                   bytes_cmp(sorted[i]->hash_key, sorted[i + 1]->hash_key) ||
+                                   bytes_cmp(sorted[i]->sort_key, sorted[i + 1]->sort_key);
     xfree(sorted);
 }
 
@@ -174,8 +174,8 @@ read_prepared(struct replica *r, struct bytes hk, struct bytes sk, struct storag
 }
 
 int
-replica_read_latest(struct replica *r, struct bytes hk, struct bytes sk,
-                    struct storage_record *rec, bool *proposed)
+replica_read_latest(struct replica *r, struct bytes hk, struct bytes sk, struct storage_record *rec,
+                    bool *proposed)
 {
     int rc;
     bool in_plist = read_prepared(r, hk, sk, rec);
@@ -300,8 +300,8 @@ replica_on_cas(struct replica *r, struct rpc_request *req)
         rc = found;
         goto out;
     }
-    msg_cas_resp_encode(&reply, &(struct msg_cas_resp){found > 0,
-                                                       bytes_of(rec.value, found > 0 ? rec.vlen : 0)});
+    msg_cas_resp_encode(
+        &reply, &(struct msg_cas_resp){found > 0, bytes_of(rec.value, found > 0 ? rec.vlen : 0)});
     if (!rpc_reply_fits(req, reply.len)) {
         /* before anything is written: the client asks again with room for the value */
         rpc_reply(req, 0, reply.data, reply.len);

@@ -131,8 +131,8 @@ storage_batch_put(struct storage_batch *b, const void *hk, size_t hk_len, const 
 }
 
 bool
-storage_batch_next(const struct storage_batch *b, size_t *off, const uint8_t **key,
-                   size_t *klen, const uint8_t **value, size_t *vlen)
+storage_batch_next(const struct storage_batch *b, size_t *off, const uint8_t **key, size_t *klen,
+                   const uint8_t **value, size_t *vlen)
 {
     const uint8_t *p = b->recs.data + *off;
     if (*off >= b->recs.len)

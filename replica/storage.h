@@ -41,8 +41,8 @@ extern const struct storage_engine storage_mem;
 
 struct storage_opts {
     const struct storage_engine *engine; /* NULL = storage_rocksdb */
-    uint32_t tombstone_ttl_s; /* tombstones older than this are compacted away; 0 = 86400 */
-    size_t block_cache_bytes; /* 0 = 8 MiB */
+    uint32_t tombstone_ttl_s;  /* tombstones older than this are compacted away; 0 = 86400 */
+    size_t block_cache_bytes;  /* 0 = 8 MiB */
     size_t write_buffer_bytes; /* memtable size; 0 = 16 MiB */
 };
 
@@ -61,8 +61,7 @@ uint32_t storage_tombstone_ttl_s(const struct storage_opts *o);
  * ERR_DISK_FULL if its disk has less than 4 MiB free (RocksDB would abort writing its log
  * there). A close does not flush: what was applied since the last flush is gone after a
  * reopen, as after a crash (the plog replays it). */
-MUST_CHECK int storage_open(const char *dir, const struct storage_opts *opts,
-                            struct storage **out);
+MUST_CHECK int storage_open(const char *dir, const struct storage_opts *opts, struct storage **out);
 void storage_close(struct storage *s);
 
 /* The last decree applied (durable after reopen only up to the last flush). */

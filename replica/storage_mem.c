@@ -325,9 +325,9 @@ mem_iter_create(struct storage *base, const void *start, size_t start_len, const
         if (stop_len > 0 && key_cmp(r->key, r->klen, stop, stop_len) >= 0)
             break;
         it->recs = xrealloc(it->recs, (it->n + 1) * sizeof(*it->recs));
-        it->recs[it->n++] = (struct mem_rec){xmemdup(r->key, r->klen ? r->klen : 1),
-                                             xmemdup(r->val, r->vlen ? r->vlen : 1), r->klen,
-                                             r->vlen};
+        it->recs[it->n++] =
+            (struct mem_rec){xmemdup(r->key, r->klen ? r->klen : 1),
+                             xmemdup(r->val, r->vlen ? r->vlen : 1), r->klen, r->vlen};
     }
     pthread_mutex_unlock(&m->mu);
     *out = &it->base;
@@ -355,8 +355,8 @@ mem_iter_next(struct storage_iter *base)
 }
 
 static void
-mem_iter_entry(struct storage_iter *base, const uint8_t **key, size_t *klen,
-               const uint8_t **value, size_t *vlen)
+mem_iter_entry(struct storage_iter *base, const uint8_t **key, size_t *klen, const uint8_t **value,
+               size_t *vlen)
 {
     struct mem_iter *it = (struct mem_iter *)base;
     *key = it->recs[it->pos].key;

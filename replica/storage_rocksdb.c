@@ -50,8 +50,8 @@ struct rocks {
     rocksdb_readoptions_t *ropts;
     char *dir;
     uint64_t tombstone_ttl_us;
-    decree_t last_applied; /* atomic access only */
-    uint64_t max_ts;       /* owner loop only */
+    decree_t last_applied;    /* atomic access only */
+    uint64_t max_ts;          /* owner loop only */
     rocksdb_writebatch_t *wb; /* owner loop only: reused by every apply */
 };
 
@@ -153,8 +153,8 @@ filter_name(void *state)
 /* Returns 1 to drop the record (storage_record_expendable). Runs on RocksDB's compaction
  * threads: reads only the immutable TTL from the storage. */
 static unsigned char
-filter_record(void *state, int level, const char *key, size_t klen, const char *val,
-              size_t vlen, char **new_val, size_t *new_vlen, unsigned char *changed)
+filter_record(void *state, int level, const char *key, size_t klen, const char *val, size_t vlen,
+              char **new_val, size_t *new_vlen, unsigned char *changed)
 {
     const struct rocks *s = state;
 
@@ -191,11 +191,10 @@ build_options(struct rocks *s, const struct storage_opts *o)
     s->topts = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(s->topts, s->cache);
     rocksdb_block_based_options_set_cache_index_and_filter_blocks(s->topts, 1);
-    rocksdb_block_based_options_set_filter_policy(s->topts,
-                                                  rocksdb_filterpolicy_create_bloom(10));
+    rocksdb_block_based_options_set_filter_policy(s->topts, rocksdb_filterpolicy_create_bloom(10));
 
-    s->filter = rocksdb_compactionfilter_create(s, filter_state_destroy, filter_record,
-                                                filter_name);
+    s->filter =
+        rocksdb_compactionfilter_create(s, filter_state_destroy, filter_record, filter_name);
     s->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(s->opts, 1);
     rocksdb_options_set_block_based_table_factory(s->opts, s->topts);

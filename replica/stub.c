@@ -106,7 +106,8 @@ stub_publish(struct stub_loop *sl)
     for (size_t i = 0; i < sl->nreps; i++) {
         struct dup_confirm c[GROUP_CHECK_MAX_DUPS];
         uint32_t n = sl->reps[i]->role == ROLE_PRIMARY
-                         ? dup_confirms(sl->reps[i], c, GROUP_CHECK_MAX_DUPS) : 0;
+                         ? dup_confirms(sl->reps[i], c, GROUP_CHECK_MAX_DUPS)
+                         : 0;
         sl->dup_snap = xrealloc(sl->dup_snap, (sl->ndup_snap + n + 1) * sizeof(*sl->dup_snap));
         memcpy(sl->dup_snap + sl->ndup_snap, c, n * sizeof(*c));
         sl->ndup_snap += n;
@@ -128,8 +129,10 @@ stop_if_log_broken(struct replica *r)
     int rc = plog_broken(r->plog);
     if (rc == 0)
         return;
-    RLOG_ERROR(r, "FATAL: the plog lost durability (%s): stopping the server; restart it to "
-                  "recover", err_str(rc));
+    RLOG_ERROR(r,
+               "FATAL: the plog lost durability (%s): stopping the server; restart it to "
+               "recover",
+               err_str(rc));
     _exit(STUB_EXIT_LOG_BROKEN);
 }
 
@@ -277,10 +280,9 @@ on_request(void *arg, struct rpc_request *req)
         *ft = (struct file_task){s, req};
         loop_post(s->file_serve, run_file_request, ft);
         return;
-    case ROUTE_RECEIVE:
-        rt->on_receive(req);
-        return;
-    case ROUTE_PARTITION: case ROUTE_READ:
+    case ROUTE_RECEIVE: rt->on_receive(req); return;
+    case ROUTE_PARTITION:
+    case ROUTE_READ:
         t = xmalloc(sizeof(*t));
         t->sl = stub_loop_of(s, req->env.gpid);
         t->req = req;
@@ -339,8 +341,8 @@ stub_call(struct replica *r, const char *addr, uint32_t code, const struct buf *
         on_call_done(c, ERR_SHUTDOWN, NULL, 0);
         return;
     }
-    rpc_call_async(s->client, addr, code, r->gpid, r->ballot, body->data, body->len,
-                   timeout_ms, on_call_done, c);
+    rpc_call_async(s->client, addr, code, r->gpid, r->ballot, body->data, body->len, timeout_ms,
+                   on_call_done, c);
 }
 
 static void
@@ -410,8 +412,7 @@ loop_gc_cron(void *arg)
         struct replica *r = sl->reps[i];
         /* a learner does not know yet which decrees duplications still need (group checks
          * tell a member): it keeps what it learnt */
-        if ((int64_t)plog_size_bytes(r->plog) < sl->stub->gc_plog_bytes
-            || r->role == ROLE_LEARNER)
+        if ((int64_t)plog_size_bytes(r->plog) < sl->stub->gc_plog_bytes || r->role == ROLE_LEARNER)
             continue;
         replica_flush(r);
         if (replica_gc(r) != 0)
@@ -540,12 +541,17 @@ stub_read_config(struct stub *s)
         return ERR_CONFIG;
     }
     rc = rc ? rc : read_int(s, "replica_server", "worker_threads", 2, 1, &threads);
-    rc = rc ? rc : read_int(s, "replica_server", "beacon_interval_ms", 1000, 10, &s->beacon_interval_ms);
-    rc = rc ? rc : read_int(s, "replication", "group_check_interval_ms", 500, 10, &s->replica_opts.group_check_ms);
+    rc = rc ? rc
+            : read_int(s, "replica_server", "beacon_interval_ms", 1000, 10, &s->beacon_interval_ms);
+    rc = rc ? rc
+            : read_int(s, "replication", "group_check_interval_ms", 500, 10,
+                       &s->replica_opts.group_check_ms);
     rc = rc ? rc : read_int(s, "replication", "secondary_ack_timeout_ms", 10000, 100, &ack_timeout);
     rc = rc ? rc : read_int(s, "replication", "plog_segment_bytes", 64 << 20, 4096, &v);
     s->plog_opts.segment_bytes = (size_t)v;
-    rc = rc ? rc : read_int(s, "replication", "plog_fsync_interval_ms", 10, 1, &s->plog_opts.fsync_interval_ms);
+    rc = rc ? rc
+            : read_int(s, "replication", "plog_fsync_interval_ms", 10, 1,
+                       &s->plog_opts.fsync_interval_ms);
     rc = rc ? rc : read_int(s, "replication", "plog_gc_bytes", 64 << 20, 0, &s->gc_plog_bytes);
     rc = rc ? rc : read_int(s, "replication", "plog_gc_interval_ms", 10000, 10, &s->gc_interval_ms);
     rc = rc ? rc : read_int(s, "replication", "max_value_bytes", 1 << 20, 1, &v);
@@ -559,7 +565,8 @@ stub_read_config(struct stub *s)
     s->storage_opts.block_cache_bytes = (size_t)v;
     rc = rc ? rc : read_int(s, "duplication-group", cluster, 1, 1, &v);
     if (rc == 0 && v > 127) {
-        LOG_ERROR("config: [duplication-group] %s = %" PRId64 ": cluster ids are 1..127", cluster, v);
+        LOG_ERROR("config: [duplication-group] %s = %" PRId64 ": cluster ids are 1..127", cluster,
+                  v);
         rc = ERR_CONFIG;
     }
     rc = rc ? rc : read_plog_fsync(s);
@@ -587,8 +594,14 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
     int rc;
     *out = NULL;
     s->cfg = cfg;
-    s->host = (struct replica_host){s, stub_mark_dirty, stub_close_replica, stub_lease_valid,
-                                    stub_call, stub_call_meta, stub_run_blocking, stub_post,
+    s->host = (struct replica_host){s,
+                                    stub_mark_dirty,
+                                    stub_close_replica,
+                                    stub_lease_valid,
+                                    stub_call,
+                                    stub_call_meta,
+                                    stub_run_blocking,
+                                    stub_post,
                                     stub_remote_client};
     snprintf(s->address, sizeof(s->address), "%s", address);
     snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
@@ -635,8 +648,8 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
         loop_add_timer(s->beacon, s->dup_sync_ms, stub_dup_sync_cron, s);
     loop_post(s->beacon, stub_beacon_cron, s); /* first beacon at once */
     loop_start(s->beacon);
-    LOG_INFO("replica server %s serving, data in %s, %d worker loops, metas %s", address,
-             data_dir, s->nloops, config_get_str(cfg, "cluster", "meta_servers", ""));
+    LOG_INFO("replica server %s serving, data in %s, %d worker loops, metas %s", address, data_dir,
+             s->nloops, config_get_str(cfg, "cluster", "meta_servers", ""));
     *out = s;
     return 0;
 }
@@ -665,7 +678,7 @@ stub_destroy(struct stub *s)
     for (int i = 0; i < s->nremotes; i++) /* waits for shipments in flight; their ends post */
         if (s->remotes[i].client)
             geokv_client_destroy(s->remotes[i].client);
-    rpc_client_destroy(s->client);  /* fails calls in flight: their completions are posted */
+    rpc_client_destroy(s->client); /* fails calls in flight: their completions are posted */
     for (int i = 0; i < s->nloops; i++) {
         loop_post(s->loops[i].loop, close_all, &s->loops[i]);
         loop_destroy(s->loops[i].loop);

@@ -178,8 +178,8 @@ beacon_collect(struct stub *s, struct msg_beacon_req *req)
     for (int i = 0; i < s->nloops; i++) {
         struct stub_loop *sl = &s->loops[i];
         pthread_mutex_lock(&sl->snap_mu);
-        req->replicas = xrealloc(req->replicas, (req->nreplicas + sl->nsnap + 1) *
-                                                    sizeof(*req->replicas));
+        req->replicas =
+            xrealloc(req->replicas, (req->nreplicas + sl->nsnap + 1) * sizeof(*req->replicas));
         memcpy(req->replicas + req->nreplicas, sl->snap, sl->nsnap * sizeof(*sl->snap));
         req->nreplicas += (uint32_t)sl->nsnap;
         pthread_mutex_unlock(&sl->snap_mu);

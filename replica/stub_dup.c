@@ -59,12 +59,13 @@ stub_dup_sync_cron(void *arg)
     for (int i = 0; i < s->nloops; i++) {
         struct stub_loop *sl = &s->loops[i];
         pthread_mutex_lock(&sl->snap_mu);
-        req.primaries = xrealloc(req.primaries, (req.nprimaries + sl->nsnap + 1) * sizeof(uint64_t));
+        req.primaries =
+            xrealloc(req.primaries, (req.nprimaries + sl->nsnap + 1) * sizeof(uint64_t));
         for (size_t k = 0; k < sl->nsnap; k++)
             if (sl->snap[k].role == ROLE_PRIMARY)
                 req.primaries[req.nprimaries++] = sl->snap[k].gpid;
-        req.confirms = xrealloc(req.confirms, (req.nconfirms + sl->ndup_snap + 1) *
-                                                  sizeof(*req.confirms));
+        req.confirms =
+            xrealloc(req.confirms, (req.nconfirms + sl->ndup_snap + 1) * sizeof(*req.confirms));
         memcpy(req.confirms + req.nconfirms, sl->dup_snap, sl->ndup_snap * sizeof(*sl->dup_snap));
         req.nconfirms += (uint32_t)sl->ndup_snap;
         pthread_mutex_unlock(&sl->snap_mu);

@@ -49,8 +49,8 @@ struct stub {
     char data_dir[400];
     char metas[MAX_METAS][GEOKV_ADDR_MAX];
     int nmetas;
-    atomic_int meta_idx;          /* the meta believed to lead (set by the beacon thread) */
-    atomic_bool stopping;         /* no new outgoing calls or blocking jobs */
+    atomic_int meta_idx;  /* the meta believed to lead (set by the beacon thread) */
+    atomic_bool stopping; /* no new outgoing calls or blocking jobs */
     struct stub_loop *loops;
     int nloops;
     struct rpc_server *server;
@@ -69,7 +69,7 @@ struct stub {
     /* duplication */
     bool dup_enabled;
     int64_t dup_sync_ms;
-    pthread_mutex_t remote_mu;     /* leaf lock: guards remotes[].client creation */
+    pthread_mutex_t remote_mu; /* leaf lock: guards remotes[].client creation */
     struct remote_cluster remotes[16];
     int nremotes;
 };

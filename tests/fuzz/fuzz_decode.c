@@ -37,47 +37,47 @@ same_bytes(const struct buf *a, const struct buf *b)
  * Round trip for a message decoded without a zone: T m; decode(in) == 0 -> e1 = encode(m);
  * decode(e1) must succeed and re-encode to e1. FINI frees the message's arrays.
  */
-#define TRIP_NOZONE(T, NAME, FINI)                                          \
-    static void trip_##NAME(const uint8_t *b, size_t n)                     \
-    {                                                                       \
-        struct T m, m2;                                                     \
-        struct buf e1 = BUF_INIT, e2 = BUF_INIT;                            \
-        if (NAME##_decode(b, n, &m) != 0)                                   \
-            return;                                                         \
-        NAME##_encode(&e1, &m);                                             \
-        FINI(&m);                                                           \
-        if (NAME##_decode(e1.data, e1.len, &m2) != 0)                       \
-            abort();                                                        \
-        NAME##_encode(&e2, &m2);                                            \
-        FINI(&m2);                                                          \
-        same_bytes(&e1, &e2);                                               \
-        buf_fini(&e1);                                                      \
-        buf_fini(&e2);                                                      \
+#define TRIP_NOZONE(T, NAME, FINI)                                                                 \
+    static void trip_##NAME(const uint8_t *b, size_t n)                                            \
+    {                                                                                              \
+        struct T m, m2;                                                                            \
+        struct buf e1 = BUF_INIT, e2 = BUF_INIT;                                                   \
+        if (NAME##_decode(b, n, &m) != 0)                                                          \
+            return;                                                                                \
+        NAME##_encode(&e1, &m);                                                                    \
+        FINI(&m);                                                                                  \
+        if (NAME##_decode(e1.data, e1.len, &m2) != 0)                                              \
+            abort();                                                                               \
+        NAME##_encode(&e2, &m2);                                                                   \
+        FINI(&m2);                                                                                 \
+        same_bytes(&e1, &e2);                                                                      \
+        buf_fini(&e1);                                                                             \
+        buf_fini(&e2);                                                                             \
     }
 
 /* The same for decoders whose slices borrow from a zone. */
-#define TRIP_ZONE(T, NAME, FINI)                                            \
-    static void trip_##NAME(const uint8_t *b, size_t n)                     \
-    {                                                                       \
-        struct T m, m2;                                                     \
-        struct unpacked *z = NULL, *z2 = NULL;                              \
-        struct buf e1 = BUF_INIT, e2 = BUF_INIT;                            \
-        if (NAME##_decode(b, n, &m, &z) != 0) {                             \
-            if (z != NULL)                                                  \
-                abort();                                                    \
-            return;                                                         \
-        }                                                                   \
-        NAME##_encode(&e1, &m);                                             \
-        FINI(&m);                                                           \
-        unpacked_free(z);                                                   \
-        if (NAME##_decode(e1.data, e1.len, &m2, &z2) != 0)                  \
-            abort();                                                        \
-        NAME##_encode(&e2, &m2);                                            \
-        FINI(&m2);                                                          \
-        unpacked_free(z2);                                                  \
-        same_bytes(&e1, &e2);                                               \
-        buf_fini(&e1);                                                      \
-        buf_fini(&e2);                                                      \
+#define TRIP_ZONE(T, NAME, FINI)                                                                   \
+    static void trip_##NAME(const uint8_t *b, size_t n)                                            \
+    {                                                                                              \
+        struct T m, m2;                                                                            \
+        struct unpacked *z = NULL, *z2 = NULL;                                                     \
+        struct buf e1 = BUF_INIT, e2 = BUF_INIT;                                                   \
+        if (NAME##_decode(b, n, &m, &z) != 0) {                                                    \
+            if (z != NULL)                                                                         \
+                abort();                                                                           \
+            return;                                                                                \
+        }                                                                                          \
+        NAME##_encode(&e1, &m);                                                                    \
+        FINI(&m);                                                                                  \
+        unpacked_free(z);                                                                          \
+        if (NAME##_decode(e1.data, e1.len, &m2, &z2) != 0)                                         \
+            abort();                                                                               \
+        NAME##_encode(&e2, &m2);                                                                   \
+        FINI(&m2);                                                                                 \
+        unpacked_free(z2);                                                                         \
+        same_bytes(&e1, &e2);                                                                      \
+        buf_fini(&e1);                                                                             \
+        buf_fini(&e2);                                                                             \
     }
 
 #define NO_FINI(m) ((void)(m))

@@ -82,7 +82,7 @@ struct beacon_call;
 enum call_kind { CALL_REPLICA, CALL_BEACON, CALL_CLIENT };
 struct call {
     enum call_kind kind;
-    int from;         /* node index (a client's call: -1) */
+    int from; /* node index (a client's call: -1) */
     uint32_t from_inc;
     uint64_t gpid;
     bool done;
@@ -96,7 +96,7 @@ struct call {
 
 struct client {
     int id;
-    int64_t next;    /* keys written so far */
+    int64_t next; /* keys written so far */
     bool busy;
 };
 
@@ -187,8 +187,8 @@ fail(const char *fmt, ...)
     size_t n;
     if (W->res->error[0])
         return; /* keep the first */
-    n = (size_t)snprintf(W->res->error, sizeof(W->res->error), "seed %" PRIu64 " at %.3f s: ",
-                         W->o.seed, (double)W->now_us / 1e6);
+    n = (size_t)snprintf(W->res->error, sizeof(W->res->error),
+                         "seed %" PRIu64 " at %.3f s: ", W->o.seed, (double)W->now_us / 1e6);
     va_start(ap, fmt);
     vsnprintf(W->res->error + n, sizeof(W->res->error) - n, fmt, ap);
     va_end(ap);
@@ -329,12 +329,12 @@ host_lease_valid_impl(const struct replica *r)
 /* A message in flight: a request to a node or the meta, or a reply to a call. */
 struct msg {
     struct call *call;
-    int from, to;     /* endpoints: node index, or -1: the meta or a client */
-    uint32_t to_inc;  /* the incarnation it was sent to (replies: the caller's) */
+    int from, to;    /* endpoints: node index, or -1: the meta or a client */
+    uint32_t to_inc; /* the incarnation it was sent to (replies: the caller's) */
     uint32_t code;
     uint64_t gpid;
     ballot_t ballot;
-    int err;          /* replies */
+    int err; /* replies */
     bool reply;
     struct buf body;
 };
@@ -386,8 +386,8 @@ send(struct msg *m)
     }
     if (W->faults && rnd01() < W->o.dup)
         at(rnd_range(100, 5000), deliver, msg_copy(m));
-    when = W->now_us + (W->faults && rnd01() < W->o.slow ? rnd_range(50000, 500000)
-                                                          : rnd_range(100, 2000));
+    when = W->now_us +
+           (W->faults && rnd01() < W->o.slow ? rnd_range(50000, 500000) : rnd_range(100, 2000));
     if (!(W->faults && rnd01() < W->o.reorder) && when < *link)
         when = *link;
     if (when > *link)
@@ -396,8 +396,7 @@ send(struct msg *m)
 }
 
 /* Completes c once: runs the caller's function on its replica (NULL if it is gone). */
-static void
-complete(struct call *c, int err, const uint8_t *body, size_t len);
+static void complete(struct call *c, int err, const uint8_t *body, size_t len);
 
 static void
 call_timeout(void *arg)
@@ -426,8 +425,9 @@ reply_sink(struct rpc_request *req, int err, const void *body, size_t len)
     struct sim_req *sr = (struct sim_req *)req;
     struct node *n = &W->nodes[sr->node];
     if (n->up && n->inc == sr->inc) { /* a crashed server answers nothing */
-        struct msg m = {sr->call, n->id, sr->call->from, sr->call->from_inc, req->env.code,
-                        sr->call->gpid, 0, err, true, BUF_INIT};
+        struct msg m = {
+            sr->call, n->id, sr->call->from, sr->call->from_inc, req->env.code, sr->call->gpid, 0,
+            err,      true,  BUF_INIT};
         buf_append(&m.body, body, len);
         send(msg_copy(&m));
         buf_fini(&m.body);
@@ -455,8 +455,8 @@ host_call_impl(struct replica *r, const char *addr, uint32_t code, const struct 
 }
 
 static void
-host_call_meta_impl(struct replica *r, uint32_t code, const struct buf *body,
-                    replica_reply_fn *fn, void *ctx)
+host_call_meta_impl(struct replica *r, uint32_t code, const struct buf *body, replica_reply_fn *fn,
+                    void *ctx)
 {
     struct call *c = call_new(CALL_REPLICA, node_of(r)->id, r->gpid, BEACON_MS * 3);
     c->fn = fn;
@@ -579,7 +579,7 @@ meta_handle(struct msg *m)
         }
     }
     struct msg r = {m->call, -1, m->call->from, m->call->from_inc, m->code, m->gpid, 0, rc,
-                    true, out};
+                    true,    out};
     send(msg_copy(&r));
     buf_fini(&out);
 }
@@ -956,8 +956,8 @@ check_partition(const struct meta_app *app, uint32_t p)
         return;
     }
     if (cfg->nsecondaries + 1 != (uint32_t)W->o.replicas)
-        fail("partition %u: %u secondaries after the quiet period, want %d", p,
-             cfg->nsecondaries, W->o.replicas - 1);
+        fail("partition %u: %u secondaries after the quiet period, want %d", p, cfg->nsecondaries,
+             W->o.replicas - 1);
     for (uint32_t i = 0; i < cfg->nsecondaries; i++) {
         struct node *sn = node_by_addr(cfg->secondaries[i]);
         struct replica *sr = sn ? find_replica(sn, gpid_make(W->app_id, p)) : NULL;
@@ -969,8 +969,8 @@ check_partition(const struct meta_app *app, uint32_t p)
             fail("partition %u: secondary %s committed %" PRId64 ", primary %s %" PRId64, p,
                  sn->addr, sr->last_committed, pn->addr, pr->last_committed);
         else if (!same_records(pr, sr, why, sizeof(why)))
-            fail("partition %u: secondary %s and primary %s diverged at decree %" PRId64
-                 ": %s", p, sn->addr, pn->addr, pr->last_committed, why);
+            fail("partition %u: secondary %s and primary %s diverged at decree %" PRId64 ": %s", p,
+                 sn->addr, pn->addr, pr->last_committed, why);
     }
 }
 
@@ -1011,7 +1011,7 @@ static void
 create_table(void *arg)
 {
     struct msg_create_app_req req = {.partition_count = (uint32_t)W->o.partitions,
-                                      .replica_count = (uint32_t)W->o.replicas};
+                                     .replica_count = (uint32_t)W->o.replicas};
     const struct meta_app *app;
     (void)arg;
     snprintf(req.name, sizeof(req.name), TABLE);
@@ -1056,20 +1056,31 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 void
 sim_opts_default(struct sim_opts *o, uint64_t seed)
 {
-    *o = (struct sim_opts){.seed = seed, .nodes = 4, .partitions = 2, .replicas = 3,
-                           .clients = 4, .fault_ms = 20000, .quiet_ms = 40000, .max_down = 1,
-                           .drop = 0.005, .dup = 0.005, .slow = 0.01, .reorder = 0.005,
-                           .crash_every_ms = 2500, .partition = 0.3};
+    *o = (struct sim_opts){.seed = seed,
+                           .nodes = 4,
+                           .partitions = 2,
+                           .replicas = 3,
+                           .clients = 4,
+                           .fault_ms = 20000,
+                           .quiet_ms = 40000,
+                           .max_down = 1,
+                           .drop = 0.005,
+                           .dup = 0.005,
+                           .slow = 0.01,
+                           .reorder = 0.005,
+                           .crash_every_ms = 2500,
+                           .partition = 0.3};
 }
 
 static void
 world_init(struct world *w, const struct sim_opts *o, struct sim_result *res)
 {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    struct meta_state_options mo = {.node_grace_ms = 3000, .lease_ms = 2400,
-                                     .add_secondary_delay_ms = 5000,
-                                     .learner_timeout_ms = 60000,
-                                     .balancer_interval_ms = 10000};
+    struct meta_state_options mo = {.node_grace_ms = 3000,
+                                    .lease_ms = 2400,
+                                    .add_secondary_delay_ms = 5000,
+                                    .learner_timeout_ms = 60000,
+                                    .balancer_interval_ms = 10000};
     w->o = *o;
     w->res = res;
     w->rng = o->seed;
@@ -1077,7 +1088,7 @@ world_init(struct world *w, const struct sim_opts *o, struct sim_result *res)
     snprintf(w->dir, sizeof(w->dir), "%s/geokv-sim-XXXXXX", base);
     ASSERT(mkdtemp(w->dir) != NULL);
     ASSERT(runtime_config_register_std(NULL, NULL, 0) == 0); /* their defaults */
-    log_set_level(o->verbose ? LOG_LVL_INFO : -1); /* after log_level's registration */
+    log_set_level(o->verbose ? LOG_LVL_INFO : -1);           /* after log_level's registration */
     w->tree = meta_mem_tree_create();
     w->store = meta_store_mem_open(w->tree, NULL, NULL);
     w->meta = meta_state_create(w->store, "/geokv/sim", &mo);
@@ -1094,22 +1105,30 @@ world_init(struct world *w, const struct sim_opts *o, struct sim_result *res)
         snprintf(n->dir, sizeof(n->dir), "%s/node%d", w->dir, i + 1);
         ASSERT(mkdir(n->dir, 0755) == 0);
         n->loop.node = n;
-        n->host = (struct replica_host){n, host_mark_dirty_impl, host_close_replica_impl,
-                                        host_lease_valid_impl, host_call_impl,
-                                        host_call_meta_impl, host_run_blocking_impl,
-                                        host_post_impl, host_remote_client_impl};
+        n->host = (struct replica_host){n,
+                                        host_mark_dirty_impl,
+                                        host_close_replica_impl,
+                                        host_lease_valid_impl,
+                                        host_call_impl,
+                                        host_call_meta_impl,
+                                        host_run_blocking_impl,
+                                        host_post_impl,
+                                        host_remote_client_impl};
         n->plog_opts = (struct plog_opts){.fsync_mode = PLOG_FSYNC_ALWAYS};
         n->storage_opts = (struct storage_opts){.engine = &storage_mem};
-        n->opts = (struct replica_opts){.plog = &n->plog_opts, .storage = &n->storage_opts,
-                                        .host = &n->host, .cluster_id = 1,
-                                        .ack_timeout_ms = 10000, .group_check_ms = 500,
-                                        .max_value_bytes = 1 << 20, .stopping = &n->stopping,
-                                        .dup_skip_retries = 3,
-                                        .copy_rate_mb = runtime_config_find(RC_NFS_COPY_RATE_MB),
-                                        .dup_batch_bytes =
-                                            runtime_config_find(RC_DUPLICATE_LOG_BATCH_BYTES),
-                                        .dup_lagging_ms =
-                                            runtime_config_find(RC_DUP_LAGGING_WRITE_THRESHOLD_MS)};
+        n->opts = (struct replica_opts){
+            .plog = &n->plog_opts,
+            .storage = &n->storage_opts,
+            .host = &n->host,
+            .cluster_id = 1,
+            .ack_timeout_ms = 10000,
+            .group_check_ms = 500,
+            .max_value_bytes = 1 << 20,
+            .stopping = &n->stopping,
+            .dup_skip_retries = 3,
+            .copy_rate_mb = runtime_config_find(RC_NFS_COPY_RATE_MB),
+            .dup_batch_bytes = runtime_config_find(RC_DUPLICATE_LOG_BATCH_BYTES),
+            .dup_lagging_ms = runtime_config_find(RC_DUP_LAGGING_WRITE_THRESHOLD_MS)};
         snprintf(n->opts.address, sizeof(n->opts.address), "%s", n->addr);
     }
 }

@@ -35,8 +35,7 @@ run_seeds(uint64_t first, void (*tweak)(struct sim_opts *o))
         cr_assert(res.error[0] == '\0',
                   "%s\n(%" PRId64 " writes acknowledged, %" PRId64 " failed, %" PRId64
                   " uncertain, %" PRId64 " crashes, %" PRId64 " partitions, %" PRId64
-                  " messages, %" PRId64 " dropped; replay: SIM_SEED=%" PRIu64
-                  " SIM_VERBOSE=1)",
+                  " messages, %" PRId64 " dropped; replay: SIM_SEED=%" PRIu64 " SIM_VERBOSE=1)",
                   res.error, res.acked, res.failed, res.uncertain, res.crashes, res.partitions,
                   res.messages, res.dropped, o.seed);
         acked += res.acked;
@@ -44,8 +43,8 @@ run_seeds(uint64_t first, void (*tweak)(struct sim_opts *o))
         msgs += res.messages;
     }
     cr_log_info("%" PRIu64 " seeds from %" PRIu64 ": %" PRId64 " writes acknowledged, %" PRId64
-                " crashes, %" PRId64 " messages", one ? 1 : n, one ? one : first, acked, crashes,
-                msgs);
+                " crashes, %" PRId64 " messages",
+                one ? 1 : n, one ? one : first, acked, crashes, msgs);
 }
 
 Test(sim, crashes_and_message_faults, .timeout = 600)

@@ -58,8 +58,13 @@ static uint64_t target_gpid;
 static void
 envelope_with(struct buf *out, uint32_t version, uint32_t code, const void *body, size_t len)
 {
-    struct envelope e = {.version = version, .code = code, .rpc_id = 7, .gpid = target_gpid,
-                         .body = body, .body_len = len, .limit = 1u << 20};
+    struct envelope e = {.version = version,
+                         .code = code,
+                         .rpc_id = 7,
+                         .gpid = target_gpid,
+                         .body = body,
+                         .body_len = len,
+                         .limit = 1u << 20};
     buf_reset(out);
     envelope_encode(out, &e);
 }

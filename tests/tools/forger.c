@@ -69,9 +69,14 @@ static void
 envelope_of(struct buf *out, uint32_t code, ballot_t ballot, const struct buf *body,
             uint32_t key_id, uint64_t at)
 {
-    struct envelope e = {.version = ENVELOPE_VERSION, .code = code, .rpc_id = ++seq,
-                         .gpid = target_gpid, .ballot = ballot, .body = body->data,
-                         .body_len = body->len, .limit = 1u << 20};
+    struct envelope e = {.version = ENVELOPE_VERSION,
+                         .code = code,
+                         .rpc_id = ++seq,
+                         .gpid = target_gpid,
+                         .ballot = ballot,
+                         .body = body->data,
+                         .body_len = body->len,
+                         .limit = 1u << 20};
     if (key_id != 0) {
         e.key_id = key_id;
         e.channel = channel;
@@ -89,8 +94,8 @@ check(int sock, const char *what, const struct buf *msg, int want)
 {
     int got = exchange(sock, msg);
     if (got != want) {
-        fprintf(stderr, "forger: %s: got %s, want %s\n", what, got == 1 ? "no reply" : err_name(got),
-                want ? err_name(want) : "success");
+        fprintf(stderr, "forger: %s: got %s, want %s\n", what,
+                got == 1 ? "no reply" : err_name(got), want ? err_name(want) : "success");
         return 1;
     }
     printf("forger: %-44s -> %s\n", what, got ? err_name(got) : "OK");
@@ -100,7 +105,8 @@ check(int sock, const char *what, const struct buf *msg, int want)
 static void
 write_body(struct buf *out, const char *value)
 {
-    struct write_op op = {.type = OP_SET, .hash_key = {(const uint8_t *)"forger", 6},
+    struct write_op op = {.type = OP_SET,
+                          .hash_key = {(const uint8_t *)"forger", 6},
                           .sort_key = {(const uint8_t *)"replay", 6},
                           .value = {(const uint8_t *)value, strlen(value)}};
     buf_reset(out);
@@ -172,11 +178,17 @@ main(int argc, char **argv)
     }
     /* a prepare whose mutation its own commit point commits */
     {
-        struct mutation_op op = {.type = OP_SET, .hash_key = {(const uint8_t *)"forger", 6},
+        struct mutation_op op = {.type = OP_SET,
+                                 .hash_key = {(const uint8_t *)"forger", 6},
                                  .sort_key = {(const uint8_t *)"prepared", 8},
-                                 .value = {(const uint8_t *)"forged", 6}, .timetag = 1};
-        struct mutation mu = {.gpid = target_gpid, .ballot = 1000000000000LL, .decree = 1000000,
-                              .nops = 1, .ops = &op, .last_committed = 1000000};
+                                 .value = {(const uint8_t *)"forged", 6},
+                                 .timetag = 1};
+        struct mutation mu = {.gpid = target_gpid,
+                              .ballot = 1000000000000LL,
+                              .decree = 1000000,
+                              .nops = 1,
+                              .ops = &op,
+                              .last_committed = 1000000};
         struct buf enc = BUF_INIT;
         struct bytes one;
         mutation_encode(&enc, &mu);
@@ -199,7 +211,8 @@ main(int argc, char **argv)
     }
     /* a duplication batch from another datacenter */
     {
-        struct mutation_op op = {.type = OP_SET, .hash_key = {(const uint8_t *)"forger", 6},
+        struct mutation_op op = {.type = OP_SET,
+                                 .hash_key = {(const uint8_t *)"forger", 6},
                                  .sort_key = {(const uint8_t *)"duplicated", 10},
                                  .value = {(const uint8_t *)"forged", 6},
                                  .timetag = (uint64_t)now * 1000 << 8};

@@ -70,8 +70,7 @@ Test(client, route_without_primary_or_partitions)
     cfg.partitions[p].primary[0] = '\0';
     cr_assert_eq(geokv_route_key(&cfg, bytes_of("k", 1), bytes_of("", 0), &r), ERR_AGAIN);
     cr_assert_eq(r.pidx, p);
-    cr_assert_eq(geokv_route_key(&empty, bytes_of("k", 1), bytes_of("", 0), &r),
-                 ERR_INVALID_ARG);
+    cr_assert_eq(geokv_route_key(&empty, bytes_of("k", 1), bytes_of("", 0), &r), ERR_INVALID_ARG);
     msg_app_config_fini(&cfg);
 }
 
@@ -128,8 +127,7 @@ assert_tokens(const char *line, int n, const char *const *want, const size_t *le
 Test(client, tokenizer_plain_and_quoted)
 {
     assert_tokens("  set  a b   c  ", 4, (const char *const[]){"set", "a", "b", "c"}, NULL);
-    assert_tokens("set \"a b\" 'c d' e", 4, (const char *const[]){"set", "a b", "c d", "e"},
-                  NULL);
+    assert_tokens("set \"a b\" 'c d' e", 4, (const char *const[]){"set", "a b", "c d", "e"}, NULL);
     assert_tokens("x\"y z\"w", 1, (const char *const[]){"xy zw"}, NULL);
     assert_tokens("get \"\" ''", 3, (const char *const[]){"get", "", ""}, NULL);
     assert_tokens("'a\\x41'", 1, (const char *const[]){"a\\x41"}, NULL); /* literal in '' */
@@ -271,8 +269,9 @@ Test(client, bench_ack_log_round_trip)
     static const char *const bad_logs[] = {"1\n\n2\n", "1\n2x\n", "1\n-3\n",
                                            "1\n18446744073709551616\n", "1\n 2\n"};
     for (size_t i = 0; i < sizeof(bad_logs) / sizeof(bad_logs[0]); i++) {
-        cr_assert_eq(bench_ack_parse((const uint8_t *)bad_logs[i], strlen(bad_logs[i]), &v,
-                                     &n, &torn, &bad), ERR_INVALID_DATA, "%s", bad_logs[i]);
+        cr_assert_eq(
+            bench_ack_parse((const uint8_t *)bad_logs[i], strlen(bad_logs[i]), &v, &n, &torn, &bad),
+            ERR_INVALID_DATA, "%s", bad_logs[i]);
         cr_assert_eq(bad, 2, "%s", bad_logs[i]);
         cr_assert_null(v);
     }
@@ -510,17 +509,16 @@ Test(client, engine_against_fake_servers, .init = fake_start, .fini = fake_stop,
     cr_assert(memcmp(v, "v1", 2) == 0);
     free(v);
     /* incr is not retried after a timeout */
-    cr_assert_eq(geokv_incr(t, geokv_str("k"), geokv_str("n"), 1, 0, &nv, 1200),
-                 ERR_TIMEOUT);
+    cr_assert_eq(geokv_incr(t, geokv_str("k"), geokv_str("n"), 1, 0, &nv, 1200), ERR_TIMEOUT);
     pthread_mutex_lock(&fk.mu);
     cr_assert_eq(fk.incrs, 1);
     pthread_mutex_unlock(&fk.mu);
-    cr_assert_eq(geokv_set(t, geokv_bytes(big, sizeof(big)), geokv_str("s"), geokv_str("v"), 0,
-                           1000),
-                 ERR_TOO_LARGE);
+    cr_assert_eq(
+        geokv_set(t, geokv_bytes(big, sizeof(big)), geokv_str("s"), geokv_str("v"), 0, 1000),
+        ERR_TOO_LARGE);
     for (int i = 0; i < 200; i++)
-        geokv_set_async(t, geokv_str("k"), geokv_str("s"), geokv_str("v2"), 0, 5000,
-                        count_done, &ac);
+        geokv_set_async(t, geokv_str("k"), geokv_str("s"), geokv_str("v2"), 0, 5000, count_done,
+                        &ac);
     geokv_client_destroy(c); /* waits for the async calls */
     cr_assert_eq(ac.done, 200);
     cr_assert_eq(ac.ok, 200);

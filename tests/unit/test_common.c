@@ -202,8 +202,8 @@ record_hook(int64_t v)
 
 Test(runtime_config, register_get_set_and_validate)
 {
-    struct runtime_setting *s = runtime_config_register("batch_bytes", 4096, 1, 1 << 20, NULL,
-                                                        record_hook);
+    struct runtime_setting *s =
+        runtime_config_register("batch_bytes", 4096, 1, 1 << 20, NULL, record_hook);
     char err[200], out[RUNTIME_CONFIG_VALUE_MAX];
 
     cr_assert_not_null(s);
@@ -225,8 +225,8 @@ Test(runtime_config, register_get_set_and_validate)
     /* bad values leave the setting alone and say why */
     const char *bad[] = {"0", "2M", "-1", "12x", "", " 5", "abc", "99999999999999999999", "8G"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(runtime_config_set("batch_bytes", bad[i], err, sizeof(err)),
-                     ERR_INVALID_ARG, "'%s' accepted", bad[i]);
+        cr_assert_eq(runtime_config_set("batch_bytes", bad[i], err, sizeof(err)), ERR_INVALID_ARG,
+                     "'%s' accepted", bad[i]);
         cr_assert(strstr(err, "batch_bytes") != NULL, "%s", err);
     }
     cr_assert(strstr(err, "out of range") != NULL || strstr(err, "not an integer") != NULL);
@@ -246,7 +246,7 @@ Test(runtime_config, bad_registrations)
     cr_assert_null(runtime_config_register("Upper", 0, 0, 1, NULL, NULL));
     cr_assert_null(runtime_config_register("has space", 0, 0, 1, NULL, NULL));
     cr_assert_null(runtime_config_register("x", 5, 0, 1, NULL, NULL)); /* def out of range */
-    cr_assert_null(runtime_config_register("y", 0, 2, 1, NULL, NULL));  /* min > max */
+    cr_assert_null(runtime_config_register("y", 0, 2, 1, NULL, NULL)); /* min > max */
     for (int i = 0; i < RUNTIME_CONFIG_MAX; i++) {
         char name[16];
         snprintf(name, sizeof(name), "s%d", i);
@@ -297,7 +297,8 @@ Test(runtime_config, standard_settings_reject_bad_config)
     char err[256] = "";
 
     cr_assert_eq(config_load(write_tmp("[replication]\nduplicate_log_batch_bytes = -1\n"), &cfg,
-                             err, sizeof(err)), 0);
+                             err, sizeof(err)),
+                 0);
     cr_assert_eq(runtime_config_register_std(cfg, err, sizeof(err)), ERR_CONFIG);
     cr_assert(strstr(err, "[replication] duplicate_log_batch_bytes") != NULL, "%s", err);
     config_destroy(cfg);

@@ -34,14 +34,13 @@ static char tmp[64], root[128], src[160], dst[160], outside[160];
 static char addr[32];
 static struct rpc_server *server;
 static struct rpc_client *client;
-static atomic_int reads;      /* RPC_FILE_READ requests served */
+static atomic_int reads;       /* RPC_FILE_READ requests served */
 static atomic_long read_bytes; /* bytes asked for by them */
 
 static const struct {
     const char *name;
     size_t size;
-} files[] = {{"000012.sst", BIG_BYTES}, {"CURRENT", 16}, {"MANIFEST-000005", 1000},
-             {"empty", 0}};
+} files[] = {{"000012.sst", BIG_BYTES}, {"CURRENT", 16}, {"MANIFEST-000005", 1000}, {"empty", 0}};
 #define NFILES (sizeof(files) / sizeof(files[0]))
 
 /* Serves root like the replica server, counting reads. Blocking in the handler is fine
@@ -157,8 +156,8 @@ TestSuite(file_copy, .init = setup, .fini = teardown, .timeout = 60);
 static int
 copy(int max_retries)
 {
-    struct file_copy_opts o = {.chunk_bytes = CHUNK, .timeout_ms = 5000,
-                               .max_retries = max_retries};
+    struct file_copy_opts o = {
+        .chunk_bytes = CHUNK, .timeout_ms = 5000, .max_retries = max_retries};
     return file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o, NULL);
 }
 
@@ -220,7 +219,8 @@ Test(file_copy, prune_removes_unlisted_local_files_only_when_asked)
     o.prune = true;
     cr_assert_eq(file_copy_dir(client, addr, "1.0/checkpoint.42", dst, &o, &bytes), 0);
     cr_assert_not(read_file(dst, "000099.sst", &b), "removed with prune");
-    cr_assert_eq(bytes, 0, "listed files were fetched again: %llu bytes", (unsigned long long)bytes);
+    cr_assert_eq(bytes, 0, "listed files were fetched again: %llu bytes",
+                 (unsigned long long)bytes);
     assert_identical();
     buf_fini(&b);
 }

@@ -119,8 +119,8 @@ TestSuite(meta_dup, .init = setup, .fini = teardown, .timeout = 20);
 /* A dup add the way meta_service runs it: check, ask the remote (here: remote), finish. */
 static int
 add_full(struct meta_state *s, const char *app, const char *remote_cluster, bool full,
-         const struct meta_dup_remote *remote, int64_t now_wall_ms, uint64_t *dupid,
-         bool *existed, char *why)
+         const struct meta_dup_remote *remote, int64_t now_wall_ms, uint64_t *dupid, bool *existed,
+         char *why)
 {
     struct msg_dup_add_req req;
     struct msg_dup_add_resp resp;
@@ -134,8 +134,7 @@ add_full(struct meta_state *s, const char *app, const char *remote_cluster, bool
     rc = meta_dup_add_check(s, &dopt, &req, &resp, metas, sizeof(metas), why, META_DUP_WHY_MAX);
     if (rc == 0 && !resp.existed) {
         cr_assert_str_neq(metas, "");
-        rc = meta_dup_add_finish(s, &dopt, &req, remote, now_wall_ms, &resp, why,
-                                 META_DUP_WHY_MAX);
+        rc = meta_dup_add_finish(s, &dopt, &req, remote, now_wall_ms, &resp, why, META_DUP_WHY_MAX);
     }
     if (dupid != NULL)
         *dupid = resp.dupid;
@@ -151,8 +150,9 @@ add_ok(const char *app, const char *remote_cluster, int64_t now_wall_ms)
     uint64_t dupid = 0;
     bool existed = true;
 
-    cr_assert_eq(add_full(st, app, remote_cluster, false, &remote_ok, now_wall_ms, &dupid,
-                          &existed, why), 0, "add failed: %s", why);
+    cr_assert_eq(
+        add_full(st, app, remote_cluster, false, &remote_ok, now_wall_ms, &dupid, &existed, why), 0,
+        "add failed: %s", why);
     cr_assert(!existed);
     return dupid;
 }
@@ -234,8 +234,8 @@ Test(meta_dup, add_starts_in_log_with_unknown_decrees_and_persists_first)
     cr_assert(strstr(text, "\"remote_app_name\":\"t\"") != NULL, "%s", text);
     cr_assert(strstr(text, "\"remote_replica_count\":3") != NULL, "%s", text);
     for (uint32_t p = 0; p < 4; p++) {
-        snprintf(path, sizeof(path), APPS "/%u/duplication/%llu/%u", id,
-                 (unsigned long long)dupid, p);
+        snprintf(path, sizeof(path), APPS "/%u/duplication/%llu/%u", id, (unsigned long long)dupid,
+                 p);
         cr_assert_str_eq(node_text(path, text, sizeof(text)), "0");
     }
 }
@@ -311,16 +311,17 @@ Test(meta_dup, add_again_returns_the_existing_dupid)
     create("t", 2);
     first = add_ok("t", "tjsrv-account", T0_MS);
     /* later, and even if the remote is unreachable now: no remote question is needed */
-    cr_assert_eq(add_full(st, "t", "tjsrv-account", false, &gone, T0_MS + 5000, &again,
-                          &existed, why), 0);
+    cr_assert_eq(
+        add_full(st, "t", "tjsrv-account", false, &gone, T0_MS + 5000, &again, &existed, why), 0);
     cr_assert(existed);
     cr_assert_eq(again, first);
     /* a concurrent add that asked the remote meanwhile finds it in finish */
     {
         struct msg_dup_add_req req = {.app = "t", .remote = "tjsrv-account"};
         struct msg_dup_add_resp resp;
-        cr_assert_eq(meta_dup_add_finish(st, &dopt, &req, &remote_ok, T0_MS + 9000, &resp, why,
-                                         sizeof(why)), 0);
+        cr_assert_eq(
+            meta_dup_add_finish(st, &dopt, &req, &remote_ok, T0_MS + 9000, &resp, why, sizeof(why)),
+            0);
         cr_assert(resp.existed);
         cr_assert_eq(resp.dupid, first);
     }
@@ -362,8 +363,8 @@ Test(meta_dup, pause_start_follow_the_state_machine)
     snprintf(path, sizeof(path), APPS "/%u/duplication/%llu", id, (unsigned long long)dupid);
     cr_assert(strstr(node_text(path, text, sizeof(text)), "\"DS_PAUSE\"") != NULL, "%s", text);
     cr_assert_eq(modify("t", dupid, DUP_OP_PAUSE, 0, why), ERR_INVALID_STATE);
-    cr_assert(strstr(why, "is DS_PAUSE: only a DS_LOG duplication can be paused") != NULL,
-              "%s", why);
+    cr_assert(strstr(why, "is DS_PAUSE: only a DS_LOG duplication can be paused") != NULL, "%s",
+              why);
     cr_assert_eq(meta_dup_list(st, "t", &m, NULL, 0), 0);
     cr_assert_eq(m.dups[0].status, DS_PAUSE);
     msg_dup_list_resp_fini(&m);
@@ -507,7 +508,7 @@ Test(meta_dup, sync_assigns_duplications_to_the_primary_only)
 
     cr_assert_eq(modify("t", dupid, DUP_OP_REMOVE, 0, why), 0);
     sync_from(A, gp, 2, NULL, 0, 0, &resp);
-    cr_assert_eq(resp.n, 0); /* removed: the primaries stop */
+    cr_assert_eq(resp.n, 0);    /* removed: the primaries stop */
     cr_assert_eq(resp.nled, 2); /* and know the empty list is complete */
     msg_dup_sync_resp_fini(&resp);
 }
@@ -654,7 +655,8 @@ Test(meta_dup, new_leader_reloads_state_fail_mode_progress_and_tombstones)
     uint64_t a = add_ok("t", "tjsrv-account", T0_MS);
     uint64_t b = add_ok("t", "shsrv-account", T0_MS + 1000);
     uint64_t c;
-    struct dup_confirm conf[2] = {{gpid_make(id, 1), a, 41, false}, {gpid_make(id, 2), b, 7, false}};
+    struct dup_confirm conf[2] = {{gpid_make(id, 1), a, 41, false},
+                                  {gpid_make(id, 2), b, 7, false}};
     struct msg_dup_sync_resp resp;
     struct msg_dup_list_resp m;
     const struct dup_info *d;
@@ -695,7 +697,8 @@ Test(meta_dup, new_leader_reloads_state_fail_mode_progress_and_tombstones)
         uint64_t again = 0, d2;
         bool existed = false;
         cr_assert_eq(add_full(st, "t", "tjsrv-account", false, &remote_ok, T0_MS + 9000, &again,
-                              &existed, why), 0);
+                              &existed, why),
+                     0);
         cr_assert(existed);
         cr_assert_eq(again, a);
         cr_assert_eq(modify("t", b, DUP_OP_START, 0, why), ERR_NOT_FOUND);
@@ -749,12 +752,12 @@ Test(meta_dup, full_duplication_moves_prepare_app_log_and_persists_each_step)
     bool existed = true;
 
     dopt.cluster_metas[0] = '\0';
-    cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, &existed,
-                          why), ERR_INVALID_STATE);
+    cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, &existed, why),
+                 ERR_INVALID_STATE);
     cr_assert(strstr(why, "[cluster] meta_servers") != NULL, "%s", why);
     options_default(&dopt);
-    cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, &existed,
-                          why), 0, "%s", why);
+    cr_assert_eq(add_full(st, "t", "tjsrv-account", true, &absent, T0_MS, &dupid, &existed, why), 0,
+                 "%s", why);
     cr_assert_not(existed);
     cr_assert_eq(status_of("t", dupid, progress, sizeof(progress)), DS_PREPARE);
     cr_assert_str_eq(progress, "checkpoints made by 0 of 2 partitions");
@@ -771,8 +774,7 @@ Test(meta_dup, full_duplication_moves_prepare_app_log_and_persists_each_step)
         struct dup_confirm c[2] = {{gp[0], dupid, 17, false}, {gp[0], dupid, 30, false}};
         sync_from(A, gp, 2, c, 1, 0, &resp); /* persisted at once, not rate limited */
         msg_dup_sync_resp_fini(&resp);
-        snprintf(path, sizeof(path), APPS "/%u/duplication/%llu/0", id,
-                 (unsigned long long)dupid);
+        snprintf(path, sizeof(path), APPS "/%u/duplication/%llu/0", id, (unsigned long long)dupid);
         cr_assert_str_eq(node_text(path, text, sizeof(text)), "17");
         sync_from(A, gp, 2, c + 1, 1, 1, &resp); /* a later report does not move D_p */
         msg_dup_sync_resp_fini(&resp);
@@ -915,9 +917,13 @@ Test(meta_dup, follower_create_needs_a_known_master_and_takes_its_metas_from_con
 
 Test(meta_dup, json_round_trip_and_the_seeds_old_node)
 {
-    struct meta_dup d = {.dupid = 5, .status = DS_PAUSE, .fail_mode = FAIL_SKIP,
-                         .remote = "tjsrv-account", .remote_app = "acct",
-                         .remote_replica_count = 3, .create_ts_ms = 1692240106066LL};
+    struct meta_dup d = {.dupid = 5,
+                         .status = DS_PAUSE,
+                         .fail_mode = FAIL_SKIP,
+                         .remote = "tjsrv-account",
+                         .remote_app = "acct",
+                         .remote_replica_count = 3,
+                         .create_ts_ms = 1692240106066LL};
     const char *seed = "{\"remote\":\"tjsrv-account\",\"status\":\"DS_START\","
                        "\"create_timestamp_ms\":1537336970483}";
     struct buf b = BUF_INIT;
@@ -971,12 +977,11 @@ Test(meta_dup, corrupt_nodes_load_safely)
 
     snprintf(path, sizeof(path), APPS "/%u/duplication/%llu/1", id, (unsigned long long)dupid);
     cr_assert_eq(meta_store_set(store, path, "x7", 2), 0);
-    snprintf(path, sizeof(path), APPS "/%u/duplication/%llu", id,
-             (unsigned long long)(dupid + 50));
+    snprintf(path, sizeof(path), APPS "/%u/duplication/%llu", id, (unsigned long long)(dupid + 50));
     cr_assert_eq(meta_store_create(store, path, "{", 1, 0, NULL, 0), 0);
     st2 = state_on(store, 0);
     cr_assert_eq(meta_dup_list(st2, "t", &m, NULL, 0), 0);
-    cr_assert_eq(m.ndups, 1); /* the corrupt node is not listed... */
+    cr_assert_eq(m.ndups, 1);                 /* the corrupt node is not listed... */
     cr_assert_eq(m.dups[0].confirmed[1], -1); /* ...and a corrupt decree reads as unknown */
     msg_dup_list_resp_fini(&m);
     meta_state_destroy(st2);
@@ -1008,8 +1013,7 @@ Test(meta_dup, options_from_the_seeds_config)
     struct meta_dup_options *o = xmalloc(sizeof(*o));
     char err[256] = "";
 
-    cr_assert_eq(meta_dup_options_load(cfg, "bjsrv-account", o, err, sizeof(err)), 0, "%s",
-                 err);
+    cr_assert_eq(meta_dup_options_load(cfg, "bjsrv-account", o, err, sizeof(err)), 0, "%s", err);
     cr_assert(o->enabled);
     cr_assert_str_eq(o->cluster_name, "bjsrv-account");
     cr_assert_eq(o->nclusters, 1);
@@ -1049,8 +1053,8 @@ struct flaky_store {
 static struct meta_store_ops flaky_ops;
 
 static int
-flaky_create(struct meta_store *s, const char *path, const void *data, size_t len,
-             unsigned flags, char *created, size_t created_len)
+flaky_create(struct meta_store *s, const char *path, const void *data, size_t len, unsigned flags,
+             char *created, size_t created_len)
 {
     struct flaky_store *f = (struct flaky_store *)s;
     if (f->budget-- <= 0)
@@ -1076,8 +1080,7 @@ flaky_del(struct meta_store *s, const char *path)
     return meta_store_delete(((struct flaky_store *)s)->inner, path);
 }
 static int
-flaky_children(struct meta_store *s, const char *path, bool watch,
-               struct meta_store_names *out)
+flaky_children(struct meta_store *s, const char *path, bool watch, struct meta_store_names *out)
 {
     return meta_store_children(((struct flaky_store *)s)->inner, path, watch, out);
 }
@@ -1096,17 +1099,20 @@ Test(meta_dup, failed_store_writes_change_nothing)
     uint64_t dupid;
     uint32_t id;
 
-    flaky_ops = (struct meta_store_ops){.create = flaky_create, .set = flaky_set,
-                                        .get = flaky_get, .del = flaky_del,
-                                        .children = flaky_children, .exists = flaky_exists};
+    flaky_ops = (struct meta_store_ops){.create = flaky_create,
+                                        .set = flaky_set,
+                                        .get = flaky_get,
+                                        .del = flaky_del,
+                                        .children = flaky_children,
+                                        .exists = flaky_exists};
     f.base.ops = &flaky_ops;
     fs = state_on(&f.base, 0);
     st = fs;
     beacon(A);
     id = create("t", 4);
     f.budget = 3; /* the dup node and two of four partitions */
-    cr_assert_eq(add_full(st, "t", "tjsrv-account", false, &remote_ok, T0_MS, &dupid, NULL,
-                          why), ERR_ZK);
+    cr_assert_eq(add_full(st, "t", "tjsrv-account", false, &remote_ok, T0_MS, &dupid, NULL, why),
+                 ERR_ZK);
     cr_assert(strstr(why, "ZooKeeper") != NULL, "%s", why);
     cr_assert_eq(meta_dup_list(st, "t", &m, NULL, 0), 0);
     cr_assert_eq(m.ndups, 0);

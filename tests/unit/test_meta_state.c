@@ -18,9 +18,9 @@
 
 #define CLUSTER "/geokv/test"
 #define GRACE_MS 1000
-#define DELAY_MS 5000     /* add_secondary_delay_ms */
-#define LEARNER_MS 20000  /* learner_timeout_ms */
-#define BALANCE_MS 3000   /* balancer_interval_ms */
+#define DELAY_MS 5000    /* add_secondary_delay_ms */
+#define LEARNER_MS 20000 /* learner_timeout_ms */
+#define BALANCE_MS 3000  /* balancer_interval_ms */
 
 static struct meta_mem_tree *tree;
 static struct meta_store *store;
@@ -303,7 +303,8 @@ Test(meta_state, app_ready_once_its_primaries_report_ready)
 {
     uint32_t id;
     const struct meta_app *app;
-    struct replica_report p0 = {0, 1, 5, true, 5, ROLE_PRIMARY}, p1 = {0, 1, 7, true, 7, ROLE_PRIMARY},
+    struct replica_report p0 = {0, 1, 5, true, 5, ROLE_PRIMARY},
+                          p1 = {0, 1, 7, true, 7, ROLE_PRIMARY},
                           p1_not = {0, 1, 0, false, 0, ROLE_INACTIVE};
 
     beacon("127.0.0.1:1001", 0, NULL, 0, NULL);
@@ -489,8 +490,8 @@ flaky_exists(struct meta_store *s, const char *path, bool watch, bool *existsp)
 }
 
 static int
-flaky_create(struct meta_store *s, const char *path, const void *data, size_t len,
-             unsigned flags, char *created, size_t created_len)
+flaky_create(struct meta_store *s, const char *path, const void *data, size_t len, unsigned flags,
+             char *created, size_t created_len)
 {
     struct flaky_store *f = (struct flaky_store *)s;
     if (f->budget-- <= 0)
@@ -501,9 +502,12 @@ flaky_create(struct meta_store *s, const char *path, const void *data, size_t le
 static void
 flaky_init(struct flaky_store *f)
 {
-    flaky_ops = (struct meta_store_ops){.create = flaky_create, .set = flaky_set,
-                                        .get = flaky_get, .del = flaky_del,
-                                        .children = flaky_children, .exists = flaky_exists};
+    flaky_ops = (struct meta_store_ops){.create = flaky_create,
+                                        .set = flaky_set,
+                                        .get = flaky_get,
+                                        .del = flaky_del,
+                                        .children = flaky_children,
+                                        .exists = flaky_exists};
     f->base.ops = &flaky_ops;
 }
 
@@ -536,12 +540,18 @@ Test(meta_state, failed_store_write_changes_nothing_in_memory_but_uses_the_id)
 
 Test(meta_state, json_round_trip)
 {
-    struct meta_app a = {.app_id = 42, .partition_count = 16, .replica_count = 3,
-                         .status = APP_DROPPED, .create_ts = 1700000000,
+    struct meta_app a = {.app_id = 42,
+                         .partition_count = 16,
+                         .replica_count = 3,
+                         .status = APP_DROPPED,
+                         .create_ts = 1700000000,
                          .envs = "{\"k\":\"v\"}"};
     struct meta_app a2;
-    struct partition_config p = {.pidx = 5, .ballot = 9, .primary = "127.0.0.1:34801",
-                                 .nsecondaries = 2, .last_committed = 123456789012LL};
+    struct partition_config p = {.pidx = 5,
+                                 .ballot = 9,
+                                 .primary = "127.0.0.1:34801",
+                                 .nsecondaries = 2,
+                                 .last_committed = 123456789012LL};
     struct partition_config p2;
     struct buf b = BUF_INIT;
 
@@ -606,8 +616,9 @@ Test(meta_state, json_rejects_bad_nodes)
         "{\"pidx\":0,\"ballot\":1,\"primary\":\"\",\"secondaries\":[\"a\"],"
         "\"last_committed_decree\":0}",
     };
-    const char *good_part = "{\"pidx\":0,\"ballot\":1,\"primary\":\"x\",\"secondaries\":[\"a\",\"b\"],"
-                            "\"last_committed_decree\":0}";
+    const char *good_part =
+        "{\"pidx\":0,\"ballot\":1,\"primary\":\"x\",\"secondaries\":[\"a\",\"b\"],"
+        "\"last_committed_decree\":0}";
     const char *good = "{\"app_id\":1,\"name\":\"t\",\"partition_count\":1,\"replica_count\":1,"
                        "\"status\":\"available\",\"envs\":{},\"create_ts\":0}";
     struct meta_app a;
@@ -617,14 +628,13 @@ Test(meta_state, json_rejects_bad_nodes)
         cr_assert_eq(meta_app_json_decode((const uint8_t *)bad_apps[i], strlen(bad_apps[i]), &a),
                      ERR_INVALID_DATA, "accepted %s", bad_apps[i]);
     for (size_t i = 0; i < sizeof(bad_parts) / sizeof(bad_parts[0]); i++)
-        cr_assert_eq(meta_partition_json_decode((const uint8_t *)bad_parts[i],
-                                                strlen(bad_parts[i]), &p),
-                     ERR_INVALID_DATA, "accepted %s", bad_parts[i]);
+        cr_assert_eq(
+            meta_partition_json_decode((const uint8_t *)bad_parts[i], strlen(bad_parts[i]), &p),
+            ERR_INVALID_DATA, "accepted %s", bad_parts[i]);
     /* The same shape with valid values is accepted (so the rejections are about values). */
     cr_assert_eq(meta_app_json_decode((const uint8_t *)good, strlen(good), &a), 0);
     meta_app_fini(&a);
-    cr_assert_eq(meta_partition_json_decode((const uint8_t *)good_part, strlen(good_part), &p),
-                 0);
+    cr_assert_eq(meta_partition_json_decode((const uint8_t *)good_part, strlen(good_part), &p), 0);
     cr_assert_eq(p.nsecondaries, 2);
 }
 
@@ -640,13 +650,13 @@ Test(meta_state, mem_store_follows_zookeeper_rules)
     cr_assert_eq(meta_store_mkdirs(store, "/x/y"), 0);
     cr_assert_eq(meta_store_create(store, "/x/y", "", 0, 0, NULL, 0), -EEXIST);
     cr_assert_eq(meta_store_delete(store, "/x"), -ENOTEMPTY);
-    cr_assert_eq(meta_store_create(store, "/x/y/n_", "", 0, META_STORE_SEQUENTIAL, created,
-                                   sizeof(created)),
-                 0);
+    cr_assert_eq(
+        meta_store_create(store, "/x/y/n_", "", 0, META_STORE_SEQUENTIAL, created, sizeof(created)),
+        0);
     cr_assert_str_eq(created, "/x/y/n_0000000000");
-    cr_assert_eq(meta_store_create(store, "/x/y/n_", "", 0, META_STORE_SEQUENTIAL, created,
-                                   sizeof(created)),
-                 0);
+    cr_assert_eq(
+        meta_store_create(store, "/x/y/n_", "", 0, META_STORE_SEQUENTIAL, created, sizeof(created)),
+        0);
     cr_assert_str_eq(created, "/x/y/n_0000000001");
     cr_assert_eq(meta_store_delete(store, "/x/y/n_0000000000"), 0);
     cr_assert_eq(meta_store_exists(store, "/x/y/n_0000000000", false, &exists), 0);
@@ -737,8 +747,8 @@ rep_add(struct reps *rs, uint64_t gpid, ballot_t ballot, decree_t committed, dec
         bool ready)
 {
     cr_assert_lt(rs->n, 32);
-    rs->r[rs->n++] = (struct replica_report){gpid, ballot, committed, ready, prepared,
-                                             ROLE_INACTIVE};
+    rs->r[rs->n++] =
+        (struct replica_report){gpid, ballot, committed, ready, prepared, ROLE_INACTIVE};
 }
 
 /* Beacons addr reporting every partition of app_id it belongs to at its current ballot, in its
@@ -806,12 +816,14 @@ assert_config_eq(const struct partition_config *x, const struct partition_config
 /* Writes an available app with the given partition configs straight into the store (what an
  * earlier leader left). */
 static void
-seed_app(uint32_t app_id, uint32_t replica_count, const struct partition_config *pcs,
-         uint32_t n)
+seed_app(uint32_t app_id, uint32_t replica_count, const struct partition_config *pcs, uint32_t n)
 {
-    struct meta_app app = {.app_id = app_id, .partition_count = n,
-                           .replica_count = replica_count, .status = APP_AVAILABLE,
-                           .create_ts = 1, .envs = "{}"};
+    struct meta_app app = {.app_id = app_id,
+                           .partition_count = n,
+                           .replica_count = replica_count,
+                           .status = APP_AVAILABLE,
+                           .create_ts = 1,
+                           .envs = "{}"};
     char path[128];
     struct buf b = BUF_INIT;
 
@@ -874,8 +886,7 @@ Test(meta_state, placement_puts_replicas_on_distinct_servers_evenly)
     /* 8 primaries and 24 replicas over 4 servers: 2 primaries and 6 replicas each. */
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(primaries_of(nodes[i], 0), 2, "%s", nodes[i]);
-        cr_assert_eq(primaries_of(nodes[i], 0) + secondaries_of(nodes[i], 0), 6, "%s",
-                     nodes[i]);
+        cr_assert_eq(primaries_of(nodes[i], 0) + secondaries_of(nodes[i], 0), 6, "%s", nodes[i]);
     }
 }
 
@@ -933,8 +944,8 @@ Test(meta_state, follower_table_starts_with_primaries_heals_at_once_and_is_creat
     snprintf(req.master.app, sizeof(req.master.app), "f");
     snprintf(req.master.metas, sizeof(req.master.metas), "127.0.0.1:34601");
     cr_assert_eq(meta_state_create_app(st, &req, 0, &app), 0);
-    cr_assert(strstr(app->envs, "\"duplication.master_cluster\":\"bjsrv-account\"") != NULL,
-              "%s", app->envs);
+    cr_assert(strstr(app->envs, "\"duplication.master_cluster\":\"bjsrv-account\"") != NULL, "%s",
+              app->envs);
     pc = config_of(app->app_id, 0);
     cr_assert_eq(pc->nsecondaries, 0, "a follower starts with its primary only");
     cr_assert_not(meta_state_app_healthy(st, app));
@@ -1300,8 +1311,8 @@ Test(meta_state, learner_upgrade_and_stale_proposals)
     const struct meta_partition *part;
     struct partition_config stored;
     struct replica_assign out;
-    struct msg_config_proposal m = {.gpid = gpid_make(1, 0), .ballot = 2,
-                                    .type = CONFIG_UPGRADE_LEARNER};
+    struct msg_config_proposal m = {
+        .gpid = gpid_make(1, 0), .ballot = 2, .type = CONFIG_UPGRADE_LEARNER};
     int64_t t = 1500 + DELAY_MS;
 
     short_partition_setup();
@@ -1365,8 +1376,8 @@ Test(meta_state, failed_proposal_write_changes_nothing)
 {
     struct flaky_store f = {.inner = store, .budget = 100, .set_budget = 100};
     struct partition_config pc = pc_make(0, 5, A, B, NULL), stored;
-    struct msg_config_proposal m = {.gpid = gpid_make(1, 0), .ballot = 5,
-                                    .type = CONFIG_REMOVE_SECONDARY, .node = B};
+    struct msg_config_proposal m = {
+        .gpid = gpid_make(1, 0), .ballot = 5, .type = CONFIG_REMOVE_SECONDARY, .node = B};
     struct replica_assign out;
 
     seed_app(1, 2, &pc, 1);

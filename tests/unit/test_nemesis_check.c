@@ -56,8 +56,8 @@ expect_pass(bool same_clock, const char *history, const char *dump)
 
 /* The check finds exactly one violation, of kind k, and prints it with text in it. */
 static void
-expect_violation(bool same_clock, const char *history, const char *dump,
-                 enum nemesis_violation k, const char *text)
+expect_violation(bool same_clock, const char *history, const char *dump, enum nemesis_violation k,
+                 const char *text)
 {
     struct checked r = check(same_clock, history, dump, NULL);
 
@@ -69,23 +69,23 @@ expect_violation(bool same_clock, const char *history, const char *dump,
 }
 
 /* One of each kind of op, all on their own keys; DUMP_OK is the one legal final state. */
-#define HISTORY_ALL                                                                          \
-    "set w 0 1 100 110 ok w-7-0-0 s w/0/1\n"                                                 \
-    "set w 0 2 120 130 ok w-7-0-0 s w/0/2\n"                                                 \
-    "del w 0 3 140 150 ok w-7-0-1 s\n"                                                       \
-    "cas w 0 4 160 170 ok w-7-0-2 s - w/0/4\n"                                               \
-    "cas w 0 5 180 190 fail w-7-0-2 s w/0/9 w/0/5\n"                                         \
-    "multi_set w 0 6 200 210 ok w-7-0-m0 a=w/0/6/a b=w/0/6/b c=w/0/6/c\n"                    \
-    "incr w 0 7 220 230 ok w-7-0-c0 n 1 1\n"                                                 \
-    "incr w 0 8 240 250 ok w-7-0-c0 n 1 2\n"                                                 \
+#define HISTORY_ALL                                                                                \
+    "set w 0 1 100 110 ok w-7-0-0 s w/0/1\n"                                                       \
+    "set w 0 2 120 130 ok w-7-0-0 s w/0/2\n"                                                       \
+    "del w 0 3 140 150 ok w-7-0-1 s\n"                                                             \
+    "cas w 0 4 160 170 ok w-7-0-2 s - w/0/4\n"                                                     \
+    "cas w 0 5 180 190 fail w-7-0-2 s w/0/9 w/0/5\n"                                               \
+    "multi_set w 0 6 200 210 ok w-7-0-m0 a=w/0/6/a b=w/0/6/b c=w/0/6/c\n"                          \
+    "incr w 0 7 220 230 ok w-7-0-c0 n 1 1\n"                                                       \
+    "incr w 0 8 240 250 ok w-7-0-c0 n 1 2\n"                                                       \
     "get w 0 9 260 270 ok w-7-0-0 s w/0/2\n"
-#define DUMP_OK                                                                              \
-    "w-7-0-0\ts\tw/0/2\t0\n"                                                                 \
-    "w-7-0-2\ts\tw/0/4\t0\n"                                                                 \
-    "w-7-0-c0\tn\t2\t0\n"                                                                    \
-    "w-7-0-m0\ta\tw/0/6/a\t0\n"                                                              \
-    "w-7-0-m0\tb\tw/0/6/b\t0\n"                                                              \
-    "w-7-0-m0\tc\tw/0/6/c\t0\n"                                                              \
+#define DUMP_OK                                                                                    \
+    "w-7-0-0\ts\tw/0/2\t0\n"                                                                       \
+    "w-7-0-2\ts\tw/0/4\t0\n"                                                                       \
+    "w-7-0-c0\tn\t2\t0\n"                                                                          \
+    "w-7-0-m0\ta\tw/0/6/a\t0\n"                                                                    \
+    "w-7-0-m0\tb\tw/0/6/b\t0\n"                                                                    \
+    "w-7-0-m0\tc\tw/0/6/c\t0\n"                                                                    \
     "someone-else\tk\tv\t0\n"
 
 Test(nemesis_check, accepts_correct_final_state)
@@ -163,8 +163,9 @@ Test(nemesis_check, flags_phantom_values_and_records)
                      NEMESIS_V_NEVER_WRITTEN, "'w-7-3-5'/'s' is 'w/3/1', a key no history");
     expect_pass(false, h, "w-7-0-0\ts\tw/0/1\t0\nw-7-3\ts\tw/3/1\t0\n");
     /* a cas that failed left nothing */
-    expect_violation(false, "cas w 0 1 100 110 fail w-7-0-0 s w/0/0 w/0/1\n"
-                            "get w 0 2 120 130 ok w-7-0-0 s -\n",
+    expect_violation(false,
+                     "cas w 0 1 100 110 fail w-7-0-0 s w/0/0 w/0/1\n"
+                     "get w 0 2 120 130 ok w-7-0-0 s -\n",
                      "w-7-0-0\ts\tw/0/1\t0\n", NEMESIS_V_NEVER_WRITTEN, "legal: absent");
 }
 
@@ -173,10 +174,12 @@ Test(nemesis_check, flags_multi_set_from_two_ops)
     const char *h = "multi_set w 0 1 100 110 ok w-7-0-m0 a=w/0/1/a b=w/0/1/b c=w/0/1/c\n"
                     "multi_set w 0 2 120 130 unknown w-7-0-m0 a=w/0/2/a b=w/0/2/b c=w/0/2/c\n";
 
-    expect_pass(false, h, "w-7-0-m0\ta\tw/0/1/a\t0\nw-7-0-m0\tb\tw/0/1/b\t0\n"
-                          "w-7-0-m0\tc\tw/0/1/c\t0\n");
-    expect_pass(false, h, "w-7-0-m0\ta\tw/0/2/a\t0\nw-7-0-m0\tb\tw/0/2/b\t0\n"
-                          "w-7-0-m0\tc\tw/0/2/c\t0\n");
+    expect_pass(false, h,
+                "w-7-0-m0\ta\tw/0/1/a\t0\nw-7-0-m0\tb\tw/0/1/b\t0\n"
+                "w-7-0-m0\tc\tw/0/1/c\t0\n");
+    expect_pass(false, h,
+                "w-7-0-m0\ta\tw/0/2/a\t0\nw-7-0-m0\tb\tw/0/2/b\t0\n"
+                "w-7-0-m0\tc\tw/0/2/c\t0\n");
     expect_violation(false, h,
                      "w-7-0-m0\ta\tw/0/2/a\t0\nw-7-0-m0\tb\tw/0/1/b\t0\n"
                      "w-7-0-m0\tc\tw/0/1/c\t0\n",
@@ -188,8 +191,9 @@ Test(nemesis_check, flags_doubled_sort_key_resolved_to_first_value)
     const char *h = "multi_set w 0 1 100 110 ok w-7-0-m0 a=w/0/1/a1 b=w/0/1/b c=w/0/1/c "
                     "a=w/0/1/a2\n";
 
-    expect_pass(false, h, "w-7-0-m0\ta\tw/0/1/a2\t0\nw-7-0-m0\tb\tw/0/1/b\t0\n"
-                          "w-7-0-m0\tc\tw/0/1/c\t0\n");
+    expect_pass(false, h,
+                "w-7-0-m0\ta\tw/0/1/a2\t0\nw-7-0-m0\tb\tw/0/1/b\t0\n"
+                "w-7-0-m0\tc\tw/0/1/c\t0\n");
     expect_violation(false, h,
                      "w-7-0-m0\ta\tw/0/1/a1\t0\nw-7-0-m0\tb\tw/0/1/b\t0\n"
                      "w-7-0-m0\tc\tw/0/1/c\t0\n",
@@ -268,8 +272,9 @@ Test(nemesis_check, flags_dumps_that_differ)
 
 Test(nemesis_check, fails_a_history_with_zero_ok_ops)
 {
-    struct checked r = check(false, "set w 0 1 100 110 unknown w-7-0-0 s w/0/1\n"
-                                    "get w 0 2 120 130 unknown w-7-0-0 s -\n",
+    struct checked r = check(false,
+                             "set w 0 1 100 110 unknown w-7-0-0 s w/0/1\n"
+                             "get w 0 2 120 130 unknown w-7-0-0 s -\n",
                              "w-7-0-0\ts\tw/0/1\t0\n", NULL);
 
     cr_assert_eq(r.res.violations, 0, "%s", r.out);

@@ -118,8 +118,7 @@ check_replay(struct plog *p, decree_t from, decree_t to)
     char want[64];
 
     cr_assert_eq(plog_replay(p, from, collect, s), 0);
-    cr_assert_eq(s->n, to - from, "replayed %d records, want %lld", s->n,
-                 (long long)(to - from));
+    cr_assert_eq(s->n, to - from, "replayed %d records, want %lld", s->n, (long long)(to - from));
     for (int i = 0; i < s->n; i++) {
         decree_t d = from + 1 + i;
         size_t len = payload_of(d, want);

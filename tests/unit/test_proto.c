@@ -39,7 +39,10 @@
 #include "tests/unit/unit_net.h"
 
 /* A struct bytes initializer of a string literal (which may hold NUL bytes). */
-#define BY(lit) {(const uint8_t *)(lit), sizeof(lit) - 1}
+#define BY(lit)                                                                                    \
+    {                                                                                              \
+        (const uint8_t *)(lit), sizeof(lit) - 1                                                    \
+    }
 
 static void
 assert_bytes(struct bytes got, struct bytes want)
@@ -75,7 +78,10 @@ static struct replica_report reports[] = {
 };
 
 static struct replica_assign assigns[] = {
-    {1, 2, ROLE_PRIMARY, {3, 2, "127.0.0.1:1", 2, {"127.0.0.1:2", "127.0.0.1:3"}, 99},
+    {1,
+     2,
+     ROLE_PRIMARY,
+     {3, 2, "127.0.0.1:1", 2, {"127.0.0.1:2", "127.0.0.1:3"}, 99},
      {"bjsrv-account", "temp", "127.0.0.1:34601,127.0.0.1:34602"}},
     {0xffffffff00000000ull, -5, ROLE_SECONDARY, {0, -5, "", 0, {{0}}, 0}, {"", "", ""}},
 };
@@ -195,8 +201,8 @@ enc_incr_resp(struct buf *o)
 static void
 enc_cas_req(struct buf *o)
 {
-    struct msg_cas_req m = {BY("hk"), BY("check\0sk"), BY("old"), BY("set-sk"), BY("new\0"),
-                            CAS_VALUE_EQUAL, 30};
+    struct msg_cas_req m = {BY("hk"),    BY("check\0sk"), BY("old"), BY("set-sk"),
+                            BY("new\0"), CAS_VALUE_EQUAL, 30};
     msg_cas_req_encode(o, &m);
 }
 
@@ -253,7 +259,13 @@ enc_app_name(struct buf *o)
 static void
 enc_app_config(struct buf *o)
 {
-    struct msg_app_config m = {7, "geo_table", 3, 3, APP_AVAILABLE, parts, true,
+    struct msg_app_config m = {7,
+                               "geo_table",
+                               3,
+                               3,
+                               APP_AVAILABLE,
+                               parts,
+                               true,
                                {"bjsrv-account", "geo_table", "127.0.0.1:34601"}};
     fill_parts();
     msg_app_config_encode(o, &m);
@@ -283,7 +295,8 @@ enc_list_nodes_resp(struct buf *o)
 static void
 enc_mutation(struct buf *o)
 {
-    struct mutation m = {gpid_make(3, 5), 9, 123456789012ll, MUTATION_FROM_DUP, 3, mut_ops, 123456789000ll};
+    struct mutation m = {gpid_make(3, 5), 9, 123456789012ll, MUTATION_FROM_DUP, 3, mut_ops,
+                         123456789000ll};
     mutation_encode(o, &m);
 }
 
@@ -298,10 +311,18 @@ static void
 enc_envelope(struct buf *o)
 {
     static const uint8_t body[] = {0x93, 0x01, 0xc0, 0x00, 0xff};
-    struct envelope e = {.version = ENVELOPE_VERSION, .code = RPC_GET, .rpc_id = 0xfffffffffull,
-                         .gpid = gpid_make(2, 9), .ballot = -3, .error = ERR_NOT_FOUND,
-                         .body = body, .body_len = sizeof(body), .limit = 1u << 20, .seq = 77,
-                         .channel = 5, .epoch = 0x123456789abcull};
+    struct envelope e = {.version = ENVELOPE_VERSION,
+                         .code = RPC_GET,
+                         .rpc_id = 0xfffffffffull,
+                         .gpid = gpid_make(2, 9),
+                         .ballot = -3,
+                         .error = ERR_NOT_FOUND,
+                         .body = body,
+                         .body_len = sizeof(body),
+                         .limit = 1u << 20,
+                         .seq = 77,
+                         .channel = 5,
+                         .epoch = 0x123456789abcull};
     envelope_encode(o, &e);
 }
 
@@ -565,7 +586,10 @@ struct codec {
     int (*dec)(const uint8_t *b, size_t n);
 };
 
-#define CODEC(name, dec) {#name, enc_##name, dec_##dec}
+#define CODEC(name, dec)                                                                           \
+    {                                                                                              \
+#name, enc_##name, dec_##dec                                                               \
+    }
 static const struct codec codecs[] = {
     CODEC(write_req, write_req),
     CODEC(write_req_empty, write_req),
@@ -629,17 +653,45 @@ mp_walk(const uint8_t *b, size_t off, struct mp_val *vals, size_t *nvals)
         count = 2u * (t & 0x0f);
     } else if (!scalar) {
         switch (t) {
-        case 0xcc: case 0xd0: hdr = 2; break;
-        case 0xcd: case 0xd1: hdr = 3; break;
-        case 0xce: case 0xd2: hdr = 5; break;
-        case 0xcf: case 0xd3: hdr = 9; break;
-        case 0xc4: case 0xd9: hdr = 2; body = b[off + 1]; break;
-        case 0xc5: case 0xda: hdr = 3; body = be16_load(b + off + 1); break;
-        case 0xc6: case 0xdb: hdr = 5; body = be32_load(b + off + 1); break;
-        case 0xdc: hdr = 3; count = be16_load(b + off + 1); break;
-        case 0xdd: hdr = 5; count = be32_load(b + off + 1); break;
-        case 0xde: hdr = 3; count = 2u * be16_load(b + off + 1); break;
-        case 0xdf: hdr = 5; count = 2u * (size_t)be32_load(b + off + 1); break;
+        case 0xcc:
+        case 0xd0: hdr = 2; break;
+        case 0xcd:
+        case 0xd1: hdr = 3; break;
+        case 0xce:
+        case 0xd2: hdr = 5; break;
+        case 0xcf:
+        case 0xd3: hdr = 9; break;
+        case 0xc4:
+        case 0xd9:
+            hdr = 2;
+            body = b[off + 1];
+            break;
+        case 0xc5:
+        case 0xda:
+            hdr = 3;
+            body = be16_load(b + off + 1);
+            break;
+        case 0xc6:
+        case 0xdb:
+            hdr = 5;
+            body = be32_load(b + off + 1);
+            break;
+        case 0xdc:
+            hdr = 3;
+            count = be16_load(b + off + 1);
+            break;
+        case 0xdd:
+            hdr = 5;
+            count = be32_load(b + off + 1);
+            break;
+        case 0xde:
+            hdr = 3;
+            count = 2u * be16_load(b + off + 1);
+            break;
+        case 0xdf:
+            hdr = 5;
+            count = 2u * (size_t)be32_load(b + off + 1);
+            break;
         default: cr_assert_fail("mp_walk: unexpected byte 0x%02x", t);
         }
     }
@@ -705,8 +757,7 @@ Test(proto, trailing_bytes_rejected)
         struct buf b = BUF_INIT;
         codecs[i].enc(&b);
         buf_append_u8(&b, 0xc0);
-        cr_assert_eq(dec_copy(&codecs[i], b.data, b.len), ERR_INVALID_DATA, "%s",
-                     codecs[i].name);
+        cr_assert_eq(dec_copy(&codecs[i], b.data, b.len), ERR_INVALID_DATA, "%s", codecs[i].name);
         buf_fini(&b);
     }
 }
@@ -724,15 +775,14 @@ Test(proto, wrong_field_types_rejected)
         cr_assert_eq(mp_walk(b.data, 0, vals, &nvals), b.len);
         for (size_t v = 0; v < nvals; v++) {
             splice(&m, &b, vals[v], &nil, 1);
-            cr_assert_neq(dec_copy(&codecs[i], m.data, m.len), 0,
-                          "%s: nil at offset %zu accepted", codecs[i].name, vals[v].off);
+            cr_assert_neq(dec_copy(&codecs[i], m.data, m.len), 0, "%s: nil at offset %zu accepted",
+                          codecs[i].name, vals[v].off);
             if (mp_is_int(b.data[vals[v].off]))
                 splice(&m, &b, vals[v], str, sizeof(str));
             else
                 splice(&m, &b, vals[v], &one, 1);
             cr_assert_neq(dec_copy(&codecs[i], m.data, m.len), 0,
-                          "%s: retyped value at offset %zu accepted", codecs[i].name,
-                          vals[v].off);
+                          "%s: retyped value at offset %zu accepted", codecs[i].name, vals[v].off);
         }
         xfree(vals);
         buf_fini(&m);
@@ -746,8 +796,8 @@ Test(proto, root_of_other_type_rejected)
     static const size_t lens[] = {1, 1, 2, 1, 1, 1};
     for (size_t i = 0; i < NCODECS; i++)
         for (size_t r = 0; r < sizeof(lens) / sizeof(lens[0]); r++)
-            cr_assert_neq(dec_copy(&codecs[i], roots[r], lens[r]), 0, "%s root %zu",
-                          codecs[i].name, r);
+            cr_assert_neq(dec_copy(&codecs[i], roots[r], lens[r]), 0, "%s root %zu", codecs[i].name,
+                          r);
 }
 
 /* The root array minus its last field. */
@@ -843,8 +893,7 @@ Test(proto, write_req_bad_op_type_and_ttl)
     struct pk p = {&b};
     pk_array(&p, 1);
     pk_array(&p, 1);
-    pk_tuple(&p, "uyyyu", (uint64_t)3, "h", (size_t)1, "s", (size_t)1, "v", (size_t)1,
-             (uint64_t)0);
+    pk_tuple(&p, "uyyyu", (uint64_t)3, "h", (size_t)1, "s", (size_t)1, "v", (size_t)1, (uint64_t)0);
     cr_assert_eq(dec_write_req(b.data, b.len), ERR_INVALID_DATA);
     buf_reset(&b);
     pk_array(&p, 1);
@@ -1014,8 +1063,7 @@ Test(proto, incr_round_trip_negative_delta)
     buf_reset(&b);
     {
         struct pk p = {&b};
-        pk_tuple(&p, "yyuu", "h", (size_t)1, "s", (size_t)1, (uint64_t)INT64_MAX + 1,
-                 (uint64_t)0);
+        pk_tuple(&p, "yyuu", "h", (size_t)1, "s", (size_t)1, (uint64_t)INT64_MAX + 1, (uint64_t)0);
     }
     cr_assert_eq(dec_incr_req(b.data, b.len), ERR_INVALID_DATA);
     buf_fini(&b);
@@ -1052,8 +1100,8 @@ Test(proto, cas_round_trip)
     for (uint64_t t = 0; t < 6; t += 4) {
         struct pk p = {&b};
         buf_reset(&b);
-        pk_tuple(&p, "yyyyyuu", "h", (size_t)1, "c", (size_t)1, "", (size_t)0, "s", (size_t)1,
-                 "v", (size_t)1, t, (uint64_t)0);
+        pk_tuple(&p, "yyyyyuu", "h", (size_t)1, "c", (size_t)1, "", (size_t)0, "s", (size_t)1, "v",
+                 (size_t)1, t, (uint64_t)0);
         cr_assert_eq(dec_cas_req(b.data, b.len), ERR_INVALID_DATA, "check type %lu",
                      (unsigned long)t);
     }
@@ -1461,7 +1509,9 @@ Test(proto, mutation_rejects_bad_ops)
     struct {
         uint64_t type, expire;
         size_t hk_len;
-    } bad[] = {{0, 0, 1}, {3, 0, 1}, {OP_SET, (uint64_t)UINT32_MAX + 1, 1},
+    } bad[] = {{0, 0, 1},
+               {3, 0, 1},
+               {OP_SET, (uint64_t)UINT32_MAX + 1, 1},
                {OP_SET, 0, GEOKV_MAX_HASH_KEY + 1}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         buf_reset(&b);
@@ -1487,8 +1537,8 @@ Test(proto, mutation_rejects_bad_ops)
     pk_tuple(&p, "uiiu", (uint64_t)1, (int64_t)1, (int64_t)1, (uint64_t)0);
     b.data[0] += 2;
     pk_array(&p, 1);
-    pk_tuple(&p, "uyyyuus", (uint64_t)OP_DEL, big, (size_t)GEOKV_MAX_HASH_KEY, "s", (size_t)1,
-             "", (size_t)0, (uint64_t)0, (uint64_t)1, "future");
+    pk_tuple(&p, "uyyyuus", (uint64_t)OP_DEL, big, (size_t)GEOKV_MAX_HASH_KEY, "s", (size_t)1, "",
+             (size_t)0, (uint64_t)0, (uint64_t)1, "future");
     pk_int(&p, 0);
     cr_assert_eq(dec_mutation(b.data, b.len), 0);
     buf_fini(&b);
@@ -1646,18 +1696,24 @@ Test(proto, prescan_rejects_truncated_and_bad_bytes)
     static const uint8_t never_inside[] = {0x92, 0x01, 0xc1};
     static const uint8_t trailing[] = {0x01, 0x02};
     static const uint8_t trailing_arr[] = {0x91, 0x01, 0xc0};
-    static const uint8_t ok[] = {0x94, 0xc4, 0x01, 0x00, 0xd4, 0x01, 0x02, 0xca, 0, 0, 0, 0,
-                                 0x81, 0xa1, 'k', 0xc3};
+    static const uint8_t ok[] = {0x94, 0xc4, 0x01, 0x00, 0xd4, 0x01, 0x02, 0xca,
+                                 0,    0,    0,    0,    0x81, 0xa1, 'k',  0xc3};
     const struct {
         const uint8_t *p;
         size_t n;
     } bad[] = {
-        {str8, sizeof(str8)},       {str16, sizeof(str16)},
-        {str32_hdr, sizeof(str32_hdr)}, {fixstr, sizeof(fixstr)},
-        {bin8, sizeof(bin8)},       {bin32, sizeof(bin32)},
-        {ext8, sizeof(ext8)},       {u64, sizeof(u64)},
-        {fixext16, sizeof(fixext16)}, {never, sizeof(never)},
-        {never_inside, sizeof(never_inside)}, {trailing, sizeof(trailing)},
+        {str8, sizeof(str8)},
+        {str16, sizeof(str16)},
+        {str32_hdr, sizeof(str32_hdr)},
+        {fixstr, sizeof(fixstr)},
+        {bin8, sizeof(bin8)},
+        {bin32, sizeof(bin32)},
+        {ext8, sizeof(ext8)},
+        {u64, sizeof(u64)},
+        {fixext16, sizeof(fixext16)},
+        {never, sizeof(never)},
+        {never_inside, sizeof(never_inside)},
+        {trailing, sizeof(trailing)},
         {trailing_arr, sizeof(trailing_arr)},
     };
     struct unpacked *u;
@@ -1754,8 +1810,12 @@ Test(proto, timetag_round_trip)
         uint64_t ts;
         unsigned cluster;
         int deleted;
-    } cases[] = {{0, 1, 0},           {1, 127, 1},        {1700000000123456ull, 5, 0},
-                 {1700000000123456ull, 5, 1}, {(1ull << 56) - 1, 64, 1}, {42, 0, 0}};
+    } cases[] = {{0, 1, 0},
+                 {1, 127, 1},
+                 {1700000000123456ull, 5, 0},
+                 {1700000000123456ull, 5, 1},
+                 {(1ull << 56) - 1, 64, 1},
+                 {42, 0, 0}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t tt = timetag_make(cases[i].ts, cases[i].cluster, cases[i].deleted);
         cr_assert_eq(timetag_ts(tt), cases[i].ts, "case %zu", i);
@@ -1825,8 +1885,7 @@ async_done(void *arg, int err, const uint8_t *body, size_t len)
 
 /* Waits (up to timeout_ms) until pred(st) holds; returns whether it did. */
 static bool
-async_wait(struct async_state *st, bool (*pred)(struct async_state *, int), int arg,
-           int timeout_ms)
+async_wait(struct async_state *st, bool (*pred)(struct async_state *, int), int arg, int timeout_ms)
 {
     int64_t deadline = clock_mono_ms() + timeout_ms;
     bool ok;
@@ -1880,8 +1939,8 @@ run_async_calls(struct rpc_client *c, const char *addr, int n, int window, int t
         st.in_flight++;
         pthread_mutex_unlock(&st.mu);
         /* a code with a small reply limit: the held batches fit a new connection's window */
-        rpc_call_async(c, addr, RPC_PARTITION_INFO, gpid_make(1, (uint32_t)i), i, s->body,
-                       s->len, timeout_ms, async_done, s);
+        rpc_call_async(c, addr, RPC_PARTITION_INFO, gpid_make(1, (uint32_t)i), i, s->body, s->len,
+                       timeout_ms, async_done, s);
     }
     cr_assert(async_wait(&st, done_at_least, n, 15000), "only %d of %d replies", st.done, n);
     for (int i = 0; i < n; i++)
@@ -2085,8 +2144,7 @@ tcp_send_raw(int port, const void *p, size_t n)
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s",
-                 strerror(errno));
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s", strerror(errno));
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     (void)send(fd, p, n, MSG_NOSIGNAL);
     /* read until the server hangs up or 200 ms of silence */
@@ -2168,8 +2226,11 @@ Test(proto, rpc_bad_body_gets_invalid_data_reply, .timeout = 20)
     struct rpc_server *s;
     struct rpc_client *c;
     struct buf b = BUF_INIT;
-    struct envelope v2 = {.version = ENVELOPE_VERSION + 1, .code = RPC_GET, .rpc_id = 1,
-                          .body = (const uint8_t *)"x", .body_len = 1};
+    struct envelope v2 = {.version = ENVELOPE_VERSION + 1,
+                          .code = RPC_GET,
+                          .rpc_id = 1,
+                          .body = (const uint8_t *)"x",
+                          .body_len = 1};
     static const uint8_t lying_map[7] = {0xdf, 0x10, 0x00, 0x00, 0x00, 0x01, 0x02};
     uint32_t code;
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());

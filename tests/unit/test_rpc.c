@@ -39,8 +39,7 @@ sized_handler(void *arg, struct rpc_request *req)
     uint32_t size, seed;
     uint8_t *body;
     (void)arg;
-    if (req->env.body_len != 8 ||
-        (auth_seal_remote() && !(req->env.flags & ENVELOPE_SEALED))) {
+    if (req->env.body_len != 8 || (auth_seal_remote() && !(req->env.flags & ENVELOPE_SEALED))) {
         rpc_reply(req, ERR_INVALID_ARG, NULL, 0);
         return;
     }
@@ -125,8 +124,7 @@ flood(uint32_t (*size_of)(int), int n, int slow_every, int slow_ms, int timeout_
         calls[i] = (struct flood_call){&f, size_of(i), (uint32_t)i * 7919u, 0};
         be32_store(req, calls[i].size);
         be32_store(req + 4, calls[i].seed);
-        rpc_call_async(c, addr, RPC_GET, 0, 0, req, sizeof(req), timeout_ms, flood_done,
-                       &calls[i]);
+        rpc_call_async(c, addr, RPC_GET, 0, 0, req, sizeof(req), timeout_ms, flood_done, &calls[i]);
     }
     deadline = clock_mono_ms() + timeout_ms + 30000;
     pthread_mutex_lock(&f.mu);
@@ -201,7 +199,7 @@ struct holder {
     size_t n, cap;
     uint32_t never_seeds; /* requests with a lower seed and a limit that fits their reply
                            * are held forever */
-    bool release;        /* answer what is held (from the holder's thread) */
+    bool release;         /* answer what is held (from the holder's thread) */
     bool stop;
     pthread_t thread;
 };
@@ -402,8 +400,8 @@ static void
 raw_recv(int sock, struct raw_request *r)
 {
     struct nn_iovec iov = {&r->body, NN_MSG};
-    struct nn_msghdr hdr = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &r->control,
-                            .msg_controllen = NN_MSG};
+    struct nn_msghdr hdr = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &r->control, .msg_controllen = NN_MSG};
     int n = nn_recvmsg(sock, &hdr, 0);
     cr_assert_gt(n, 0);
     cr_assert_eq(envelope_decode(r->body, (size_t)n, &r->env, &r->zone), 0);
@@ -417,8 +415,8 @@ raw_reply(int sock, const struct raw_request *r, const struct buf *msg)
     uint8_t ctl[256];
     size_t ctl_len = NN_CMSG_SPACE(cm->cmsg_len - NN_CMSG_LEN(0));
     struct nn_iovec iov = {msg->data, msg->len};
-    struct nn_msghdr hdr = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                            .msg_controllen = ctl_len};
+    struct nn_msghdr hdr = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = ctl_len};
     cr_assert_leq(ctl_len, sizeof(ctl));
     memcpy(ctl, cm, ctl_len);
     cr_assert_geq(nn_sendmsg(sock, &hdr, 0), 0);
@@ -500,7 +498,8 @@ Test(rpc, a_forged_reply_is_dropped, .timeout = 30)
     struct rpc_client *c;
     struct flood f = {0};
     struct flood_call call;
-    struct metric *refused = metric_get(METRIC_COUNTER, "geokv_rpc_auth_failures_total", NULL, NULL);
+    struct metric *refused =
+        metric_get(METRIC_COUNTER, "geokv_rpc_auth_failures_total", NULL, NULL);
     struct raw_request r;
     int sock = raw_server(addr, sizeof(addr));
     use_keys(KEY1, false);

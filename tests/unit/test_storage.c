@@ -99,8 +99,11 @@ Test(storage, key_encode_decode_round_trip)
     static const struct {
         const char *hk, *sk;
         size_t hl, sl;
-    } cases[] = {{"user1", "name", 5, 4}, {"", "only-sort", 0, 9}, {"h", "", 1, 0},
-                 {"", "", 0, 0},           {"a\0b", "\0\xff", 3, 2}};
+    } cases[] = {{"user1", "name", 5, 4},
+                 {"", "only-sort", 0, 9},
+                 {"h", "", 1, 0},
+                 {"", "", 0, 0},
+                 {"a\0b", "\0\xff", 3, 2}};
     const uint8_t *hk, *sk;
     size_t hl, sl;
 

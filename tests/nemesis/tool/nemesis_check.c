@@ -163,8 +163,8 @@ key_kind(const char *p, size_t n)
         len[np++] = i - start;
         start = i + 1;
     }
-    if (np == 3 && len[0] == 6 && memcmp(part[0], "shared", 6) == 0 &&
-        is_digits(part[1], len[1]) && is_digits(part[2], len[2]))
+    if (np == 3 && len[0] == 6 && memcmp(part[0], "shared", 6) == 0 && is_digits(part[1], len[1]) &&
+        is_digits(part[2], len[2]))
         return KEY_SHARED;
     if (np != 4 || !is_prefix(part[0], len[0]) || !is_digits(part[1], len[1]) ||
         !is_digits(part[2], len[2]) || len[3] == 0)
@@ -237,8 +237,7 @@ split(char *s, char sep, char **tok, size_t max)
 }
 
 /* Appends printf output to b, keeping it NUL-terminated. */
-static void __attribute__((format(printf, 2, 3)))
-appendf(struct buf *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) appendf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -306,7 +305,10 @@ add_fields(struct nemesis_check *c, struct entry *e, char **f, size_t nf)
     ok = nemesis_token_is_valid(f[0]);
     e->sk = f[0];
     switch (e->op) {
-    case NEMESIS_SET: ok = ok && nf == 2 && nemesis_token_is_valid(f[1]); e->value = f[1]; break;
+    case NEMESIS_SET:
+        ok = ok && nf == 2 && nemesis_token_is_valid(f[1]);
+        e->value = f[1];
+        break;
     case NEMESIS_DEL: ok = ok && nf == 1; break;
     case NEMESIS_INCR:
         ok = ok && nf == 3 && strcmp(f[1], "1") == 0 &&
@@ -318,7 +320,8 @@ add_fields(struct nemesis_check *c, struct entry *e, char **f, size_t nf)
         break;
     default: /* get: only counted */
         return ok && nf == 2 && (nemesis_token_is_valid(f[1]) || strcmp(f[1], "?") == 0)
-                   ? 0 : ERR_INVALID_DATA;
+                   ? 0
+                   : ERR_INVALID_DATA;
     }
     if (!ok)
         return ERR_INVALID_DATA;
@@ -381,8 +384,7 @@ for_each_line(char *text, size_t len, line_fn *fn, void *arg, size_t *bad_line)
 }
 
 int
-nemesis_check_add_history(struct nemesis_check *c, const char *text, size_t len,
-                          size_t *bad_line)
+nemesis_check_add_history(struct nemesis_check *c, const char *text, size_t len, size_t *bad_line)
 {
     char *copy = xstrndup(text, len);
 
@@ -438,8 +440,8 @@ add_dump_line(void *arg, char *line)
 }
 
 int
-nemesis_check_add_dump(struct nemesis_check *c, const char *name, const char *text,
-                       size_t len, size_t *bad_line)
+nemesis_check_add_dump(struct nemesis_check *c, const char *name, const char *text, size_t len,
+                       size_t *bad_line)
 {
     char *copy = xstrndup(text, len);
     struct dump *d;
@@ -564,8 +566,7 @@ append_state(struct buf *b, const struct dump *d, const struct entry *e, const s
 static bool
 is_final(const struct finals *f, const struct entry *e, size_t i)
 {
-    return i >= f->from && e[i].outcome != NEMESIS_FAIL &&
-           e[i].complete_us >= f->min_complete_us;
+    return i >= f->from && e[i].outcome != NEMESIS_FAIL && e[i].complete_us >= f->min_complete_us;
 }
 
 /* Appends "; legal: ..." listing the finals f of e[0..n). */
@@ -680,9 +681,10 @@ check_counter_results(struct nemesis_check *c, const struct entry *e, size_t n)
         k++;
         if (e[i].result < k || e[i].result > k + unknown || e[i].result <= prev) {
             buf_reset(&b);
-            appendf(&b, "%s/%s: incr seq %" PRIu64 " returned %" PRId64 ", ok incr #%" PRId64
-                    " with %" PRId64 " unknown before it, after %" PRId64, e[i].hk, e[i].sk,
-                    e[i].seq, e[i].result, k, unknown, prev);
+            appendf(&b,
+                    "%s/%s: incr seq %" PRIu64 " returned %" PRId64 ", ok incr #%" PRId64
+                    " with %" PRId64 " unknown before it, after %" PRId64,
+                    e[i].hk, e[i].sk, e[i].seq, e[i].result, k, unknown, prev);
             violation(c, NEMESIS_V_COUNTER, (const char *)b.data);
         }
         prev = e[i].result;
@@ -704,12 +706,12 @@ check_counter(struct nemesis_check *c, const struct dump *d, const struct entry 
     }
     if (r == NULL && a == 0)
         return;
-    if (r != NULL && strlen(r->value.p) == r->value.len && parse_i64(r->value.p, &v) &&
-        v >= a && v <= a + u)
+    if (r != NULL && strlen(r->value.p) == r->value.len && parse_i64(r->value.p, &v) && v >= a &&
+        v <= a + u)
         return;
     append_state(&b, d, e, r);
-    appendf(&b, "; legal: %s[%" PRId64 ", %" PRId64 "] (%" PRId64 " ok, %" PRId64
-            " unknown incrs)", a == 0 ? "absent or " : "", a, a + u, a, u);
+    appendf(&b, "; legal: %s[%" PRId64 ", %" PRId64 "] (%" PRId64 " ok, %" PRId64 " unknown incrs)",
+            a == 0 ? "absent or " : "", a, a + u, a, u);
     violation(c, NEMESIS_V_COUNTER, (const char *)b.data);
     buf_fini(&b);
 }
@@ -773,9 +775,10 @@ check_keys(struct nemesis_check *c)
         c->res->keys_checked++;
         for (size_t k = i + 1; k < j && kind != KEY_SHARED; k++) {
             if (e[k].seq == e[k - 1].seq) {
-                fprintf(c->out, "error: %s/%s: two ops with seq %" PRIu64 " (histories of "
-                        "two runs with the same --prefix and --seed?)\n", e[k].hk, e[k].sk,
-                        e[k].seq);
+                fprintf(c->out,
+                        "error: %s/%s: two ops with seq %" PRIu64 " (histories of "
+                        "two runs with the same --prefix and --seed?)\n",
+                        e[k].hk, e[k].sk, e[k].seq);
                 return ERR_INVALID_DATA;
             }
         }
@@ -898,8 +901,10 @@ nemesis_check_run(struct nemesis_check *c, FILE *out, struct nemesis_check_resul
     if (res->ok_ops == 0)
         fprintf(out, "error: no op succeeded: a run with zero successful operations has "
                      "failed\n");
-    fprintf(out, "keys_checked: %" PRIu64 "\nok_ops: %" PRIu64 "\nviolations: %" PRIu64
-            "\nforeign_records: %" PRIu64 "\ndumps_equal: %s\n", res->keys_checked,
-            res->ok_ops, res->violations, res->foreign_records, res->dumps_equal ? "yes" : "no");
+    fprintf(out,
+            "keys_checked: %" PRIu64 "\nok_ops: %" PRIu64 "\nviolations: %" PRIu64
+            "\nforeign_records: %" PRIu64 "\ndumps_equal: %s\n",
+            res->keys_checked, res->ok_ops, res->violations, res->foreign_records,
+            res->dumps_equal ? "yes" : "no");
     return 0;
 }

@@ -67,9 +67,9 @@ bool nemesis_prefix_is_valid(const char *s);
 struct nemesis_check;
 
 struct nemesis_check_result {
-    uint64_t keys_checked;    /* distinct (hash_key, sort_key) the histories wrote */
-    uint64_t ok_ops;          /* ops with outcome ok in the histories */
-    uint64_t violations;      /* all of them, also those past the printed ones */
+    uint64_t keys_checked; /* distinct (hash_key, sort_key) the histories wrote */
+    uint64_t ok_ops;       /* ops with outcome ok in the histories */
+    uint64_t violations;   /* all of them, also those past the printed ones */
     uint64_t by_kind[NEMESIS_V_COUNT];
     uint64_t foreign_records; /* dump records not of our key patterns, summed over the dumps */
     bool dumps_equal;         /* every dump has the same records and values as the first */
@@ -93,8 +93,8 @@ MUST_CHECK int nemesis_check_add_history(struct nemesis_check *c, const char *te
  * TAB expire_ts" with admin_escape'd fields (text copied; name, copied, names the dump in
  * messages). ERR_INVALID_DATA on a malformed line or escape, with *bad_line its number.
  */
-MUST_CHECK int nemesis_check_add_dump(struct nemesis_check *c, const char *name,
-                                      const char *text, size_t len, size_t *bad_line);
+MUST_CHECK int nemesis_check_add_dump(struct nemesis_check *c, const char *name, const char *text,
+                                      size_t len, size_t *bad_line);
 
 /*
  * Checks every dump; prints each violation as a "VIOLATION: " line (the first 50), the first

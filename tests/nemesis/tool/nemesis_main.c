@@ -38,11 +38,11 @@
 #include "common/xmalloc.h"
 #include "tests/nemesis/tool/nemesis_check.h"
 
-#define TOKEN_MAX 128     /* a key or value of ours, NUL included */
-#define PREFIX_MAX 32     /* so that every key and value fits in TOKEN_MAX */
-#define FIELDS_MAX 640    /* a history line's fields after the hash_key */
+#define TOKEN_MAX 128  /* a key or value of ours, NUL included */
+#define PREFIX_MAX 32  /* so that every key and value fits in TOKEN_MAX */
+#define FIELDS_MAX 640 /* a history line's fields after the hash_key */
 #define LINE_MAX_BYTES 1024
-#define SHOWN_BELIEFS 8   /* allowed values listed in a read violation */
+#define SHOWN_BELIEFS 8 /* allowed values listed in a read violation */
 #define ERROR_SAMPLES 5
 
 struct run_opts {
@@ -128,8 +128,7 @@ get_buf(struct geokv_table *t, const char *hk, const char *sk, struct buf *out, 
 }
 
 /* Formats a key or value of ours into buf[TOKEN_MAX]; it must need no escaping. */
-static void __attribute__((format(printf, 2, 3)))
-token(char *buf, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) token(char *buf, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -144,8 +143,8 @@ token(char *buf, const char *fmt, ...)
 static void
 key_name(const struct worker *w, char *hk, const char *kind, uint64_t j)
 {
-    token(hk, "%s-%" PRIu64 "-%" PRIu64 "-%s%" PRIu64, w->run->o.prefix, w->run->o.seed,
-          w->index, kind, j);
+    token(hk, "%s-%" PRIu64 "-%" PRIu64 "-%s%" PRIu64, w->run->o.prefix, w->run->o.seed, w->index,
+          kind, j);
 }
 
 /* The value op seq of this thread writes ("P/t/seq" + suffix): unique to the op. */
@@ -156,8 +155,7 @@ value_name(const struct worker *w, char *v, uint64_t seq, const char *suffix)
 }
 
 /* Appends a field (after a space unless it is the first) to op->fields. */
-static void __attribute__((format(printf, 2, 3)))
-add_field(struct op *op, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) add_field(struct op *op, const char *fmt, ...)
 {
     size_t len = strlen(op->fields);
     va_list ap;
@@ -276,9 +274,11 @@ outcome_of(int err)
 {
     switch (err) {
     case 0: return NEMESIS_OK;
-    case ERR_CHECK_FAILED: case ERR_INVALID_ARG: case ERR_TOO_LARGE: case ERR_NOT_A_NUMBER:
-    case ERR_OVERFLOW:
-        return NEMESIS_FAIL;
+    case ERR_CHECK_FAILED:
+    case ERR_INVALID_ARG:
+    case ERR_TOO_LARGE:
+    case ERR_NOT_A_NUMBER:
+    case ERR_OVERFLOW: return NEMESIS_FAIL;
     default: return NEMESIS_UNKNOWN;
     }
 }
@@ -306,8 +306,8 @@ do_set(struct worker *w, struct op *op)
         key_name(w, op->hk, "", j);
     value_name(w, v, op->seq, "");
     op->invoke_us = clock_wall_us();
-    op_done(op, geokv_set(w->run->table, str_bytes(op->hk), str_bytes("s"), str_bytes(v),
-                          o->ttl_s, o->timeout_ms));
+    op_done(op, geokv_set(w->run->table, str_bytes(op->hk), str_bytes("s"), str_bytes(v), o->ttl_s,
+                          o->timeout_ms));
     if (!shared)
         belief_update(&w->beliefs[j], op->outcome, v);
     add_field(op, "s %s", v);
@@ -320,8 +320,7 @@ do_del(struct worker *w, struct op *op)
 
     key_name(w, op->hk, "", j);
     op->invoke_us = clock_wall_us();
-    op_done(op, geokv_del(w->run->table, str_bytes(op->hk), str_bytes("s"),
-                          w->run->o.timeout_ms));
+    op_done(op, geokv_del(w->run->table, str_bytes(op->hk), str_bytes("s"), w->run->o.timeout_ms));
     belief_update(&w->beliefs[j], op->outcome, NULL);
     add_field(op, "s");
 }
@@ -333,7 +332,7 @@ do_multi_set(struct worker *w, struct op *op)
 {
     static const char *const sort_keys[] = {"a", "b", "c", "a"};
     static const char *const once[] = {"/a", "/b", "/c"}, *const twice[] = {"/a1", "/b", "/c",
-                                                                             "/a2"};
+                                                                            "/a2"};
     const struct run_opts *o = &w->run->o;
     uint64_t j = rng_below(w, o->keys);
     bool doubled = rng_below(w, 4) == 0;
@@ -348,8 +347,7 @@ do_multi_set(struct worker *w, struct op *op)
         add_field(op, "%s=%s", sort_keys[i], v[i]);
     }
     op->invoke_us = clock_wall_us();
-    op_done(op, geokv_multi_set(w->run->table, str_bytes(op->hk), kvs, n, o->ttl_s,
-                                o->timeout_ms));
+    op_done(op, geokv_multi_set(w->run->table, str_bytes(op->hk), kvs, n, o->ttl_s, o->timeout_ms));
 }
 
 static void
@@ -400,8 +398,10 @@ do_cas(struct worker *w, struct op *op)
     op->invoke_us = clock_wall_us();
     struct geokv_cas cas = {str_bytes("s"),
                             expected != NULL ? GEOKV_CHECK_VALUE_EQUAL : GEOKV_CHECK_NOT_EXIST,
-                            str_bytes(expected != NULL ? expected : ""), str_bytes("s"),
-                            str_bytes(v), o->ttl_s};
+                            str_bytes(expected != NULL ? expected : ""),
+                            str_bytes("s"),
+                            str_bytes(v),
+                            o->ttl_s};
     op_done(op, geokv_check_and_set(w->run->table, str_bytes(op->hk), &cas, NULL, NULL, NULL,
                                     o->timeout_ms));
     add_field(op, "s %s %s", expected != NULL ? expected : "-", v);
@@ -426,7 +426,7 @@ do_get(struct worker *w, struct op *op)
     buf_fini(&v);
 }
 
-static op_fn *const op_fns[NEMESIS_OP_COUNT] = {do_set, do_del, do_multi_set,
+static op_fn *const op_fns[NEMESIS_OP_COUNT] = {do_set,  do_del, do_multi_set,
                                                 do_incr, do_cas, do_get};
 
 /* Counts a completed op and appends its history line. */
@@ -435,10 +435,10 @@ record(struct worker *w, const struct op *op)
 {
     struct run *run = w->run;
     char line[LINE_MAX_BYTES];
-    int n = snprintf(line, sizeof(line), "%s %s %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64
-                     " %s %s %s\n", nemesis_op_name(op->kind), run->o.prefix, w->index,
-                     op->seq, op->invoke_us, op->complete_us,
-                     nemesis_outcome_name(op->outcome), op->hk, op->fields);
+    int n = snprintf(line, sizeof(line),
+                     "%s %s %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %s %s %s\n",
+                     nemesis_op_name(op->kind), run->o.prefix, w->index, op->seq, op->invoke_us,
+                     op->complete_us, nemesis_outcome_name(op->outcome), op->hk, op->fields);
 
     ASSERT(n > 0 && (size_t)n < sizeof(line));
     w->ops++;
@@ -531,8 +531,8 @@ report(const struct run *run, double secs)
             ok_by_op[i] += w->ok_by_op[i];
     }
     printf("ops: %" PRIu64 "\nok: %" PRIu64 "\nfail: %" PRIu64 "\nunknown: %" PRIu64
-           "\nread_violations: %" PRIu64 "\n", ops, oc[NEMESIS_OK], oc[NEMESIS_FAIL],
-           oc[NEMESIS_UNKNOWN], violations);
+           "\nread_violations: %" PRIu64 "\n",
+           ops, oc[NEMESIS_OK], oc[NEMESIS_FAIL], oc[NEMESIS_UNKNOWN], violations);
     for (int i = 0; i < NEMESIS_OP_COUNT; i++)
         printf("%s_ok: %" PRIu64 "\n", nemesis_op_name((enum nemesis_op)i), ok_by_op[i]);
     printf("seconds: %.3f\nops_per_sec: %.0f\n", secs, secs > 0 ? (double)ops / secs : 0.0);
@@ -582,7 +582,8 @@ workers_free(struct run *run)
 static void
 usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: geokv-nemesis run -m META_LIST -a APP --seed S --duration SEC --history FILE\n"
         "           [--threads T] [--keys K] [--prefix P] [--mix KIND=W,...] [--shared N]\n"
         "           [--ttl-s SECONDS] [--timeout-ms MS]\n"
@@ -614,8 +615,7 @@ usage(FILE *f)
         "Exit 2 on usage errors.\n");
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
     va_list ap;
 
@@ -637,8 +637,8 @@ opt_num(const char *name, const char *s, uint64_t min, uint64_t max)
     errno = 0;
     v = strtoull(s, &end, 10);
     if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max)
-        usage_error("--%s: expected an integer in [%" PRIu64 ", %" PRIu64 "], got '%s'", name,
-                    min, max, s);
+        usage_error("--%s: expected an integer in [%" PRIu64 ", %" PRIu64 "], got '%s'", name, min,
+                    max, s);
     return v;
 }
 
@@ -650,8 +650,7 @@ parse_mix(const char *s, struct run_opts *o)
 
     memset(o->mix, 0, sizeof(o->mix));
     o->mix_total = 0;
-    for (char *item = strtok_r(copy, ",", &save); item != NULL;
-         item = strtok_r(NULL, ",", &save)) {
+    for (char *item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         int op = 0;
         if (eq != NULL)
@@ -660,7 +659,8 @@ parse_mix(const char *s, struct run_opts *o)
             op++;
         if (eq == NULL || op == NEMESIS_OP_COUNT)
             usage_error("--mix: expected KIND=WEIGHT with KIND set, del, multi_set, incr, cas "
-                        "or get, got '%s'", item);
+                        "or get, got '%s'",
+                        item);
         o->mix[op] = opt_num("mix", eq + 1, 0, 1000000);
         o->mix_total += o->mix[op];
     }
@@ -673,13 +673,13 @@ static void
 parse_run_opts(int argc, char **argv, struct run_opts *o)
 {
     static const struct option opts[] = {
-        {"meta", required_argument, NULL, 'm'},     {"app", required_argument, NULL, 'a'},
-        {"seed", required_argument, NULL, 'S'},     {"duration", required_argument, NULL, 'd'},
-        {"history", required_argument, NULL, 'H'},  {"threads", required_argument, NULL, 'T'},
-        {"keys", required_argument, NULL, 'K'},     {"prefix", required_argument, NULL, 'P'},
-        {"mix", required_argument, NULL, 'M'},      {"shared", required_argument, NULL, 'N'},
-        {"ttl-s", required_argument, NULL, 'L'},    {"timeout-ms", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+        {"meta", required_argument, NULL, 'm'},    {"app", required_argument, NULL, 'a'},
+        {"seed", required_argument, NULL, 'S'},    {"duration", required_argument, NULL, 'd'},
+        {"history", required_argument, NULL, 'H'}, {"threads", required_argument, NULL, 'T'},
+        {"keys", required_argument, NULL, 'K'},    {"prefix", required_argument, NULL, 'P'},
+        {"mix", required_argument, NULL, 'M'},     {"shared", required_argument, NULL, 'N'},
+        {"ttl-s", required_argument, NULL, 'L'},   {"timeout-ms", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     bool have_seed = false;
     int c;
 
@@ -689,7 +689,10 @@ parse_run_opts(int argc, char **argv, struct run_opts *o)
         switch (c) {
         case 'm': o->metas = optarg; break;
         case 'a': o->app = optarg; break;
-        case 'S': o->seed = opt_num("seed", optarg, 0, UINT64_MAX); have_seed = true; break;
+        case 'S':
+            o->seed = opt_num("seed", optarg, 0, UINT64_MAX);
+            have_seed = true;
+            break;
         case 'd': o->duration_s = opt_num("duration", optarg, 1, 10000000); break;
         case 'H': o->history = optarg; break;
         case 'T': o->threads = opt_num("threads", optarg, 1, 256); break;
@@ -709,8 +712,7 @@ parse_run_opts(int argc, char **argv, struct run_opts *o)
         o->history == NULL)
         usage_error("run needs -m, -a, --seed, --duration and --history");
     if (!nemesis_prefix_is_valid(o->prefix) || strlen(o->prefix) > PREFIX_MAX)
-        usage_error("--prefix: expected 1 to %d of [A-Za-z0-9_.], got '%s'", PREFIX_MAX,
-                    o->prefix);
+        usage_error("--prefix: expected 1 to %d of [A-Za-z0-9_.], got '%s'", PREFIX_MAX, o->prefix);
 }
 
 static int
@@ -796,18 +798,18 @@ add_file(struct nemesis_check *c, const char *path, bool is_dump)
     else
         err = nemesis_check_add_history(c, (const char *)text.data, text.len, &bad_line);
     if (err != 0)
-        usage_error("%s: line %zu is not a %s line", path, bad_line,
-                    is_dump ? "dump" : "history");
+        usage_error("%s: line %zu is not a %s line", path, bad_line, is_dump ? "dump" : "history");
     buf_fini(&text);
 }
 
 static int
 cmd_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"history", required_argument, NULL, 'H'}, {"dump", required_argument, NULL, 'D'},
-        {"same-clock", no_argument, NULL, 'c'},    {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"history", required_argument, NULL, 'H'},
+                                         {"dump", required_argument, NULL, 'D'},
+                                         {"same-clock", no_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char **paths = xcalloc((size_t)argc, sizeof(*paths));
     bool *is_dump = xcalloc((size_t)argc, sizeof(*is_dump)), same_clock = false;
     size_t n = 0, ndumps = 0;
@@ -817,7 +819,8 @@ cmd_check(int argc, char **argv)
 
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'H': case 'D':
+        case 'H':
+        case 'D':
             is_dump[n] = opt == 'D';
             ndumps += is_dump[n];
             paths[n++] = optarg;
