@@ -446,6 +446,18 @@ struct builder {
     int err;
 };
 
+/* A builder of shipment s, from the decrees after sh->loaded. */
+static struct builder
+builder_for(struct replica *r, struct shipper *sh, struct shipment *s)
+{
+    return (struct builder){.r = r,
+                            .sh = sh,
+                            .s = s,
+                            .partitions = geokv_table_partition_count(sh->table),
+                            .batch_bytes = (size_t)runtime_setting_get(r->opts->dup_batch_bytes),
+                            .last = sh->loaded};
+}
+
 static struct batch *
 new_batch(struct builder *b, uint32_t pidx)
 {
@@ -609,15 +621,7 @@ build_resync_shipment(struct replica *r, struct shipper *sh)
 {
     struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
     struct resync *rs = sh->rs;
-    struct builder b = {r,
-                        sh,
-                        s,
-                        geokv_table_partition_count(sh->table),
-                        NULL,
-                        0,
-                        (size_t)runtime_setting_get(r->opts->dup_batch_bytes),
-                        sh->loaded,
-                        0};
+    struct builder b = builder_for(r, sh, s);
     struct storage_iter *it = NULL;
     struct buf from = BUF_INIT; /* where this shipment starts: read again after an error */
     const uint8_t *key;
@@ -681,15 +685,7 @@ static bool
 build_shipment(struct replica *r, struct shipper *sh)
 {
     struct shipment *s = &sh->win[(sh->head + sh->count) % SHIP_WINDOW];
-    struct builder b = {r,
-                        sh,
-                        s,
-                        geokv_table_partition_count(sh->table),
-                        NULL,
-                        0,
-                        (size_t)runtime_setting_get(r->opts->dup_batch_bytes),
-                        sh->loaded,
-                        0};
+    struct builder b = builder_for(r, sh, s);
     if (b.partitions == 0 || sh->loaded >= r->last_committed)
         return false;
     memset(s, 0, sizeof(*s));

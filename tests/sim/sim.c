@@ -12,7 +12,6 @@
 #include "sim.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include "proto/rpc_codes.h"
 #include "replica/replica_int.h"
 #include "replica/stub.h"
+#include "tests/unit/unit_fs.h"
 
 #define MAX_NODES 8
 #define MAX_PARTS 16
@@ -1044,15 +1044,6 @@ stop_clients(void *arg)
              W->o.quiet_ms / 2);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 void
 sim_opts_default(struct sim_opts *o, uint64_t seed)
 {
@@ -1158,7 +1149,7 @@ world_fini(struct world *w)
     meta_mem_tree_destroy(w->tree);
     for (int c = 0; c < w->o.clients; c++)
         xfree(w->acked[c]);
-    (void)nftw(w->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    unit_rm_rf(w->dir);
 }
 
 void

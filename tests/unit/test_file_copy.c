@@ -7,7 +7,6 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "proto/rpc_codes.h"
 #include "replica/file_copy.h"
 #include "tests/unit/unit_net.h"
+#include "tests/unit/unit_fs.h"
 
 #define CHUNK (64u << 10)
 #define BIG_BYTES (4 * CHUNK + 1234) /* 5 chunks */
@@ -134,21 +134,12 @@ setup(void)
     client = rpc_client_create();
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void
 teardown(void)
 {
     rpc_client_destroy(client);
     rpc_server_destroy(server);
-    (void)nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    unit_rm_rf(tmp);
 }
 
 TestSuite(file_copy, .init = setup, .fini = teardown, .timeout = 60);

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "common/buf.h"
 #include "common/failpoint.h"
 #include "replica/plog.h"
+#include "tests/unit/unit_fs.h"
 
 #define MAXREC 256
 
@@ -30,15 +30,6 @@ struct seen {
     decree_t stop_at; /* the callback returns 7 at this decree; 0 = never */
 };
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void
 setup(void)
 {
@@ -50,7 +41,7 @@ setup(void)
 static void
 teardown(void)
 {
-    (void)nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    unit_rm_rf(tmpdir);
 }
 
 TestSuite(plog, .init = setup, .fini = teardown, .timeout = 30);

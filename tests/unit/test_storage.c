@@ -5,7 +5,6 @@
  * reopen (with and without flush, WAL off), iterator order, checkpoints.
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "common/clock.h"
 #include "common/xmalloc.h"
 #include "replica/storage.h"
+#include "tests/unit/unit_fs.h"
 
 #ifndef STORAGE_ENGINE
 #define STORAGE_ENGINE storage_rocksdb
@@ -24,15 +24,6 @@
 
 static char tmpdir[64];
 static char dbdir[128];
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void
 setup(void)
@@ -45,7 +36,7 @@ setup(void)
 static void
 teardown(void)
 {
-    (void)nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    unit_rm_rf(tmpdir);
 }
 
 static struct storage *
