@@ -1010,10 +1010,8 @@ msg_group_check_req_decode(const uint8_t *b, size_t n, struct msg_group_check_re
     struct upk root, cfg, confs;
     int rc = parse(b, n, &z, &root);
     memset(m, 0, sizeof(*m));
-    if (rc == 0 && upk_tuple(root, "aia_", &cfg, &m->last_committed, &confs) == 0)
-        rc = upk_tuple(root, "aiab", &cfg, &m->last_committed, &confs, &m->dups_complete);
-    else if (rc == 0)
-        rc = upk_tuple(root, "aia", &cfg, &m->last_committed, &confs);
+    if (rc == 0)
+        rc = upk_tuple(root, "aia|b", &cfg, &m->last_committed, &confs, &m->dups_complete);
     if (rc == 0)
         rc = partition_config_decode(cfg, &m->config);
     if (rc == 0)
@@ -1456,10 +1454,8 @@ msg_dup_sync_req_decode(const uint8_t *b, size_t n, struct msg_dup_sync_req *m)
         struct dup_confirm *c = &m->confirms[i];
         struct upk e;
         rc = upk_at(confs, i, &e);
-        if (rc == 0 && upk_tuple(e, "uui_", &c->gpid, &c->dupid, &c->confirmed) == 0)
-            rc = upk_tuple(e, "uuib", &c->gpid, &c->dupid, &c->confirmed, &c->resyncing);
-        else if (rc == 0)
-            rc = upk_tuple(e, "uui", &c->gpid, &c->dupid, &c->confirmed);
+        if (rc == 0)
+            rc = upk_tuple(e, "uui|b", &c->gpid, &c->dupid, &c->confirmed, &c->resyncing);
     }
     if (rc != 0)
         msg_dup_sync_req_fini(m);
@@ -1497,16 +1493,16 @@ int
 msg_dup_sync_resp_decode(const uint8_t *b, size_t n, struct msg_dup_sync_resp *m)
 {
     struct unpacked *z = NULL;
-    struct upk root, dups, led;
+    struct upk root, dups, led = {NULL};
     int rc = parse(b, n, &z, &root);
     memset(m, 0, sizeof(*m));
     if (rc == 0)
-        rc = upk_tuple(root, "a", &dups);
+        rc = upk_tuple(root, "a|a", &dups, &led);
     if (rc == 0)
         rc = array_of(dups, 1u << 20, &m->n);
     if (rc == 0)
         m->dups = xcalloc(m->n, sizeof(*m->dups));
-    if (rc == 0 && upk_tuple(root, "_a", &led) == 0) {
+    if (rc == 0 && led.obj != NULL) {
         m->has_led = true;
         rc = array_of(led, 1u << 20, &m->nled);
         if (rc == 0)

@@ -1,8 +1,10 @@
 #pragma once
 /*
  * Message bodies, one struct per request/reply, each with an encoder and a strict decoder.
- * Every message is a msgpack array of fields in the order listed; decoders ignore fields
- * appended after the ones they know (append only, never reorder).
+ * Every message is a msgpack array of fields in the order listed. Fields are only ever
+ * appended, never reordered or removed: decoders ignore fields appended after the ones they
+ * know (a newer sender), and a field appended later is read as optional ('|' in upk_tuple's
+ * format), keeping its default when an older sender leaves it out.
  *
  * Decoding: msg_X_decode(buf, len, &m, &zone) fills m with slices borrowed from *zone
  * (free with unpacked_free after use) and arrays allocated with xmalloc (free with

@@ -11,6 +11,7 @@
 
 #include <msgpack.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -405,16 +406,19 @@ upk_field(struct upk f, char c, va_list *ap)
 int
 upk_tuple(struct upk v, const char *fmt, ...)
 {
-    uint32_t n, want = (uint32_t)strlen(fmt);
+    const char *bar = strchr(fmt, '|');
+    uint32_t n, need = (uint32_t)(bar != NULL ? bar - fmt : (ptrdiff_t)strlen(fmt));
     va_list ap;
     int rc = upk_array(v, &n);
     if (rc != 0)
         return rc;
-    if (n < want)
+    if (n < need)
         return ERR_INVALID_DATA;
     va_start(ap, fmt);
-    for (uint32_t i = 0; i < want && rc == 0; i++)
-        rc = upk_field((struct upk){&OBJ(v)->via.array.ptr[i]}, fmt[i], &ap);
+    /* fields after '|' were appended later: an older sender leaves them out */
+    for (uint32_t i = 0, k = 0; fmt[k] != '\0' && i < n && rc == 0; k++)
+        if (fmt[k] != '|')
+            rc = upk_field((struct upk){&OBJ(v)->via.array.ptr[i++]}, fmt[k], &ap);
     va_end(ap);
     return rc;
 }

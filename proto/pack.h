@@ -66,8 +66,10 @@ MUST_CHECK int upk_int(struct upk v, int64_t *out);
 MUST_CHECK int upk_bytes(struct upk v, const uint8_t **data, size_t *len);
 bool upk_is_nil(struct upk v);
 /*
- * Reads the first strlen(fmt) fields of an array (extra fields are ignored; fewer is
- * ERR_INVALID_DATA). fmt as pk_tuple plus:
+ * Reads the fields of an array in fmt's order. Extra fields (appended by a newer sender)
+ * are ignored. Fields after a '|' in fmt are optional (appended to the message later, so an
+ * older sender leaves them out): absent ones keep the value they had. Fewer than the fields
+ * before the '|' is ERR_INVALID_DATA. fmt as pk_tuple plus:
  *   u uint64_t*   i int64_t*   b bool*   y const uint8_t**, size_t*   (str or bin)
  *   s char* buf, size_t cap  (str copied and NUL-terminated; too long is ERR_TOO_LARGE)
  *   a struct upk*  (any value, for nested arrays)   _ skip

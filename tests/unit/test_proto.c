@@ -1754,6 +1754,34 @@ Test(proto, upk_tuple_types)
     buf_fini(&b);
 }
 
+/* Fields after '|' are optional: an older sender's shorter array decodes, the absent fields
+ * keep their values, a newer sender's extra fields are ignored; the required ones stay
+ * required. */
+Test(proto, upk_tuple_optional_trailing_fields)
+{
+    for (uint64_t len = 1; len <= 4; len++) {
+        struct buf b = BUF_INIT;
+        struct pk p = {&b};
+        struct unpacked *u;
+        uint64_t v[3] = {0, 0, 77};
+        pk_array(&p, (uint32_t)len);
+        for (uint64_t i = 0; i < len; i++)
+            pk_uint(&p, 10 + i);
+        cr_assert_eq(unpacked_parse(b.data, b.len, &u), 0);
+        int rc = upk_tuple(unpacked_root(u), "uu|u", &v[0], &v[1], &v[2]);
+        if (len < 2) {
+            cr_assert_eq(rc, ERR_INVALID_DATA, "%llu fields", (unsigned long long)len);
+        } else {
+            cr_assert_eq(rc, 0, "%llu fields", (unsigned long long)len);
+            cr_assert(v[0] == 10 && v[1] == 11);
+            cr_assert_eq(v[2], len == 2 ? 77 : 12, "the optional field, %llu fields sent",
+                         (unsigned long long)len);
+        }
+        unpacked_free(u);
+        buf_fini(&b);
+    }
+}
+
 /* Regression (fuzz): msgpack-c gives an empty bin a NULL ptr, which reached memchr/memcpy. */
 Test(proto, empty_bin_is_never_a_null_slice)
 {
