@@ -286,6 +286,8 @@ dup_full_follow(struct replica *r, const struct dup_master *master)
 {
     char marker[600];
 
+    if (master != &r->master)
+        r->master = *master;
     if (master->cluster[0] == '\0' || r->role != ROLE_PRIMARY || r->config.nsecondaries > 0 ||
         r->follow != NULL || r->last_committed > 0 || r->last_prepared > 0)
         return;

@@ -118,6 +118,8 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
             dup_stop(r);
         }
         rebuild_peers(r, old_role != ROLE_PRIMARY);
+        if (old_role != ROLE_PRIMARY)
+            dup_full_follow(r, &r->master); /* before any learner can join */
         host_mark_dirty(r); /* re-propose / commit what is prepared */
     } else {
         r->npeers = 0;

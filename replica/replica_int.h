@@ -112,6 +112,8 @@ struct replica {
     struct dup_state *dup;     /* duplications (dup_ship.c); NULL if none */
     struct dup_follow *follow; /* follower primary copying its master's data (dup_full.c);
                                 * it serves nothing until then */
+    struct dup_master master;  /* the table's master, from its latest assignment (cluster ""
+                                * unless the table is a full duplication's follower) */
     struct metric *write_ops, *read_ops, *write_latency, *read_latency; /* per table */
     bool dirty; /* on the loop's dirty list */
     struct replica *next_dirty;

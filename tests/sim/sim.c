@@ -28,6 +28,7 @@
 #include "proto/hash.h"
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
+#include "replica/dup_int.h"
 #include "replica/replica_int.h"
 #include "replica/stub.h"
 #include "tests/unit/unit_fs.h"
@@ -655,6 +656,7 @@ open_part(struct node *n, const struct replica_assign *a)
         n->reps[pidx] = r;
     }
     replica_set_config(n->reps[pidx], a->role, &a->config);
+    dup_full_follow(n->reps[pidx], &a->master);
 }
 
 static void
@@ -974,6 +976,24 @@ check_partition(const struct meta_app *app, uint32_t p)
     }
 }
 
+/* A follower partition that never copied its master's data: its primary still waits for the
+ * copy, and nobody joined it (a member would hold, and later serve, an empty partition). */
+static void
+check_follower(const struct meta_app *app, uint32_t p)
+{
+    const struct partition_config *cfg = &app->parts[p].config;
+    struct node *pn = node_by_addr(cfg->primary);
+    struct replica *pr = pn ? find_replica(pn, gpid_make(W->app_id, p)) : NULL;
+    if (cfg->nsecondaries > 0)
+        fail("follower partition %u admitted %u secondaries (first %s) before copying its "
+             "master's data",
+             p, cfg->nsecondaries, cfg->secondaries[0]);
+    else if (pr != NULL && pr->role == ROLE_PRIMARY && pr->follow == NULL)
+        fail("follower partition %u: primary %s stopped waiting for its copy (committed %" PRId64
+             ")",
+             p, pn->addr, pr->last_committed);
+}
+
 static void
 check_acked(const struct meta_app *app)
 {
@@ -1015,12 +1035,17 @@ create_table(void *arg)
     const struct meta_app *app;
     (void)arg;
     snprintf(req.name, sizeof(req.name), TABLE);
+    if (W->o.follower) {
+        snprintf(req.master.cluster, sizeof(req.master.cluster), "master");
+        snprintf(req.master.app, sizeof(req.master.app), TABLE);
+        snprintf(req.master.metas, sizeof(req.master.metas), "10.0.1.1:34601");
+    }
     if (meta_state_create_app(W->meta, &req, now_ms(), &app) != 0) {
         fail("cannot create the table");
         return;
     }
     W->app_id = app->app_id;
-    for (int c = 0; c < W->o.clients; c++)
+    for (int c = 0; c < W->o.clients && !W->o.follower; c++)
         at(rnd_range(1000000, 2000000), client_write, &W->clients[c]);
 }
 
@@ -1039,7 +1064,7 @@ stop_clients(void *arg)
     (void)arg;
     trace("clients stop");
     W->stop_clients = true;
-    if (W->res->acked == W->acked_at_quiet)
+    if (W->res->acked == W->acked_at_quiet && !W->o.follower)
         fail("no write was acknowledged in the first %" PRId64 " ms without faults",
              W->o.quiet_ms / 2);
 }
@@ -1185,10 +1210,13 @@ sim_run(const struct sim_opts *o, struct sim_result *res)
             fail("no table");
         } else {
             for (uint32_t p = 0; p < app->partition_count; p++)
-                check_partition(app, p);
+                if (o->follower)
+                    check_follower(app, p);
+                else
+                    check_partition(app, p);
             check_acked(app);
         }
-        if (res->acked == 0)
+        if (res->acked == 0 && !o->follower)
             fail("no write was acknowledged");
     }
     world_fini(w);

@@ -33,6 +33,9 @@ struct sim_opts {
     int64_t crash_every_ms; /* mean time between faults of servers (0: none) */
     double partition;       /* share of those faults that cut a server off the network for
                              * 0.5-10 s (the others crash it) */
+    bool follower;          /* the table is a full duplication's follower whose master cannot
+                             * be reached: its primaries wait for their copy, serve nothing
+                             * and must admit no member (no client writes) */
     bool verbose;           /* log at info level, and print the fault schedule */
 };
 

@@ -76,3 +76,17 @@ Test(sim, two_servers_down_at_once, .timeout = 600)
 {
     run_seeds(5000, two_down);
 }
+
+static void
+follower(struct sim_opts *o)
+{
+    o->follower = true;
+    o->crash_every_ms = 1500;
+}
+
+/* A full duplication's follower table whose master cannot be reached: however its servers
+ * crash and restart, no partition admits a member before it has its master's data. */
+Test(sim, follower_partitions_wait_for_their_copy, .timeout = 600)
+{
+    run_seeds(7000, follower);
+}
