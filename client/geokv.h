@@ -180,8 +180,9 @@ struct geokv_cas {
 /*
  * If the check holds, sets (hash_key, set_sort_key) = value and returns 0; otherwise returns
  * GEOKV_ERR_CHECK_FAILED. Both happen atomically on the hash key's partition. If check_value
- * is not NULL it receives (malloc'd, or NULL) the checked record's value and *check_len its
- * length; *check_exist (may be NULL) whether the checked record exists. Not idempotent.
+ * is not NULL it receives (malloc'd; NULL if the record does not exist) the checked record's
+ * value and *check_len (then required) its length; *check_exist (may be NULL) whether the
+ * checked record exists. Not idempotent.
  */
 GEOKV_MUST_CHECK int geokv_check_and_set(struct geokv_table *t, struct geokv_bytes hash_key,
                                          const struct geokv_cas *cas, bool *check_exist,

@@ -123,10 +123,14 @@ loop_set_before_sleep(struct loop *l, loop_fn *fn, void *arg)
     l->before_sleep_arg = arg;
 }
 
+/* The loop whose thread this is (set by the thread itself: pthread_create need not have
+ * stored the thread id yet when the first task runs). */
+static _Thread_local const struct loop *current_loop;
+
 bool
 loop_on_thread(const struct loop *l)
 {
-    return l->started && pthread_equal(pthread_self(), l->thread);
+    return current_loop == l;
 }
 
 /* Runs due timers; returns the monotonic ms of the next one (or now + 1 s). */
@@ -151,6 +155,7 @@ static void *
 loop_main(void *arg)
 {
     struct loop *l = arg;
+    current_loop = l;
     pthread_setname_np(pthread_self(), l->name);
     for (;;) {
         int64_t next = run_timers(l);

@@ -9,7 +9,7 @@
 #include "meta/meta_dup.h"
 #include "meta/meta_state.h"
 
-#define DUP_PATH_MAX 608 /* apps path + "/<id>/duplication/<dupid>/<p>" */
+#define DUP_PATH_MAX 608 /* the state's apps path (< 512) + "/<id>/duplication/<dupid>/<p>" */
 #define DUP_NEVER_WRITTEN (INT64_MIN / 2)
 #define JSON_MAX_INT 9007199254740992.0 /* 2^53 */
 

@@ -282,12 +282,11 @@ follow_start(struct replica *r)
 }
 
 void
-dup_full_follow(struct replica *r, const struct dup_master *master)
+dup_full_follow(struct replica *r)
 {
+    const struct dup_master *master = &r->master;
     char marker[600];
 
-    if (master != &r->master)
-        r->master = *master;
     if (master->cluster[0] == '\0' || r->role != ROLE_PRIMARY || r->config.nsecondaries > 0 ||
         r->follow != NULL || r->last_committed > 0 || r->last_prepared > 0)
         return;

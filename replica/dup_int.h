@@ -52,11 +52,11 @@ void dup_free(struct replica *r);
 void dup_full_on_checkpoint(struct replica *r, struct rpc_request *req);
 /* Master primary: makes the checkpoint of a DS_PREPARE duplication; its decree is D_p. */
 MUST_CHECK int dup_full_prepare(struct replica *r, decree_t *decree);
-/* Follower: r was assigned with this master (remembered in r->master); a primary holding
- * nothing yet starts copying. Also called with r->master whenever r becomes primary: a
- * restarted primary gets its new ballot from a proposal, with no assignment, and must not
- * admit a learner into an empty partition before it copies. */
-void dup_full_follow(struct replica *r, const struct dup_master *master);
+/* Follower: a primary holding nothing yet starts copying from r->master (the host sets it from
+ * every assignment, before the configuration). Called after each assignment, and whenever r
+ * becomes primary: a restarted primary gets its new ballot from a proposal, with no
+ * assignment, and must not admit a learner into an empty partition before it copies. */
+void dup_full_follow(struct replica *r);
 /* Follower primary: retries a failed copy when its backoff is over (group cron). */
 void dup_full_tick(struct replica *r);
 void dup_full_free(struct replica *r);

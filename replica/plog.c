@@ -626,6 +626,8 @@ plog_close(struct plog *p)
 void
 plog_abandon(struct plog *p)
 {
+    if (p == NULL)
+        return;
     if (p->fd >= 0)
         close(p->fd);
     buf_fini(&p->pending);

@@ -199,7 +199,8 @@ replica_open(uint64_t gpid, const char *dir, const struct replica_opts *opts, st
     r->batch = storage_batch_create();
     r->cluster_id = opts->cluster_id;
     snprintf(r->dir, sizeof(r->dir), "%s", dir);
-    rc = file_mkdir_p(dir);
+    /* one level: the data dir must exist (a vanished one is not silently made anew) */
+    rc = mkdir(dir, 0755) != 0 && errno != EEXIST ? -errno : 0;
     if (rc != 0)
         goto out_free;
     snprintf(sub, sizeof(sub), "%s/rocksdb", dir);
@@ -267,6 +268,8 @@ replica_close(struct replica *r)
 void
 replica_abandon(struct replica *r)
 {
+    if (r == NULL)
+        return;
     replica_free(r, plog_abandon);
 }
 

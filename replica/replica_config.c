@@ -119,8 +119,8 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
         }
         rebuild_peers(r, old_role != ROLE_PRIMARY);
         if (old_role != ROLE_PRIMARY)
-            dup_full_follow(r, &r->master); /* before any learner can join */
-        host_mark_dirty(r); /* re-propose / commit what is prepared */
+            dup_full_follow(r); /* before any learner can join */
+        host_mark_dirty(r);     /* re-propose / commit what is prepared */
     } else {
         r->npeers = 0;
     }
@@ -130,6 +130,14 @@ replica_set_config(struct replica *r, uint32_t role, const struct partition_conf
         r->bump_asked = cfg->ballot;
         replica_propose_config(r, CONFIG_BUMP_BALLOT, r->opts->address);
     }
+}
+
+void
+replica_adopt_assignment(struct replica *r, const struct replica_assign *a)
+{
+    r->master = a->master;
+    replica_set_config(r, a->role, &a->config);
+    dup_full_follow(r);
 }
 
 /* ---------------- proposals to the meta ---------------- */

@@ -230,6 +230,9 @@ void replica_fail_waiting(struct replica *r);
 /* ---- replica_config.c: roles and configurations ---- */
 /* Adopts an assignment from the meta (or a newer config from the primary). */
 void replica_set_config(struct replica *r, uint32_t role, const struct partition_config *cfg);
+/* Adopts what a beacon's answer assigns: the table's master (a follower table's), then the
+ * role and configuration; a follower primary holding nothing yet starts copying. */
+void replica_adopt_assignment(struct replica *r, const struct replica_assign *a);
 /* Primary: asks the meta to change the configuration (upgrade a learner, drop a secondary). */
 void replica_propose_config(struct replica *r, uint32_t type, const char *node);
 /* Leaves the primary role (to ROLE_INACTIVE unless role says otherwise): fails waiting

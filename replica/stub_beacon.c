@@ -49,8 +49,7 @@ part_assign(struct stub_loop *sl, const struct replica_assign *a)
         sl->reps = xrealloc(sl->reps, (sl->nreps + 1) * sizeof(*sl->reps));
         sl->reps[sl->nreps++] = r;
     }
-    replica_set_config(r, a->role, &a->config);
-    dup_full_follow(r, &a->master);
+    replica_adopt_assignment(r, a);
 }
 
 void

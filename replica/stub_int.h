@@ -20,8 +20,6 @@
 
 #define MAX_METAS 16
 
-#define MAX_METAS 16
-
 struct stub_loop {
     struct stub *stub;
     struct loop *loop;

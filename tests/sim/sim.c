@@ -28,7 +28,6 @@
 #include "proto/hash.h"
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
-#include "replica/dup_int.h"
 #include "replica/replica_int.h"
 #include "replica/stub.h"
 #include "tests/unit/unit_fs.h"
@@ -655,8 +654,7 @@ open_part(struct node *n, const struct replica_assign *a)
         r->loop = &n->loop;
         n->reps[pidx] = r;
     }
-    replica_set_config(n->reps[pidx], a->role, &a->config);
-    dup_full_follow(n->reps[pidx], &a->master);
+    replica_adopt_assignment(n->reps[pidx], a);
 }
 
 static void
