@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Master-slave duplication between two real clusters: 50,000 mixed writes (sets, deletes,
+# Master-slave duplication between two real clusters: 20,000 mixed writes (sets, deletes,
 # TTLs, multi_set, incr) on bj arrive on tj, which ends identical (key, value, expiry) — once
 # with equal partition counts and once with 8 -> 4. Pause keeps the plog and lets writes pile
 # up; start ships them. Remove, then add again. A meta leader restart keeps the duplication.
@@ -16,11 +16,11 @@ for spec in "same 8 8" "fewer 8 4"; do
   cluster_use bj && admin create "$app" -p "$pbj" -r 3 >/dev/null || fail "create $app on bj"
   out=$(admin -a "$app" dup add -c tj) || fail "dup add: $out"
   grep -q "successfully add duplication" <<<"$out" || fail "dup add printed: $out"
-  mixed_script 50000 7 >"$ITEST_DIR/state/mixed.txt"
+  mixed_script 20000 7 >"$ITEST_DIR/state/mixed.txt"
   "$GEOKV_BIN/admin-cli" -m "$META_LIST" -a "$app" <"$ITEST_DIR/state/mixed.txt" >/dev/null ||
     fail "mixed writes on bj ($app)"
   wait_for "tj to hold what bj holds ($app, $pbj -> $ptj partitions)" 120 same_data "$app"
-  itest_log "$app: bj and tj identical after 50,000 mixed writes ($pbj -> $ptj partitions)"
+  itest_log "$app: bj and tj identical after 20,000 mixed writes ($pbj -> $ptj partitions)"
 done
 
 # --- pause: writes pile up on bj and stay there; start: they arrive
