@@ -27,6 +27,7 @@
 #include "meta/meta_store.h"
 #include "proto/hash.h"
 #include "proto/msg.h"
+#include "proto/pack.h"
 #include "proto/rpc_codes.h"
 #include "replica/replica_int.h"
 #include "replica/stub.h"
@@ -91,6 +92,9 @@ struct call {
     struct beacon_call *beacon; /* CALL_BEACON */
     int client;                 /* CALL_CLIENT */
     int64_t key;
+    bool read; /* a get of client owner's key, acknowledged before */
+    int owner;
+    int server;        /* the node it was sent to */
     struct call *next; /* every call of the run */
 };
 
@@ -98,6 +102,8 @@ struct client {
     int id;
     int64_t next; /* keys written so far */
     bool busy;
+    int primary[MAX_PARTS]; /* the primary it believes in, per partition (-1: ask the meta),
+                             * kept until a call fails, as a real client caches the config */
 };
 
 struct world {
@@ -377,9 +383,12 @@ send(struct msg *m)
 {
     int64_t *link = &W->link_at[m->from + 1][m->to + 1], when;
     W->res->messages++;
-    if ((m->from >= 0 && W->nodes[m->from].cut_until_us > W->now_us) ||
-        (m->to >= 0 && W->nodes[m->to].cut_until_us > W->now_us) ||
-        (W->faults && rnd01() < W->o.drop)) {
+    /* a cut separates a server from the meta and the other servers; clients may still reach
+     * it (a client with an old configuration then talks to a primary that was replaced) */
+    bool cut = m->call->kind != CALL_CLIENT &&
+               ((m->from >= 0 && W->nodes[m->from].cut_until_us > W->now_us) ||
+                (m->to >= 0 && W->nodes[m->to].cut_until_us > W->now_us));
+    if (cut || (W->faults && rnd01() < W->o.drop)) {
         W->res->dropped++;
         msg_free(m);
         return;
@@ -520,7 +529,7 @@ host_remote_client_impl(void *self, const char *cluster)
 
 /* ---------------------------------------------------------------- deliveries */
 
-static void client_done(struct call *c, int err);
+static void client_done(struct call *c, int err, const uint8_t *body, size_t len);
 static void beacon_done(struct node *n, struct beacon_call *bc, const uint8_t *body, size_t len);
 static void beacon_free(struct beacon_call *bc);
 
@@ -532,7 +541,7 @@ complete(struct call *c, int err, const uint8_t *body, size_t len)
         return;
     c->done = true;
     if (c->kind == CALL_CLIENT) {
-        client_done(c, err);
+        client_done(c, err, body, len);
         return;
     }
     n = &W->nodes[c->from];
@@ -608,6 +617,12 @@ node_handle(struct node *n, struct msg *m)
     }
     switch (m->code) {
     case RPC_WRITE: replica_on_write(r, req); break;
+    case RPC_GET: /* as stub.c's timed_read: only a serving primary reads */
+        if (replica_check_primary(r) != 0)
+            rpc_reply(req, replica_check_primary(r), NULL, 0);
+        else
+            replica_on_get(r, req);
+        break;
     case RPC_PREPARE: replica_on_prepare(r, req); break;
     case RPC_GROUP_CHECK: replica_on_group_check(r, req); break;
     case RPC_LEARN: replica_on_learn(r, req); break;
@@ -849,10 +864,44 @@ key_name(char *out, size_t cap, int client, int64_t key)
     snprintf(out, cap, "c%d.k%" PRId64, client, key);
 }
 
+static void client_read(struct client *cl, int owner, int64_t key);
+
+/* A read of an acknowledged write must return it: from a primary that serves, nothing older
+ * than what was acknowledged (a deposed primary must stop before its successor serves). */
 static void
-client_done(struct call *c, int err)
+read_done(struct call *c, int err, const uint8_t *body, size_t len)
+{
+    char k[64], v[64];
+    struct msg_get_resp resp;
+    struct unpacked *zone = NULL;
+    key_name(k, sizeof(k), c->owner, c->key);
+    snprintf(v, sizeof(v), "v%d.%" PRId64, c->owner, c->key);
+    if (err == ERR_NOT_FOUND) {
+        fail("acknowledged write %s read as not found from %s", k, W->nodes[c->server].addr);
+    } else if (err == 0) {
+        if (msg_get_resp_decode(body, len, &resp, &zone) != 0)
+            fail("undecodable get reply from %s", W->nodes[c->server].addr);
+        else if (resp.value.len != strlen(v) || memcmp(resp.value.p, v, resp.value.len) != 0)
+            fail("acknowledged write %s read as %.*s from %s", k, (int)resp.value.len,
+                 (const char *)resp.value.p, W->nodes[c->server].addr);
+        else
+            W->res->reads++;
+        unpacked_free(zone);
+    }
+}
+
+static void
+client_done(struct call *c, int err, const uint8_t *body, size_t len)
 {
     struct client *cl = &W->clients[c->client];
+    cl->busy = false;
+    if (err != 0 && err != ERR_NOT_FOUND)
+        cl->primary[gpid_pidx(c->gpid)] = -1; /* ask the meta again */
+    if (c->read) {
+        read_done(c, err, body, len);
+        at(rnd_range(1000, 20000), client_write, cl);
+        return;
+    }
     if (err == 0) {
         W->acked[c->client][c->key] = true;
         W->res->acked++;
@@ -861,8 +910,61 @@ client_done(struct call *c, int err)
     } else {
         W->res->failed++;
     }
-    cl->busy = false;
+    if (err == 0 && rnd01() < 0.3) { /* read back the latest write of any client */
+        int other = (int)rnd_range(0, W->o.clients - 1);
+        int64_t key = W->clients[other].next - 1;
+        while (key > 0 && !W->acked[other][key])
+            key--;
+        if (key >= 0 && W->acked[other][key])
+            client_read(cl, other, key);
+        else
+            client_read(cl, cl->id, c->key);
+        return;
+    }
     at(rnd_range(1000, 20000), client_write, cl);
+}
+
+/* The partition of key and the node the client believes is its primary (the meta's answer
+ * when it has none cached; NULL: the meta names none now). */
+static struct node *
+primary_of(struct client *cl, int owner, int64_t key, char *k, size_t cap, uint32_t *pidx)
+{
+    const struct meta_app *app = meta_state_get_app(W->meta, W->app_id);
+    struct node *n;
+    key_name(k, cap, owner, key);
+    *pidx = key_partition(k, strlen(k), "", 0, app->partition_count);
+    if (cl->primary[*pidx] >= 0)
+        return &W->nodes[cl->primary[*pidx]];
+    n = node_by_addr(app->parts[*pidx].config.primary);
+    cl->primary[*pidx] = n != NULL ? n->id : -1;
+    return n;
+}
+
+/* Reads key of client owner, through cl's view of the configuration. */
+static void
+client_read(struct client *cl, int owner, int64_t key)
+{
+    char k[64];
+    uint32_t pidx;
+    struct node *to = primary_of(cl, owner, key, k, sizeof(k), &pidx);
+    struct msg_get_req g = {{(const uint8_t *)k, strlen(k)}, {(const uint8_t *)"", 0}};
+    struct buf body = BUF_INIT;
+    struct call *c;
+    if (to == NULL) {
+        at(100000, client_write, cl);
+        return;
+    }
+    msg_get_req_encode(&body, &g);
+    c = call_new(CALL_CLIENT, -1, gpid_make(W->app_id, pidx), CLIENT_TIMEOUT_MS);
+    c->client = cl->id;
+    c->owner = owner;
+    c->key = key;
+    c->read = true;
+    c->server = to->id;
+    cl->busy = true;
+    struct msg m = {c, -1, to->id, to->inc, RPC_GET, c->gpid, 0, 0, false, body};
+    send(msg_copy(&m));
+    buf_fini(&body);
 }
 
 /* Writes the client's next key to the partition's primary as the meta knows it. */
@@ -870,7 +972,6 @@ static void
 client_write(void *arg)
 {
     struct client *cl = arg;
-    const struct meta_app *app = meta_state_get_app(W->meta, W->app_id);
     char k[64], v[64];
     struct write_op op = {OP_SET, {0}, {(const uint8_t *)"", 0}, {0}, 0};
     struct msg_write_req w = {1, &op};
@@ -881,10 +982,8 @@ client_write(void *arg)
 
     if (W->stop_clients || cl->next >= W->acked_cap)
         return;
-    key_name(k, sizeof(k), cl->id, cl->next);
+    to = primary_of(cl, cl->id, cl->next, k, sizeof(k), &pidx);
     snprintf(v, sizeof(v), "v%d.%" PRId64, cl->id, cl->next);
-    pidx = key_partition(k, strlen(k), "", 0, app->partition_count);
-    to = node_by_addr(app->parts[pidx].config.primary);
     if (to == NULL) { /* no primary now: try again soon */
         at(100000, client_write, cl);
         return;
@@ -895,6 +994,7 @@ client_write(void *arg)
     c = call_new(CALL_CLIENT, -1, gpid_make(W->app_id, pidx), CLIENT_TIMEOUT_MS);
     c->client = cl->id;
     c->key = cl->next++;
+    c->server = to->id;
     cl->busy = true;
     struct msg m = {c, -1, to->id, to->inc, RPC_WRITE, c->gpid, 0, 0, false, body};
     send(msg_copy(&m));
@@ -1110,6 +1210,7 @@ world_init(struct world *w, const struct sim_opts *o, struct sim_result *res)
     w->acked_cap = 100000;
     for (int c = 0; c < o->clients; c++) {
         w->clients[c].id = c;
+        memset(w->clients[c].primary, -1, sizeof(w->clients[c].primary));
         w->acked[c] = xcalloc((size_t)w->acked_cap, sizeof(bool));
     }
     for (int i = 0; i < o->nodes; i++) {

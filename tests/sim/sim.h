@@ -10,6 +10,8 @@
  * Faults: messages delayed, reordered, dropped and duplicated; servers crashed (as kill -9:
  * the plog keeps what it wrote, the storage what it flushed) and restarted, inside and past
  * the meta's grace period; servers cut off the network (from the meta and from each other).
+ * Clients write new keys and read back other clients' latest writes (a read of an
+ * acknowledged write must return it), through the primaries they last learnt from the meta.
  * Then the faults stop and the run is checked: writes are acknowledged again within half the
  * quiet period (the clients stop then); at its end every partition has all its members, every
  * acknowledged write is on the primary with its value, and every member holds exactly the
@@ -41,6 +43,7 @@ struct sim_opts {
 
 struct sim_result {
     int64_t acked, failed, uncertain; /* client writes by outcome */
+    int64_t reads;                    /* reads of acknowledged writes that returned them */
     int64_t crashes, partitions, messages, dropped;
     char error[1024]; /* "" if every check passed */
 };

@@ -23,7 +23,7 @@ static void
 run_seeds(uint64_t first, void (*tweak)(struct sim_opts *o))
 {
     uint64_t one = env_u64("SIM_SEED", 0), n = env_u64("SIM_SEEDS", 12);
-    int64_t acked = 0, crashes = 0, msgs = 0;
+    int64_t acked = 0, reads = 0, crashes = 0, msgs = 0;
     for (uint64_t i = 0; i < (one ? 1 : n); i++) {
         struct sim_opts o;
         struct sim_result res;
@@ -39,12 +39,13 @@ run_seeds(uint64_t first, void (*tweak)(struct sim_opts *o))
                   res.error, res.acked, res.failed, res.uncertain, res.crashes, res.partitions,
                   res.messages, res.dropped, o.seed);
         acked += res.acked;
+        reads += res.reads;
         crashes += res.crashes;
         msgs += res.messages;
     }
     cr_log_info("%" PRIu64 " seeds from %" PRIu64 ": %" PRId64 " writes acknowledged, %" PRId64
-                " crashes, %" PRId64 " messages",
-                one ? 1 : n, one ? one : first, acked, crashes, msgs);
+                " read back, %" PRId64 " crashes, %" PRId64 " messages",
+                one ? 1 : n, one ? one : first, acked, reads, crashes, msgs);
 }
 
 Test(sim, crashes_and_message_faults, .timeout = 600)
