@@ -940,6 +940,22 @@ primary_of(struct client *cl, int owner, int64_t key, char *k, size_t cap, uint3
     return n;
 }
 
+/* Sends a client request to partition pidx's primary `to`; the caller fills in what it asks. */
+static struct call *
+client_send(struct client *cl, struct node *to, uint32_t pidx, uint32_t code,
+            const struct buf *body)
+{
+    struct call *c = call_new(CALL_CLIENT, -1, gpid_make(W->app_id, pidx), CLIENT_TIMEOUT_MS);
+    c->client = cl->id;
+    c->server = to->id;
+    cl->busy = true;
+    struct msg m = {c, -1, to->id, to->inc, code, c->gpid, 0, 0, false, BUF_INIT};
+    buf_append(&m.body, body->data, body->len);
+    send(msg_copy(&m));
+    buf_fini(&m.body);
+    return c;
+}
+
 /* Reads key of client owner, through cl's view of the configuration. */
 static void
 client_read(struct client *cl, int owner, int64_t key)
@@ -955,15 +971,10 @@ client_read(struct client *cl, int owner, int64_t key)
         return;
     }
     msg_get_req_encode(&body, &g);
-    c = call_new(CALL_CLIENT, -1, gpid_make(W->app_id, pidx), CLIENT_TIMEOUT_MS);
-    c->client = cl->id;
+    c = client_send(cl, to, pidx, RPC_GET, &body);
     c->owner = owner;
     c->key = key;
     c->read = true;
-    c->server = to->id;
-    cl->busy = true;
-    struct msg m = {c, -1, to->id, to->inc, RPC_GET, c->gpid, 0, 0, false, body};
-    send(msg_copy(&m));
     buf_fini(&body);
 }
 
@@ -991,13 +1002,9 @@ client_write(void *arg)
     op.hash_key = (struct bytes){(const uint8_t *)k, strlen(k)};
     op.value = (struct bytes){(const uint8_t *)v, strlen(v)};
     msg_write_req_encode(&body, &w);
-    c = call_new(CALL_CLIENT, -1, gpid_make(W->app_id, pidx), CLIENT_TIMEOUT_MS);
-    c->client = cl->id;
+    c = client_send(cl, to, pidx, RPC_WRITE, &body);
+    c->owner = cl->id;
     c->key = cl->next++;
-    c->server = to->id;
-    cl->busy = true;
-    struct msg m = {c, -1, to->id, to->inc, RPC_WRITE, c->gpid, 0, 0, false, body};
-    send(msg_copy(&m));
     buf_fini(&body);
 }
 
