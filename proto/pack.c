@@ -335,7 +335,7 @@ upk_int(struct upk v, int64_t *out)
     return ERR_INVALID_DATA;
 }
 
-static int
+int
 upk_bool(struct upk v, bool *out)
 {
     *out = false;
@@ -370,6 +370,88 @@ upk_is_nil(struct upk v)
     return OBJ(v)->type == MSGPACK_OBJECT_NIL;
 }
 
+int
+upk_u32(struct upk v, uint32_t *out)
+{
+    uint64_t u;
+    int rc = upk_uint(v, &u);
+    *out = 0;
+    if (rc == 0 && u > UINT32_MAX)
+        rc = ERR_INVALID_DATA;
+    if (rc == 0)
+        *out = (uint32_t)u;
+    return rc;
+}
+
+/* Copies the str or bin v into dst[cap], NUL-terminated: a longer one is cut if trunc, else
+ * refused; a NUL inside is refused (the copy would end early). */
+static int
+copy_str(struct upk v, char *dst, size_t cap, bool trunc)
+{
+    const uint8_t *d;
+    size_t n;
+    int rc = upk_bytes(v, &d, &n);
+    if (rc == 0 && n >= cap && !trunc)
+        rc = ERR_TOO_LARGE;
+    if (rc == 0 && n >= cap)
+        n = cap - 1;
+    if (rc == 0 && memchr(d, '\0', n) != NULL)
+        rc = ERR_INVALID_DATA;
+    if (rc == 0) {
+        memcpy(dst, d, n);
+        dst[n] = '\0';
+    }
+    return rc;
+}
+
+int
+upk_str(struct upk v, char *dst, size_t cap)
+{
+    return copy_str(v, dst, cap, false);
+}
+
+int
+upk_text(struct upk v, char *dst, size_t cap)
+{
+    return copy_str(v, dst, cap, true);
+}
+
+int
+upk_bin(struct upk v, uint8_t *dst, size_t n)
+{
+    const uint8_t *d;
+    size_t len;
+    int rc = upk_bytes(v, &d, &len);
+    if (rc == 0 && len != n)
+        rc = ERR_INVALID_DATA;
+    if (rc == 0)
+        memcpy(dst, d, n);
+    return rc;
+}
+
+int
+upk_array_max(struct upk v, uint32_t max, uint32_t *n)
+{
+    int rc = upk_array(v, n);
+    if (rc == 0 && *n > max)
+        rc = ERR_TOO_LARGE;
+    if (rc != 0)
+        *n = 0;
+    return rc;
+}
+
+int
+upk_fields(struct upk v, struct upk *f, uint32_t required, uint32_t known)
+{
+    uint32_t n;
+    int rc = upk_array(v, &n);
+    if (rc == 0 && n < required)
+        rc = ERR_INVALID_DATA;
+    for (uint32_t i = 0; i < known; i++)
+        f[i].obj = rc == 0 && i < n ? &OBJ(v)->via.array.ptr[i] : NULL;
+    return rc;
+}
+
 static int
 upk_field(struct upk f, char c, va_list *ap)
 {
@@ -386,17 +468,7 @@ upk_field(struct upk f, char c, va_list *ap)
     }
     case 's': {
         char *dst = va_arg(*ap, char *);
-        size_t cap = va_arg(*ap, size_t);
-        const uint8_t *d;
-        size_t n;
-        int rc = upk_bytes(f, &d, &n);
-        if (rc != 0)
-            return rc;
-        if (n >= cap || memchr(d, '\0', n) != NULL)
-            return n >= cap ? ERR_TOO_LARGE : ERR_INVALID_DATA;
-        memcpy(dst, d, n);
-        dst[n] = '\0';
-        return 0;
+        return upk_str(f, dst, va_arg(*ap, size_t));
     }
     default: ASSERT(!"bad upk_tuple format");
     }

@@ -65,6 +65,26 @@ MUST_CHECK int upk_int(struct upk v, int64_t *out);
 /* bin or str; *data borrowed from the zone (not NUL-terminated). */
 MUST_CHECK int upk_bytes(struct upk v, const uint8_t **data, size_t *len);
 bool upk_is_nil(struct upk v);
+
+/* The typed readers of the generated decoders (msg_gen.c). */
+MUST_CHECK int upk_bool(struct upk v, bool *out);
+/* A uint that fits 32 bits. */
+MUST_CHECK int upk_u32(struct upk v, uint32_t *out);
+/* A str copied NUL-terminated into dst[cap]: ERR_TOO_LARGE if it does not fit, ERR_INVALID_DATA
+ * if it holds a NUL (it would be truncated). */
+MUST_CHECK int upk_str(struct upk v, char *dst, size_t cap);
+/* The same, truncated to fit (for text shown to people). */
+MUST_CHECK int upk_text(struct upk v, char *dst, size_t cap);
+/* Exactly n bytes (bin or str). */
+MUST_CHECK int upk_bin(struct upk v, uint8_t *dst, size_t n);
+/* An array of at most max entries (ERR_TOO_LARGE beyond); *n = 0 on failure. */
+MUST_CHECK int upk_array_max(struct upk v, uint32_t max, uint32_t *n);
+/*
+ * The fields of the array v: f[i] for i < known; at least required must be there (fewer is
+ * ERR_INVALID_DATA), the ones an older sender left out get a NULL obj, and the ones a newer
+ * sender appended beyond known are ignored.
+ */
+MUST_CHECK int upk_fields(struct upk v, struct upk *f, uint32_t required, uint32_t known);
 /*
  * Reads the fields of an array in fmt's order. Extra fields (appended by a newer sender)
  * are ignored. Fields after a '|' in fmt are optional (appended to the message later, so an

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: every wire decoder on arbitrary bytes (bad input must fail cleanly).
  *
- * The input goes to envelope_decode, then to every msg_*_decode and mutation_decode; when
+ * The input goes to envelope_decode, then to every message's decoder (the generated msg_wire
+ * table) and mutation_decode; when
  * the envelope decodes, its body goes through them too, and a signed one through
  * auth_verify (and auth_open if it is sealed) under the key of the corpus's signed seeds. Besides "never crash, never leak"
  * (ASan/UBSan/LeakSanitizer), each message that decodes must survive a second trip:
@@ -12,6 +13,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +25,8 @@
 #include "proto/mutation.h"
 #include "proto/pack.h"
 
+#include "proto/msg_wire.inc"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Fails the run if two encodings differ. */
@@ -33,33 +37,25 @@ same_bytes(const struct buf *a, const struct buf *b)
         abort();
 }
 
-/*
- * Round trip for a message decoded without a zone: T m; decode(in) == 0 -> e1 = encode(m);
- * decode(e1) must succeed and re-encode to e1. FINI frees the message's arrays.
- */
-#define TRIP_NOZONE(T, NAME, FINI)                                                                 \
-    static void trip_##NAME(const uint8_t *b, size_t n)                                            \
-    {                                                                                              \
-        struct T m, m2;                                                                            \
-        struct buf e1 = BUF_INIT, e2 = BUF_INIT;                                                   \
-        if (NAME##_decode(b, n, &m) != 0)                                                          \
-            return;                                                                                \
-        NAME##_encode(&e1, &m);                                                                    \
-        FINI(&m);                                                                                  \
-        if (NAME##_decode(e1.data, e1.len, &m2) != 0)                                              \
-            abort();                                                                               \
-        NAME##_encode(&e2, &m2);                                                                   \
-        FINI(&m2);                                                                                 \
-        same_bytes(&e1, &e2);                                                                      \
-        buf_fini(&e1);                                                                             \
-        buf_fini(&e2);                                                                             \
+/* Round trip of a message: e1 = encode(decode(b)); e1 must decode and re-encode to e1. */
+static void
+trip_message(size_t w, const uint8_t *b, size_t n)
+{
+    struct buf e1 = BUF_INIT, e2 = BUF_INIT;
+    if (msg_wire[w].trip(b, n, &e1) == 0) {
+        if (msg_wire[w].trip(e1.data, e1.len, &e2) != 0)
+            abort();
+        same_bytes(&e1, &e2);
     }
+    buf_fini(&e1);
+    buf_fini(&e2);
+}
 
-/* The same for decoders whose slices borrow from a zone. */
-#define TRIP_ZONE(T, NAME, FINI)                                                                   \
+/* The same for the mutation and the envelope (their decoders borrow from a zone). */
+#define TRIP_ZONE(NAME, FINI)                                                                      \
     static void trip_##NAME(const uint8_t *b, size_t n)                                            \
     {                                                                                              \
-        struct T m, m2;                                                                            \
+        struct NAME m, m2;                                                                         \
         struct unpacked *z = NULL, *z2 = NULL;                                                     \
         struct buf e1 = BUF_INIT, e2 = BUF_INIT;                                                   \
         if (NAME##_decode(b, n, &m, &z) != 0) {                                                    \
@@ -82,54 +78,14 @@ same_bytes(const struct buf *a, const struct buf *b)
 
 #define NO_FINI(m) ((void)(m))
 
-TRIP_ZONE(msg_write_req, msg_write_req, msg_write_req_fini)
-TRIP_NOZONE(msg_write_resp, msg_write_resp, NO_FINI)
-TRIP_ZONE(msg_get_req, msg_get_req, NO_FINI)
-TRIP_ZONE(msg_get_resp, msg_get_resp, NO_FINI)
-TRIP_ZONE(msg_multi_get_req, msg_multi_get_req, msg_multi_get_req_fini)
-TRIP_ZONE(msg_scan_req, msg_scan_req, NO_FINI)
-TRIP_ZONE(msg_records_resp, msg_records_resp, msg_records_resp_fini)
-TRIP_ZONE(msg_incr_req, msg_incr_req, NO_FINI)
-TRIP_NOZONE(msg_incr_resp, msg_incr_resp, NO_FINI)
-TRIP_ZONE(msg_cas_req, msg_cas_req, NO_FINI)
-TRIP_ZONE(msg_cas_resp, msg_cas_resp, NO_FINI)
-TRIP_NOZONE(msg_checkpoint_resp, msg_checkpoint_resp, NO_FINI)
-TRIP_NOZONE(msg_partition_info_resp, msg_partition_info_resp, NO_FINI)
-TRIP_NOZONE(msg_beacon_req, msg_beacon_req, msg_beacon_req_fini)
-TRIP_NOZONE(msg_beacon_resp, msg_beacon_resp, msg_beacon_resp_fini)
-TRIP_NOZONE(msg_redirect, msg_redirect, NO_FINI)
-TRIP_NOZONE(msg_app_name, msg_app_name, NO_FINI)
-TRIP_NOZONE(msg_app_config, msg_app_config, msg_app_config_fini)
-TRIP_NOZONE(msg_create_app_req, msg_create_app_req, NO_FINI)
-TRIP_NOZONE(msg_list_apps_resp, msg_list_apps_resp, msg_list_apps_resp_fini)
-TRIP_NOZONE(msg_list_nodes_resp, msg_list_nodes_resp, msg_list_nodes_resp_fini)
-TRIP_ZONE(mutation, mutation, mutation_fini)
-TRIP_ZONE(envelope, envelope, NO_FINI)
+TRIP_ZONE(mutation, mutation_fini)
+TRIP_ZONE(envelope, NO_FINI)
 
 static void
 all_messages(const uint8_t *b, size_t n)
 {
-    trip_msg_write_req(b, n);
-    trip_msg_write_resp(b, n);
-    trip_msg_get_req(b, n);
-    trip_msg_get_resp(b, n);
-    trip_msg_multi_get_req(b, n);
-    trip_msg_scan_req(b, n);
-    trip_msg_records_resp(b, n);
-    trip_msg_incr_req(b, n);
-    trip_msg_incr_resp(b, n);
-    trip_msg_cas_req(b, n);
-    trip_msg_cas_resp(b, n);
-    trip_msg_checkpoint_resp(b, n);
-    trip_msg_partition_info_resp(b, n);
-    trip_msg_beacon_req(b, n);
-    trip_msg_beacon_resp(b, n);
-    trip_msg_redirect(b, n);
-    trip_msg_app_name(b, n);
-    trip_msg_app_config(b, n);
-    trip_msg_create_app_req(b, n);
-    trip_msg_list_apps_resp(b, n);
-    trip_msg_list_nodes_resp(b, n);
+    for (size_t w = 0; w < sizeof(msg_wire) / sizeof(msg_wire[0]); w++)
+        trip_message(w, b, n);
     trip_mutation(b, n);
 }
 

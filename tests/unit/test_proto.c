@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -37,6 +38,8 @@
 #include "proto/rpc_codes.h"
 #include "proto/types.h"
 #include "tests/unit/unit_net.h"
+
+#include "proto/msg_wire.inc"
 
 /* A struct bytes initializer of a string literal (which may hold NUL bytes). */
 #define BY(lit)                                                                                    \
@@ -619,16 +622,40 @@ static const struct codec codecs[] = {
 };
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
 
+/*
+ * The generic tests below run on the codecs above and on the sample of every message the
+ * generated msg_wire table has (proto/msg.schema).
+ */
+#define NMSG_WIRE (sizeof(msg_wire) / sizeof(msg_wire[0]))
+#define NCASES (NCODECS + NMSG_WIRE)
+
+static const char *
+case_name(size_t i)
+{
+    return i < NCODECS ? codecs[i].name : msg_wire[i - NCODECS].name;
+}
+
+static void
+case_enc(size_t i, struct buf *out)
+{
+    if (i < NCODECS)
+        codecs[i].enc(out);
+    else
+        msg_wire[i - NCODECS].sample(out);
+}
+
 /* Decodes an exactly-sized heap copy of b[0..n) (so over-reads are caught by the tools). */
 static int
-dec_copy(const struct codec *c, const uint8_t *b, size_t n)
+case_dec(size_t i, const uint8_t *b, size_t n)
 {
+    struct buf out = BUF_INIT;
     uint8_t *copy = xmalloc(n);
     int rc;
     if (n > 0)
         memcpy(copy, b, n);
-    rc = c->dec(copy, n);
+    rc = i < NCODECS ? codecs[i].dec(copy, n) : msg_wire[i - NCODECS].trip(copy, n, &out);
     xfree(copy);
+    buf_fini(&out);
     return rc;
 }
 
@@ -722,42 +749,42 @@ mp_is_int(uint8_t t)
 
 Test(proto, every_sample_decodes)
 {
-    for (size_t i = 0; i < NCODECS; i++) {
+    for (size_t i = 0; i < NCASES; i++) {
         struct buf b = BUF_INIT;
-        codecs[i].enc(&b);
-        cr_assert_eq(pack_prescan(b.data, b.len), 0, "%s", codecs[i].name);
-        cr_assert_eq(dec_copy(&codecs[i], b.data, b.len), 0, "%s", codecs[i].name);
+        case_enc(i, &b);
+        cr_assert_eq(pack_prescan(b.data, b.len), 0, "%s", case_name(i));
+        cr_assert_eq(case_dec(i, b.data, b.len), 0, "%s", case_name(i));
         buf_fini(&b);
     }
 }
 
 Test(proto, empty_input_rejected)
 {
-    for (size_t i = 0; i < NCODECS; i++) {
-        cr_assert_neq(codecs[i].dec(NULL, 0), 0, "%s", codecs[i].name);
-        cr_assert_neq(dec_copy(&codecs[i], NULL, 0), 0, "%s", codecs[i].name);
+    for (size_t i = 0; i < NCASES; i++) {
+        cr_assert_neq(case_dec(i, NULL, 0), 0, "%s", case_name(i));
+        cr_assert_neq(case_dec(i, NULL, 0), 0, "%s", case_name(i));
     }
 }
 
 Test(proto, every_truncation_rejected)
 {
-    for (size_t i = 0; i < NCODECS; i++) {
+    for (size_t i = 0; i < NCASES; i++) {
         struct buf b = BUF_INIT;
-        codecs[i].enc(&b);
+        case_enc(i, &b);
         for (size_t n = 0; n < b.len; n++)
-            cr_assert_neq(dec_copy(&codecs[i], b.data, n), 0, "%s: prefix %zu of %zu accepted",
-                          codecs[i].name, n, b.len);
+            cr_assert_neq(case_dec(i, b.data, n), 0, "%s: prefix %zu of %zu accepted", case_name(i),
+                          n, b.len);
         buf_fini(&b);
     }
 }
 
 Test(proto, trailing_bytes_rejected)
 {
-    for (size_t i = 0; i < NCODECS; i++) {
+    for (size_t i = 0; i < NCASES; i++) {
         struct buf b = BUF_INIT;
-        codecs[i].enc(&b);
+        case_enc(i, &b);
         buf_append_u8(&b, 0xc0);
-        cr_assert_eq(dec_copy(&codecs[i], b.data, b.len), ERR_INVALID_DATA, "%s", codecs[i].name);
+        cr_assert_eq(case_dec(i, b.data, b.len), ERR_INVALID_DATA, "%s", case_name(i));
         buf_fini(&b);
     }
 }
@@ -766,23 +793,23 @@ Test(proto, trailing_bytes_rejected)
 Test(proto, wrong_field_types_rejected)
 {
     static const uint8_t nil = 0xc0, one = 0x01, str[] = {0xa1, 'x'};
-    for (size_t i = 0; i < NCODECS; i++) {
+    for (size_t i = 0; i < NCASES; i++) {
         struct buf b = BUF_INIT, m = BUF_INIT;
         struct mp_val *vals;
         size_t nvals = 0;
-        codecs[i].enc(&b);
+        case_enc(i, &b);
         vals = xcalloc(b.len, sizeof(*vals));
         cr_assert_eq(mp_walk(b.data, 0, vals, &nvals), b.len);
         for (size_t v = 0; v < nvals; v++) {
             splice(&m, &b, vals[v], &nil, 1);
-            cr_assert_neq(dec_copy(&codecs[i], m.data, m.len), 0, "%s: nil at offset %zu accepted",
-                          codecs[i].name, vals[v].off);
+            cr_assert_neq(case_dec(i, m.data, m.len), 0, "%s: nil at offset %zu accepted",
+                          case_name(i), vals[v].off);
             if (mp_is_int(b.data[vals[v].off]))
                 splice(&m, &b, vals[v], str, sizeof(str));
             else
                 splice(&m, &b, vals[v], &one, 1);
-            cr_assert_neq(dec_copy(&codecs[i], m.data, m.len), 0,
-                          "%s: retyped value at offset %zu accepted", codecs[i].name, vals[v].off);
+            cr_assert_neq(case_dec(i, m.data, m.len), 0, "%s: retyped value at offset %zu accepted",
+                          case_name(i), vals[v].off);
         }
         xfree(vals);
         buf_fini(&m);
@@ -794,37 +821,37 @@ Test(proto, root_of_other_type_rejected)
 {
     static const uint8_t roots[][3] = {{0x80}, {0x05}, {0xa1, 'x'}, {0xc0}, {0xc3}, {0x90}};
     static const size_t lens[] = {1, 1, 2, 1, 1, 1};
-    for (size_t i = 0; i < NCODECS; i++)
+    for (size_t i = 0; i < NCASES; i++)
         for (size_t r = 0; r < sizeof(lens) / sizeof(lens[0]); r++)
-            cr_assert_neq(dec_copy(&codecs[i], roots[r], lens[r]), 0, "%s root %zu", codecs[i].name,
-                          r);
+            cr_assert_neq(case_dec(i, roots[r], lens[r]), 0, "%s root %zu", case_name(i), r);
 }
 
-/* The root array minus its last field. */
+/* The root array without its last required field (the ones after it were appended later
+ * and may be missing). */
 Test(proto, too_few_fields_rejected)
 {
-    for (size_t i = 0; i < NCODECS; i++) {
+    for (size_t i = 0; i < NCASES; i++) {
         struct buf b = BUF_INIT, m = BUF_INIT;
         struct mp_val *vals;
-        size_t nvals = 0, nfields, last = 0;
-        codecs[i].enc(&b);
+        size_t nvals = 0, nfields, keep, end = 1;
+        case_enc(i, &b);
         nfields = b.data[0] & 0x0f;
         cr_assert(b.data[0] >= 0x91 && b.data[0] <= 0x9f, "%s root is not a fixarray",
-                  codecs[i].name);
+                  case_name(i));
+        keep = (i < NCODECS ? nfields : msg_wire[i - NCODECS].required) - 1;
         vals = xcalloc(b.len, sizeof(*vals));
         (void)mp_walk(b.data, 0, vals, &nvals);
-        /* the last direct child is the last value starting where the previous ones end */
-        for (size_t off = 1, f = 0; f < nfields; f++) {
+        /* the direct children follow each other from offset 1 */
+        for (size_t f = 0; f < keep; f++) {
             size_t v = 0;
-            while (vals[v].off != off)
+            while (vals[v].off != end)
                 v++;
-            last = off;
-            off += vals[v].len;
+            end += vals[v].len;
         }
-        buf_append_u8(&m, (uint8_t)(0x90 | (nfields - 1)));
-        buf_append(&m, b.data + 1, last - 1);
-        cr_assert_neq(dec_copy(&codecs[i], m.data, m.len), 0, "%s: %zu of %zu fields accepted",
-                      codecs[i].name, nfields - 1, nfields);
+        buf_append_u8(&m, (uint8_t)(0x90 | keep));
+        buf_append(&m, b.data + 1, end - 1);
+        cr_assert_neq(case_dec(i, m.data, m.len), 0, "%s: %zu of %zu fields accepted", case_name(i),
+                      keep, nfields);
         xfree(vals);
         buf_fini(&m);
         buf_fini(&b);
@@ -835,20 +862,119 @@ Test(proto, too_few_fields_rejected)
  * whose last field must be the MAC of all before it: a new envelope is a new version). */
 Test(proto, extra_fields_accepted)
 {
-    for (size_t i = 0; i < NCODECS; i++) {
+    for (size_t i = 0; i < NCASES; i++) {
         struct buf b = BUF_INIT;
         struct pk p = {&b};
-        if (strcmp(codecs[i].name, "envelope") == 0)
+        if (strcmp(case_name(i), "envelope") == 0)
             continue;
-        codecs[i].enc(&b);
-        cr_assert(b.data[0] >= 0x90 && b.data[0] <= 0x9d, "%s", codecs[i].name);
+        case_enc(i, &b);
+        cr_assert(b.data[0] >= 0x90 && b.data[0] <= 0x9d, "%s", case_name(i));
         b.data[0] += 2;
         pk_str(&p, "a field from the future");
         pk_tuple(&p, "uiyn", (uint64_t)1, (int64_t)-1, "\0", (size_t)1);
-        cr_assert_eq(dec_copy(&codecs[i], b.data, b.len), 0, "%s with extra fields",
-                     codecs[i].name);
+        cr_assert_eq(case_dec(i, b.data, b.len), 0, "%s with extra fields", case_name(i));
         buf_fini(&b);
     }
+}
+
+/* ================= the wire does not change ================= */
+
+struct golden {
+    char name[64];
+    struct buf bytes;
+};
+
+/* The lines of wire_golden.txt, in order; returns how many. */
+static size_t
+golden_load(struct golden *g, size_t max)
+{
+    FILE *f = fopen(WIRE_GOLDEN, "r");
+    char line[8192];
+    size_t n = 0;
+    cr_assert_not_null(f, "%s", WIRE_GOLDEN);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char hex[8192];
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        cr_assert_lt(n, max);
+        cr_assert_eq(sscanf(line, "%63s %8191s", g[n].name, hex), 2, "bad line: %s", line);
+        g[n].bytes = (struct buf)BUF_INIT;
+        for (size_t k = 0; hex[k] != '\0' && hex[k + 1] != '\0'; k += 2) {
+            unsigned v;
+            cr_assert_eq(sscanf(hex + k, "%2x", &v), 1);
+            buf_append_u8(&g[n].bytes, (uint8_t)v);
+        }
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static void
+hex_of(const struct buf *b, char *out)
+{
+    for (size_t k = 0; k < b->len; k++)
+        sprintf(out + 2 * k, "%02x", b->data[k]);
+    out[2 * b->len] = '\0';
+}
+
+/* Every message still encodes its sample to the bytes on record, and every version on
+ * record (an older peer's) still decodes. */
+Test(proto, wire_bytes_unchanged)
+{
+    static struct golden g[256];
+    size_t n = golden_load(g, 256);
+    for (size_t i = 0; i < n; i++) {
+        size_t w = 0;
+        struct buf out = BUF_INIT;
+        while (w < NMSG_WIRE && strcmp(msg_wire[w].name, g[i].name) != 0)
+            w++;
+        cr_assert_lt(w, NMSG_WIRE, "%s is on record but no longer a message: peers send it",
+                     g[i].name);
+        cr_assert_eq(msg_wire[w].trip(g[i].bytes.data, g[i].bytes.len, &out), 0,
+                     "%s: recorded bytes (line %zu) no longer decode", g[i].name, i + 1);
+        buf_fini(&out);
+    }
+    for (size_t w = 0; w < NMSG_WIRE; w++) {
+        struct buf b = BUF_INIT;
+        const struct golden *last = NULL;
+        char hex[8192];
+        msg_wire[w].sample(&b);
+        hex_of(&b, hex);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(g[i].name, msg_wire[w].name) == 0)
+                last = &g[i];
+        cr_assert_not_null(last, "%s has no bytes on record: add \"%s %s\" to %s", msg_wire[w].name,
+                           msg_wire[w].name, hex, WIRE_GOLDEN);
+        cr_assert(last->bytes.len == b.len && memcmp(last->bytes.data, b.data, b.len) == 0,
+                  "%s encodes differently from its last line in %s: now %s. A field appended "
+                  "at the end is a new line below the old ones; anything else breaks older peers",
+                  msg_wire[w].name, WIRE_GOLDEN, hex);
+        buf_fini(&b);
+    }
+    for (size_t i = 0; i < n; i++)
+        buf_fini(&g[i].bytes);
+}
+
+/* A message from a sender older than its appended fields decodes, with those fields zero. */
+Test(proto, older_senders_accepted)
+{
+    size_t checked = 0;
+    for (size_t w = 0; w < NMSG_WIRE; w++) {
+        struct buf old = BUF_INIT, want = BUF_INIT, got = BUF_INIT;
+        if (msg_wire[w].old == NULL)
+            continue;
+        msg_wire[w].old(&old);
+        msg_wire[w].sample_old(&want);
+        cr_assert_eq(msg_wire[w].trip(old.data, old.len, &got), 0, "%s", msg_wire[w].name);
+        cr_assert(got.len == want.len && memcmp(got.data, want.data, got.len) == 0, "%s",
+                  msg_wire[w].name);
+        checked++;
+        buf_fini(&old);
+        buf_fini(&want);
+        buf_fini(&got);
+    }
+    cr_assert_geq(checked, 3); /* group_check_req, dup_sync_req, dup_sync_resp at least */
 }
 
 /* ================= round trips ================= */
