@@ -63,7 +63,3 @@ void dup_full_free(struct replica *r);
 
 /* dup_apply.c: RPC_DUP_APPLY on the receiving primary. */
 void replica_on_dup_apply(struct replica *r, struct rpc_request *req);
-
-/* dup_sync.c (stub level, beacon thread): one RPC_DUP_SYNC round. */
-struct stub;
-void dup_sync_round(struct stub *s);

@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/geokv_admin.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/runtime_config.h"
@@ -83,7 +82,7 @@ struct shipper {
     uint32_t status, fail_mode;
     char remote[GEOKV_APP_NAME_MAX], remote_app[GEOKV_APP_NAME_MAX];
     decree_t confirmed, loaded;
-    struct geokv_table *table; /* remote table; NULL until opened */
+    struct dup_remote *table; /* remote table; NULL until opened */
     bool opening;
     int64_t open_retry_ms;
     struct shipment win[SHIP_WINDOW]; /* ring: oldest at head */
@@ -453,7 +452,7 @@ builder_for(struct replica *r, struct shipper *sh, struct shipment *s)
     return (struct builder){.r = r,
                             .sh = sh,
                             .s = s,
-                            .partitions = geokv_table_partition_count(sh->table),
+                            .partitions = host_remote_partitions(r->opts, sh->table),
                             .batch_bytes = (size_t)runtime_setting_get(r->opts->dup_batch_bytes),
                             .last = sh->loaded};
 }
@@ -777,8 +776,8 @@ send_batch(struct replica *r, struct shipper *sh, struct shipment *s, uint32_t i
     sh->inflight++;
     LOG_DEBUG("dup %" PRIu64 " shipment %" PRIu64 " batch %u (%u ops) sent", sh->dupid, s->seq, idx,
               s->batches[idx].nops);
-    geokv_partition_call_async(sh->table, RPC_DUP_APPLY, s->batches[idx].pidx,
-                               &s->batches[idx].body, SHIP_TIMEOUT_MS, on_batch_reply, c);
+    host_remote_call(r->opts, sh->table, RPC_DUP_APPLY, s->batches[idx].pidx, &s->batches[idx].body,
+                     SHIP_TIMEOUT_MS, on_batch_reply, c);
 }
 
 /* A batch finished: count it, retry it (FAIL_SLOW) or give up on it (FAIL_SKIP). */
@@ -831,7 +830,7 @@ struct open_job {
     const struct replica_opts *opts;
     uint64_t dupid;
     char remote[GEOKV_APP_NAME_MAX], app[GEOKV_APP_NAME_MAX];
-    struct geokv_table *table;
+    struct dup_remote *table;
     int rc;
 };
 
@@ -840,8 +839,7 @@ static void
 open_remote(void *arg)
 {
     struct open_job *j = arg;
-    struct geokv_client *c = host_remote_client(j->opts, j->remote);
-    j->rc = c ? geokv_open(c, j->app, 5000, &j->table) : ERR_CONFIG;
+    j->rc = host_remote_open(j->opts, j->remote, j->app, &j->table);
 }
 
 static void
@@ -874,7 +872,7 @@ start_open(struct replica *r, struct shipper *sh)
     snprintf(j->remote, sizeof(j->remote), "%s", sh->remote);
     snprintf(j->app, sizeof(j->app), "%s", sh->remote_app);
     sh->opening = true;
-    host_run_blocking(r, WORKER_BLOCKING, open_remote, open_done, j);
+    host_run_blocking(r, WORKER_REMOTE_OPEN, open_remote, open_done, j);
 }
 
 /* ---------------- the shipping loop ---------------- */

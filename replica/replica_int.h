@@ -263,17 +263,21 @@ typedef void replica_reply_fn(struct replica *r, void *ctx, int err, const uint8
 typedef void replica_work_fn(void *ctx);
 typedef void replica_done_fn(struct replica *r, void *ctx);
 enum replica_worker {
-    WORKER_BLOCKING,    /* learner copies, remote table opens */
+    WORKER_BLOCKING,    /* learner copies */
     WORKER_FOLLOW_COPY, /* follower tables' copies from their master (dup_full.c) */
+    WORKER_REMOTE_OPEN, /* opens of remote tables: only the host's remote_open */
 };
+
+/* A table of a remote cluster that duplications ship to (the host's handle, opaque here). */
+struct dup_remote;
 
 /*
  * What a replica asks of the server that hosts it (the replica server's stub, or a simulated
- * server in the in-process tests). Every function but post and remote_client runs on r's
+ * server in the in-process tests). Every function but post and the remote_* ones runs on r's
  * loop; the host runs the completions it is given there too.
  */
 struct replica_host {
-    void *self; /* the host's own state, passed to post and remote_client */
+    void *self; /* the host's own state, passed to post, remote_open and remote_call */
     /* Puts r on its loop's dirty list so replica_flush runs before the loop sleeps. */
     void (*mark_dirty)(struct replica *r);
     /* Closes and frees r (its storage is unusable); the meta assigns it again later. The
@@ -294,9 +298,15 @@ struct replica_host {
     /* Runs fn(r, ctx) on the loop that owns gpid (r NULL if it is not open there). Any
      * thread. */
     void (*post)(void *self, uint64_t gpid, replica_done_fn *fn, void *ctx);
-    /* The client of a remote cluster named in [pegasus.clusters] (NULL if not there). Any
-     * thread. */
-    struct geokv_client *(*remote_client)(void *self, const char *cluster);
+    /* Opens table app of the remote cluster named in [pegasus.clusters] (ERR_CONFIG if it is
+     * not named there); the host keeps the handle. May block: call it from run_blocking. */
+    int (*remote_open)(void *self, const char *cluster, const char *app, struct dup_remote **out);
+    /* The remote table's partition count as last known (0 if none yet). Any thread. */
+    uint32_t (*remote_partitions)(struct dup_remote *t);
+    /* Sends code to the primary of partition pidx of the remote table, retrying as a client
+     * does until timeout_ms; fn gets the reply body (borrowed) or the error, on any thread. */
+    void (*remote_call)(void *self, struct dup_remote *t, uint32_t code, uint32_t pidx,
+                        const struct buf *body, int timeout_ms, rpc_done_fn *fn, void *arg);
 };
 
 static inline void
@@ -344,12 +354,25 @@ host_post(const struct replica_opts *o, uint64_t gpid, replica_done_fn *fn, void
     o->host->post(o->host->self, gpid, fn, ctx);
 }
 
-static inline struct geokv_client *
-host_remote_client(const struct replica_opts *o, const char *cluster)
+static inline int
+host_remote_open(const struct replica_opts *o, const char *cluster, const char *app,
+                 struct dup_remote **out)
 {
-    return o->host->remote_client(o->host->self, cluster);
+    return o->host->remote_open(o->host->self, cluster, app, out);
 }
 
+static inline uint32_t
+host_remote_partitions(const struct replica_opts *o, struct dup_remote *t)
+{
+    return o->host->remote_partitions(t);
+}
+
+static inline void
+host_remote_call(const struct replica_opts *o, struct dup_remote *t, uint32_t code, uint32_t pidx,
+                 const struct buf *body, int timeout_ms, rpc_done_fn *fn, void *arg)
+{
+    o->host->remote_call(o->host->self, t, code, pidx, body, timeout_ms, fn, arg);
+}
 #define RLOG_ERROR(r, fmt, ...)                                                                    \
     LOG_ERROR("%u.%u@%" PRId64 " " fmt, gpid_app((r)->gpid), gpid_pidx((r)->gpid), (r)->ballot,    \
               ##__VA_ARGS__)

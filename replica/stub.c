@@ -36,24 +36,61 @@ stub_lease_valid(const struct replica *r)
     return clock_mono_ms() < r->loop->lease_until_ms;
 }
 
-static struct geokv_client *
-stub_remote_client(void *self, const char *cluster)
+/* A table of a remote cluster (replica_int.h): the client's handle, which the client owns. */
+struct dup_remote {
+    struct dup_remote *next;
+    struct geokv_table *table;
+};
+
+static int
+stub_remote_open(void *self, const char *cluster, const char *app, struct dup_remote **out)
 {
     struct stub *s = self;
-    struct geokv_client *c = NULL;
+    struct remote_cluster *rc = NULL;
+    struct geokv_table *table;
+    int err;
+    *out = NULL;
     pthread_mutex_lock(&s->remote_mu);
-    for (int i = 0; i < s->nremotes; i++) {
-        struct remote_cluster *rc = &s->remotes[i];
-        if (strcmp(rc->name, cluster) != 0)
-            continue;
-        if (rc->client == NULL && geokv_client_create(rc->metas, NULL, &rc->client) != 0)
+    for (int i = 0; i < s->nremotes && rc == NULL; i++)
+        if (strcmp(s->remotes[i].name, cluster) == 0)
+            rc = &s->remotes[i];
+    if (rc != NULL && rc->client == NULL) {
+        if (geokv_client_create(rc->metas, NULL, &rc->client) != 0)
             LOG_ERROR("duplication: bad meta list for %s: %s", rc->name, rc->metas);
-        else if (rc->client != NULL)
+        else
             geokv_client_seal(rc->client); /* another datacenter */
-        c = rc->client;
     }
     pthread_mutex_unlock(&s->remote_mu);
-    return c;
+    if (rc == NULL || rc->client == NULL)
+        return ERR_CONFIG;
+    err = geokv_open(rc->client, app, 5000, &table); /* outside the lock: it waits on the meta */
+    if (err != 0)
+        return err;
+    pthread_mutex_lock(&s->remote_mu);
+    for (struct dup_remote *t = rc->tables; t != NULL && *out == NULL; t = t->next)
+        if (t->table == table)
+            *out = t;
+    if (*out == NULL) {
+        *out = xcalloc(1, sizeof(**out));
+        (*out)->table = table;
+        (*out)->next = rc->tables;
+        rc->tables = *out;
+    }
+    pthread_mutex_unlock(&s->remote_mu);
+    return 0;
+}
+
+static uint32_t
+stub_remote_partitions(struct dup_remote *t)
+{
+    return geokv_table_partition_count(t->table);
+}
+
+static void
+stub_remote_call(void *self, struct dup_remote *t, uint32_t code, uint32_t pidx,
+                 const struct buf *body, int timeout_ms, rpc_done_fn *fn, void *arg)
+{
+    geokv_partition_call_async(t->table, code, pidx, body, timeout_ms, fn, arg);
 }
 
 static void
@@ -602,7 +639,9 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
                                     stub_call_meta,
                                     stub_run_blocking,
                                     stub_post,
-                                    stub_remote_client};
+                                    stub_remote_open,
+                                    stub_remote_partitions,
+                                    stub_remote_call};
     snprintf(s->address, sizeof(s->address), "%s", address);
     snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
     rc = stub_read_config(s);
@@ -675,9 +714,15 @@ stub_destroy(struct stub *s)
     loop_destroy(s->blocking);      /* a running copy sees `stopping` and ends */
     loop_destroy(s->follow_copy);
     loop_destroy(s->file_serve);
-    for (int i = 0; i < s->nremotes; i++) /* waits for shipments in flight; their ends post */
+    for (int i = 0; i < s->nremotes; i++) { /* waits for shipments in flight; their ends post */
         if (s->remotes[i].client)
             geokv_client_destroy(s->remotes[i].client);
+        while (s->remotes[i].tables != NULL) {
+            struct dup_remote *t = s->remotes[i].tables;
+            s->remotes[i].tables = t->next;
+            xfree(t);
+        }
+    }
     rpc_client_destroy(s->client); /* fails calls in flight: their completions are posted */
     for (int i = 0; i < s->nloops; i++) {
         loop_post(s->loops[i].loop, close_all, &s->loops[i]);

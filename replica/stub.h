@@ -36,3 +36,13 @@ typedef void beacon_action_fn(void *arg, enum part_action action, uint64_t gpid,
  * a is set for PART_ASSIGN only. */
 void stub_beacon_actions(const struct msg_beacon_req *req, const struct msg_beacon_resp *resp,
                          beacon_action_fn *fn, void *arg);
+
+/* Calls fn for each partition of req->primaries that resp answers for as led by the server
+ * (a partition that moved meanwhile is not its to adopt), with its duplications from resp:
+ * dups is xmalloc'd and fn's to free. */
+struct msg_dup_sync_req;
+struct msg_dup_sync_resp;
+struct dup_assign;
+typedef void dup_sync_fn(void *arg, uint64_t gpid, struct dup_assign *dups, uint32_t n);
+void stub_dup_sync_actions(const struct msg_dup_sync_req *req, const struct msg_dup_sync_resp *resp,
+                           dup_sync_fn *fn, void *arg);

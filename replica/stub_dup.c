@@ -47,6 +47,37 @@ dup_sync_led(const struct msg_dup_sync_resp *resp, uint64_t gpid)
     return !resp->has_led;
 }
 
+void
+stub_dup_sync_actions(const struct msg_dup_sync_req *req, const struct msg_dup_sync_resp *resp,
+                      dup_sync_fn *fn, void *arg)
+{
+    for (uint32_t i = 0; i < req->nprimaries; i++) {
+        uint64_t gpid = req->primaries[i];
+        struct dup_assign *a;
+        uint32_t n = 0;
+        if (!dup_sync_led(resp, gpid))
+            continue;
+        a = xcalloc(resp->n + 1, sizeof(*a));
+        for (uint32_t k = 0; k < resp->n; k++)
+            if (resp->dups[k].gpid == gpid)
+                a[n++] = resp->dups[k];
+        fn(arg, gpid, a, n);
+    }
+}
+
+/* Hands a primary its duplications on its loop. */
+static void
+post_dup_assign(void *arg, uint64_t gpid, struct dup_assign *dups, uint32_t n)
+{
+    struct stub *s = arg;
+    struct dup_task *t = xcalloc(1, sizeof(*t));
+    t->sl = stub_loop_of(s, gpid);
+    t->gpid = gpid;
+    t->a = dups;
+    t->n = n;
+    loop_post(t->sl->loop, run_dup_assign, t);
+}
+
 /* Reports confirmed decrees and hands each primary its duplications. Runs on: beacon loop. */
 void
 stub_dup_sync_cron(void *arg)
@@ -73,19 +104,7 @@ stub_dup_sync_cron(void *arg)
     msg_dup_sync_req_encode(&body, &req);
     if (req.nprimaries > 0 && stub_meta_call(s, RPC_DUP_SYNC, &body, &reply) == 0 &&
         msg_dup_sync_resp_decode(reply.data, reply.len, &resp) == 0) {
-        for (uint32_t i = 0; i < req.nprimaries; i++) {
-            struct dup_task *t;
-            if (!dup_sync_led(&resp, req.primaries[i]))
-                continue; /* moved: the meta's list for it is not ours to adopt */
-            t = xcalloc(1, sizeof(*t));
-            t->sl = stub_loop_of(s, req.primaries[i]);
-            t->gpid = req.primaries[i];
-            t->a = xcalloc(resp.n + 1, sizeof(*t->a));
-            for (uint32_t k = 0; k < resp.n; k++)
-                if (resp.dups[k].gpid == t->gpid)
-                    t->a[t->n++] = resp.dups[k];
-            loop_post(t->sl->loop, run_dup_assign, t);
-        }
+        stub_dup_sync_actions(&req, &resp, post_dup_assign, s);
         msg_dup_sync_resp_fini(&resp);
     }
     msg_dup_sync_req_fini(&req);

@@ -34,11 +34,13 @@ struct stub_loop {
     int64_t lease_until_ms; /* its primaries serve only before this (monotonic); loop only */
 };
 
-/* A remote cluster from [pegasus.clusters], with its client created on first use. */
+/* A remote cluster from [pegasus.clusters], with its client created on first use and the
+ * tables duplications opened on it (kept until the server stops). */
 struct remote_cluster {
     char name[GEOKV_APP_NAME_MAX];
     char metas[512];
     struct geokv_client *client;
+    struct dup_remote *tables;
 };
 
 struct stub {

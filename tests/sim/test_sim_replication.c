@@ -1,7 +1,7 @@
 /*
- * test_sim_replication.c: the replication protocol in the in-process simulation (sim.h):
+ * test_sim_replication.c: replication and duplication in the in-process simulation (sim.h):
  * seeded runs with crashes, restarts and message faults, each checked for lost acknowledged
- * writes and diverged replicas. SIM_SEEDS=N runs N seeds (default 12), SIM_SEED=S only S,
+ * writes, diverged replicas and diverged clusters. SIM_SEEDS=N runs N seeds (default 12), SIM_SEED=S only S,
  * SIM_VERBOSE=1 prints the servers' logs and the fault schedule.
  */
 #include <criterion/criterion.h>
@@ -23,7 +23,7 @@ static void
 run_seeds(uint64_t first, void (*tweak)(struct sim_opts *o))
 {
     uint64_t one = env_u64("SIM_SEED", 0), n = env_u64("SIM_SEEDS", 12);
-    int64_t acked = 0, reads = 0, crashes = 0, msgs = 0;
+    int64_t acked = 0, reads = 0, crashes = 0, msgs = 0, duplicated = 0;
     for (uint64_t i = 0; i < (one ? 1 : n); i++) {
         struct sim_opts o;
         struct sim_result res;
@@ -42,10 +42,12 @@ run_seeds(uint64_t first, void (*tweak)(struct sim_opts *o))
         reads += res.reads;
         crashes += res.crashes;
         msgs += res.messages;
+        duplicated += res.duplicated;
     }
     cr_log_info("%" PRIu64 " seeds from %" PRIu64 ": %" PRId64 " writes acknowledged, %" PRId64
-                " read back, %" PRId64 " crashes, %" PRId64 " messages",
-                one ? 1 : n, one ? one : first, acked, reads, crashes, msgs);
+                " read back, %" PRId64 " crashes, %" PRId64 " messages; %" PRId64
+                " records alike on two clusters",
+                one ? 1 : n, one ? one : first, acked, reads, crashes, msgs, duplicated);
 }
 
 Test(sim, crashes_and_message_faults, .timeout = 600)
@@ -90,4 +92,32 @@ follower(struct sim_opts *o)
 Test(sim, follower_partitions_wait_for_their_copy, .timeout = 600)
 {
     run_seeds(7000, follower);
+}
+
+static void
+master_slave(struct sim_opts *o)
+{
+    o->clusters = 2;
+    o->remote_partitions = 3; /* entries are routed by key to the remote's own partitions */
+}
+
+/* Duplication from one cluster to another while both lose servers and messages: at the end
+ * the second holds exactly the first's records. */
+Test(sim, duplication_converges, .timeout = 600)
+{
+    run_seeds(9000, master_slave);
+}
+
+static void
+master_master(struct sim_opts *o)
+{
+    master_slave(o);
+    o->master_master = true;
+}
+
+/* Both clusters written, some keys on both at once: last-writer-wins must pick the same
+ * record everywhere. */
+Test(sim, master_master_converges, .timeout = 600)
+{
+    run_seeds(11000, master_master);
 }
