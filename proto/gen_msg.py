@@ -325,8 +325,10 @@ def decode_fn(item):
             "    rc = unpacked_parse(b, n, zonep);",
             "    if (rc == 0)",
             "        rc = %s_unpack(unpacked_root(*zonep), m);" % t]
+    out += ["    if (rc != 0) { /* nothing of a failed decode is kept */"]
     if fini:
-        out += ["    if (rc != 0)", "        %s(m);" % ("msg_%s_fini" % item.name if item.exported else t + "_fini")]
+        out += ["        %s(m);" % ("msg_%s_fini" % item.name if item.exported else t + "_fini")]
+    out += ["        memset(m, 0, sizeof(*m));", "    }"]
     if zone:
         out += ["    if (rc != 0) {", "        unpacked_free(*zonep);", "        *zonep = NULL;", "    }"]
     else:

@@ -383,19 +383,21 @@ upk_u32(struct upk v, uint32_t *out)
     return rc;
 }
 
-/* Copies the str or bin v into dst[cap], NUL-terminated: a longer one is cut if trunc, else
- * refused; a NUL inside is refused (the copy would end early). */
+/* Copies the str or bin v into dst[cap], NUL-terminated. trunc (text for display): a longer
+ * one is cut, and a NUL inside ends it. Else a longer one is refused, and so is a NUL inside
+ * (the copy would end early: a name or an address would change). */
 static int
 copy_str(struct upk v, char *dst, size_t cap, bool trunc)
 {
     const uint8_t *d;
     size_t n;
     int rc = upk_bytes(v, &d, &n);
+    ASSERT(cap > 0);
     if (rc == 0 && n >= cap && !trunc)
         rc = ERR_TOO_LARGE;
     if (rc == 0 && n >= cap)
         n = cap - 1;
-    if (rc == 0 && memchr(d, '\0', n) != NULL)
+    if (rc == 0 && !trunc && memchr(d, '\0', n) != NULL)
         rc = ERR_INVALID_DATA;
     if (rc == 0) {
         memcpy(dst, d, n);

@@ -73,7 +73,7 @@ MUST_CHECK int upk_u32(struct upk v, uint32_t *out);
 /* A str copied NUL-terminated into dst[cap]: ERR_TOO_LARGE if it does not fit, ERR_INVALID_DATA
  * if it holds a NUL (it would be truncated). */
 MUST_CHECK int upk_str(struct upk v, char *dst, size_t cap);
-/* The same, truncated to fit (for text shown to people). */
+/* The same for text shown to people: truncated to fit, and a NUL inside ends it. */
 MUST_CHECK int upk_text(struct upk v, char *dst, size_t cap);
 /* Exactly n bytes (bin or str). */
 MUST_CHECK int upk_bin(struct upk v, uint8_t *dst, size_t n);
