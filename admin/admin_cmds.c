@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 #include "common/xmalloc.h"
 
 struct admin_cmd;
@@ -80,38 +80,29 @@ need_table(struct admin_ctx *ctx)
     return geokv_open(ctx->client, ctx->app, ctx->timeout_ms, &ctx->table);
 }
 
-static const char *
-app_status_name(uint32_t s)
-{
-    return s == APP_AVAILABLE  ? "AVAILABLE"
-           : s == APP_CREATING ? "CREATING"
-           : s == APP_DROPPED  ? "DROPPED"
-                               : "UNKNOWN";
-}
-
 /* ---- meta commands ---- */
 
 static enum admin_result
 cmd_ls(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
-    struct msg_list_apps_resp m;
-    int err = geokv_list_apps(ctx->client, ctx->timeout_ms, &m);
+    struct geokv_table_info *t;
+    size_t n;
+    int err = geokv_list_tables(ctx->client, ctx->timeout_ms, &t, &n);
 
     if (err != 0)
         return fail("ls", err);
     printf("%-8s %-32s %-10s %-10s %-8s %s\n", "app_id", "name", "status", "partitions", "replicas",
            "create_time");
-    for (uint32_t i = 0; i < m.napps; i++) {
-        const struct app_info *a = &m.apps[i];
+    for (size_t i = 0; i < n; i++) {
         char ts[32] = "-";
-        time_t t = (time_t)a->create_ts;
+        time_t tt = (time_t)t[i].create_time_s;
         struct tm tm;
-        if (a->create_ts > 0 && localtime_r(&t, &tm) != NULL)
+        if (t[i].create_time_s > 0 && localtime_r(&tt, &tm) != NULL)
             strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-        printf("%-8u %-32s %-10s %-10u %-8u %s\n", a->app_id, a->name, app_status_name(a->status),
-               a->partition_count, a->replica_count, ts);
+        printf("%-8u %-32s %-10s %-10u %-8u %s\n", t[i].id, t[i].name, t[i].status,
+               t[i].partition_count, t[i].replica_count, ts);
     }
-    msg_list_apps_resp_fini(&m);
+    free(t);
     return ADMIN_OK;
 }
 
@@ -151,7 +142,7 @@ cmd_create(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 static enum admin_result
 cmd_drop(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
-    int err = geokv_drop_app(ctx->client, argv[0].p, ctx->timeout_ms);
+    int err = geokv_drop_table(ctx->client, argv[0].p, ctx->timeout_ms);
     if (err != 0)
         return fail("drop", err);
     printf("dropped app %s\n", argv[0].p);

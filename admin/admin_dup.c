@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 
 #define DUP_ADD_MIN_TIMEOUT_MS 15000 /* the meta asks the remote cluster (up to 5 s) */
 #define DUP_USAGE                                                                                  \
@@ -112,15 +112,15 @@ print_json_str(const char *s)
 }
 
 static void
-print_dup(const struct dup_info *d, bool last)
+print_dup(const struct geokv_dup *d, bool last)
 {
     printf("  {\n    \"dupid\": %llu,\n    \"status\": \"%s\",\n    \"remote\": ",
-           (unsigned long long)d->dupid, or_unknown(dup_status_name(d->status)));
+           (unsigned long long)d->dupid, d->status);
     print_json_str(d->remote);
     printf(",\n    \"create_ts\": %lld,\n    \"fail_mode\": \"%s\",\n    \"progress\": {",
-           (long long)d->create_ts_ms, or_unknown(dup_fail_mode_name(d->fail_mode)));
-    for (uint32_t p = 0; p < d->npartitions; p++)
-        printf("%s\n      \"%u\": %lld", p ? "," : "", p, (long long)d->confirmed[p]);
+           (long long)d->create_time_ms, d->fail_mode);
+    for (size_t p = 0; p < d->npartitions; p++)
+        printf("%s\n      \"%zu\": %lld", p ? "," : "", p, (long long)d->confirmed[p]);
     printf("%s}", d->npartitions ? "\n    " : "");
     if (d->progress[0] != '\0') {
         printf(",\n    \"full_copy\": ");
@@ -134,49 +134,49 @@ dup_add(struct admin_ctx *ctx, const char *app, const struct dup_opts *o)
 {
     int timeout =
         ctx->timeout_ms > DUP_ADD_MIN_TIMEOUT_MS ? ctx->timeout_ms : DUP_ADD_MIN_TIMEOUT_MS;
-    struct msg_dup_add_resp r;
+    uint64_t dupid;
+    bool existed;
     char why[256];
     int err;
 
     if (o->cluster == NULL || o->have_dupid)
         return dup_usage();
-    err = geokv_dup_add(ctx->client, app, o->cluster, o->full, timeout, &r, why, sizeof(why));
+    err = geokv_dup_add(ctx->client, app, o->cluster, o->full, timeout, &dupid, &existed, why,
+                        sizeof(why));
     if (err != 0)
         return dup_fail("dup add", err, why);
-    if (r.existed)
+    if (existed)
         printf("duplication of %s to %s already exists [dupid: %llu]\n", app, o->cluster,
-               (unsigned long long)r.dupid);
+               (unsigned long long)dupid);
     else
-        printf("successfully add duplication [dupid: %llu]\n", (unsigned long long)r.dupid);
+        printf("successfully add duplication [dupid: %llu]\n", (unsigned long long)dupid);
     return ADMIN_OK;
 }
 
 static enum admin_result
 dup_list(struct admin_ctx *ctx, const char *app, const struct dup_opts *o)
 {
-    struct msg_dup_list_resp m;
+    struct geokv_dup *dups;
+    size_t n;
     char why[256];
     int err;
 
     if (o->cluster != NULL || o->full || o->have_dupid)
         return dup_usage();
-    err = geokv_dup_list(ctx->client, app, ctx->timeout_ms, &m, why, sizeof(why));
+    err = geokv_dup_list(ctx->client, app, ctx->timeout_ms, &dups, &n, why, sizeof(why));
     if (err != 0)
         return dup_fail("dup list", err, why);
-    if (m.ndups == 0)
-        printf("[]\n");
-    else
-        printf("[\n");
-    for (uint32_t i = 0; i < m.ndups; i++)
-        print_dup(&m.dups[i], i + 1 == m.ndups);
-    if (m.ndups > 0)
+    printf(n == 0 ? "[]\n" : "[\n");
+    for (size_t i = 0; i < n; i++)
+        print_dup(&dups[i], i + 1 == n);
+    if (n > 0)
         printf("]\n");
-    msg_dup_list_resp_fini(&m);
+    geokv_dup_list_free(dups, n);
     return ADMIN_OK;
 }
 
 static enum admin_result
-dup_modify(struct admin_ctx *ctx, const char *app, const char *sub, uint32_t op,
+dup_modify(struct admin_ctx *ctx, const char *app, const char *sub, enum geokv_dup_op op,
            const struct dup_opts *o)
 {
     char what[32], why[256];
@@ -185,7 +185,8 @@ dup_modify(struct admin_ctx *ctx, const char *app, const char *sub, uint32_t op,
     if (!o->have_dupid || o->cluster != NULL || o->full)
         return dup_usage();
     snprintf(what, sizeof(what), "dup %s", sub);
-    err = geokv_dup_modify(ctx->client, app, o->dupid, op, 0, ctx->timeout_ms, why, sizeof(why));
+    err = geokv_dup_modify(ctx->client, app, o->dupid, op, GEOKV_DUP_FAIL_SLOW, ctx->timeout_ms,
+                           why, sizeof(why));
     if (err != 0)
         return dup_fail(what, err, why);
     printf("successfully %s duplication [dupid: %llu]\n", sub, (unsigned long long)o->dupid);
@@ -212,11 +213,11 @@ admin_cmd_dup(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     if (strcmp(sub, "list") == 0)
         return dup_list(ctx, app, &o);
     if (strcmp(sub, "pause") == 0)
-        return dup_modify(ctx, app, sub, DUP_OP_PAUSE, &o);
+        return dup_modify(ctx, app, sub, GEOKV_DUP_PAUSE, &o);
     if (strcmp(sub, "start") == 0)
-        return dup_modify(ctx, app, sub, DUP_OP_START, &o);
+        return dup_modify(ctx, app, sub, GEOKV_DUP_START, &o);
     if (strcmp(sub, "remove") == 0)
-        return dup_modify(ctx, app, sub, DUP_OP_REMOVE, &o);
+        return dup_modify(ctx, app, sub, GEOKV_DUP_REMOVE, &o);
     return dup_usage();
 }
 
@@ -225,7 +226,7 @@ admin_cmd_set_dup_fail_mode(struct admin_ctx *ctx, const struct admin_cmd *cmd, 
                             const struct admin_tok *argv)
 {
     const char *mode = argv[2].p;
-    uint32_t fm;
+    enum geokv_dup_fail_mode fm;
     uint64_t dupid;
     char why[256];
     int err;
@@ -236,8 +237,8 @@ admin_cmd_set_dup_fail_mode(struct admin_ctx *ctx, const struct admin_cmd *cmd, 
         fprintf(stderr, "usage: set_dup_fail_mode <app> <dupid> slow|skip\n");
         return ADMIN_FAIL;
     }
-    fm = strcmp(mode, "slow") == 0 ? FAIL_SLOW : FAIL_SKIP;
-    err = geokv_dup_modify(ctx->client, argv[0].p, dupid, DUP_OP_FAIL_MODE, fm, ctx->timeout_ms,
+    fm = strcmp(mode, "slow") == 0 ? GEOKV_DUP_FAIL_SLOW : GEOKV_DUP_FAIL_SKIP;
+    err = geokv_dup_modify(ctx->client, argv[0].p, dupid, GEOKV_DUP_FAIL_MODE, fm, ctx->timeout_ms,
                            why, sizeof(why));
     if (err != 0)
         return dup_fail("set_dup_fail_mode", err, why);

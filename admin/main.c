@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 #include "common/log.h"
 #include "proto/auth.h"
 

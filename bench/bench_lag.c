@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "bench/bench_util.h"
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 #include "common/clock.h"
 #include "common/xmalloc.h"
 

@@ -43,7 +43,7 @@
 
 #include "bench/bench_lag.h"
 #include "bench/bench_util.h"
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"

@@ -234,6 +234,13 @@ geokv_create_app(struct geokv_client *c, const char *name, uint32_t partition_co
 }
 
 int
+geokv_create_table(struct geokv_client *c, const char *name, uint32_t partition_count,
+                   uint32_t replica_count, int timeout_ms)
+{
+    return geokv_create_app(c, name, partition_count, replica_count, timeout_ms, NULL);
+}
+
+int
 geokv_create_follower_app(struct geokv_client *c, const struct msg_create_app_req *m,
                           int timeout_ms, struct msg_app_config *out)
 {
@@ -272,7 +279,7 @@ app_name_call(struct geokv_client *c, uint32_t code, const char *name, int timeo
 }
 
 int
-geokv_drop_app(struct geokv_client *c, const char *name, int timeout_ms)
+geokv_drop_table(struct geokv_client *c, const char *name, int timeout_ms)
 {
     return app_name_call(c, RPC_DROP_APP, name, timeout_ms, false, NULL);
 }
@@ -293,17 +300,33 @@ geokv_query_config(struct geokv_client *c, const char *name, int timeout_ms,
 }
 
 int
-geokv_list_apps(struct geokv_client *c, int timeout_ms, struct msg_list_apps_resp *out)
+geokv_list_tables(struct geokv_client *c, int timeout_ms, struct geokv_table_info **out, size_t *n)
 {
     struct buf req = BUF_INIT, reply = BUF_INIT;
+    struct msg_list_apps_resp m;
     int err;
 
-    memset(out, 0, sizeof(*out));
+    *out = NULL;
+    *n = 0;
     err = client_meta_call(c, RPC_LIST_APPS, &req, timeout_ms, true, &reply);
-    if (err == 0 && msg_list_apps_resp_decode(reply.data, reply.len, out) != 0)
+    if (err == 0 && msg_list_apps_resp_decode(reply.data, reply.len, &m) != 0)
         err = ERR_INVALID_DATA;
     buf_fini(&reply);
-    return err;
+    if (err != 0)
+        return err;
+    *out = xcalloc(m.napps + 1, sizeof(**out));
+    for (uint32_t i = 0; i < m.napps; i++) {
+        struct geokv_table_info *t = &(*out)[i];
+        t->id = m.apps[i].app_id;
+        snprintf(t->name, sizeof(t->name), "%s", m.apps[i].name);
+        snprintf(t->status, sizeof(t->status), "%s", app_status_name(m.apps[i].status));
+        t->partition_count = m.apps[i].partition_count;
+        t->replica_count = m.apps[i].replica_count;
+        t->create_time_s = m.apps[i].create_ts;
+    }
+    *n = m.napps;
+    msg_list_apps_resp_fini(&m);
+    return 0;
 }
 
 int
@@ -431,12 +454,16 @@ geokv_server_config(struct geokv_client *c, const char *addr, const char *key, c
 
 /* ---- geokv.h's helpers ---- */
 
-/* geokv.h states the codes and enums it shares with the wire: they must not drift. */
+/* geokv.h and geokv_admin.h state the codes and enums they share with the wire: they must not
+ * drift. */
 #define SAME(pub, internal) _Static_assert((int)(pub) == (int)(internal), #pub " != " #internal)
 SAME(GEOKV_ERR_INVALID_ARG, ERR_INVALID_ARG);
 SAME(GEOKV_ERR_TOO_LARGE, ERR_TOO_LARGE);
 SAME(GEOKV_ERR_NOT_FOUND, ERR_NOT_FOUND);
 SAME(GEOKV_ERR_APP_NOT_FOUND, ERR_APP_NOT_FOUND);
+SAME(GEOKV_ERR_APP_EXISTS, ERR_APP_EXISTS);
+SAME(GEOKV_ERR_INVALID_STATE, ERR_INVALID_STATE);
+SAME(GEOKV_ERR_NO_NODES, ERR_NO_NODES);
 SAME(GEOKV_ERR_APP_UNAVAILABLE, ERR_APP_UNAVAILABLE);
 SAME(GEOKV_ERR_NO_LEADER, ERR_NO_LEADER);
 SAME(GEOKV_ERR_TIMEOUT, ERR_TIMEOUT);
@@ -453,6 +480,12 @@ SAME(GEOKV_ERR_AUTH, ERR_AUTH);
 SAME(GEOKV_CHECK_NOT_EXIST, CAS_NOT_EXIST);
 SAME(GEOKV_CHECK_EXIST, CAS_EXIST);
 SAME(GEOKV_CHECK_VALUE_EQUAL, CAS_VALUE_EQUAL);
+SAME(GEOKV_DUP_PAUSE, DUP_OP_PAUSE);
+SAME(GEOKV_DUP_START, DUP_OP_START);
+SAME(GEOKV_DUP_REMOVE, DUP_OP_REMOVE);
+SAME(GEOKV_DUP_FAIL_MODE, DUP_OP_FAIL_MODE);
+SAME(GEOKV_DUP_FAIL_SLOW, FAIL_SLOW);
+SAME(GEOKV_DUP_FAIL_SKIP, FAIL_SKIP);
 #undef SAME
 
 const char *

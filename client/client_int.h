@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 
 struct loop;
 struct rpc_client;

@@ -63,11 +63,14 @@ enum geokv_error {
     GEOKV_ERR_TOO_LARGE = -30003,       /* hash_key > 65535 bytes, or a value too large */
     GEOKV_ERR_NOT_FOUND = -30004,       /* no such record (or it expired, or was deleted) */
     GEOKV_ERR_APP_NOT_FOUND = -30005,   /* no such table (or it was dropped) */
+    GEOKV_ERR_APP_EXISTS = -30006,      /* geokv_create_table: the table exists */
     GEOKV_ERR_APP_UNAVAILABLE = -30007, /* the table is being created or has no partitions */
+    GEOKV_ERR_INVALID_STATE = -30009,   /* not in a state that allows it (geokv_admin.h) */
     GEOKV_ERR_NO_LEADER = -30013,       /* no meta leader (an election is running) */
     GEOKV_ERR_TIMEOUT = -30014,         /* the deadline passed; the request may have applied */
     GEOKV_ERR_NETWORK = -30015,         /* the servers could not be reached */
     GEOKV_ERR_BUSY = -30016,            /* too much in flight; nothing was sent */
+    GEOKV_ERR_NO_NODES = -30019,        /* geokv_create_table: too few replica servers */
     GEOKV_ERR_CHECK_FAILED = -30024,    /* check_and_set: the check did not hold */
     GEOKV_ERR_NOT_A_NUMBER = -30025,    /* incr: the value is not a decimal integer */
     GEOKV_ERR_SHUTDOWN = -30026,        /* the client is being destroyed */

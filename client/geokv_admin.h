@@ -1,150 +1,93 @@
 #pragma once
 /*
- * geokv_admin.h: the rest of libgeokv, for the project's own programs (admin-cli, geokv-bench,
- * the servers): tables, replica servers and duplications administered through the meta,
- * calls straight to one server, and the wire-level calls servers use to talk to another
- * cluster. It speaks in the wire's structs (proto/msg.h), so it is not installed: programs
- * outside the tree use geokv.h.
+ * geokv_admin.h: managing a cluster's tables and their duplications to other clusters, through
+ * the cluster's meta servers. Installed with geokv.h, whose client it uses and whose rules it
+ * follows: libc only, errors are GEOKV_ERR_*, outputs are malloc'd and freed with free()
+ * unless a function says otherwise.
  *
- * Errors are the negative codes of common/err.h (geokv.h's GEOKV_ERR_* are the same values).
+ *     struct geokv_client *c;
+ *     uint64_t dupid;
+ *     bool existed;
+ *     char why[256];
+ *     if (geokv_client_create("10.0.0.1:34601", NULL, &c) != 0) ...
+ *     if (geokv_create_table(c, "users", 8, 3, 30000) != 0) ...
+ *     if (geokv_dup_add(c, "users", "tj", false, 20000, &dupid, &existed, why, sizeof(why)))
+ *         fprintf(stderr, "dup add: %s\n", why);
+ *
+ * Calls that the meta may refuse for a reason take why/whylen (may be NULL/0): the meta's
+ * one-line reason, for the operator (empty if it gave none, e.g. on a timeout).
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/geokv.h"
-#include "common/buf.h"
-#include "common/err.h"
-#include "proto/msg.h"
-#include "proto/rpc.h"
-#include "proto/types.h"
+#include "geokv.h"
 
-/* Largest value accepted client-side (the message limit leaves room for the envelope). */
-#define GEOKV_MAX_VALUE (GEOKV_MAX_MESSAGE - (1u << 20))
+/* ---- tables ---- */
 
-/* Seals every call of the client from now on, if this process's [security] says seal_remote:
- * for a client of another datacenter's cluster. */
-void geokv_client_seal(struct geokv_client *c);
-/* The table's partition count from the cached configuration (0 if none yet). */
-uint32_t geokv_table_partition_count(struct geokv_table *t);
+/*
+ * Creates a table of partition_count partitions (at most 65536), each on replica_count replica
+ * servers (at most 8), and waits until every partition has a serving primary.
+ * GEOKV_ERR_APP_EXISTS, GEOKV_ERR_INVALID_ARG; a create that times out may still complete.
+ */
+GEOKV_MUST_CHECK int geokv_create_table(struct geokv_client *c, const char *name,
+                                        uint32_t partition_count, uint32_t replica_count,
+                                        int timeout_ms);
+/* Drops a table (its data is removed later). GEOKV_ERR_APP_NOT_FOUND. */
+GEOKV_MUST_CHECK int geokv_drop_table(struct geokv_client *c, const char *name, int timeout_ms);
 
-/* Where a key goes in a configuration (pure; used by the client and its tests). */
-struct geokv_route {
-    uint32_t pidx;
-    uint64_t gpid;
-    ballot_t ballot;
-    char primary[GEOKV_ADDR_MAX]; /* empty if the partition has no primary */
+struct geokv_table_info {
+    uint32_t id;
+    char name[128];
+    char status[16]; /* "AVAILABLE", "CREATING", "DROPPED" */
+    uint32_t partition_count, replica_count;
+    int64_t create_time_s; /* Unix time */
 };
-/*
- * Fills r for (hash_key, sort_key) in cfg. ERR_INVALID_ARG if cfg has no partitions,
- * ERR_AGAIN if the partition has no primary (r is still filled).
- */
-MUST_CHECK int geokv_route_key(const struct msg_app_config *cfg, struct bytes hash_key,
-                               struct bytes sort_key, struct geokv_route *r);
+/* The cluster's tables: *out (n entries) is malloc'd. */
+GEOKV_MUST_CHECK int geokv_list_tables(struct geokv_client *c, int timeout_ms,
+                                       struct geokv_table_info **out, size_t *n);
+
+/* ---- duplication ---- */
 
 /*
- * Sends a request of any code to the primary of partition pidx of t, with the retries of a
- * data call (idempotent) until timeout_ms; cb gets the reply body (borrowed) or the error.
- * For servers that talk to another cluster (duplication ships entries this way).
+ * Starts duplicating table to the remote cluster (a name in the meta's [pegasus.clusters]),
+ * where a table of the same name must exist; full = first copy the data the table holds (the
+ * remote table must not exist: it is created). *dupid names it; *existed is true if the same
+ * duplication existed already. The meta asks the remote cluster first: give it >= 10 s.
+ * GEOKV_ERR_INVALID_ARG (remote unknown), GEOKV_ERR_APP_NOT_FOUND (here or there),
+ * GEOKV_ERR_BUSY (the remote cluster could not be asked), GEOKV_ERR_INVALID_STATE
+ * (duplication disabled).
  */
-void geokv_partition_call_async(struct geokv_table *t, uint32_t code, uint32_t pidx,
-                                const struct buf *body, int timeout_ms, rpc_done_fn *cb, void *arg);
+GEOKV_MUST_CHECK int geokv_dup_add(struct geokv_client *c, const char *table, const char *remote,
+                                   bool full, int timeout_ms, uint64_t *dupid, bool *existed,
+                                   char *why, size_t whylen);
 
-/* ---- admin calls (meta) ---- */
+struct geokv_dup {
+    uint64_t dupid;
+    char status[16];    /* "DS_PREPARE", "DS_APP" (full copy), "DS_LOG", "DS_PAUSE" */
+    char fail_mode[16]; /* "FAIL_SLOW": retry forever; "FAIL_SKIP": skip a failing batch */
+    char remote[128];
+    char remote_table[128];
+    int64_t create_time_ms; /* Unix time */
+    size_t npartitions;
+    int64_t *confirmed; /* per partition: every write up to it reached the remote; -1 unknown */
+    char progress[256]; /* DS_PREPARE / DS_APP: where the full copy is */
+};
+/* The table's duplications: *out (n entries) is freed with geokv_dup_list_free.
+ * GEOKV_ERR_APP_NOT_FOUND. */
+GEOKV_MUST_CHECK int geokv_dup_list(struct geokv_client *c, const char *table, int timeout_ms,
+                                    struct geokv_dup **out, size_t *n, char *why, size_t whylen);
+void geokv_dup_list_free(struct geokv_dup *dups, size_t n);
 
-/*
- * Creates a table and waits until the meta answers (it does once every partition has a
- * serving primary). ERR_APP_EXISTS, ERR_NO_NODES, ERR_INVALID_ARG. If out is not NULL it
- * receives the new configuration (caller frees with msg_app_config_fini). A create that
- * times out may still complete in the cluster.
- */
-MUST_CHECK int geokv_create_app(struct geokv_client *c, const char *name, uint32_t partition_count,
-                                uint32_t replica_count, int timeout_ms, struct msg_app_config *out);
-/*
- * Creates the follower table of a full duplication (req->master names the source cluster,
- * table and meta list); the source meta calls it. Answered at once with the configuration,
- * whose `healthy` turns true when every partition copied its master's data and has all its
- * replicas. Idempotent: the same follower again is not an error, so it is retried.
- * ERR_APP_EXISTS if a table of that name exists that is not this follower.
- */
-MUST_CHECK int geokv_create_follower_app(struct geokv_client *c,
-                                         const struct msg_create_app_req *req, int timeout_ms,
-                                         struct msg_app_config *out);
-/* Drops a table. ERR_APP_NOT_FOUND. */
-MUST_CHECK int geokv_drop_app(struct geokv_client *c, const char *name, int timeout_ms);
-/* Lists tables; caller frees *out with msg_list_apps_resp_fini. */
-MUST_CHECK int geokv_list_apps(struct geokv_client *c, int timeout_ms,
-                               struct msg_list_apps_resp *out);
-/* Lists replica servers; caller frees *out with msg_list_nodes_resp_fini. */
-MUST_CHECK int geokv_list_nodes(struct geokv_client *c, int timeout_ms,
-                                struct msg_list_nodes_resp *out);
-/* A table's configuration straight from the meta leader; caller frees with
- * msg_app_config_fini. ERR_APP_NOT_FOUND. */
-MUST_CHECK int geokv_query_config(struct geokv_client *c, const char *name, int timeout_ms,
-                                  struct msg_app_config *out);
-/*
- * Asks meta (or, if meta is NULL, the meta list in turn until one answers) who the leader
- * is and copies its address into leader. A follower answers with a redirect naming the
- * leader; ERR_NO_LEADER if it does not know one (an election is running).
- */
-MUST_CHECK int geokv_leader(struct geokv_client *c, const char *meta, int timeout_ms,
-                            char leader[GEOKV_ADDR_MAX]);
-
-/* ---- duplication admin calls (meta) ----
- * why/whylen (may be NULL/0) receive the meta's one-line reason when it refuses (empty if it
- * gave none, e.g. on a timeout): print it rather than the error code's name. */
-
-/*
- * Starts duplicating table app to the remote cluster (a name of the meta's [pegasus.clusters]);
- * full = copy the existing data first (-p). out gets the dupid, existed = the same
- * duplication already existed. The meta asks the remote cluster first: give it >= 10 s.
- * ERR_INVALID_STATE (duplication disabled), ERR_INVALID_ARG (remote unknown or this cluster,
- * -p), ERR_APP_NOT_FOUND (here or there), ERR_APP_UNAVAILABLE, ERR_BUSY (the remote cluster
- * could not be asked), ERR_TIMEOUT...
- */
-MUST_CHECK int geokv_dup_add(struct geokv_client *c, const char *app, const char *remote, bool full,
-                             int timeout_ms, struct msg_dup_add_resp *out, char *why,
-                             size_t whylen);
-/* The table's duplications (not removed) and their per-partition confirmed decrees; caller
- * frees *out with msg_dup_list_resp_fini. ERR_APP_NOT_FOUND. */
-MUST_CHECK int geokv_dup_list(struct geokv_client *c, const char *app, int timeout_ms,
-                              struct msg_dup_list_resp *out, char *why, size_t whylen);
-/* op: DUP_OP_PAUSE / START / REMOVE / FAIL_MODE (with fail_mode FAIL_SLOW / FAIL_SKIP).
- * ERR_APP_NOT_FOUND, ERR_NOT_FOUND (no such dupid, or removed), ERR_INVALID_STATE (pause of a
- * duplication not in DS_LOG, start of one not in DS_PAUSE), ERR_INVALID_ARG. */
-MUST_CHECK int geokv_dup_modify(struct geokv_client *c, const char *app, uint64_t dupid,
-                                uint32_t op, uint32_t fail_mode, int timeout_ms, char *why,
-                                size_t whylen);
-
-/* ---- admin calls (one replica server, directly) ---- */
-
-/*
- * Asks the replica server at addr for its replica of gpid's digest: last committed decree,
- * number of unexpired records (tombstones included) and SHA-256 over them in key order (see
- * replica_on_digest). Any role answers; one attempt, no retries. ERR_PARTITION_NOT_HERE if
- * the server holds no such replica, ERR_TIMEOUT / ERR_NETWORK if it cannot be reached.
- */
-MUST_CHECK int geokv_replica_digest(struct geokv_client *c, const char *addr, uint64_t gpid,
-                                    int timeout_ms, struct msg_digest_resp *out);
-/* Asks the replica server at addr to compact its replica of gpid now (drops tombstones and
- * expired records past tombstone_ttl_seconds) and waits for it. One attempt. */
-MUST_CHECK int geokv_replica_compact(struct geokv_client *c, const char *addr, uint64_t gpid,
-                                     int timeout_ms);
-
-/* ---- admin calls (any server, directly) ---- */
-
-/* The meta list the client was created with: count, and the i-th address (borrowed, valid
- * until geokv_client_destroy; NULL past the end). */
-size_t geokv_client_meta_count(const struct geokv_client *c);
-const char *geokv_client_meta_addr(const struct geokv_client *c, size_t i);
-
-/*
- * RPC_SERVER_CONFIG to the server (replica or meta) at addr: key "" lists the run-time
- * settings (out->value: names joined by ','), value "" shows key, else sets it. On success
- * out has the key and its (new) value. ERR_NOT_FOUND (no such setting there) and
- * ERR_INVALID_ARG (a bad value) come with the server's reason in out->value; ERR_TIMEOUT /
- * ERR_NETWORK if it cannot be reached (one attempt, no retries).
- */
-MUST_CHECK int geokv_server_config(struct geokv_client *c, const char *addr, const char *key,
-                                   const char *value, int timeout_ms,
-                                   struct msg_server_config *out);
+enum geokv_dup_op {
+    GEOKV_DUP_PAUSE = 1,     /* stop shipping, keep the log (from DS_LOG) */
+    GEOKV_DUP_START = 2,     /* ship again (from DS_PAUSE) */
+    GEOKV_DUP_REMOVE = 3,    /* end it */
+    GEOKV_DUP_FAIL_MODE = 4, /* set its fail mode */
+};
+enum geokv_dup_fail_mode { GEOKV_DUP_FAIL_SLOW = 0, GEOKV_DUP_FAIL_SKIP = 1 };
+/* fail_mode is read by GEOKV_DUP_FAIL_MODE only. GEOKV_ERR_NOT_FOUND (no such dupid),
+ * GEOKV_ERR_INVALID_STATE (a pause of a duplication not shipping, a start of one not paused). */
+GEOKV_MUST_CHECK int geokv_dup_modify(struct geokv_client *c, const char *table, uint64_t dupid,
+                                      enum geokv_dup_op op, enum geokv_dup_fail_mode fail_mode,
+                                      int timeout_ms, char *why, size_t whylen);

@@ -36,7 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/loop.h"

@@ -1,7 +1,16 @@
-/* msg.c: the names of the duplication enums (the codecs are generated: msg_gen.c). */
+/* msg.c: the names of the wire's enums (the codecs are generated: msg_gen.c). */
 #include "proto/msg.h"
 
 #include <string.h>
+
+const char *
+app_status_name(uint32_t s)
+{
+    return s == APP_AVAILABLE  ? "AVAILABLE"
+           : s == APP_CREATING ? "CREATING"
+           : s == APP_DROPPED  ? "DROPPED"
+                               : "UNKNOWN";
+}
 
 static const char *const dup_status_names[] = {
     [DS_INIT] = "DS_INIT", [DS_PREPARE] = "DS_PREPARE", [DS_APP] = "DS_APP",

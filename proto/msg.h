@@ -35,6 +35,8 @@ bytes_of(const void *p, size_t len)
 
 #include "proto/msg_gen.h"
 
+/* "AVAILABLE", "CREATING", "DROPPED" (as tools show them); "UNKNOWN" for another value. */
+const char *app_status_name(uint32_t status);
 /* "DS_LOG", "FAIL_SLOW", ... (the names ZooKeeper's JSON, dup list and the logs use); NULL
  * for a value out of range. */
 const char *dup_status_name(uint32_t status);

@@ -34,7 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 #include "common/clock.h"
 #include "common/file.h"
 #include "common/log.h"

@@ -24,7 +24,7 @@
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
 #include "proto/server_config.h"
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 #include "replica/dup_int.h"
 #include "replica/file_copy.h"
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # libgeokv as a program outside the tree uses it: the build is installed into a temp prefix
-# (cmake --install), examples/hello.c is built there with its Makefile and pkg-config alone,
-# and run against a real cluster. The library must export only geokv_* symbols, and the
-# program must write, read back, count and scan.
+# (cmake --install), examples/hello.c and tables.c are built there with their Makefile and
+# pkg-config alone, and run against a real cluster. The library must export only geokv_*
+# symbols; hello must write, read back, count and scan; tables must create a table, list it
+# and its duplications.
 . "$(dirname "$0")/lib.sh"
 itest_begin client_lib
 itest_require_bins geokv-meta geokv-replica admin-cli
@@ -11,7 +12,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 prefix="$ITEST_DIR/prefix"
 
 out=$(cmake --install "$build_dir" --prefix "$prefix" 2>&1) || fail "cmake --install: $out"
-for f in include/geokv.h lib/pkgconfig/geokv.pc; do
+for f in include/geokv.h include/geokv_admin.h lib/pkgconfig/geokv.pc; do
   [ -f "$prefix/$f" ] || fail "not installed: $f (installed: $(cd "$prefix" && find . -type f))"
 done
 lib=$(ls "$prefix"/lib/libgeokv.so.* | head -1)
@@ -20,9 +21,9 @@ others=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBR]$/ {print $3}' | grep -
 
 # the outside build: a copy of examples/, its Makefile, the installed .pc; no project headers
 mkdir -p "$ITEST_DIR/example"
-cp "$repo/examples/hello.c" "$repo/examples/Makefile" "$ITEST_DIR/example/"
-out=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -C "$ITEST_DIR/example" hello 2>&1) ||
-  fail "building the example against the installed library: $out"
+cp "$repo/examples/hello.c" "$repo/examples/tables.c" "$repo/examples/Makefile" "$ITEST_DIR/example/"
+out=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -C "$ITEST_DIR/example" 2>&1) ||
+  fail "building the examples against the installed library: $out"
 
 zk_start
 cluster_config c1 "$(meta_list 1)"
@@ -44,4 +45,18 @@ grep -qx 'alice/visits = 2' <<<"$out" || fail "second incr: $out"
 out=$(LD_LIBRARY_PATH="$prefix/lib" "$ITEST_DIR/example/hello" "$META_LIST" nosuch 2>&1) &&
   fail "opening a missing table succeeded: $out"
 grep -q "open: table not found" <<<"$out" || fail "missing table: unclear error: $out"
+
+run_tables() {
+  LD_LIBRARY_PATH="$prefix/lib" "$ITEST_DIR/example/tables" "$META_LIST" "$1" \
+    "$ITEST_DIR/c1/config.ini" 2>&1
+}
+out=$(run_tables made) || fail "tables failed: $out"
+itest_log "tables: $(tr '\n' '|' <<<"$out")"
+grep -qx 'made created' <<<"$out" || fail "not created: $out"
+grep -qx 'table made: AVAILABLE, 4 partitions' <<<"$out" || fail "not listed: $out"
+grep -qx 'table hello: AVAILABLE, 4 partitions' <<<"$out" || fail "hello not listed: $out"
+grep -qx '0 duplications' <<<"$out" || fail "dup list: $out"
+admin ls | grep -q '^[0-9]* *made ' || fail "admin-cli does not list the new table"
+out=$(run_tables made) || fail "tables failed the second time: $out"
+grep -qx 'made exists' <<<"$out" || fail "an existing table: $out"
 itest_pass

@@ -11,7 +11,7 @@
 #include "admin/admin_util.h"
 #include "bench/bench_util.h"
 #include "client/client_int.h"
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 #include "common/xmalloc.h"
 #include "proto/hash.h"
 

@@ -32,7 +32,7 @@
 #include <time.h>
 
 #include "admin/admin_util.h"
-#include "client/geokv_admin.h"
+#include "client/geokv_wire.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
