@@ -19,10 +19,40 @@ verdict() {
     ok = (op == ">=") ? v + 0 >= g + 0 : v + 0 <= g + 0; print (ok ? "PASS" : "MISS") }'
 }
 
-# report MEASUREMENT GEOKV PEER RATIO GOAL RESULT: one row of the table bench/run_all.sh
-# prints, appended to the tab-separated file $BENCH_REPORT when it is set. PEER, RATIO, GOAL
-# and RESULT may be empty ("reported" rows).
-report() {
-  [ -n "${BENCH_REPORT:-}" ] || return 0
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$BENCH_REPORT"
+# verdict_ratio A OP GOAL B: verdict on A / B itself, not on a rounded ratio (MISS when B is 0).
+verdict_ratio() {
+  awk -v a="$1" -v op="$2" -v g="$3" -v b="$4" 'BEGIN {
+    if (b + 0 == 0) { print "MISS"; exit }
+    r = a / b; ok = (op == ">=") ? r >= g + 0 : r <= g + 0; print (ok ? "PASS" : "MISS") }'
+}
+
+# ratio A B: A / B to 2 decimals (0 when B is 0).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b + 0 != 0 ? a / b : 0) }'; }
+
+# ms US: microseconds as "N.N ms".
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f ms\n", us / 1000 }'; }
+
+# result_header, then result_row MEASUREMENT GEOKV PEER RATIO GOAL RESULT: the results table
+# each bench/run_*.sh prints last. Each row is also appended, tab-separated, to the file
+# $BENCH_REPORT when it is set (bench/run_all.sh gathers them into one table). PEER, RATIO,
+# GOAL and RESULT may be empty ("reported" rows).
+RESULT_FORMAT='%-60s %-16s %-16s %-6s %-10s %s\n'
+result_header() {
+  # shellcheck disable=SC2059
+  printf "$RESULT_FORMAT" measurement geokv peer ratio goal result
+}
+result_row() {
+  # shellcheck disable=SC2059
+  printf "$RESULT_FORMAT" "$@"
+  [ -z "${BENCH_REPORT:-}" ] || printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$BENCH_REPORT"
+}
+
+# trial_rotate I FN...: runs every FN once, starting with FN number (I-1) % count and going
+# round, so that across trials each FN goes first (with two, they simply alternate).
+trial_rotate() {
+  local i="$1" n k
+  shift
+  n=$#
+  local fns=("$@")
+  for ((k = 0; k < n; k++)); do "${fns[(i - 1 + k) % n]}"; done
 }

@@ -22,7 +22,7 @@
 # "--set replication.plog_fsync=never" to take the disk out), KEEP=1 keeps the temp dir,
 # GEOKV_BIN (build/bin). Exit 0 when the
 # run completed (targets met or not: see PASS/MISS), 77 if ZooKeeper is missing, 1 on error.
-# Not a ctest test: timings on a shared 2-core machine are noisy.
+# With BENCH_REPORT=FILE it also appends its rows for bench/run_all.sh to FILE. Not a ctest test: timings on a shared 2-core machine are noisy.
 
 # bash's SECONDS counts up from its value in the environment: read it before any time passes.
 _seconds_env=$(printenv SECONDS || true)
@@ -85,15 +85,15 @@ for op in set get; do
 done
 
 say ""
-say "| measurement | plain (no keys) | signed (keys, clients sign) | ratio | target |"
-say "|---|---|---|---|---|"
+say "== results: medians of $TRIALS trials x ${TRIAL_S}s (8 partitions, rf=3, 100 B values, $((THREADS * INFLIGHT)) in flight)"
+result_header
 for op in set get; do
   # shellcheck disable=SC2046
   p=$(median $(cat "$ST/plain.$op.ops")) s=$(median $(cat "$ST/signed.$op.ops"))
-  r=$(awk -v a="$s" -v b="$p" 'BEGIN { printf "%.2f", a / b }')
-  verdict=$(awk -v r="$r" 'BEGIN { print (r >= 0.9) ? "PASS" : "MISS" }')
-  say "| $op ops/s (median) | $p | $s | $r | >= 0.9 $verdict |"
+  r=$(ratio "$s" "$p")
+  result_row "$op ops/s, signed (keys) / the same cluster unsigned" "$s/s" "$p/s" "$r" ">= 0.9" \
+    "$(verdict_ratio "$s" ">=" 0.9 "$p")"
   # shellcheck disable=SC2046
-  say "| $op p99 us (median) | $(median $(cat "$ST/plain.$op.p99")) | $(median $(cat "$ST/signed.$op.p99")) | | |"
+  say "  $op p99 us (medians): signed $(median $(cat "$ST/signed.$op.p99")), unsigned $(median $(cat "$ST/plain.$op.p99"))"
 done
 itest_pass

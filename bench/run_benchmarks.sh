@@ -136,11 +136,6 @@ restart_replica() {
 # vm NAME: a /proc/<replica>/status field (VmRSS, VmHWM) in KiB.
 vm() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$(replica_pid 1)/status"; }
 
-# trial_pair I GEOKV_FN DBB_FN: runs both, geokv first on odd trials, db_bench first on even.
-trial_pair() {
-  if (( $1 % 2 )); then "$2"; "$3"; else "$3"; "$2"; fi
-}
-
 # ---------------------------------------------------------------- cluster
 
 zk_start
@@ -171,7 +166,7 @@ d_sync() {
 }
 for ((t = 1; t <= TRIALS; t++)); do
   say "trial $t/$TRIALS"
-  trial_pair "$t" g_set_always d_sync
+  trial_rotate "$t" g_set_always d_sync
 done
 PEAK_ALWAYS=$(median "${G_SET_ALWAYS[@]}")
 HALF_RATE=$(awk -v p="$PEAK_ALWAYS" 'BEGIN { printf "%d\n", p / 2 }')
@@ -204,7 +199,7 @@ d_nosync() {
 }
 for ((t = 1; t <= TRIALS; t++)); do
   say "trial $t/$TRIALS"
-  trial_pair "$t" g_set_never d_nosync
+  trial_rotate "$t" g_set_never d_nosync
 done
 
 say ""
@@ -223,7 +218,7 @@ d_read() {
 }
 for ((t = 1; t <= TRIALS; t++)); do
   say "trial $t/$TRIALS"
-  trial_pair "$t" g_get d_read
+  trial_rotate "$t" g_get d_read
 done
 RSS_END=$(vm VmRSS) HWM_END=$(vm VmHWM)
 
@@ -252,58 +247,41 @@ done
 
 # ---------------------------------------------------------------- results
 
-# row NAME GEOKV PEER TARGET_RATIO GEOKV_CPU PEER_CPU: one comparison line, also reported.
-row() {
-  local ratio
-  ratio=$(awk -v g="$2" -v d="$3" 'BEGIN { printf "%.3f\n", g / d }')
-  printf "%-44s %10.0f %10.0f %7.3f  >= %-5s %-4s %9s %9s\n" "$1" "$2" "$3" "$ratio" "$4" \
-    "$(verdict "$ratio" ">=" "$4")" "$5" "$6"
-  report "$1 (ops/s)" "$2" "$3" "$ratio" ">= $4" "$(verdict "$ratio" ">=" "$4")"
+# ops_row NAME GEOKV PEER GOAL: geokv ops/s against the peer's, goal ratio >= GOAL.
+ops_row() {
+  local r
+  r=$(ratio "$2" "$3")
+  result_row "$1" "$2/s" "$3/s" "$r" ">= $4" "$(verdict_ratio "$2" ">=" "$4" "$3")"
 }
 # cpu_row NAME GEOKV_CPU PEER_CPU: replica CPU per op against db_bench's, goal <= 2x.
 cpu_row() {
-  local ratio
-  ratio=$(awk -v g="$2" -v d="$3" 'BEGIN { printf "%.2f\n", g / d }')
-  report "$1" "$2 us" "$3 us" "$ratio" "<= 2" "$(verdict "$ratio" "<=" 2)"
+  local r
+  r=$(ratio "$2" "$3")
+  result_row "$1" "$2 us" "$3 us" "$r" "<= 2" "$(verdict_ratio "$2" "<=" 2 "$3")"
 }
 
 P99=$(median "${G_RATE_P99[@]}")
 RSS_MAX=$(( RSS_ALWAYS > RSS_END ? RSS_ALWAYS : RSS_END ))
 SET_NEVER_CPU=$(median "${G_SET_NEVER_CPU[@]}") GET_CPU=$(median "${G_GET_CPU[@]}")
 say ""
-say "== results: medians of $TRIALS trials x ${TRIAL_S}s ($((THREADS * INFLIGHT)) in flight, ${VALUE_SIZE} B values)"
-printf '%-44s %10s %10s %7s  %-8s %-4s %9s %9s\n' "measurement (geokv vs db_bench)" "geokv/s" \
-  "db_bench/s" "ratio" "target" "" "geokv" "db_bench"
-printf '%-44s %10s %10s %7s  %-8s %-4s %9s %9s\n' "" "" "" "" "" "" "CPU-us/op" "CPU-us/op"
-row "set fsync=always vs fillrandom --sync=1" "$PEAK_ALWAYS" "$(median "${D_SYNC[@]}")" 3 \
+say "== results: medians of $TRIALS trials x ${TRIAL_S}s ($((THREADS * INFLIGHT)) in flight, ${VALUE_SIZE} B values, rf=1)"
+result_header
+ops_row "set fsync=always / db_bench fillrandom --sync=1" "$PEAK_ALWAYS" "$(median "${D_SYNC[@]}")" 3
+ops_row "set fsync=never / db_bench fillrandom" "$(median "${G_SET_NEVER[@]}")" "$(median "${D_NOSYNC[@]}")" 0.5
+ops_row "get / db_bench readrandom" "$(median "${G_GET[@]}")" "$(median "${D_READ[@]}")" 0.5
+cpu_row "replica CPU per set fsync=always / db_bench --sync=1's" \
   "$(median "${G_SET_ALWAYS_CPU[@]}")" "$(median "${D_SYNC_CPU[@]}")"
-row "set fsync=never vs fillrandom" "$(median "${G_SET_NEVER[@]}")" "$(median "${D_NOSYNC[@]}")" 0.5 \
-  "$SET_NEVER_CPU" "$(median "${D_NOSYNC_CPU[@]}")"
-row "get vs readrandom" "$(median "${G_GET[@]}")" "$(median "${D_READ[@]}")" 0.5 \
-  "$GET_CPU" "$(median "${D_READ_CPU[@]}")"
-cpu_row "replica CPU per set (fsync=never) / db_bench's" "$SET_NEVER_CPU" "$(median "${D_NOSYNC_CPU[@]}")"
+cpu_row "replica CPU per set fsync=never / db_bench's" "$SET_NEVER_CPU" "$(median "${D_NOSYNC_CPU[@]}")"
 cpu_row "replica CPU per get / db_bench's" "$GET_CPU" "$(median "${D_READ_CPU[@]}")"
-awk -v p="$P99" -v r="$HALF_RATE" -v a="$(median "${G_RATE_OPS[@]}")" -v c="$(median "${G_RATE_CPU[@]}")" \
-  -v v="$(verdict "$P99" "<=" 2000)" \
-  'BEGIN { printf "%-44s %10s %10s %7s  <= %-5s %-4s %9s\n", "set p99 at --rate " r " (fsync=always)", \
-    sprintf("%.0f us", p), "", "", "2 ms", v, c
-    printf "  (achieved %.0f ops/s; p99 of each trial: %s us)\n", a, "'"${G_RATE_P99[*]}"'" }'
-report "set p99, rf=1, at half the fsync=always peak ($HALF_RATE/s)" \
-  "$(awk -v p="$P99" 'BEGIN { printf "%.1f ms", p / 1000 }')" "" "" "<= 2 ms" "$(verdict "$P99" "<=" 2000)"
+result_row "set p99, rf=1, at half the fsync=always peak ($HALF_RATE/s)" "$(ms "$P99")" "" "" \
+  "<= 2 ms" "$(verdict "$P99" "<=" 2000)"
 G_GET_MED=$(median "${G_GET[@]}") R_GET_MED=$(median "${R_GET[@]}")
-awk -v g="$G_GET_MED" -v r="$R_GET_MED" 'BEGIN {
-  printf "%-44s %10.0f %10.0f %7.3f  %-13s (redis-benchmark, in memory)\n", "get vs redis-benchmark GET", g, r, g / r, "(reported)" }'
-report "get vs redis-server GET (redis-benchmark, in memory)" "$G_GET_MED" "$R_GET_MED" \
-  "$(awk -v g="$G_GET_MED" -v r="$R_GET_MED" 'BEGIN { printf "%.3f", g / r }')" "" ""
-RSS_VERDICT=$(verdict "$RSS_MAX" "<=" $((300 * 1024)))
-awk -v k="$RSS_MAX" -v a="$RSS_ALWAYS" -v e="$RSS_END" -v h1="$HWM_ALWAYS" -v h2="$HWM_END" \
-  -v v="$RSS_VERDICT" 'BEGIN {
-  printf "%-44s %10s %10s %7s  <= %-5s %-4s\n", "replica server VmRSS after the runs (8 partitions)", \
-    sprintf("%.0f MiB", k / 1024), "", "", "300M", v
-  printf "  (VmRSS %.0f MiB after the fsync=always runs, %.0f MiB at the end; VmHWM %.0f / %.0f MiB)\n", \
-    a / 1024, e / 1024, h1 / 1024, h2 / 1024 }'
-report "replica server VmRSS, 8 partitions" "$(awk -v k="$RSS_MAX" 'BEGIN { printf "%.0f MiB", k / 1024 }')" \
-  "" "" "<= 300 MiB" "$RSS_VERDICT"
+result_row "get / redis-server GET (redis-benchmark, in memory)" "$G_GET_MED/s" "$R_GET_MED/s" \
+  "$(ratio "$G_GET_MED" "$R_GET_MED")" "" ""
+result_row "replica server VmRSS, 8 partitions" "$(awk -v k="$RSS_MAX" 'BEGIN { printf "%.0f MiB", k / 1024 }')" \
+  "" "" "<= 300 MiB" "$(verdict "$RSS_MAX" "<=" $((300 * 1024)))"
+say "  set p99 at --rate $HALF_RATE: achieved $(median "${G_RATE_OPS[@]}") ops/s, replica CPU $(median "${G_RATE_CPU[@]}") us/op; p99 of each trial: ${G_RATE_P99[*]} us"
+say "  VmRSS $((RSS_ALWAYS / 1024)) MiB after the fsync=always runs, $((RSS_END / 1024)) MiB at the end; VmHWM $((HWM_ALWAYS / 1024)) / $((HWM_END / 1024)) MiB"
 say ""
 say "per-trial ops/s:"
 say "  geokv set fsync=always: ${G_SET_ALWAYS[*]}"

@@ -23,7 +23,13 @@
 #      rate and value size to the master and polls the replica with geokv-bench's poll
 #      rule; reported: geokv p99 / redis p99                       (no target: a ratio)
 #      geokv and redis trials alternate, and who goes first alternates between trials.
-#   3. source write throughput with duplication on vs off: tables `tp_on` (duplicated to tj)
+#   3. lag at a low rate, warm and cold: geokv at LOW_RATE writes/s (500) on `lag`, SECONDS
+#      per run                                                  target p99 <= 50 ms
+#      and on a new table `coldN` (created on both clusters, then `dup add -c tj`) from the
+#      moment `dup add` returns, for COLD_SECONDS (20): what a new duplication looks like
+#      while the replica servers learn about it          target p99 <= 2 x the warm p99
+#      Warm and cold runs alternate.
+#   4. source write throughput with duplication on vs off: tables `tp_on` (duplicated to tj)
 #      and `tp_off` (not duplicated), same config, closed loop `geokv-bench --op set
 #      --duration TP_SECONDS`, 32 in flight (--threads 2 --inflight 16), TP_VALUE_SIZE-byte
 #      values (1 KB by default), alternating; medians and tp_on / tp_off   target >= 0.8
@@ -34,12 +40,14 @@
 # Server CPU per op: utime+stime deltas (/proc/PID/stat) of bj's and tj's replica servers
 # (and of the two redis-servers), over the run's writes.
 #
-# Env: TRIALS (5), SECONDS or LAG_SECONDS (60) per lag run, RATE (2000), VALUE_SIZE (1024),
+# Env: TRIALS (5), SECONDS or LAG_SECONDS (60) per lag run, RATE (2000), LOW_RATE (500),
+# COLD_SECONDS (20), VALUE_SIZE (1024),
 # WINDOW_S (10), POLL_MS (5), TP_SECONDS (10) per throughput trial, TP_VALUE_SIZE (1024),
 # BENCH_THREADS (2), BENCH_INFLIGHT (16), KEYSPACE (200000, throughput runs), KEEP=1 keeps
 # the temp dir (logs of every process and command), GEOKV_BIN (build/bin).
 # Exit 0 when the run completed (targets met or not: see PASS/MISS), 77 if ZooKeeper,
-# redis-server, python3 or curl is missing, 1 on error. Not a ctest test.
+# redis-server, python3 or curl is missing, 1 on error. With BENCH_REPORT=FILE it also
+# appends its rows for bench/run_all.sh to FILE. Not a ctest test.
 
 # bash's SECONDS counts up from its value in the environment: read it before any time passes.
 _seconds_env=$(printenv SECONDS || true)
@@ -50,6 +58,8 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TRIALS="${TRIALS:-5}"
 LAG_S="${LAG_SECONDS:-${_seconds_env:-60}}"
 RATE="${RATE:-2000}"
+LOW_RATE="${LOW_RATE:-500}"
+COLD_S="${COLD_SECONDS:-20}"
 VALUE_SIZE="${VALUE_SIZE:-1024}"
 WINDOW_S="${WINDOW_S:-10}"
 POLL_MS="${POLL_MS:-5}"
@@ -61,17 +71,20 @@ KEYSPACE="${KEYSPACE:-200000}"
 LAG_INFLIGHT=32
 PARTITIONS=8
 P99_TARGET_MS=100
+LOW_P99_TARGET_MS=50
+COLD_TARGET=2
 TP_TARGET=0.8
 CLK_TCK=$(getconf CLK_TCK)
 
-for v in TRIALS LAG_S RATE VALUE_SIZE WINDOW_S POLL_MS TP_S TP_VALUE_SIZE THREADS INFLIGHT \
+for v in TRIALS LAG_S RATE LOW_RATE COLD_S VALUE_SIZE WINDOW_S POLL_MS TP_S TP_VALUE_SIZE THREADS INFLIGHT \
   KEYSPACE; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "error: $v must be a positive integer" >&2; exit 2; }
 done
 [ "$LAG_S" -ge "$WINDOW_S" ] || { echo "error: SECONDS must be >= WINDOW_S" >&2; exit 2; }
 
-# Per trial: 2 lag runs (+ up to 60 s to settle each), 2 throughput runs (+ catch-up).
-export ITEST_TIMEOUT_S="${ITEST_TIMEOUT_S:-$(( TRIALS * (2 * (LAG_S + 90) + 2 * (TP_S + 150)) + 600 ))}"
+# Per trial: 3 lag runs and a cold one (+ up to 90 s to settle each), 2 throughput runs
+# (+ catch-up).
+export ITEST_TIMEOUT_S="${ITEST_TIMEOUT_S:-$(( TRIALS * (3 * (LAG_S + 90) + COLD_S + 150 + 2 * (TP_S + 150)) + 600 ))}"
 export BENCH_TIMEOUT_S=$(( LAG_S + 120 > 300 ? LAG_S + 120 : 300 ))
 # shellcheck source=tests/integration/lib.sh
 . "$BENCH_DIR/../tests/integration/lib.sh"
@@ -123,11 +136,6 @@ window_p99() {
 
 # windows_line FILE: "p99 ms per window: a b c ..." from the lag_window lines.
 windows_line() { awk '/^lag_window: / { printf "%s%s", sep, $7; sep = " " }' "$1"; }
-
-# trial_pair I FN_A FN_B: runs both, A first on odd trials, B first on even ones.
-trial_pair() {
-  if (( $1 % 2 )); then "$2"; "$3"; else "$3"; "$2"; fi
-}
 
 # dup_pending CLUSTER: the sum of dup_pending_mutations_count over the cluster's replica
 # servers (their /metrics).
@@ -483,13 +491,56 @@ lag_redis() {
 
 for ((t = 1; t <= TRIALS; t++)); do
   say "trial $t/$TRIALS"
-  trial_pair "$t" lag_geokv lag_redis
+  trial_rotate "$t" lag_geokv lag_redis
 done
 
-# ---------------------------------------------------------------- 3. throughput on vs off
+# ---------------------------------------------------------------- 3. lag at a low rate, warm and cold
 
 say ""
-say "== 3. source set throughput with duplication on (tp_on -> tj) vs off (tp_off)"
+say "== 3. visibility lag at $LOW_RATE writes/s: warm (table lag) and in the first ${COLD_S}s after dup add (a new table)"
+W_P99=() W_NV=() C_P99=() C_NV=()
+# lag_run APP SECONDS OUT: geokv-bench --op lag at LOW_RATE; sets L_P99 (ms) and L_NV.
+lag_run() {
+  local app="$1" secs="$2" out="$3"
+  say "  \$ geokv-bench -m $BJ_METAS -r $TJ_METAS -a $app --op lag --rate $LOW_RATE --duration $secs --value-size $VALUE_SIZE --inflight $LAG_INFLIGHT --poll-ms $POLL_MS"
+  bench -a "$app" -r "$TJ_METAS" --op lag --rate "$LOW_RATE" --duration "$secs" \
+    --value-size "$VALUE_SIZE" --inflight "$LAG_INFLIGHT" --poll-ms "$POLL_MS" >"$out" ||
+    fail "geokv lag run on $app failed: $(cat "$out")"
+  [ "$(metric write_errors "$out")" = 0 ] || fail "lag run on $app: $(metric write_errors "$out") write errors"
+  [ "$(metric writes "$out")" -gt 0 ] || fail "lag run on $app: no writes"
+  L_P99=$(metric lag_p99_ms "$out") L_NV=$(metric not_visible "$out")
+  say "    writes $(metric writes "$out") ($(metric write_ops_per_sec "$out")/s)  lag ms: p50 $(metric lag_p50_ms "$out")  p99 $L_P99  max $(metric lag_max_ms "$out")  not_visible $L_NV"
+}
+lag_warm() {
+  lag_run lag "$LAG_S" "$ST/lag_warm.$t"
+  W_P99+=("$L_P99") W_NV+=("$L_NV")
+}
+lag_cold() {
+  local app="cold$t" c out
+  for c in tj bj; do
+    cluster_use "$c"
+    admin create "$app" -p "$PARTITIONS" -r 3 >/dev/null || fail "create $app on $c"
+    wait_for "3 replicas in every partition of $c.$app" 60 partitions_have "$app" 3
+  done
+  out=$(admin -a "$app" dup add -c tj) || fail "dup add $app: $out"
+  grep -q "successfully add duplication" <<<"$out" || fail "dup add $app printed: $out"
+  lag_run "$app" "$COLD_S" "$ST/lag_cold.$t"
+  C_P99+=("$L_P99") C_NV+=("$L_NV")
+  for c in bj tj; do # so the tables of later trials are not measured beside it
+    cluster_use "$c"
+    admin drop "$app" >/dev/null || fail "drop $app on $c"
+  done
+  cluster_use bj
+}
+for ((t = 1; t <= TRIALS; t++)); do
+  say "trial $t/$TRIALS"
+  trial_rotate "$t" lag_warm lag_cold
+done
+
+# ---------------------------------------------------------------- 4. throughput on vs off
+
+say ""
+say "== 4. source set throughput with duplication on (tp_on -> tj) vs off (tp_off)"
 ON=() OFF=() ON_CPU_SRC=() ON_CPU_DST=() OFF_CPU_SRC=() CATCHUP=()
 
 TP() { # TP APP: one closed-loop run; sets T_OPS_S, T_CPU_SRC, T_CPU_DST
@@ -521,7 +572,7 @@ tp_off() {
 }
 for ((t = 1; t <= TRIALS; t++)); do
   say "trial $t/$TRIALS"
-  trial_pair "$t" tp_on tp_off
+  trial_rotate "$t" tp_on tp_off
 done
 
 # ---------------------------------------------------------------- results
@@ -530,25 +581,32 @@ GP99=$(median "${G_P99[@]}") RP99=$(median "${R_P99[@]}")
 GFIRST=$(median "${G_FIRST[@]}") GLAST=$(median "${G_LAST[@]}")
 MON=$(median "${ON[@]}") MOFF=$(median "${OFF[@]}")
 say ""
-say "== results: medians of $TRIALS trials (lag runs ${LAG_S}s, throughput runs ${TP_S}s)"
-printf '%-62s %-30s %-22s %s\n' "measurement" "value" "target" "result"
-awk -v p="$GP99" -v t="$P99_TARGET_MS" -v r="$RATE" -v b="$VALUE_SIZE" 'BEGIN {
-  printf "%-62s %-30s %-22s %s\n", "geokv lag p99, bj -> tj, " r "/s of " b " B", \
-    sprintf("%.1f ms", p), "<= " t " ms", (p <= t ? "PASS" : "MISS") }'
-awk -v a="$(median "${G_RATE[@]}")" -v r="$RATE" 'BEGIN {
-  printf "%-62s %-30s %-22s %s\n", "geokv source write rate reached during the lag runs", \
-    sprintf("%.0f/s", a), ">= 0.95 x " r "/s", (a >= 0.95 * r ? "PASS" : "MISS") }'
-awk -v f="$GFIRST" -v l="$GLAST" -v w="$WINDOW_S" 'BEGIN {
-  ok = l <= 1.5 * f + 10
-  printf "%-62s %-30s %-22s %s\n", "geokv lag p99, first vs last " w " s window", \
-    sprintf("%.1f -> %.1f ms", f, l), "last <= 1.5 x first + 10", (ok ? "PASS" : "MISS") }'
-awk -v a="$MON" -v b="$MOFF" -v t="$TP_TARGET" -v vs="$TP_VALUE_SIZE" 'BEGIN {
-  r = a / b
-  printf "%-62s %-30s %-22s %s\n", "set ops/s (" vs " B), duplication on / off", \
-    sprintf("%.0f / %.0f = %.2f", a, b, r), ">= " t, (r >= t ? "PASS" : "MISS") }'
-awk -v g="$GP99" -v r="$RP99" 'BEGIN {
-  printf "%-62s %-30s %-22s %s\n", "lag p99, geokv / redis replica", \
-    sprintf("%.1f / %.2f ms = %.1fx", g, r, r > 0 ? g / r : 0), "(reported)", "" }'
+say "== results: medians of $TRIALS trials (lag runs ${LAG_S}s, cold runs ${COLD_S}s, throughput runs ${TP_S}s)"
+result_header
+GRATE=$(median "${G_RATE[@]}")
+WP99=$(median "${W_P99[@]}") CP99=$(median "${C_P99[@]}")
+# lag_verdict P99 GOAL NOT_VISIBLE...: the p99 verdict, and a MISS whenever a write of the
+# runs never became visible (the lag figures leave such writes out).
+lag_verdict() {
+  local p="$1" g="$2" nv
+  shift 2
+  nv=$(printf '%s\n' "$@" | awk '{ s += $1 } END { print s + 0 }')
+  if [ "$nv" -gt 0 ]; then echo "MISS ($nv not visible)"; else verdict "$p" "<=" "$g"; fi
+}
+result_row "lag p99, bj -> tj, $RATE/s of $VALUE_SIZE B / redis replica" "$GP99 ms" "$RP99 ms" \
+  "$(ratio "$GP99" "$RP99")" "<= $P99_TARGET_MS ms" "$(lag_verdict "$GP99" "$P99_TARGET_MS" "${G_NV[@]}")"
+result_row "  source write rate reached during those runs" "$GRATE/s" "" "" \
+  ">= 0.95x" "$(verdict_ratio "$GRATE" ">=" 0.95 "$RATE")"
+result_row "  lag p99, first -> last ${WINDOW_S}s window" "$GFIRST -> $GLAST ms" "" "" \
+  "1.5x + 10" "$(awk -v f="$GFIRST" -v l="$GLAST" 'BEGIN { print (l <= 1.5 * f + 10 ? "PASS" : "MISS") }')"
+result_row "lag p99, bj -> tj, $LOW_RATE/s of $VALUE_SIZE B" "$WP99 ms" "" "" \
+  "<= $LOW_P99_TARGET_MS ms" "$(lag_verdict "$WP99" "$LOW_P99_TARGET_MS" "${W_NV[@]}")"
+result_row "lag p99 in the first ${COLD_S}s after dup add / warm, $LOW_RATE/s" "$CP99 ms" "$WP99 ms" \
+  "$(ratio "$CP99" "$WP99")" "<= $COLD_TARGET" \
+  "$(lag_verdict "$(awk -v c="$CP99" -v w="$WP99" 'BEGIN { print (w > 0 ? c / w : 1e9) }')" \
+    "$COLD_TARGET" "${C_NV[@]}")"
+result_row "set ops/s ($TP_VALUE_SIZE B), duplication on / off" "$MON/s" "$MOFF/s" \
+  "$(ratio "$MON" "$MOFF")" ">= $TP_TARGET" "$(verdict_ratio "$MON" ">=" "$TP_TARGET" "$MOFF")"
 say ""
 say "per-trial figures:"
 say "  geokv lag p50 ms: ${G_P50[*]} (median $(median "${G_P50[@]}"))"
@@ -556,6 +614,7 @@ say "  geokv lag p99 ms: ${G_P99[*]} (median $GP99)"
 say "  geokv lag max ms: ${G_MAX[*]} (median $(median "${G_MAX[@]}"))"
 say "  geokv first / last window p99 ms: ${G_FIRST[*]} / ${G_LAST[*]}"
 say "  geokv not visible after 30 s: ${G_NV[*]}"
+say "  geokv lag p99 ms at $LOW_RATE/s: warm ${W_P99[*]} (not visible: ${W_NV[*]}); first ${COLD_S}s after dup add ${C_P99[*]} (not visible: ${C_NV[*]})"
 say "  geokv source writes/s reached: ${G_RATE[*]}; source write p99 us (from the due time): ${G_WP99[*]}"
 say "  geokv CPU-us per write: bj replicas $(median "${G_CPU_SRC[@]}"), tj replicas $(median "${G_CPU_DST[@]}") (medians)"
 say "  redis lag p50 ms: ${R_P50[*]} (median $(median "${R_P50[@]}"))"

@@ -17,14 +17,15 @@
 #   1. checkpoint copy throughput, per partition pair: the "full duplication: installed
 #      master ... N bytes fetched in T ms" line each tj follower primary logs (T covers
 #      asking bj for the checkpoint and copying it: file_copy.c, SHA-256 verified, fsynced);
-#      median and min over the partitions                       target >= 200 MB/s
+#      median and min over the partitions; with PARTITIONS=1, a copy alone
+#                                                               target >= 300 MB/s
+#      (with more partitions the copies run at once: reported only)
 #      aggregate: the bytes of all partitions / the wall time from the first tj follower
 #      primary's "copying the master partition's data" line to the last "installed" line
-#      (reported)
 #      peer, on the same disk after the copy (see below): `cp -r` of each checkpoint
 #      dir on bj into the temp dir, then `sync` of its files and the dir (fsync, as
 #      file_copy does), one partition after the other; ratios geokv / cp per partition
-#      (medians) and in aggregate                                     (reported)
+#      (medians, reported) and in aggregate (PARTITIONS > 1)         target >= 0.5
 #   2. time from `dup add -p` to DS_LOG, polling `dup list` every 0.2 s, and the time spent
 #      in DS_PREPARE and DS_APP (from the polls, and exactly from bj's meta log), with a
 #      timeline of the copy inside DS_APP                             (reported)
@@ -47,7 +48,8 @@
 # the temp dir (logs of every process and command), GEOKV_BIN (build/bin).
 # Exit 0 when the run completed (targets met or not: see PASS/MISS), 77 if ZooKeeper or
 # python3 or curl is missing, 1 on error (including a backlog not shipped in time and
-# tables that differ). Not a ctest test.
+# tables that differ). With BENCH_REPORT=FILE it also appends its rows for bench/run_all.sh
+# to FILE. Not a ctest test.
 
 set -euo pipefail
 
@@ -63,7 +65,8 @@ LOAD_INFLIGHT=64
 WARM_S=2            # the second latency run writes this long before dup add -p
 DS_LOG_TIMEOUT_S=1800
 CATCHUP_TIMEOUT_S=180 # for bj to ship what was written during the copy
-MBS_TARGET=200
+MBS_TARGET=300
+AGG_TARGET=0.5
 
 for v in RECORDS VALUE_SIZE PARTITIONS RATE BASE_S; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "error: $v must be a positive integer" >&2; exit 2; }
@@ -97,15 +100,6 @@ minimum() { printf '%s\n' "$@" | sort -g | head -n1; }
 
 # mbs BYTES MS: MB/s (10^6 bytes), as the replica logs compute it.
 mbs() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.1f\n", (ms > 0 ? b / 1000 / ms : 0) }'; }
-
-# ratio A B: A / B with two decimals.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0 ? a / b : 0) }'; }
-
-# pass VALUE TARGET: PASS if VALUE >= TARGET, else MISS.
-pass() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "PASS" : "MISS") }'; }
-
-# row MEASUREMENT VALUE TARGET RESULT: one line of the results table.
-row() { printf '%-58s %-40s %-12s %s\n' "$@"; }
 
 # secs MS: seconds with one decimal.
 secs() { awk -v ms="$1" 'BEGIN { printf "%.1f\n", ms / 1000 }'; }
@@ -399,25 +393,29 @@ P99_B=$(metric lat_p99_us "$ST/before.out") P99_D=$(metric lat_p99_us "$ST/durin
 say ""
 say "== results: $RECORDS records of $VALUE_SIZE B in $PARTITIONS partitions," \
     "$G_BYTES bytes of checkpoints; tj nfs_copy_rate_mb $COPY_RATE_MB"
-row "measurement" "value" "target" "result"
-row "copy MB/s per partition pair, median" "$G_MED MB/s" ">= $MBS_TARGET" "$(pass "$G_MED" "$MBS_TARGET")"
-row "copy MB/s per partition pair, min" "$G_MIN MB/s" ">= $MBS_TARGET" "$(pass "$G_MIN" "$MBS_TARGET")"
-row "copy MB/s aggregate (all partitions / copy wall time)" \
-    "$G_AGG MB/s ($(secs "$COPY_WALL_MS") s)" "(reported)" ""
-row "cp -r + sync MB/s per partition, median" "$L_MED MB/s" "(peer)" ""
-row "cp -r + sync MB/s aggregate (sequential)" "$L_AGG MB/s ($(secs "$L_MS") s)" "(peer)" ""
-row "geokv copy / cp -r + sync, per partition (medians)" "$(ratio "$G_MED" "$L_MED")" "(reported)" ""
-row "geokv copy / cp -r + sync, aggregate" "$(ratio "$G_AGG" "$L_AGG")" "(reported)" ""
-row "dup add -p -> DS_LOG (polled)" "$(secs $((T_LOG - T_ADD))) s" "(reported)" ""
-row "  in DS_PREPARE, polled / meta log" \
-    "$(secs $((T_APP - T_ADD))) / $(secs $((T_M_APP - T_M_ADD))) s" "" ""
-row "  in DS_APP, polled / meta log" \
-    "$(secs $((T_LOG - T_APP))) / $(secs $((T_M_LOG - T_M_APP))) s" "" ""
-row "source write p99 at $RATE/s: before / during the copy" \
-    "$P99_B / $P99_D us = $(ratio "$P99_D" "$P99_B")x" "(reported)" ""
-row "mutations pending on bj after DS_LOG (not shipped yet)" "$CATCHUP" "(reported)" ""
-row "bj.$APP = tj.$APP (sha256 of the dumps)" "$IDENTICAL" "identical" \
-    "$([[ "$IDENTICAL" == identical* ]] && echo PASS || echo FAIL)"
+result_header
+# A copy alone (PARTITIONS=1) is held to the per-pair goal, copies at once to the aggregate one.
+if [ "$PARTITIONS" = 1 ]; then
+  result_row "copy MB/s per partition pair (alone) / cp" "$G_MED MB/s" "$L_MED MB/s" \
+    "$(ratio "$G_MED" "$L_MED")" ">= $MBS_TARGET MB/s" "$(verdict "$G_MED" ">=" "$MBS_TARGET")"
+else
+  result_row "copy MB/s per partition pair ($PARTITIONS at once), median / cp" "$G_MED MB/s" \
+    "$L_MED MB/s" "$(ratio "$G_MED" "$L_MED")" "" ""
+  result_row "copy MB/s per partition pair ($PARTITIONS at once), min" "$G_MIN MB/s" "" "" "" ""
+  result_row "copy MB/s aggregate, $PARTITIONS partitions / cp -r + sync" "$G_AGG MB/s" \
+    "$L_AGG MB/s" "$(ratio "$G_AGG" "$L_AGG")" ">= $AGG_TARGET" \
+    "$(verdict_ratio "$G_AGG" ">=" "$AGG_TARGET" "$L_AGG")"
+fi
+result_row "dup add -p -> DS_LOG (polled), $((RECORDS * VALUE_SIZE / 1000000)) MB" \
+  "$(secs $((T_LOG - T_ADD))) s" "" "" "" ""
+result_row "source write p99 at $RATE/s, during / before the copy" "$(ms "$P99_D")" "$(ms "$P99_B")" \
+  "$(ratio "$P99_D" "$P99_B")" "" ""
+result_row "bj.$APP = tj.$APP (sha256 of the dumps)" "$IDENTICAL" "" "" "identical" \
+  "$([[ "$IDENTICAL" == identical* ]] && echo PASS || echo FAIL)"
+say "  copy wall time $(secs "$COPY_WALL_MS") s; cp -r + sync of all partitions (sequential) $(secs "$L_MS") s"
+say "  dup add -p -> DS_LOG: in DS_PREPARE $(secs $((T_APP - T_ADD))) s polled / $(secs $((T_M_APP - T_M_ADD))) s meta log;" \
+    "in DS_APP $(secs $((T_LOG - T_APP))) s polled / $(secs $((T_M_LOG - T_M_APP))) s meta log"
+say "  mutations pending on bj after DS_LOG (not shipped yet): $CATCHUP"
 say ""
 say "timeline from dup add -p (s): DS_APP +$(secs $((T_APP - T_ADD))) (meta +$(secs $((T_M_APP - T_ADD))));" \
     "first copy starts +$(secs $((T_COPY0 - T_ADD))); last copy installed +$(secs $((T_COPY1 - T_ADD)));" \

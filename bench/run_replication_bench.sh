@@ -11,11 +11,18 @@
 # (replica_count 1) and `rb3` (replica_count 3), 8 partitions each. 100-byte values, 32
 # requests in flight (geokv-bench --threads 2 --inflight 16).
 #
-#   1. set throughput: trials alternate between rb1 and rb3 (who goes first alternates too);
+# The peer is a 3-member etcd (Debian etcd-server) on free loopback ports, its data dirs in
+# the same temp dir, loaded by bench/etcd_load.py (gRPC KV/Put, python3-grpcio) with the same
+# value size, key space and in-flight count, talking to the leader (the fastest path etcd
+# offers; the followers would forward to it).
+#
+#   1. set throughput: trials rotate between rb1, rb3 and etcd (who goes first rotates too);
 #      medians and the ratio rb3 / rb1                                  target >= 0.5
+#      rb3 / etcd                                                       target >= 3
 #   2. p99 set latency on rb3 paced at half the rb3 median peak (--rate, open loop)
 #                                                          target <= 5 ms (the single-replica target)
 #      (rb1 at the same rate, alternating, is printed for reference)
+#      p99 of rb3 and of etcd, both paced at half etcd's median peak    target rb3 < etcd
 #   3. recovery (rb1 is dropped first): RECOVERY_RUNS times, take partition (run-1) % 8 of rb3,
 #      write to keys of that partition only (a probe: one admin-cli fed `set` lines one at a
 #      time, per-call timeout PROBE_TIMEOUT_MS), kill -9 the replica server holding its
@@ -25,15 +32,16 @@
 #                                                  target <= grace + 2000 ms (our reading of
 #                                                  "within a few seconds of the grace period")
 #
-# Server CPU per op is the utime+stime delta (/proc/PID/stat) of the 3 replica servers summed,
-# over the trial's ops. Measurements 1 and 2 run before 3, on a cluster nothing was killed in.
+# Server CPU per op is the utime+stime delta (/proc/PID/stat) of the 3 replica servers (or of
+# the 3 etcd members) summed, over the trial's ops. Measurements 1 and 2 run before 3, on a cluster nothing was killed in.
 #
 # Env: TRIALS (5), SECONDS or TRIAL_SECONDS (5) per trial, RECOVERY_RUNS (5), BENCH_THREADS
 # (2), BENCH_INFLIGHT (16), KEYSPACE (1000000), BEACON_MS (200), LEASE_MS (2000), GRACE_MS
 # (3000), ADD_SECONDARY_DELAY_MS (2000), PROBE_TIMEOUT_MS (100), KEEP=1 keeps the temp dir
 # (logs of every process and command, probe logs), GEOKV_BIN (build/bin). Exit 0 when the run
-# completed (targets met or not: see PASS/MISS), 77 if ZooKeeper or python3 is missing, 1 on
-# error. Not a ctest test: timings on a shared 2-core machine are noisy.
+# completed (targets met or not: see PASS/MISS), 77 if ZooKeeper, python3, etcd or
+# python3-grpcio is missing, 1 on error. With BENCH_REPORT=FILE it also appends its rows for
+# bench/run_all.sh to FILE. Not a ctest test: timings on a shared 2-core machine are noisy.
 
 # bash's SECONDS counts up from its value in the environment: read it before any time passes.
 _seconds_env=$(printenv SECONDS || true)
@@ -63,8 +71,8 @@ for v in TRIALS TRIAL_S RUNS THREADS INFLIGHT KEYSPACE BEACON_MS LEASE_MS GRACE_
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "error: $v must be a positive integer" >&2; exit 2; }
 done
 
-# 4 measured series of TRIALS x TRIAL_S, up to ~2 min per recovery run, plus setup and cleanup.
-export ITEST_TIMEOUT_S="${ITEST_TIMEOUT_S:-$(( TRIALS * TRIAL_S * 4 * 2 + RUNS * 180 + 600 ))}"
+# 7 measured series of TRIALS x TRIAL_S, up to ~2 min per recovery run, plus setup and cleanup.
+export ITEST_TIMEOUT_S="${ITEST_TIMEOUT_S:-$(( TRIALS * TRIAL_S * 7 * 2 + RUNS * 180 + 600 ))}"
 # shellcheck source=tests/integration/lib.sh
 . "$BENCH_DIR/../tests/integration/lib.sh"
 # shellcheck source=bench/bench_lib.sh
@@ -74,6 +82,10 @@ export ITEST_TIMEOUT_S="${ITEST_TIMEOUT_S:-$(( TRIALS * TRIAL_S * 4 * 2 + RUNS *
 
 [ -f /usr/share/java/zookeeper.jar ] || { echo "ZooKeeper not installed" >&2; exit 77; }
 command -v python3 >/dev/null || { echo "python3 not found" >&2; exit 77; }
+command -v etcd >/dev/null || { echo "etcd not found (apt-get install etcd-server)" >&2; exit 77; }
+command -v etcdctl >/dev/null || { echo "etcdctl not found (apt-get install etcd-client)" >&2; exit 77; }
+/usr/bin/python3 -c 'import grpc' 2>/dev/null ||
+  { echo "python3-grpcio not found (apt-get install python3-grpcio)" >&2; exit 77; }
 
 itest_begin replbench
 itest_require_bins geokv-meta geokv-replica admin-cli geokv-bench
@@ -81,28 +93,44 @@ ST="$ITEST_DIR/state"
 
 # ---------------------------------------------------------------- helpers
 
-# cpu_ticks_all: "UTIME STIME" (clock ticks, fields 14 and 15 of /proc/PID/stat, counted after
-# the ')' that ends comm), each summed over replica servers 1..3.
+# cpu_ticks_all [PID...]: "UTIME STIME" (clock ticks, fields 14 and 15 of /proc/PID/stat,
+# counted after the ')' that ends comm), each summed over the PIDs (replica servers 1..3 by
+# default).
 cpu_ticks_all() {
-  local i pid u=0 s=0 a b
-  for i in 1 2 3; do
-    pid=$(replica_pid "$i") || fail "replica server $i is not running"
+  local pid u=0 s=0 a b pids=("$@") i
+  if [ $# -eq 0 ]; then
+    for i in 1 2 3; do
+      pid=$(replica_pid "$i") || fail "replica server $i is not running"
+      pids+=("$pid")
+    done
+  fi
+  for pid in "${pids[@]}"; do
+    geokv_pid_alive "$pid" || fail "server pid $pid is not running"
     read -r a b < <(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $12, $13 }')
     u=$((u + a)) s=$((s + b))
   done
   echo "$u $s"
 }
 
-# GEOKV APP OUT ARGS...: runs geokv-bench -a APP ARGS; leaves its output in OUT and sets G_OPS_S,
-# G_P99 and G_CPU (CPU-us per op of the 3 replica servers together). Fails on errors or on a
-# run that did nothing.
+# GEOKV APP OUT ARGS...: runs geokv-bench -a APP ARGS (APP etcd: bench/etcd_load.py ARGS
+# against the etcd leader); leaves its output in OUT and sets G_OPS_S, G_P99 and G_CPU (CPU-us
+# per op of the 3 servers together). Fails on errors or on a run that did nothing.
 GEOKV() {
   local app="$1" out="$2" t0 t1 ops errs sys
   shift 2
-  say "  \$ geokv-bench -m $META_LIST -a $app $*"
-  t0=$(cpu_ticks_all)
-  bench -a "$app" "$@" >"$out" || fail "geokv-bench -a $app $* failed: $(cat "$out")"
-  t1=$(cpu_ticks_all)
+  if [ "$app" = etcd ]; then
+    say "  \$ etcd_load.py --endpoint $ETCD_LEADER $*"
+    t0=$(cpu_ticks_all "${ETCD_PIDS[@]}")
+    timeout 300 /usr/bin/python3 "$BENCH_DIR/etcd_load.py" --endpoint "$ETCD_LEADER" "$@" \
+      >"$out" 2>>"$ITEST_DIR/logs/etcd_load.log" || fail "etcd_load.py $* failed: $(cat "$out")"
+    t1=$(cpu_ticks_all "${ETCD_PIDS[@]}")
+    say "    (etcd_load.py used $(metric client_cpu_pct "$out") % of a core)"
+  else
+    say "  \$ geokv-bench -m $META_LIST -a $app $*"
+    t0=$(cpu_ticks_all)
+    bench -a "$app" "$@" >"$out" || fail "geokv-bench -a $app $* failed: $(cat "$out")"
+    t1=$(cpu_ticks_all)
+  fi
   ops=$(metric ops "$out")
   errs=$(metric errors "$out")
   [ "$errs" = 0 ] || fail "geokv-bench -a $app $*: $errs errors"
@@ -112,12 +140,7 @@ GEOKV() {
   read -r G_CPU sys < <(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" -v n="$ops" 'BEGIN {
     split(a, x, " "); split(b, y, " "); s = y[2] - x[2]; t = y[1] - x[1] + s
     printf "%.2f %.0f\n", t * 1e6 / hz / n, t ? 100 * s / t : 0 }')
-  say "    ops/s $G_OPS_S  p50 $(metric lat_p50_us "$out") us  p99 $G_P99 us  p999 $(metric lat_p999_us "$out") us  max $(metric lat_max_us "$out") us  replicas' CPU $G_CPU us/op (${sys}% sys)"
-}
-
-# trial_pair I FN_A FN_B: runs both, A first on odd trials, B first on even ones.
-trial_pair() {
-  if (( $1 % 2 )); then "$2"; "$3"; else "$3"; "$2"; fi
+  say "    ops/s $G_OPS_S  p50 $(metric lat_p50_us "$out") us  p99 $G_P99 us  p999 $(metric lat_p999_us "$out") us  max $(metric lat_max_us "$out") us  servers' CPU $G_CPU us/op (${sys}% sys)"
 }
 
 # replica_index ADDR: the index (1..3) of the replica server listening on ADDR.
@@ -247,12 +270,39 @@ for app in rb1 rb3; do # warm-up, not measured
     fail "warm-up on $app"
 done
 
+# The etcd peer: 3 members, each with its own data dir, client and peer port.
+ETCD_PIDS=() ETCD_EPS=() ETCD_PEERS=()
+for i in 1 2 3; do
+  ETCD_EPS+=("127.0.0.1:$(free_port)") ETCD_PEERS+=("e$i=http://127.0.0.1:$(free_port)")
+done
+ETCD_CLUSTER=$(IFS=,; echo "${ETCD_PEERS[*]}")
+for i in 1 2 3; do
+  peer_url=${ETCD_PEERS[i - 1]#*=}
+  geokv_spawn "$ITEST_DIR/pids/etcd$i.pid" "$ITEST_DIR/logs/etcd$i.log" \
+    etcd --name "e$i" --data-dir "$ITEST_DIR/etcd$i" \
+    --listen-client-urls "http://${ETCD_EPS[i - 1]}" --advertise-client-urls "http://${ETCD_EPS[i - 1]}" \
+    --listen-peer-urls "$peer_url" --initial-advertise-peer-urls "$peer_url" \
+    --initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new \
+    --initial-cluster-token geokv-bench --logger zap --log-level warn
+  ETCD_PIDS+=("$GEOKV_SPAWNED_PID")
+done
+_etcd_leader() {
+  ETCD_LEADER=$(ETCDCTL_API=3 etcdctl --endpoints "$(IFS=,; echo "${ETCD_EPS[*]}")" \
+    endpoint status 2>/dev/null | awk -F', ' '$5 == "true" { print $1 }')
+  [ -n "$ETCD_LEADER" ]
+}
+wait_for "an etcd leader" 60 _etcd_leader
+_etcd_leader || fail "etcd lost its leader at start"
+GEOKV etcd "$ST/g.out" --duration 1 --count "$KEYSPACE" --seed 9 --value-size "$VALUE_SIZE" \
+  --inflight "$((THREADS * INFLIGHT))" >/dev/null # warm-up, not measured
+
 SETTINGS="beacon_interval_ms=$BEACON_MS lease_ms=$LEASE_MS node_grace_ms=$GRACE_MS add_secondary_delay_ms=$ADD_SECONDARY_DELAY_MS group_check_interval_ms=200"
 say "geokv replication benchmark: 1 meta + 3 replica servers, tables rb1 (replica_count 1) and" \
     "rb3 (replica_count 3), $PARTITIONS partitions each, plog_fsync=always, value ${VALUE_SIZE} B," \
     "$((THREADS * INFLIGHT)) in flight (--threads $THREADS --inflight $INFLIGHT);" \
     "$TRIALS trials x ${TRIAL_S}s, $RUNS recovery runs; $(nproc) cores"
 say "failure detection: $SETTINGS (balancer off)"
+say "peer: etcd $(etcd --version | awk '/^etcd Version/ { print $3 }'), 3 members (pids ${ETCD_PIDS[*]}), leader $ETCD_LEADER"
 say "temp dir $ITEST_DIR (KEEP=1 keeps it)"
 admin nodes
 admin app rb3
@@ -260,23 +310,30 @@ admin app rb3
 # ---------------------------------------------------------------- 1. throughput rc1 vs rc3
 
 say ""
-say "== 1. set throughput, replica_count 1 vs 3"
-S1=() S1_CPU=() S3=() S3_CPU=()
+say "== 1. set throughput, replica_count 1 vs 3 vs etcd"
+S1=() S1_CPU=() S3=() S3_CPU=() SE=() SE_CPU=() SE_P99=() S3_P99=()
+EB=(--count "$KEYSPACE" --value-size "$VALUE_SIZE" --inflight "$((THREADS * INFLIGHT))")
 set_rc1() {
   GEOKV rb1 "$ST/g.out" --op set --count "$KEYSPACE" --seed 1 --duration "$TRIAL_S" "${GB[@]}"
   S1+=("$G_OPS_S") S1_CPU+=("$G_CPU")
 }
 set_rc3() {
   GEOKV rb3 "$ST/g.out" --op set --count "$KEYSPACE" --seed 1 --duration "$TRIAL_S" "${GB[@]}"
-  S3+=("$G_OPS_S") S3_CPU+=("$G_CPU")
+  S3+=("$G_OPS_S") S3_CPU+=("$G_CPU") S3_P99+=("$G_P99")
+}
+set_etcd() {
+  GEOKV etcd "$ST/g.out" --seed 1 --duration "$TRIAL_S" "${EB[@]}"
+  SE+=("$G_OPS_S") SE_CPU+=("$G_CPU") SE_P99+=("$G_P99")
 }
 for ((t = 1; t <= TRIALS; t++)); do
   say "trial $t/$TRIALS"
-  trial_pair "$t" set_rc1 set_rc3
+  trial_rotate "$t" set_rc1 set_rc3 set_etcd
 done
 PEAK1=$(median "${S1[@]}")
 PEAK3=$(median "${S3[@]}")
+PEAKE=$(median "${SE[@]}")
 HALF_RATE=$(awk -v p="$PEAK3" 'BEGIN { printf "%d\n", p / 2 }')
+ETCD_HALF=$(awk -v p="$PEAKE" 'BEGIN { printf "%d\n", (p >= 2 ? p / 2 : 1) }')
 
 # ---------------------------------------------------------------- 2. p99 at half the rc3 peak
 
@@ -295,8 +352,26 @@ rate_rc1() {
 }
 for ((t = 1; t <= TRIALS; t++)); do
   say "trial $t/$TRIALS"
-  trial_pair "$t" rate_rc3 rate_rc1
+  trial_rotate "$t" rate_rc3 rate_rc1
 done
+
+say ""
+say "== 2b. p99 set latency of replica_count 3 and of etcd, both at half etcd's peak: $ETCD_HALF/s"
+E3_P99=() EE_P99=()
+etcd_rate_rc3() {
+  GEOKV rb3 "$ST/g.out" --op set --count "$KEYSPACE" --seed 4 --duration "$TRIAL_S" \
+    --rate "$ETCD_HALF" "${GB[@]}"
+  E3_P99+=("$G_P99")
+}
+etcd_rate_etcd() {
+  GEOKV etcd "$ST/g.out" --seed 4 --duration "$TRIAL_S" --rate "$ETCD_HALF" "${EB[@]}"
+  EE_P99+=("$G_P99")
+}
+for ((t = 1; t <= TRIALS; t++)); do
+  say "trial $t/$TRIALS"
+  trial_rotate "$t" etcd_rate_rc3 etcd_rate_etcd
+done
+for pid in "${ETCD_PIDS[@]}"; do geokv_stop_pid "$pid" 10 etcd; done # not needed any more
 
 # ---------------------------------------------------------------- 3. recovery
 
@@ -344,21 +419,27 @@ CONVERGED=yes
 
 # ---------------------------------------------------------------- results
 
-RATIO=$(awk -v a="$PEAK3" -v b="$PEAK1" 'BEGIN { printf "%.3f\n", a / b }')
+RATIO=$(ratio "$PEAK3" "$PEAK1") RATIO_E=$(ratio "$PEAK3" "$PEAKE")
 P99=$(median "${R3_P99[@]}")
+P99_3E=$(median "${E3_P99[@]}") P99_E=$(median "${EE_P99[@]}")
+P99_RATIO=$(ratio "$P99_3E" "$P99_E")
 REC_MED=$(median "${REC[@]}")
+CPU3=$(median "${S3_CPU[@]}") CPUE=$(median "${SE_CPU[@]}")
 say ""
-say "== results: medians ($TRIALS trials x ${TRIAL_S}s; $RUNS recovery runs)"
-printf '%-58s %-26s %-14s %s\n' "measurement" "value" "target" "result"
-awk -v a="$PEAK3" -v b="$PEAK1" -v r="$RATIO" 'BEGIN {
-  printf "%-58s %-26s %-14s %s\n", "set ops/s, replica_count 3 / replica_count 1", \
-    sprintf("%.0f / %.0f = %.2f", a, b, r), ">= 0.5", (r >= 0.5 ? "PASS" : "MISS") }'
-awk -v m="$REC_MED" -v t="$RECOVERY_TARGET_MS" -v n="$RUNS" 'BEGIN {
-  printf "%-58s %-26s %-14s %s\n", "recovery, kill -9 primary -> first write (median of " n ")", \
-    sprintf("%.0f ms", m), "<= " t " ms", (m <= t ? "PASS" : "MISS") }'
-awk -v p="$P99" -v r="$HALF_RATE" -v t="$P99_TARGET_US" 'BEGIN {
-  printf "%-58s %-26s %-14s %s\n", "set p99, replica_count 3, at --rate " r " (half the peak)", \
-    sprintf("%.1f ms", p / 1000), "<= " t / 1000 " ms", (p <= t ? "PASS" : "MISS") }'
+say "== results: medians ($TRIALS trials x ${TRIAL_S}s; $RUNS recovery runs; 100 B values, $((THREADS * INFLIGHT)) in flight)"
+result_header
+result_row "set ops/s, rf=3 / rf=1" "$PEAK3/s" "$PEAK1/s" "$RATIO" ">= 0.5" \
+  "$(verdict_ratio "$PEAK3" ">=" 0.5 "$PEAK1")"
+result_row "set ops/s, rf=3 / 3-member etcd" "$PEAK3/s" "$PEAKE/s" "$RATIO_E" ">= 3" \
+  "$(verdict_ratio "$PEAK3" ">=" 3 "$PEAKE")"
+result_row "set p99, rf=3, at half its peak ($HALF_RATE/s)" "$(ms "$P99")" "" "" "<= 5 ms" \
+  "$(verdict "$P99" "<=" "$P99_TARGET_US")"
+result_row "set p99, rf=3 / etcd, both at $ETCD_HALF/s" "$(ms "$P99_3E")" "$(ms "$P99_E")" "$P99_RATIO" \
+  "< 1" "$(awk -v a="$P99_3E" -v b="$P99_E" 'BEGIN { print (a < b ? "PASS" : "MISS") }')"
+result_row "server CPU per set, rf=3 / etcd (3 servers each)" "$CPU3 us" "$CPUE us" \
+  "$(ratio "$CPU3" "$CPUE")" "" ""
+result_row "recovery, kill -9 primary -> first write" "$REC_MED ms" "" "" "<= $RECOVERY_TARGET_MS ms" \
+  "$(verdict "$REC_MED" "<=" "$RECOVERY_TARGET_MS")"
 say ""
 say "failure detection settings: $SETTINGS; recovery target = grace + 2000 ms"
 say "recovery = ms from kill -9 of the partition's primary to the completion of the first"
@@ -366,7 +447,9 @@ say "  successful write to that partition (a probe writing only keys of that par
 say "  call at a time, ${PROBE_TIMEOUT_MS} ms per call) that was sent after the server was dead"
 say "per-trial figures:"
 say "  set rc1 ops/s: ${S1[*]}   (replicas' CPU-us/op median $(median "${S1_CPU[@]}"))"
-say "  set rc3 ops/s: ${S3[*]}   (replicas' CPU-us/op median $(median "${S3_CPU[@]}"))"
+say "  set rc3 ops/s: ${S3[*]}   (replicas' CPU-us/op median $(median "${S3_CPU[@]}"); p99 us ${S3_P99[*]})"
+say "  set etcd ops/s: ${SE[*]}   (members' CPU-us/op median $(median "${SE_CPU[@]}"); p99 us ${SE_P99[*]})"
+say "  at --rate $ETCD_HALF: rc3 p99 us ${E3_P99[*]}; etcd p99 us ${EE_P99[*]}"
 say "  rc3 at --rate $HALF_RATE: p99 us ${R3_P99[*]}; achieved ops/s ${R3_OPS[*]}; CPU-us/op median $(median "${R3_CPU[@]}")"
 say "  rc1 at --rate $HALF_RATE (reference): p99 us ${R1_P99[*]} (median $(median "${R1_P99[@]}"))"
 say "  recovery ms: ${REC[*]}"

@@ -12,6 +12,7 @@ PKGS=(
   libmicrohttpd-dev
   libcriterion-dev
   redis-server redis-tools
+  etcd-server etcd-client python3-grpcio gnuplot-nox
   procps curl netcat-openbsd python3
   strace iptables iproute2 faketime libfaketime
 )
