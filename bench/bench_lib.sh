@@ -19,6 +19,17 @@ verdict() {
     ok = (op == ">=") ? v + 0 >= g + 0 : v + 0 <= g + 0; print (ok ? "PASS" : "MISS") }'
 }
 
+# cpu_ticks PID...: "UTIME STIME" in clock ticks (fields 14 and 15 of /proc/PID/stat, counted
+# after the ')' that ends comm, which may contain spaces), each summed over the PIDs.
+cpu_ticks() {
+  local pid u=0 s=0 a b
+  for pid in "$@"; do
+    read -r a b < <(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $12, $13 }')
+    u=$((u + a)) s=$((s + b))
+  done
+  echo "$u $s"
+}
+
 # verdict_ratio A OP GOAL B: verdict on A / B itself, not on a rounded ratio (MISS when B is 0).
 verdict_ratio() {
   awk -v a="$1" -v op="$2" -v g="$3" -v b="$4" 'BEGIN {

@@ -73,12 +73,6 @@ DBB_COMMANDS=()
 
 # ---------------------------------------------------------------- helpers
 
-# cpu_ticks PID: "utime stime" of PID in clock ticks (fields 14 and 15 of /proc/PID/stat;
-# counted after the ')' that ends comm, which may contain spaces).
-cpu_ticks() {
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'
-}
-
 # GEOKV OUT ARGS...: runs geokv-bench ARGS against the table; leaves in OUT the file with
 # its output and sets G_OPS_S, G_P99, G_CPU (replica CPU-us per op). Fails on errors, on a
 # wrong value, or on a run that did nothing.

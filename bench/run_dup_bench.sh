@@ -107,14 +107,7 @@ ST="$ITEST_DIR/state"
 # ---------------------------------------------------------------- helpers
 
 # ticks PID...: utime+stime (clock ticks) summed over the PIDs.
-ticks() {
-  local pid t=0 a b
-  for pid in "$@"; do
-    read -r a b < <(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $12, $13 }')
-    t=$((t + a + b))
-  done
-  echo "$t"
-}
+ticks() { cpu_ticks "$@" | awk '{ print $1 + $2 }'; }
 
 # replica_pids CLUSTER: the pids of the cluster's 3 replica servers.
 replica_pids() {

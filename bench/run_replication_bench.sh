@@ -93,11 +93,9 @@ ST="$ITEST_DIR/state"
 
 # ---------------------------------------------------------------- helpers
 
-# cpu_ticks_all [PID...]: "UTIME STIME" (clock ticks, fields 14 and 15 of /proc/PID/stat,
-# counted after the ')' that ends comm), each summed over the PIDs (replica servers 1..3 by
-# default).
+# cpu_ticks_all [PID...]: cpu_ticks of the PIDs, replica servers 1..3 by default.
 cpu_ticks_all() {
-  local pid u=0 s=0 a b pids=("$@") i
+  local pid pids=("$@") i
   if [ $# -eq 0 ]; then
     for i in 1 2 3; do
       pid=$(replica_pid "$i") || fail "replica server $i is not running"
@@ -106,10 +104,8 @@ cpu_ticks_all() {
   fi
   for pid in "${pids[@]}"; do
     geokv_pid_alive "$pid" || fail "server pid $pid is not running"
-    read -r a b < <(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $12, $13 }')
-    u=$((u + a)) s=$((s + b))
   done
-  echo "$u $s"
+  cpu_ticks "${pids[@]}"
 }
 
 # GEOKV APP OUT ARGS...: runs geokv-bench -a APP ARGS (APP etcd: bench/etcd_load.py ARGS
