@@ -11,6 +11,8 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(CRITERION IMPORTED_TARGET criterion)
 
 add_library(geokv::rocksdb ALIAS PkgConfig::ROCKSDB)
@@ -22,6 +24,8 @@ add_library(geokv::xxhash ALIAS PkgConfig::XXHASH)
 add_library(geokv::libedit ALIAS PkgConfig::LIBEDIT)
 add_library(geokv::microhttpd ALIAS PkgConfig::MHD)
 add_library(geokv::cjson ALIAS PkgConfig::CJSON)
+add_library(geokv::libuv ALIAS PkgConfig::LIBUV)
+add_library(geokv::hiredis ALIAS PkgConfig::HIREDIS)
 
 # libzookeeper_mt ships no .pc file.
 find_library(ZOOKEEPER_MT_LIB zookeeper_mt REQUIRED)

@@ -10,6 +10,7 @@ PKGS=(
   libnanomsg-dev libmsgpack-dev libssl-dev libxxhash-dev libinih-dev libedit-dev
   libcjson-dev
   libmicrohttpd-dev
+  libuv1-dev libhiredis-dev python3-redis
   libcriterion-dev
   redis-server redis-tools
   etcd-server etcd-client python3-grpcio gnuplot-nox

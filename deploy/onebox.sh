@@ -6,8 +6,11 @@
 #   bjsrv-account  cluster_id 1   metas 127.0.0.1:34601,34602   replicas :34801-:34803
 #   tjsrv-account  cluster_id 2   metas 127.0.0.1:35601,35602   replicas :35801-:35803
 #
+#   redis proxies  geokv-proxy of table `redis` (8 partitions, 3 replicas, duplicated both
+#                  ways): bjsrv-account on 127.0.0.1:36379, tjsrv-account on :37379
+#
 #   bash deploy/onebox.sh start    # idempotent; waits until each cluster's `admin-cli nodes`
-#                                  # shows its 3 replica servers alive
+#                                  # shows its 3 replica servers alive, then starts the proxies
 #   bash deploy/onebox.sh status   # which processes run
 #   bash deploy/onebox.sh stop     # stops only the processes whose pid files onebox wrote
 #   bash deploy/onebox.sh clean    # stop + remove the onebox directory
@@ -27,6 +30,8 @@
 #   GEOKV_BJ_REPLICA_PORTS  bjsrv-account replica ports [34801,34802,34803] (or GEOKV_REPLICA_PORTS)
 #   GEOKV_TJ_META_PORTS     tjsrv-account meta ports           [35601,35602]
 #   GEOKV_TJ_REPLICA_PORTS  tjsrv-account replica ports        [35801,35802,35803]
+#   GEOKV_BJ_PROXY_PORT     bjsrv-account's geokv-proxy port   [36379]
+#   GEOKV_TJ_PROXY_PORT     tjsrv-account's geokv-proxy port   [37379]
 #   GEOKV_ONEBOX_SET        extra "section.key=value" overrides for every server, space-separated
 #   GEOKV_ONEBOX_TIMEOUT_S  how long `start` waits for the replica servers  [60]
 #
@@ -35,6 +40,7 @@
 #   <cluster>/config.ini         generated cluster config (rewritten on every start)
 #   <cluster>/meta<N>/           meta.log, meta.pid
 #   <cluster>/replica<N>/        replica.log, replica.pid, data/
+#   <cluster>/proxy/             proxy.log, proxy.pid
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,6 +63,8 @@ declare -A CLUSTER_ID=([bj]=1 [tj]=2)
 declare -A META_PORTS_OF=(
   [bj]="${GEOKV_BJ_META_PORTS:-${GEOKV_META_PORTS:-34601,34602}}"
   [tj]="${GEOKV_TJ_META_PORTS:-35601,35602}")
+declare -A PROXY_PORT_OF=([bj]="${GEOKV_BJ_PROXY_PORT:-36379}" [tj]="${GEOKV_TJ_PROXY_PORT:-37379}")
+PROXY_TABLE=redis
 declare -A REPLICA_PORTS_OF=(
   [bj]="${GEOKV_BJ_REPLICA_PORTS:-${GEOKV_REPLICA_PORTS:-34801,34802,34803}}"
   [tj]="${GEOKV_TJ_REPLICA_PORTS:-35801,35802,35803}")
@@ -229,7 +237,67 @@ Connect:
   $BIN/admin-cli -m $(addr_list meta tj)
 Duplicate table T from ${CLUSTER_NAME[bj]} to ${CLUSTER_NAME[tj]} (create T on both first):
   $BIN/admin-cli -m $(addr_list meta bj) -a T dup add -c ${CLUSTER_NAME[tj]}
+Redis clients (table $PROXY_TABLE, duplicated both ways):
+  redis-cli -p ${PROXY_PORT_OF[bj]} set k v     # ${CLUSTER_NAME[bj]}
+  redis-cli -p ${PROXY_PORT_OF[tj]} get k       # ${CLUSTER_NAME[tj]}
 EOF
+}
+
+# proxy_table_up: table $PROXY_TABLE on both clusters (created if missing), duplicated both
+# ways (dup add is idempotent).
+proxy_table_up() {
+  local key out
+  for key in "${CLUSTER_KEYS[@]}"; do
+    if ! out=$(timeout 90 "$BIN/admin-cli" -m "$(addr_list meta "$key")" create "$PROXY_TABLE" \
+      -p 8 -r 3 2>&1) && ! grep -qi exist <<<"$out"; then
+      echo "onebox: create $PROXY_TABLE on ${CLUSTER_NAME[$key]}: $out" >&2
+      return 1
+    fi
+  done
+  for key in "${CLUSTER_KEYS[@]}"; do
+    admin_cli "$key" -a "$PROXY_TABLE" dup add -c "${CLUSTER_NAME[$(other_key "$key")]}" \
+      >/dev/null || { echo "onebox: dup add of $PROXY_TABLE from ${CLUSTER_NAME[$key]} failed" >&2; return 1; }
+  done
+}
+
+proxy_marker() { printf 'proxy.listen=127.0.0.1:%s' "${PROXY_PORT_OF[$1]}"; }
+
+# start_proxy KEY: starts the cluster's geokv-proxy unless it runs, and waits for its port.
+start_proxy() {
+  local key="$1" port="${PROXY_PORT_OF[$1]}" sdir pid deadline
+  sdir="$(cdir "$key")/proxy"
+  mkdir -p "$sdir"
+  if pid=$(geokv_pidfile_pid "$sdir/proxy.pid" "$(proxy_marker "$key")"); then
+    echo "  ${CLUSTER_NAME[$key]} proxy already running (pid $pid, 127.0.0.1:$port)"
+    return 0
+  fi
+  if geokv_port_in_use "$port"; then
+    echo "onebox: port 127.0.0.1:$port for ${CLUSTER_NAME[$key]} proxy is in use by another process" >&2
+    return 1
+  fi
+  geokv_spawn "$sdir/proxy.pid" "$sdir/proxy.log" setsid "$BIN/geokv-proxy" -c "$(config_of "$key")" \
+    --set "proxy.app=$PROXY_TABLE" --set "proxy.listen=127.0.0.1:$port"
+  deadline=$(( $(geokv_now_ms) + 30000 ))
+  until geokv_port_in_use "$port"; do
+    if ! geokv_pidfile_pid "$sdir/proxy.pid" >/dev/null || [ "$(geokv_now_ms)" -ge "$deadline" ]; then
+      echo "onebox: ${CLUSTER_NAME[$key]} proxy did not start; last lines of its log:" >&2
+      tail -n 20 "$sdir/proxy.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "  ${CLUSTER_NAME[$key]} proxy started (pid $GEOKV_SPAWNED_PID, 127.0.0.1:$port, table $PROXY_TABLE)"
+}
+
+stop_proxy() {
+  local key="$1" pidfile pid
+  pidfile="$(cdir "$key")/proxy/proxy.pid"
+  [ -f "$pidfile" ] || return 0
+  if pid=$(geokv_pidfile_pid "$pidfile" "$(proxy_marker "$key")"); then
+    echo "  stopping ${CLUSTER_NAME[$key]} proxy (pid $pid)"
+    geokv_stop_pid "$pid" "$STOP_TIMEOUT_S" "$(proxy_marker "$key")" || STOP_FAILED=1
+  fi
+  rm -f "$pidfile"
 }
 
 # wait_ready: until both clusters list their replica servers alive (or a server died, or the
@@ -263,7 +331,7 @@ wait_ready() {
 
 cmd_start() {
   local b key
-  for b in geokv-meta geokv-replica admin-cli; do
+  for b in geokv-meta geokv-replica admin-cli geokv-proxy; do
     if [ ! -x "$BIN/$b" ]; then
       echo "onebox: $BIN/$b not found; build first:" >&2
       echo "  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2" >&2
@@ -281,6 +349,8 @@ cmd_start() {
     echo "onebox: already running"
   fi
   wait_ready
+  proxy_table_up
+  for key in "${CLUSTER_KEYS[@]}"; do start_proxy "$key"; done
   print_summary
 }
 
@@ -316,12 +386,13 @@ stop_legacy() {
 }
 
 cmd_stop() {
-  local pid
+  local pid key
   STOP_FAILED=0
   if [ ! -d "$ONEBOX_DIR" ]; then
     echo "onebox: nothing to stop ($ONEBOX_DIR does not exist)"
     return 0
   fi
+  for key in "${CLUSTER_KEYS[@]}"; do stop_proxy "$key"; done
   each_server stop_server
   stop_legacy
   if pid=$(zk_running_in "$ONEBOX_DIR/zk" 2>/dev/null); then
@@ -359,6 +430,14 @@ cmd_status() {
     printf '  %-25s stopped  %-11s 127.0.0.1:%s\n' zookeeper "" "$ZK_PORT"
   fi
   each_server status_server
+  for key in "${CLUSTER_KEYS[@]}"; do
+    if pid=$(geokv_pidfile_pid "$(cdir "$key")/proxy/proxy.pid" "$(proxy_marker "$key")"); then
+      printf '  %-14s %-10s running  pid %-7s 127.0.0.1:%s (redis-cli -p %s)\n' "${CLUSTER_NAME[$key]}" proxy "$pid" "${PROXY_PORT_OF[$key]}" "${PROXY_PORT_OF[$key]}"
+      RUNNING=$((RUNNING + 1))
+    else
+      printf '  %-14s %-10s stopped  %-11s 127.0.0.1:%s\n' "${CLUSTER_NAME[$key]}" proxy "" "${PROXY_PORT_OF[$key]}"
+    fi
+  done
   if [ "$RUNNING" -gt 1 ] && [ -x "$BIN/admin-cli" ]; then
     for key in "${CLUSTER_KEYS[@]}"; do
       echo "admin-cli nodes (${CLUSTER_NAME[$key]}):"

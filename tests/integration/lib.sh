@@ -549,6 +549,29 @@ replica_resume() { _need_cluster; _proc_signal CONT "$ITEST_CLUSTER-replica$1"; 
 replica_pid() { _need_cluster; _proc_pid "$ITEST_CLUSTER-replica$1"; }
 replica_running() { replica_pid "$1" >/dev/null; }
 
+# proxy_start APP: starts geokv-proxy for table APP of the current cluster (its config, its
+# keys) on a port chosen once and kept, and waits until it answers PING.
+proxy_start() {
+  _need_cluster
+  local app="$1" name="$ITEST_CLUSTER-proxy" port
+  port=$(proxy_port)
+  ! _proc_pid "$name" >/dev/null || fail "$name is already running"
+  _set_args
+  geokv_spawn "$ITEST_DIR/pids/$name.pid" "$ITEST_DIR/logs/$name.log" \
+    "$GEOKV_BIN/geokv-proxy" -c "$ITEST_DIR/$ITEST_CLUSTER/config.ini" "${_SET_ARGS[@]}" \
+    --set "proxy.app=$app" --set "proxy.listen=127.0.0.1:$port"
+  itest_log "started $name (pid $GEOKV_SPAWNED_PID, port $port, table $app)"
+  wait_for "$name to answer PING" 30 bash -c "redis-cli -p $port ping 2>/dev/null | grep -q PONG"
+}
+proxy_stop() { _need_cluster; _proc_stop "$ITEST_CLUSTER-proxy"; }
+# proxy_port: the current cluster's proxy port.
+proxy_port() {
+  _need_cluster
+  local f="$ITEST_DIR/state/clusters/$ITEST_CLUSTER/proxy.port"
+  [ -f "$f" ] || free_port >"$f"
+  cat "$f"
+}
+
 # ---------------------------------------------------------------- talking to the cluster
 
 # _run_logged TIMEOUT_S LOGNAME CMD...: runs CMD, appends the command, its output and status

@@ -1,0 +1,66 @@
+#pragma once
+/* cmd.h: what the command files (cmd_*.c) share: arguments, numbers, keys and errors. */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proxy/proxy.h"
+#include "proxy/resp.h"
+
+/* A command's function; cmd_list.h names them all. */
+#define COMMAND_FN(name) void name(struct call *c)
+#define CMD(name, arity, flags, fn) COMMAND_FN(fn);
+#include "proxy/cmd_list.h"
+#undef CMD
+
+static inline struct geokv_bytes
+arg(const struct call *c, int i)
+{
+    return c->req->argv[i];
+}
+
+/* argv[i] equals word, ignoring case. */
+bool arg_is(const struct call *c, int i, const char *word);
+/* A Redis integer: optional '-', digits, no leading zero, no blanks, fits in int64. */
+bool parse_i64(struct geokv_bytes b, int64_t *out);
+/* argv[i] as an integer, or the Redis error written and false. */
+bool arg_i64(struct call *c, int i, int64_t *out);
+
+/* Writes the error reply for a geokv call that failed. */
+void reply_geokv_error(struct call *c, int rc);
+
+/* A key as geokv sees it. */
+enum key_type { KEY_NONE, KEY_STRING, KEY_HASH };
+struct key_info {
+    enum key_type type;
+    void *value; /* KEY_STRING: its value (malloc'd; free it) */
+    size_t len;
+    uint32_t expire_ts; /* of the string, or of the hash's first field; 0 = never */
+};
+/* Finds what key holds (one scan of its first records). 0, or a geokv error (replied). */
+int key_lookup(struct call *c, struct geokv_bytes key, struct key_info *ki);
+bool bytes_eq(struct geokv_bytes a, struct geokv_bytes b);
+
+/* Records of one hash key, copied by records_collect (a geokv_record_fn): a record at the
+ * empty sort key only sets has_string; a sort key seen before is skipped. */
+struct records {
+    struct geokv_kv *kvs;
+    uint32_t *expire_ts;
+    size_t n, cap;
+    bool has_string;
+};
+int records_collect(void *records, const struct geokv_record *r);
+/* The value of sort key field, or NULL. */
+const struct geokv_kv *records_find(const struct records *rs, struct geokv_bytes field);
+void records_free(struct records *rs);
+
+/* Deletes every field of hash key (as of now). 0, or a geokv error (not replied). */
+int hash_clear(struct call *c, struct geokv_bytes key);
+
+/* geokv TTLs are whole seconds: a Redis expiry in ms rounds up, so a key never goes early.
+ * now_ms is the wall clock; 0 = never expires, -1 = already expired. */
+int64_t ttl_from_ms(int64_t ms);
+/* Seconds left of expire_ts (seconds since the epoch). */
+uint32_t ttl_left(uint32_t expire_ts);
+
+/* The empty sort key: where a string key keeps its value. */
+#define STRING_SORT_KEY geokv_bytes("", 0)
