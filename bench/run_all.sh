@@ -13,6 +13,8 @@
 #                                                a quick run)
 #   authentication bench/run_auth_bench.sh       the same cluster without keys (not in a
 #                                                quick run)
+#   Redis proxy  bench/run_proxy_bench.sh        redis-server (appendfsync everysec), both
+#                                                driven by redis-benchmark
 # Inside each script geokv and its peer alternate trial by trial. Every script appends its
 # results to one tab-separated file (BENCH_REPORT, see bench/bench_lib.sh); at the end this
 # script prints them as one table: measurement, geokv, peer, ratio, goal, PASS/MISS.
@@ -42,6 +44,7 @@ RUNS=(
   "full copy, 1 partition|run_dup_full_bench.sh|PARTITIONS=1 RECORDS=200000 BASE_SECONDS=10|PARTITIONS=1 RECORDS=5000 BASE_SECONDS=1"
   "full copy, 8 partitions|run_dup_full_bench.sh|PARTITIONS=8 RECORDS=400000 BASE_SECONDS=10|-"
   "authentication|run_auth_bench.sh|TRIALS=3|-"
+  "Redis proxy|run_proxy_bench.sh|TRIALS=3 REQUESTS=5000|TRIALS=1 REQUESTS=300"
 )
 
 echo "geokv benchmarks ($([ "$QUICK" = 1 ] && echo quick || echo full) run), $(nproc) cores;" \

@@ -271,6 +271,34 @@ geokv_full_scan(struct geokv_table *t, geokv_record_fn *cb, void *arg, int timeo
 }
 
 int
+geokv_full_scan_page(struct geokv_table *t, uint32_t pidx, struct geokv_bytes resume,
+                     uint32_t limit, geokv_record_fn *cb, void *arg, void **next, size_t *next_len,
+                     int timeout_ms)
+{
+    struct msg_scan_req m = {.full = true, .limit = limit, .resume_key = wire_bytes(resume)};
+    struct buf req = BUF_INIT, reply = BUF_INIT, after = BUF_INIT;
+    int err = 0;
+
+    *next = NULL;
+    *next_len = 0;
+    if (limit == 0 || limit > CLIENT_SCAN_PAGE || pidx >= geokv_table_partition_count(t))
+        return ERR_INVALID_ARG;
+    msg_scan_req_encode(&req, &m);
+    err = op_call(t, RPC_SCAN, pidx, &req, timeout_ms, OP_IDEMPOTENT, &reply);
+    if (err == 0)
+        err = records_deliver(&reply, cb, arg, &after);
+    if (err == 0 && after.len > 0) {
+        *next = after.data; /* handed over: malloc'd by the buffer */
+        *next_len = after.len;
+        after = (struct buf)BUF_INIT;
+    }
+    buf_fini(&req);
+    buf_fini(&reply);
+    buf_fini(&after);
+    return err;
+}
+
+int
 geokv_incr(struct geokv_table *t, struct geokv_bytes hk, struct geokv_bytes sk, int64_t delta,
            uint32_t ttl_s, int64_t *new_value, int timeout_ms)
 {

@@ -222,6 +222,20 @@ GEOKV_MUST_CHECK int geokv_scan(struct geokv_table *t, struct geokv_bytes hash_k
 GEOKV_MUST_CHECK int geokv_full_scan(struct geokv_table *t, geokv_record_fn *cb, void *arg,
                                      int timeout_ms);
 
+/* The table's partition count (0 until its configuration is known). */
+uint32_t geokv_table_partition_count(struct geokv_table *t);
+/*
+ * One page of a whole-table scan, for callers that go on later (a cursor): up to limit
+ * records (1..1000) of partition pidx, from position resume (empty: the partition's start;
+ * otherwise what *next held after the page before). *next (malloc'd; may be NULL when
+ * *next_len is 0) and *next_len receive the position after this page: *next_len == 0 at
+ * the partition's end. A page can hold fewer than limit records before the end.
+ */
+GEOKV_MUST_CHECK int geokv_full_scan_page(struct geokv_table *t, uint32_t pidx,
+                                          struct geokv_bytes resume, uint32_t limit,
+                                          geokv_record_fn *cb, void *arg, void **next,
+                                          size_t *next_len, int timeout_ms);
+
 /* ---- asynchronous calls ----
  * The request is copied before the call returns. cb runs exactly once, on a client thread,
  * or on the calling thread when the call fails at once (GEOKV_ERR_TOO_LARGE...). */

@@ -26,8 +26,6 @@
 /* Seals every call of the client from now on, if this process's [security] says seal_remote:
  * for a client of another datacenter's cluster. */
 void geokv_client_seal(struct geokv_client *c);
-/* The table's partition count from the cached configuration (0 if none yet). */
-uint32_t geokv_table_partition_count(struct geokv_table *t);
 
 /* Where a key goes in a configuration (pure; used by the client and its tests). */
 struct geokv_route {

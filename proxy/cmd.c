@@ -118,6 +118,81 @@ bytes_eq(struct geokv_bytes a, struct geokv_bytes b)
     return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
 }
 
+/* Whether ch is in the class starting at p[*i] == '['; *i moves past its ']'. */
+static bool
+class_match(const char *p, size_t n, size_t *i, unsigned char ch)
+{
+    bool neg = false, hit = false;
+    size_t k = *i + 1;
+    if (k < n && p[k] == '^') {
+        neg = true;
+        k++;
+    }
+    for (; k < n && p[k] != ']'; k++) {
+        if (p[k] == '\\' && k + 1 < n) {
+            hit |= (unsigned char)p[++k] == ch;
+        } else if (k + 2 < n && p[k + 1] == '-' && p[k + 2] != ']') {
+            unsigned char lo = (unsigned char)p[k], hi = (unsigned char)p[k + 2];
+            if (lo > hi) {
+                unsigned char t = lo;
+                lo = hi;
+                hi = t;
+            }
+            hit |= ch >= lo && ch <= hi;
+            k += 2;
+        } else {
+            hit |= (unsigned char)p[k] == ch;
+        }
+    }
+    *i = k < n ? k + 1 : n;
+    return hit != neg;
+}
+
+/* Iterative, going back to the last '*' on a mismatch: linear in practice, never
+ * exponential, whatever the pattern. */
+bool
+glob_match(struct geokv_bytes pattern, struct geokv_bytes str)
+{
+    const char *p = pattern.data;
+    const unsigned char *s = str.data;
+    size_t pn = pattern.len, sn = str.len, pi = 0, si = 0, star_p = SIZE_MAX, star_s = 0;
+
+    while (si < sn) {
+        if (pi < pn && p[pi] == '*') {
+            star_p = ++pi;
+            star_s = si;
+            continue;
+        }
+        if (pi < pn) {
+            size_t next = pi + 1;
+            bool ok;
+            if (p[pi] == '?') {
+                ok = true;
+            } else if (p[pi] == '[') {
+                next = pi;
+                ok = class_match(p, pn, &next, s[si]);
+            } else if (p[pi] == '\\' && pi + 1 < pn) {
+                ok = (unsigned char)p[pi + 1] == s[si];
+                next = pi + 2;
+            } else {
+                ok = (unsigned char)p[pi] == s[si];
+            }
+            if (ok) {
+                pi = next;
+                si++;
+                continue;
+            }
+        }
+        if (star_p == SIZE_MAX)
+            return false;
+        pi = star_p;
+        si = ++star_s;
+    }
+    while (pi < pn && p[pi] == '*')
+        pi++;
+    return pi == pn;
+}
+
 const struct geokv_kv *
 records_find(const struct records *rs, struct geokv_bytes field)
 {

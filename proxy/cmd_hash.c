@@ -256,3 +256,32 @@ COMMAND_FN(cmd_hincrby)
     else
         resp_int(c->out, v);
 }
+
+/* A hash's fields come in one reply (cursor 0), as Redis does for small hashes. */
+COMMAND_FN(cmd_hscan)
+{
+    struct records h;
+    struct geokv_bytes match;
+    int64_t cur, count;
+    int type;
+    size_t n = 0;
+
+    if (!parse_i64(arg(c, 2), &cur) || cur < 0) {
+        resp_error(c->out, "ERR invalid cursor");
+        return;
+    }
+    if (!scan_options(c, 3, false, &match, &count, &type) || !hash_get(c, 0, 0, 1, &h))
+        return;
+    for (size_t i = 0; i < h.n; i++)
+        n += match.data == NULL || glob_match(match, h.kvs[i].sort_key);
+    resp_array(c->out, 2);
+    resp_bulk_str(c->out, "0");
+    resp_array(c->out, 2 * n);
+    for (size_t i = 0; i < h.n; i++) {
+        if (match.data != NULL && !glob_match(match, h.kvs[i].sort_key))
+            continue;
+        resp_bulk(c->out, h.kvs[i].sort_key.data, h.kvs[i].sort_key.len);
+        resp_bulk(c->out, h.kvs[i].value.data, h.kvs[i].value.len);
+    }
+    records_free(&h);
+}

@@ -119,6 +119,11 @@ SCRIPT = [
     (["CLIENT", "SETNAME"], None), (["CLIENT", "NOSUCH"], None),
     (["HELLO", "4"], None), (["HELLO", "x"], None), (["HELLO", "2", "FOO"], None),
     (["COMMAND", "NOSUCH"], None), (["CONFIG", "NOSUCH"], None),
+    # the cursors differ: only the errors here, the results in scans() below
+    (["SCAN", "x"], None), (["SCAN", "0", "COUNT", "0"], None),
+    (["SCAN", "0", "COUNT", "x"], None), (["SCAN", "0", "MATCH"], None),
+    (["SCAN", "0", "FOO", "1"], None), (["HSCAN", "{p}str", "0"], None),
+    (["HSCAN", "{p}h2", "x"], None), (["DBSIZE", "x"], None),
 ]
 
 
@@ -160,6 +165,37 @@ def compare(proxy_port, redis_port):
         bad += 1
         print("DIFF HELLO 2: %r" % hello)
     print("compare: %d commands, %d differences" % (len(SCRIPT), bad))
+    return bad + scans(p, r, prefix)
+
+
+def scans(p, r, prefix):
+    """SCAN, HSCAN and DBSIZE name the same keys and fields on both, whatever the cursors."""
+    bad = 0
+    sizes = [c.dbsize() for c in (p, r)]
+    for c in (p, r):
+        for i in range(60):
+            c.set("%ssc%d" % (prefix, i), i)
+            c.hset("%ssch" % prefix, "f%d" % i, i)
+    for c, size in zip((p, r), sizes):
+        if c.dbsize() != size + 61:
+            bad += 1
+            print("DBSIZE went from %d to %d after 61 new keys" % (size, c.dbsize()))
+    for args in ({"match": prefix + "sc*", "count": 7}, {"match": prefix + "sc1?"},
+                 {"match": prefix + "sc[2-3]*", "count": 1000},
+                 {"match": prefix + "*", "_type": "hash"},
+                 {"match": prefix + "*", "_type": "string", "count": 3}):
+        got, want = set(p.scan_iter(**args)), set(r.scan_iter(**args))
+        if got != want:
+            bad += 1
+            print("DIFF SCAN %r\n  geokv-proxy: %r\n  redis-server: %r" % (args, got, want))
+    for args in ({}, {"match": "f1*"}, {"match": "f[0-4]"}, {"match": "f[^1-5]?"},
+                 {"match": "f\\1*"}, {"count": 5}):
+        got = dict(p.hscan_iter(prefix + "sch", **args))
+        want = dict(r.hscan_iter(prefix + "sch", **args))
+        if got != want:
+            bad += 1
+            print("DIFF HSCAN %r\n  geokv-proxy: %r\n  redis-server: %r" % (args, got, want))
+    print("scans: %d differences" % bad)
     return bad
 
 
