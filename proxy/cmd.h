@@ -38,7 +38,6 @@ struct key_info {
 };
 /* Finds what key holds (one scan of its first records). 0, or a geokv error (replied). */
 int key_lookup(struct call *c, struct geokv_bytes key, struct key_info *ki);
-bool bytes_eq(struct geokv_bytes a, struct geokv_bytes b);
 /* Redis's glob patterns: * ? [abc] [^a-z] and \x for a literal x. */
 bool glob_match(struct geokv_bytes pattern, struct geokv_bytes s);
 /* Parses argv[first..] as [MATCH pattern] [COUNT n] [TYPE t] (TYPE only if allow_type; a

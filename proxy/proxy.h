@@ -3,12 +3,12 @@
  * geokv-proxy: the Redis protocol in front of one geokv table.
  *
  * One libuv loop thread owns the listening socket and every connection: it reads, parses
- * requests (hiredis's reader), and writes replies. A connection runs its commands one after
- * the other, in the order they arrived, as Redis does: commands that only look at the
- * connection run on the loop; those that call geokv run on libuv's thread pool with the
- * synchronous calls of libgeokv, and the loop takes the next one when the reply is in.
- * Pipelined requests are read ahead (up to a bound, then reading pauses) so many
- * connections keep the pool busy.
+ * requests (hiredis's reader), and writes replies, always in the order of the requests.
+ * Commands that only look at the connection run on the loop; those that call geokv run on
+ * libuv's thread pool with the synchronous calls of libgeokv. A connection's commands on one
+ * key run one after the other, in the order sent; pipelined commands on different keys run
+ * at the same time (up to 16), as they would on a Redis Cluster whose keys live on different
+ * nodes; a command on several keys or the whole table runs alone.
  *
  * Data model: a Redis string key K is the record (hash_key K, sort_key ""); the field F of a
  * Redis hash H is the record (H, F). A key whose only record is at sort_key "" is a string,
@@ -43,7 +43,8 @@ typedef void command_fn(struct call *c);
 
 enum command_flags {
     CMD_LOCAL = 1, /* runs on the loop: touches no table, never blocks */
-    CMD_WRITE = 2, /* counted as a write in INFO stats */
+    CMD_WRITE = 2, /* changes the table */
+    CMD_MULTI = 4, /* several keys, or the whole table: runs alone on its connection */
 };
 
 struct command {
@@ -52,6 +53,9 @@ struct command {
     int flags;
     command_fn *fn;
 };
+
+/* Equal byte strings. */
+bool bytes_eq(struct geokv_bytes a, struct geokv_bytes b);
 
 /* The command named by bytes (case-insensitive), or NULL. */
 const struct command *command_find(const void *name, size_t len);

@@ -34,12 +34,24 @@
 #define BULK_MAX (GEOKV_PROXY_MAX_BULK) /* bytes of one argument */
 #define INLINE_MAX (64 * 1024)          /* an inline (telnet) request line */
 #define OUT_HIGH (16u << 20)            /* unwritten reply bytes that pause a connection */
+#define SLOTS 16                        /* commands of one connection under way at once */
 
 struct pending {
     struct request req;
     const char *proto_err; /* not a request: the protocol error that ends the connection */
     size_t bytes;
     struct pending *next;
+};
+
+/* A command under way: its reply waits in out until those before it are written. */
+struct slot {
+    uv_work_t work; /* work.data: the slot */
+    struct conn *c;
+    struct pending *pd;
+    const struct command *cmd;
+    struct call call;
+    struct buf out;
+    bool done, close_after;
 };
 
 struct conn {
@@ -51,13 +63,13 @@ struct conn {
     struct buf inl;   /* an inline request line being read */
     struct pending *head, *tail;
     size_t npending, pending_bytes;
-    struct pending *cur; /* the request running on the pool */
-    uv_work_t work;
-    struct call call;     /* of the command on the pool ... */
-    struct buf call_out;  /* ... and its reply, appended to out when it is back */
+    struct slot slots[SLOTS]; /* a ring, in the order of the requests */
+    unsigned first, nslots;
+    unsigned running;     /* slots on the pool */
+    bool stop_taking;     /* QUIT or a protocol error is in a slot: start nothing after it */
     struct buf out;       /* replies not yet handed to uv_write */
     size_t out_in_flight; /* bytes handed to uv_write, not yet written */
-    bool reading, running, closing, close_after_write;
+    bool reading, closing, close_after_write;
     bool eof;    /* the client sent all it will: answer what it sent, then close */
     bool broken; /* a protocol error is queued: read no more */
     bool shutting_down;
@@ -376,7 +388,7 @@ conn_flush(struct conn *c)
             return;
         }
     }
-    if (c->close_after_write && !c->running && !c->shutting_down) {
+    if (c->close_after_write && c->running == 0 && !c->shutting_down) {
         /* uv_close would drop writes still queued: shut the write side down after them */
         c->shutting_down = true;
         if (c->out_in_flight == 0 ||
@@ -413,87 +425,115 @@ arity_ok(const struct command *cmd, int argc)
 static void
 on_pool(uv_work_t *w)
 {
-    struct conn *c = w->data;
-    const struct command *cmd = command_find(c->cur->req.argv[0].data, c->cur->req.argv[0].len);
-    cmd->fn(&c->call);
+    struct slot *sl = w->data;
+    sl->cmd->fn(&sl->call);
 }
 
 static void
 after_pool(uv_work_t *w, int status)
 {
-    struct conn *c = w->data;
-    struct pending *pd = c->cur;
+    struct slot *sl = w->data;
+    struct conn *c = sl->c;
 
-    c->cur = NULL;
-    c->running = false;
-    buf_append(&c->out, c->call_out.data, c->call_out.len);
-    buf_reset(&c->call_out);
-    request_free(&pd->req);
-    xfree(pd);
-    if (c->closing) { /* closed while the command ran: now it can go */
+    sl->done = true;
+    c->running--;
+    if (c->closing) { /* closed while commands ran: it goes when the last is back */
         conn_close(c);
         return;
     }
     conn_process(c);
 }
 
-static void
-call_init(struct conn *c, struct call *call, const struct request *req)
+/* Whether a command on key may start now: none of several keys runs (they run alone), and
+ * none on the same key, so a connection's commands on one key run in the order sent. */
+static bool
+may_start(const struct conn *c, const struct command *cmd, const struct request *req)
 {
-    *call = (struct call){.req = req,
-                          .table = c->p->table,
-                          .out = &c->out,
-                          .proto = c->proto,
-                          .timeout_ms = c->p->timeout_ms,
-                          .conn = c,
-                          .proxy = c->p};
+    if (c->running > 0 && (cmd->flags & CMD_MULTI))
+        return false;
+    for (unsigned k = 0; k < c->nslots; k++) {
+        const struct slot *sl = &c->slots[(c->first + k) % SLOTS];
+        if (sl->done)
+            continue;
+        if ((sl->cmd->flags & CMD_MULTI) || bytes_eq(sl->call.req->argv[1], req->argv[1]))
+            return false;
+    }
+    return true;
 }
 
-/* Runs what is pending, in order, until a command goes to the pool or output piles up. */
+/* Moves the replies of the finished slots at the head of the ring to out, in order. */
+static void
+slots_deliver(struct conn *c)
+{
+    while (c->nslots > 0 && c->slots[c->first].done) {
+        struct slot *sl = &c->slots[c->first];
+        buf_append(&c->out, sl->out.data, sl->out.len);
+        buf_reset(&sl->out);
+        c->close_after_write |= sl->close_after;
+        if (sl->pd) {
+            request_free(&sl->pd->req);
+            xfree(sl->pd);
+            sl->pd = NULL;
+        }
+        c->first = (c->first + 1) % SLOTS;
+        c->nslots--;
+    }
+}
+
+/* Starts what is pending, in order: commands on the loop at once, the others on the pool
+ * while they may (may_start) and a slot is free; then writes the replies that are ready. */
 static void
 conn_process(struct conn *c)
 {
-    while (!c->running && !c->closing && !c->close_after_write && c->head &&
+    while (!c->closing && !c->stop_taking && c->head && c->nslots < SLOTS &&
            c->out.len + c->out_in_flight < OUT_HIGH) {
         struct pending *pd = c->head;
-        const struct command *cmd;
+        const struct command *cmd = NULL;
+        struct slot *sl;
 
+        if (pd->proto_err == NULL) {
+            cmd = command_find(pd->req.argv[0].data, pd->req.argv[0].len);
+            if (cmd && !(cmd->flags & CMD_LOCAL) && arity_ok(cmd, pd->req.argc) &&
+                !may_start(c, cmd, &pd->req))
+                break;
+        }
         c->head = pd->next;
         if (c->head == NULL)
             c->tail = NULL;
         c->npending--;
         c->pending_bytes -= pd->bytes;
+        sl = &c->slots[(c->first + c->nslots++) % SLOTS];
+        *sl = (struct slot){.c = c, .pd = pd, .cmd = cmd, .out = sl->out, .done = true};
+        sl->work.data = sl;
+        sl->call = (struct call){.req = &pd->req,
+                                 .table = c->p->table,
+                                 .out = &sl->out,
+                                 .proto = c->proto,
+                                 .timeout_ms = c->p->timeout_ms,
+                                 .conn = c,
+                                 .proxy = c->p};
         if (pd->proto_err) {
-            resp_error(&c->out, "ERR %s", pd->proto_err);
-            c->close_after_write = true;
-            xfree(pd);
-            break;
+            resp_error(&sl->out, "ERR %s", pd->proto_err);
+            sl->close_after = c->stop_taking = true;
+            continue;
         }
         c->p->stats.commands_processed++;
-        cmd = command_find(pd->req.argv[0].data, pd->req.argv[0].len);
         if (cmd == NULL) {
-            unknown_command(&c->out, &pd->req);
+            unknown_command(&sl->out, &pd->req);
         } else if (!arity_ok(cmd, pd->req.argc)) {
-            resp_error(&c->out, "ERR wrong number of arguments for '%s' command", cmd->name);
+            resp_error(&sl->out, "ERR wrong number of arguments for '%s' command", cmd->name);
         } else if (cmd->flags & CMD_LOCAL) {
-            struct call call;
-            call_init(c, &call, &pd->req);
-            cmd->fn(&call);
-            c->close_after_write |= call.close_after;
+            cmd->fn(&sl->call);
+            sl->close_after = c->stop_taking = sl->call.close_after;
         } else {
-            call_init(c, &c->call, &pd->req);
-            c->call.conn = NULL; /* pool commands see no connection state */
-            c->call.out = &c->call_out;
-            c->cur = pd;
-            c->running = true;
-            c->work.data = c;
-            ASSERT(uv_queue_work(&c->p->loop, &c->work, on_pool, after_pool) == 0);
-            break;
+            sl->call.conn = NULL; /* pool commands see no connection state */
+            sl->done = false;
+            c->running++;
+            ASSERT(uv_queue_work(&c->p->loop, &sl->work, on_pool, after_pool) == 0);
         }
-        request_free(&pd->req);
-        xfree(pd);
     }
-    if (c->eof && !c->running && c->head == NULL)
+    slots_deliver(c);
+    if (c->eof && c->nslots == 0 && c->head == NULL)
         c->close_after_write = true;
     conn_flush(c);
     if (!c->closing && !c->reading && !c->close_after_write && !c->eof && !c->broken &&
@@ -548,7 +588,14 @@ on_closed(uv_handle_t *h)
     redisReaderFree(c->reader);
     buf_fini(&c->inl);
     buf_fini(&c->out);
-    buf_fini(&c->call_out);
+    for (unsigned k = 0; k < SLOTS; k++) {
+        struct slot *sl = &c->slots[k];
+        if (sl->pd) {
+            request_free(&sl->pd->req);
+            xfree(sl->pd);
+        }
+        buf_fini(&sl->out);
+    }
     xfree(c);
 }
 
@@ -567,7 +614,7 @@ conn_close(struct conn *c)
         p->stats.connected_clients--;
         uv_read_stop((uv_stream_t *)&c->tcp);
     }
-    if (!c->running && !uv_is_closing((uv_handle_t *)&c->tcp))
+    if (c->running == 0 && !uv_is_closing((uv_handle_t *)&c->tcp))
         uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 

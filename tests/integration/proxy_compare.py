@@ -263,6 +263,15 @@ def load(port):
         bad += 1
         print("pipeline of 1000: wrong replies, first differences: %r" %
               [(i, a, b) for i, (a, b) in enumerate(zip(res, want)) if a != b][:5])
+    # commands on one key run in the order sent, those on others alongside them
+    pipe = p.pipeline(transaction=False)
+    for i in range(100):
+        pipe.incr(prefix + "ctr")
+        pipe.set("%sside%d" % (prefix, i), i)
+    res = pipe.execute()
+    if res[::2] != list(range(1, 101)) or res[1::2] != [True] * 100:
+        bad += 1
+        print("pipelined INCRs out of order: %r" % res[::2])
     # 200 connections at once, each writing and reading its own key
     errors = []
     barrier = threading.Barrier(200)
