@@ -10,3 +10,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
 void xfree(void *p);
+
+/* Keeps freed buffers of up to 32 MiB in the heap instead of returning them to the kernel
+ * (glibc's mallopt), so the next multi-megabyte buffer does not fault every page in again.
+ * Servers call it first thing. */
+void xmalloc_keep_large_buffers(void);

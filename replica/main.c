@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/runtime_config.h"
+#include "common/xmalloc.h"
 #include "proto/auth.h"
 #include "proto/rpc.h"
 #include "replica/stub.h"
@@ -42,6 +43,7 @@ main(int argc, char **argv)
     char err[512];
     sigset_t mask;
 
+    xmalloc_keep_large_buffers();
     while ((c = getopt_long(argc, argv, "c:a:d:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config_path = optarg; break;
