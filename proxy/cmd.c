@@ -262,7 +262,7 @@ ttl_from_ms(int64_t ms)
 {
     if (ms <= 0)
         return -1;
-    return (ms + 999) / 1000;
+    return (ms + 999) / 1000 + 1;
 }
 
 uint32_t

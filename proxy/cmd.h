@@ -61,8 +61,9 @@ void records_free(struct records *rs);
 /* Deletes every field of hash key (as of now). 0, or a geokv error (not replied). */
 int hash_clear(struct call *c, struct geokv_bytes key);
 
-/* geokv TTLs are whole seconds: a Redis expiry in ms rounds up, so a key never goes early.
- * now_ms is the wall clock; 0 = never expires, -1 = already expired. */
+/* geokv TTLs are whole seconds, counted by the server from the start of its current second:
+ * a Redis expiry in ms rounds up and gains a second, so a key never goes early (and at most
+ * two seconds late). Returns -1 when ms is not in the future. */
 int64_t ttl_from_ms(int64_t ms);
 /* Seconds left of expire_ts (seconds since the epoch). */
 uint32_t ttl_left(uint32_t expire_ts);

@@ -247,6 +247,12 @@ COMMAND_FN(cmd_hincrby)
 
     if (!arg_i64(c, 3, &delta) || !hash_get(c, 2, 3, 1, &h))
         return;
+    /* geokv's incr also takes "", " 5" or "+5" for numbers; Redis does not */
+    if (h.n > 0 && !parse_i64(h.kvs[0].value, &v)) {
+        records_free(&h);
+        resp_error(c->out, "ERR hash value is not an integer");
+        return;
+    }
     records_free(&h);
     rc = geokv_incr(c->table, arg(c, 1), arg(c, 2), delta, 0, &v, c->timeout_ms);
     if (rc == GEOKV_ERR_NOT_A_NUMBER)

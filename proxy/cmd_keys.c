@@ -5,11 +5,11 @@
  * field it has when EXPIRE runs (fields added later do not expire), and read from its first
  * field.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/xmalloc.h"
 #include "proxy/cmd.h"
 
 COMMAND_FN(cmd_del)
@@ -60,29 +60,53 @@ COMMAND_FN(cmd_type)
 
 /* ---------------------------------------------------------------- expiry */
 
-/* Gives what key holds (as ki found it) the TTL ttl_s (0 = never). GEOKV_ERR_CHECK_FAILED
- * if a string changed since it was read. */
+/* Rewrites one record (sort key sk, value as read) with ttl_s, unless it changed since it
+ * was read. GEOKV_ERR_CHECK_FAILED if it did. */
+static int
+record_set_ttl(struct call *c, struct geokv_bytes key, struct geokv_bytes sk,
+               struct geokv_bytes value, uint32_t ttl_s)
+{
+    struct geokv_cas cas = {.check_sort_key = sk,
+                            .check = GEOKV_CHECK_VALUE_EQUAL,
+                            .operand = value,
+                            .set_sort_key = sk,
+                            .value = value,
+                            .ttl_s = ttl_s};
+    return geokv_check_and_set(c->table, key, &cas, NULL, NULL, NULL, c->timeout_ms);
+}
+
+/* Gives what key holds (as ki found it) the TTL ttl_s (0 = never). A string that changed
+ * since it was read: GEOKV_ERR_CHECK_FAILED (read it again). A hash's fields are rewritten
+ * one by one, each only if unchanged: a field written or deleted meanwhile is left as that
+ * write left it. */
 static int
 key_set_ttl(struct call *c, struct geokv_bytes key, const struct key_info *ki, uint32_t ttl_s)
 {
     struct records rs = {0};
     int rc;
 
-    if (ki->type == KEY_STRING) {
-        struct geokv_cas cas = {.check_sort_key = STRING_SORT_KEY,
-                                .check = GEOKV_CHECK_VALUE_EQUAL,
-                                .operand = geokv_bytes(ki->value, ki->len),
-                                .set_sort_key = STRING_SORT_KEY,
-                                .value = geokv_bytes(ki->value, ki->len),
-                                .ttl_s = ttl_s};
-        return geokv_check_and_set(c->table, key, &cas, NULL, NULL, NULL, c->timeout_ms);
-    }
+    if (ki->type == KEY_STRING)
+        return record_set_ttl(c, key, STRING_SORT_KEY, geokv_bytes(ki->value, ki->len), ttl_s);
     rc = geokv_multi_get(c->table, key, NULL, 0, records_collect, &rs, c->timeout_ms);
-    for (size_t i = 0; rc == 0 && i < rs.n; i += 1000)
-        rc = geokv_multi_set(c->table, key, rs.kvs + i, rs.n - i < 1000 ? rs.n - i : 1000, ttl_s,
-                             c->timeout_ms);
+    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
+        rc = record_set_ttl(c, key, rs.kvs[i].sort_key, rs.kvs[i].value, ttl_s);
+        if (rc == GEOKV_ERR_CHECK_FAILED)
+            rc = 0;
+    }
     records_free(&rs);
     return rc;
+}
+
+/* Redis's error for an expiry out of range, naming the command in lower case. */
+static void
+invalid_expire(struct call *c)
+{
+    char name[16];
+    size_t n = arg(c, 0).len < sizeof(name) - 1 ? arg(c, 0).len : sizeof(name) - 1;
+    for (size_t i = 0; i < n; i++)
+        name[i] = (char)tolower(((const unsigned char *)arg(c, 0).data)[i]);
+    name[n] = '\0';
+    resp_error(c->out, "ERR invalid expire time in '%s' command", name);
 }
 
 enum expire_cond { EXPIRE_ALWAYS, EXPIRE_NX, EXPIRE_XX, EXPIRE_GT, EXPIRE_LT };
@@ -150,8 +174,7 @@ expire_at(struct call *c, int64_t at_ms)
         if (rc == GEOKV_ERR_CHECK_FAILED)
             continue;
         if (rc == GEOKV_ERR_INVALID_ARG)
-            resp_error(c->out, "ERR invalid expire time in '%.*s' command", (int)arg(c, 0).len,
-                       (const char *)arg(c, 0).data);
+            invalid_expire(c);
         else if (rc != 0)
             reply_geokv_error(c, rc);
         else
@@ -169,26 +192,34 @@ amount_ms(struct call *c, int64_t scale, int64_t *ms)
     if (!arg_i64(c, 2, &v))
         return false;
     if (v > INT64_MAX / scale || v < INT64_MIN / scale) {
-        resp_error(c->out, "ERR invalid expire time in '%.*s' command", (int)arg(c, 0).len,
-                   (const char *)arg(c, 0).data);
+        invalid_expire(c);
         return false;
     }
     *ms = v * scale;
     return true;
 }
 
+/* EXPIRE and PEXPIRE: now + the amount, or an error if that is past any time there is. */
+static void
+expire_in(struct call *c, int64_t scale)
+{
+    int64_t ms, now = clock_wall_us() / 1000;
+    if (!amount_ms(c, scale, &ms))
+        return;
+    if (ms > INT64_MAX - now)
+        invalid_expire(c);
+    else
+        expire_at(c, now + ms);
+}
+
 COMMAND_FN(cmd_expire)
 {
-    int64_t ms;
-    if (amount_ms(c, 1000, &ms))
-        expire_at(c, (clock_wall_us() / 1000) + ms);
+    expire_in(c, 1000);
 }
 
 COMMAND_FN(cmd_pexpire)
 {
-    int64_t ms;
-    if (amount_ms(c, 1, &ms))
-        expire_at(c, (clock_wall_us() / 1000) + ms);
+    expire_in(c, 1);
 }
 
 COMMAND_FN(cmd_expireat)

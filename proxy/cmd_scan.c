@@ -5,15 +5,15 @@
  * Redis's SCAN contract allows.
  *
  * A Redis cursor is a number, a position in geokv is a partition and a storage key: the proxy
- * keeps the last CURSORS positions it handed out, by number. A cursor is good for the proxy
- * that gave it until CURSORS newer ones were handed out; an unknown one gets an error.
+ * keeps the last CURSORS positions it handed out, by number, with the key named last (a hash
+ * with many fields spans many calls: it is named once). A cursor is good for the proxy that
+ * gave it until CURSORS newer ones were handed out; an unknown one gets an error.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/xmalloc.h"
 #include "proxy/cmd.h"
 
 #define CURSORS 4096
@@ -22,8 +22,8 @@
 struct cursor {
     uint64_t id; /* 0: free */
     uint32_t pidx;
-    void *pos;
-    size_t pos_len;
+    struct buf pos;  /* the position in partition pidx */
+    struct buf last; /* the key named last, so the next call does not name it again */
 };
 
 static struct {
@@ -32,9 +32,10 @@ static struct {
     struct cursor slots[CURSORS];
 } cursors = {PTHREAD_MUTEX_INITIALIZER, 1, {{0}}};
 
-/* Takes cursor id's position out of the table; false if it is not there. */
+/* Copies cursor id out of the table; false if it is not there (any longer). A cursor stays
+ * until CURSORS newer ones have pushed it out, so a call that failed can be made again. */
 static bool
-cursor_take(uint64_t id, uint32_t *pidx, void **pos, size_t *pos_len)
+cursor_get(uint64_t id, uint32_t *pidx, struct buf *pos, struct buf *last)
 {
     struct cursor *c = &cursors.slots[id % CURSORS];
     bool found;
@@ -42,25 +43,28 @@ cursor_take(uint64_t id, uint32_t *pidx, void **pos, size_t *pos_len)
     found = c->id == id;
     if (found) {
         *pidx = c->pidx;
-        *pos = c->pos;
-        *pos_len = c->pos_len;
-        *c = (struct cursor){0};
+        buf_append(pos, c->pos.data, c->pos.len);
+        buf_append(last, c->last.data, c->last.len);
     }
     pthread_mutex_unlock(&cursors.mu);
     return found;
 }
 
-/* Stores a position (taking pos) and returns its cursor. */
+/* Stores a position (copied) and returns its cursor. */
 static uint64_t
-cursor_put(uint32_t pidx, void *pos, size_t pos_len)
+cursor_put(uint32_t pidx, const struct buf *pos, const struct buf *last)
 {
     struct cursor *c;
     uint64_t id;
     pthread_mutex_lock(&cursors.mu);
     id = cursors.next_id++;
     c = &cursors.slots[id % CURSORS];
-    free(c->pos); /* an old cursor nobody came back for */
-    *c = (struct cursor){id, pidx, pos, pos_len};
+    c->id = id;
+    c->pidx = pidx;
+    buf_reset(&c->pos);
+    buf_append(&c->pos, pos->data, pos->len);
+    buf_reset(&c->last);
+    buf_append(&c->last, last->data, last->len);
     pthread_mutex_unlock(&cursors.mu);
     return id;
 }
@@ -127,13 +131,29 @@ scan_options(struct call *c, int first, bool allow_type, struct geokv_bytes *mat
     return true;
 }
 
+/* Scans partition pidx from pos for up to limit records into s; pos becomes the position
+ * after them (empty at the partition's end). */
+static int
+scan_page(struct call *c, uint32_t pidx, struct buf *pos, uint32_t limit, struct scan *s)
+{
+    void *next = NULL;
+    size_t next_len = 0;
+    int rc = geokv_full_scan_page(c->table, pidx, geokv_bytes(pos->data, pos->len), limit,
+                                  scan_record, s, &next, &next_len, c->timeout_ms);
+    if (rc == 0) {
+        buf_reset(pos);
+        buf_append(pos, next, next_len);
+    }
+    free(next);
+    return rc;
+}
+
 COMMAND_FN(cmd_scan)
 {
     struct scan s = {.last = BUF_INIT, .keys = BUF_INIT};
     uint32_t nparts = geokv_table_partition_count(c->table), pidx = 0;
+    struct buf pos = BUF_INIT;
     int64_t count, cur;
-    void *pos = NULL;
-    size_t pos_len = 0;
     char num[24];
     int rc = 0;
 
@@ -143,7 +163,7 @@ COMMAND_FN(cmd_scan)
     }
     if (!scan_options(c, 2, true, &s.match, &count, &s.type))
         return;
-    if (cur != 0 && !cursor_take((uint64_t)cur, &pidx, &pos, &pos_len)) {
+    if (cur != 0 && !cursor_get((uint64_t)cur, &pidx, &pos, &s.last)) {
         resp_error(c->out,
                    "ERR geokv-proxy: unknown or expired cursor %lld (a cursor is good "
                    "for the proxy that gave it)",
@@ -152,30 +172,22 @@ COMMAND_FN(cmd_scan)
     }
     /* at least count records looked at (Redis's COUNT is a hint of work, not of results) */
     while (rc == 0 && pidx < nparts && s.seen < (size_t)count) {
-        void *next = NULL;
-        size_t next_len = 0, want = (size_t)count - s.seen;
-        rc = geokv_full_scan_page(c->table, pidx, geokv_bytes(pos, pos_len),
-                                  want < PAGE_MAX ? (uint32_t)want : PAGE_MAX, scan_record, &s,
-                                  &next, &next_len, c->timeout_ms);
-        free(pos);
-        pos = next;
-        pos_len = next_len;
-        if (rc == 0 && next_len == 0)
+        size_t want = (size_t)count - s.seen;
+        rc = scan_page(c, pidx, &pos, want < PAGE_MAX ? (uint32_t)want : PAGE_MAX, &s);
+        if (rc == 0 && pos.len == 0)
             pidx++;
     }
     if (rc != 0) {
-        free(pos);
         reply_geokv_error(c, rc);
     } else {
-        uint64_t next_cur = pidx < nparts ? cursor_put(pidx, pos, pos_len) : 0;
-        if (next_cur == 0)
-            free(pos);
+        uint64_t next_cur = pidx < nparts ? cursor_put(pidx, &pos, &s.last) : 0;
         resp_array(c->out, 2);
         snprintf(num, sizeof(num), "%llu", (unsigned long long)next_cur);
         resp_bulk_str(c->out, num);
         resp_array(c->out, s.nkeys);
         buf_append(c->out, s.keys.data, s.keys.len);
     }
+    buf_fini(&pos);
     buf_fini(&s.last);
     buf_fini(&s.keys);
 }
@@ -185,27 +197,20 @@ COMMAND_FN(cmd_dbsize)
 {
     struct scan s = {.type = -1, .last = BUF_INIT, .keys = BUF_INIT};
     uint32_t nparts = geokv_table_partition_count(c->table);
-    void *pos = NULL;
-    size_t pos_len = 0;
+    struct buf pos = BUF_INIT;
     int rc = 0;
 
     for (uint32_t pidx = 0; rc == 0 && pidx < nparts;) {
-        void *next = NULL;
-        size_t next_len = 0;
         buf_reset(&s.keys); /* only the count is kept */
-        rc = geokv_full_scan_page(c->table, pidx, geokv_bytes(pos, pos_len), PAGE_MAX, scan_record,
-                                  &s, &next, &next_len, c->timeout_ms);
-        free(pos);
-        pos = next;
-        pos_len = next_len;
-        if (rc == 0 && next_len == 0)
+        rc = scan_page(c, pidx, &pos, PAGE_MAX, &s);
+        if (rc == 0 && pos.len == 0)
             pidx++;
     }
-    free(pos);
     if (rc != 0)
         reply_geokv_error(c, rc);
     else
         resp_int(c->out, (int64_t)s.nkeys);
+    buf_fini(&pos);
     buf_fini(&s.last);
     buf_fini(&s.keys);
 }

@@ -288,11 +288,7 @@ COMMAND_FN(cmd_mget)
     struct buf vals = BUF_INIT;
     for (int i = 1; i < c->req->argc; i++) {
         struct key_info ki;
-        struct buf *out = c->out;
-        c->out = &vals;
-        if (key_lookup(c, arg(c, i), &ki) != 0) { /* the error is in vals */
-            buf_append(out, vals.data, vals.len);
-            c->out = out;
+        if (key_lookup(c, arg(c, i), &ki) != 0) { /* the error alone is the reply */
             buf_fini(&vals);
             return;
         }
@@ -300,7 +296,6 @@ COMMAND_FN(cmd_mget)
             resp_bulk(&vals, ki.value, ki.len);
         else
             resp_null(&vals, c->proto);
-        c->out = out;
         free(ki.value);
     }
     resp_array(c->out, (size_t)(c->req->argc - 1));
@@ -371,6 +366,12 @@ incr_by(struct call *c, int64_t delta)
     int rc;
     if (!string_lookup(c, arg(c, 1), &ki))
         return;
+    /* geokv's incr also takes "", " 5" or "+5" for numbers; Redis does not */
+    if (ki.type == KEY_STRING && !parse_i64(geokv_bytes(ki.value, ki.len), &v)) {
+        free(ki.value);
+        resp_error(c->out, RESP_ERR_NOT_INT);
+        return;
+    }
     free(ki.value);
     rc = geokv_incr(c->table, arg(c, 1), STRING_SORT_KEY, delta, 0, &v, c->timeout_ms);
     if (rc != 0)

@@ -31,9 +31,10 @@
 #define PENDING_MAX 1024                /* requests read ahead per connection */
 #define PENDING_BYTES_MAX (64u << 20)   /* and their bytes */
 #define ARGS_MAX (1024 * 1024)          /* arguments of one request */
+#define ARG_OVERHEAD 32                 /* memory an argument costs beyond its bytes */
 #define BULK_MAX (GEOKV_PROXY_MAX_BULK) /* bytes of one argument */
 #define INLINE_MAX (64 * 1024)          /* an inline (telnet) request line */
-#define OUT_HIGH (16u << 20)            /* unwritten reply bytes that pause a connection */
+#define OUT_MAX (256u << 20)            /* unwritten reply bytes that close a connection */
 #define SLOTS 16                        /* commands of one connection under way at once */
 
 struct pending {
@@ -129,6 +130,7 @@ rd_array(const redisReadTask *task, int n)
     pd = xcalloc(1, sizeof(*pd));
     pd->req.argv = xcalloc(n > 0 ? (size_t)n : 1, sizeof(*pd->req.argv));
     pd->req.argc = 0; /* grows as the strings arrive, so a failed request frees what it has */
+    pd->bytes = (size_t)(n > 0 ? n : 0) * ARG_OVERHEAD;
     return pd;
 }
 
@@ -146,6 +148,10 @@ rd_string(const redisReadTask *task, char *s, size_t len)
         return NULL;
     }
     pd = task->parent->obj;
+    if (pd->bytes + len + ARG_OVERHEAD > PENDING_BYTES_MAX) {
+        c->perr = "Protocol error: request too large";
+        return NULL;
+    }
     copy = xmalloc(len + 1);
     memcpy(copy, s, len);
     copy[len] = '\0';
@@ -265,26 +271,36 @@ reader_error(const struct conn *c)
     return "Protocol error: invalid request";
 }
 
-/* True while the reader holds no part of a request. */
+/* True while the reader holds no part of a request. (Asked for a reply with nothing left to
+ * read, hiredis stays at an empty first task: that is idle too.) */
 static bool
 reader_idle(const redisReader *r)
 {
-    return r->ridx == -1 && r->pos == r->len;
+    return (r->ridx == -1 || (r->ridx == 0 && r->rstack[0].type < 0)) && r->pos == r->len;
 }
 
-/* A bulk length the reader is waiting for that is over BULK_MAX (hiredis 0.14 has no limit
- * of its own and would buffer it all). The reader has taken the '$' and stays at the length
- * until the whole string is there. */
-static bool
-reader_waits_for_huge_bulk(const redisReader *r)
+/* Why what the reader holds can never become a request within bounds, or NULL: a bulk
+ * length over BULK_MAX (hiredis 0.14 has no limit and would buffer it all; it has taken the
+ * '$' and waits at the length until the whole string is there), or a count line of more
+ * than INLINE_MAX bytes without its end. */
+static const char *
+reader_overflow(const redisReader *r)
 {
     uint64_t n = 0;
-    if (r->ridx < 0 || r->rstack[r->ridx].type != REDIS_REPLY_STRING)
-        return false;
-    for (size_t i = r->pos; i < r->len && isdigit((unsigned char)r->buf[i]); i++)
-        if ((n = n * 10 + (uint64_t)(r->buf[i] - '0')) > BULK_MAX)
-            return true;
-    return r->len - r->pos > BULK_MAX + 64;
+    size_t held = r->len - r->pos;
+    bool bulk = r->ridx >= 0 && r->rstack[r->ridx].type == REDIS_REPLY_STRING;
+    bool line = memchr(r->buf + r->pos, '\n', held) != NULL; /* the count line is complete */
+    if (held > INLINE_MAX && !line)
+        return bulk ? "Protocol error: too big bulk count string"
+                    : "Protocol error: too big mbulk count string";
+    if (bulk && line) {
+        for (size_t i = r->pos; i < r->len && isdigit((unsigned char)r->buf[i]); i++)
+            if ((n = n * 10 + (uint64_t)(r->buf[i] - '0')) > BULK_MAX)
+                return "Protocol error: invalid bulk length";
+        if (held > BULK_MAX + 64)
+            return "Protocol error: invalid bulk length";
+    }
+    return NULL;
 }
 
 /* Feeds bytes to the parser. Requests that are not arrays (telnet's "PING\r\n") are
@@ -295,6 +311,7 @@ conn_feed(struct conn *c, const char *data, size_t len)
 {
     struct buf own = BUF_INIT, next = BUF_INIT;
     redisReader *r = c->reader;
+    const char *why;
 
     while (len > 0 && !c->broken) {
         if (c->inl.len > 0 || (reader_idle(r) && data[0] != '*')) {
@@ -335,8 +352,8 @@ conn_feed(struct conn *c, const char *data, size_t len)
                 break;
             }
         }
-        if (len == 0 && !c->broken && reader_waits_for_huge_bulk(r))
-            protocol_error(c, "Protocol error: invalid bulk length");
+        if (len == 0 && !c->broken && (why = reader_overflow(r)) != NULL)
+            protocol_error(c, why);
     }
     buf_fini(&own);
     buf_fini(&next);
@@ -485,8 +502,7 @@ slots_deliver(struct conn *c)
 static void
 conn_process(struct conn *c)
 {
-    while (!c->closing && !c->stop_taking && c->head && c->nslots < SLOTS &&
-           c->out.len + c->out_in_flight < OUT_HIGH) {
+    while (!c->closing && !c->stop_taking && c->head && c->nslots < SLOTS) {
         struct pending *pd = c->head;
         const struct command *cmd = NULL;
         struct slot *sl;
@@ -533,6 +549,13 @@ conn_process(struct conn *c)
         }
     }
     slots_deliver(c);
+    if (c->out.len + c->out_in_flight > OUT_MAX) {
+        /* a client that sends and never reads: Redis's output buffer limit, closing it */
+        LOG_WARN("proxy: connection %d: %zu bytes of replies unread: closed", c->id,
+                 c->out.len + c->out_in_flight);
+        conn_close(c);
+        return;
+    }
     if (c->eof && c->nslots == 0 && c->head == NULL)
         c->close_after_write = true;
     conn_flush(c);

@@ -64,6 +64,9 @@ SCRIPT = [
     (["SET", "{p}big", "9223372036854775807"], None), (["INCR", "{p}big"], None),
     (["SET", "{p}neg", "-9223372036854775808"], None), (["DECR", "{p}neg"], None),
     (["INCRBY", "{p}n", "99999999999999999999"], None),
+    (["SET", "{p}emp", ""], None), (["INCR", "{p}emp"], None), (["SET", "{p}sp", " 5"], None),
+    (["INCR", "{p}sp"], None), (["SET", "{p}plus", "+5"], None), (["INCRBY", "{p}plus", "2"], None),
+    (["HSET", "{p}hh", "f", ""], None), (["HINCRBY", "{p}hh", "f", "1"], None),
     (["APPEND", "{p}ap", "Hello"], None), (["APPEND", "{p}ap", " World"], None),
     (["GET", "{p}ap"], None), (["STRLEN", "{p}ap"], None), (["STRLEN", "{p}none"], None),
     # keys
@@ -83,6 +86,8 @@ SCRIPT = [
     (["PEXPIRE", "{p}e", "50000"], None), (["PTTL", "{p}e"], APPROX_MS),
     (["EXPIREAT", "{p}e", "4000000000"], None), (["EXPIRE", "{p}e", "-1"], None),
     (["EXISTS", "{p}e"], None), (["SET", "{p}e2", "v"], None), (["EXPIREAT", "{p}e2", "1"], None),
+    (["SET", "{p}e3", "v"], None), (["PEXPIRE", "{p}e3", "9223372036854775807"], None),
+    (["EXPIRE", "{p}e3", "9223372036854775"], None), (["GET", "{p}e3"], None),
     (["GET", "{p}e2"], None),
     # hashes
     (["HSET", "{p}h", "f1", "v1", "f2", "v2"], None), (["HSET", "{p}h", "f2", "x", "f3", "v3"], None),
@@ -195,6 +200,15 @@ def scans(p, r, prefix):
         if got != want:
             bad += 1
             print("DIFF HSCAN %r\n  geokv-proxy: %r\n  redis-server: %r" % (args, got, want))
+    first = p.execute_command("SCAN", "0", "COUNT", "5")
+    again = [p.execute_command("SCAN", first[0], "COUNT", "5") for _ in range(2)]
+    if again[0][1] != again[1][1]:
+        bad += 1
+        print("SCAN with one cursor twice: %r, then %r" % (again[0], again[1]))
+    named = list(p.scan_iter(match=prefix + "sch", count=5))
+    if len(named) not in (1, 2):
+        bad += 1
+        print("SCAN COUNT 5 named a 60-field hash %d times" % len(named))
     print("scans: %d differences" % bad)
     return bad
 
@@ -228,8 +242,41 @@ WIRE = [
 ]
 
 
+# Requests sent in several packets (a pause between them): the parser's state between reads.
+WIRE_PARTS = [
+    [b"*1\r\n$4\r\nPING\r\n", b"PING\r\n", b"*1\r\n$4\r\nPING\r\n"],
+    [b"*2\r\n$4\r\nECHO\r\n$5\r\nhe", b"llo\r\n", b"ECHO x\r\n"],
+    [b"*" + b"1" * 70000],
+    [b"*1\r\n$" + b"1" * 70000],
+]
+
+
+def raw_parts(port, parts):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    for part in parts:
+        s.sendall(part)
+        time.sleep(0.2)
+    s.settimeout(1.0)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    return out
+
+
 def wire(proxy_port, redis_port):
     bad = 0
+    for parts in WIRE_PARTS:
+        got, want = raw_parts(proxy_port, parts), raw_parts(redis_port, parts)
+        if got != want:
+            bad += 1
+            print("DIFF %r...\n  geokv-proxy: %r\n  redis-server: %r" % (parts[0][:40], got, want))
     for data in WIRE:
         got, want = raw(proxy_port, data), raw(redis_port, data)
         if data.startswith(b"*3\r\n$5\r\nHELLO"):  # the connection id differs: drop it
@@ -237,7 +284,7 @@ def wire(proxy_port, redis_port):
         if got != want:
             bad += 1
             print("DIFF %r\n  geokv-proxy: %r\n  redis-server: %r" % (data, got, want))
-    print("wire: %d requests, %d differences" % (len(WIRE), bad))
+    print("wire: %d requests, %d differences" % (len(WIRE) + len(WIRE_PARTS), bad))
     return bad
 
 
@@ -319,7 +366,8 @@ def limits(port):
     p = redis.Redis(port=port, socket_timeout=60)
     for what, args in (("a 70,000-byte key", ["SET", "k" * 70000, "v"]),
                        ("a 2 MiB value", ["SET", "big", "x" * (2 << 20)]),
-                       ("a 70,000-byte hash key", ["HSET", "h" * 70000, "f", "v"])):
+                       ("a 70,000-byte hash key", ["HSET", "h" * 70000, "f", "v"]),
+                       ("MGET with a 70,000-byte key", ["MGET", "a", "k" * 70000])):
         got = reply_of(p, args)
         if got[0] != "err" or "too large" not in got[1]:
             bad += 1
