@@ -319,6 +319,16 @@ def load(port):
     if res[::2] != list(range(1, 101)) or res[1::2] != [True] * 100:
         bad += 1
         print("pipelined INCRs out of order: %r" % res[::2])
+    # a client that writes its whole pipeline before reading (redis-py does): 1,500 GETSETs of
+    # 20 KB, more than the proxy reads ahead and more replies than the socket buffers hold
+    big = b"x" * 20000
+    for want in ([None] * 1500, [big] * 1500):  # the second time, 30 MB of replies too
+        pipe = p.pipeline(transaction=False)
+        for i in range(1500):
+            pipe.getset("%sbig%d" % (prefix, i), big)
+        if pipe.execute() != want:
+            bad += 1
+            print("a 30 MB pipeline written before any reply was read: wrong replies")
     # 200 connections at once, each writing and reading its own key
     errors = []
     barrier = threading.Barrier(200)
