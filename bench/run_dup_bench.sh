@@ -34,7 +34,7 @@
 #      --duration TP_SECONDS`, 32 in flight (--threads 2 --inflight 16), TP_VALUE_SIZE-byte
 #      values (1 KB by default), alternating; medians and tp_on / tp_off   target >= 0.8
 #      After each tp_on trial the script waits until bj reports no pending duplication
-#      (dup_pending_mutations_count = 0 on every bj replica server) before the next trial,
+#      (geokv_dup_pending_mutations = 0 on every bj replica server) before the next trial,
 #      and reports how long that took.
 #
 # Server CPU per op: utime+stime deltas (/proc/PID/stat) of bj's and tj's replica servers
@@ -130,13 +130,13 @@ window_p99() {
 # windows_line FILE: "p99 ms per window: a b c ..." from the lag_window lines.
 windows_line() { awk '/^lag_window: / { printf "%s%s", sep, $7; sep = " " }' "$1"; }
 
-# dup_pending CLUSTER: the sum of dup_pending_mutations_count over the cluster's replica
+# dup_pending CLUSTER: the sum of geokv_dup_pending_mutations over the cluster's replica
 # servers (their /metrics).
 dup_pending() {
   local f total=0 v
   for f in "$ITEST_DIR/state/clusters/$1"/metrics*.port; do
     v=$(curl -fsS --max-time 5 "http://127.0.0.1:$(cat "$f")/metrics" |
-      awk '/^dup_pending_mutations_count[ {]/ { s += $NF } END { print s + 0 }') || return 1
+      awk '/^geokv_dup_pending_mutations[ {]/ { s += $NF } END { print s + 0 }') || return 1
     total=$((total + v))
   done
   echo "$total"

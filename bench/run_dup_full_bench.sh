@@ -36,7 +36,7 @@
 #      DS_LOG; p99 during / p99 before, and how much of the second run overlapped the copy
 #      (reported)
 # After DS_LOG bj ships the writes made since its checkpoints: the script waits (at most 180 s
-# after DS_LOG) until bj's replica servers report dup_pending_mutations_count 0 on /metrics
+# after DS_LOG) until bj's replica servers report geokv_dup_pending_mutations 0 on /metrics
 # and says how long that took; then bj and tj must hold the same records: sha256 of
 # `admin-cli dump` on both sides (dup_lib.sh dump_of), retried for up to 300 s. If the
 # backlog is not shipped in time, tj's replica servers are stopped so that the peer copy runs
@@ -168,12 +168,12 @@ poll_until_log() {
   done
 }
 
-# dup_pending: the sum of dup_pending_mutations_count over bj's replica servers (/metrics).
+# dup_pending: the sum of geokv_dup_pending_mutations over bj's replica servers (/metrics).
 dup_pending() {
   local f total=0 v
   for f in "$ST"/clusters/bj/metrics*.port; do
     v=$(curl -fsS --max-time 5 "http://127.0.0.1:$(cat "$f")/metrics" |
-      awk '/^dup_pending_mutations_count[ {]/ { s += $NF } END { print s + 0 }') || return 1
+      awk '/^geokv_dup_pending_mutations[ {]/ { s += $NF } END { print s + 0 }') || return 1
     total=$((total + v))
   done
   echo "$total"

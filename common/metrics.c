@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,39 +123,63 @@ metric_quantile(const struct metric *m, double q)
     return bucket_upper(HIST_BUCKETS - 1);
 }
 
+/* Prometheus text: one HELP and TYPE per name, its series together (promtool refuses a name
+ * described twice). Histograms are summaries in seconds (observed in microseconds). */
 static void
-render_one(struct buf *out, const struct metric *m)
+render_one(struct buf *out, const struct metric *m, bool first_of_name)
 {
     static const char *types[] = {"counter", "gauge", "summary"};
     static const double qs[] = {0.5, 0.99, 0.999};
     char line[1024];
-    const char *sep = m->labels[0] ? "," : "";
-    int n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
+    const char *open = m->labels[0] ? "{" : "", *close = m->labels[0] ? "}" : "";
+    int n;
+    if (first_of_name) {
+        n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
                      types[m->kind]);
-    buf_append(out, line, (size_t)n);
+        buf_append(out, line, (size_t)n);
+    }
     if (m->kind != METRIC_HISTOGRAM) {
-        n = snprintf(line, sizeof(line), "%s{%s} %lld\n", m->name, m->labels,
+        n = snprintf(line, sizeof(line), "%s%s%s%s %lld\n", m->name, open, m->labels, close,
                      (long long)metric_value(m));
         buf_append(out, line, (size_t)n);
         return;
     }
     for (int i = 0; i < 3; i++) {
-        n = snprintf(line, sizeof(line), "%s{%s%squantile=\"%g\"} %lld\n", m->name, m->labels, sep,
-                     qs[i], (long long)metric_quantile(m, qs[i]));
+        n = snprintf(line, sizeof(line), "%s{%s%squantile=\"%g\"} %.6f\n", m->name, m->labels,
+                     m->labels[0] ? "," : "", qs[i], (double)metric_quantile(m, qs[i]) / 1e6);
         buf_append(out, line, (size_t)n);
     }
-    n = snprintf(line, sizeof(line), "%s_sum{%s} %lld\n%s_count{%s} %lld\n", m->name, m->labels,
-                 (long long)metric_value(m), m->name, m->labels, (long long)atomic_load(&m->count));
+    n = snprintf(line, sizeof(line), "%s_sum%s%s%s %.6f\n%s_count%s%s%s %lld\n", m->name, open,
+                 m->labels, close, (double)metric_value(m) / 1e6, m->name, open, m->labels, close,
+                 (long long)atomic_load(&m->count));
     buf_append(out, line, (size_t)n);
+}
+
+static int
+metric_cmp(const void *a, const void *b)
+{
+    const struct metric *x = *(const struct metric *const *)a,
+                        *y = *(const struct metric *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->labels, y->labels);
 }
 
 void
 metrics_render(struct buf *out)
 {
+    struct metric **all = NULL;
+    size_t n = 0;
     pthread_mutex_lock(&registry_mu);
-    for (const struct metric *m = registry; m; m = m->next)
-        render_one(out, m);
+    for (struct metric *m = registry; m; m = m->next) {
+        all = xrealloc(all, (n + 1) * sizeof(*all));
+        all[n++] = m;
+    }
     pthread_mutex_unlock(&registry_mu);
+    if (n > 0)
+        qsort(all, n, sizeof(*all), metric_cmp);
+    for (size_t i = 0; i < n; i++)
+        render_one(out, all[i], i == 0 || strcmp(all[i - 1]->name, all[i]->name) != 0);
+    xfree(all);
 }
 
 /* ---- HTTP /metrics (libmicrohttpd, its own thread) ---- */

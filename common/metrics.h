@@ -3,7 +3,9 @@
  * Metrics registry: counters, gauges and latency histograms, updated lock-free from any
  * thread and rendered as Prometheus text (served on HTTP /metrics by metrics_http_start).
  * A metric is identified by name + labels; registering the same pair again returns the same
- * metric, so callers may look them up lazily. Metrics live until the process exits.
+ * metric, so callers may look them up lazily. Metrics live until the process exits. Names
+ * follow Prometheus's conventions (geokv_ prefix, base units, counters end in _total): the
+ * integration tests check every /metrics page with promtool.
  */
 #include <stdint.h>
 
@@ -19,7 +21,8 @@ struct metric *metric_get(enum metric_kind kind, const char *name, const char *l
                           const char *help);
 void metric_add(struct metric *m, int64_t v);
 void metric_set(struct metric *m, int64_t v);
-/* Histograms: records one observation (microseconds for latencies). */
+/* Histograms: records one observation in microseconds; /metrics shows them in seconds as a
+ * summary (p50, p99, p999, sum, count), so their names end in _seconds. */
 void metric_observe(struct metric *m, int64_t v);
 int64_t metric_value(const struct metric *m);
 /* Histogram quantile (0 < q < 1), from log-linear buckets: within 1/16 of the true value. */

@@ -15,6 +15,7 @@ PKGS=(
   redis-server redis-tools
   etcd-server etcd-client python3-grpcio gnuplot-nox
   procps curl netcat-openbsd python3
+  prometheus
   strace iptables iproute2 faketime libfaketime
 )
 

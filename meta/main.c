@@ -26,6 +26,7 @@
 #include "common/metrics.h"
 #include "common/runtime_config.h"
 #include "common/xmalloc.h"
+#include "meta/meta_dup.h"
 #include "meta/meta_service.h"
 #include "meta/meta_store.h"
 #include "proto/auth.h"
@@ -153,6 +154,7 @@ metrics_start(const struct config *cfg)
     const char *address = config_get_str(cfg, "core", "metrics_address", "");
 
     metric_set(metric_get(METRIC_GAUGE, "geokv_meta_up", NULL, "1 while this meta server runs"), 1);
+    meta_dup_metrics_register();
     metric_set(metric_get(METRIC_GAUGE, "geokv_meta_start_time_seconds", NULL,
                           "when this meta server started (unix seconds)"),
                clock_wall_s());

@@ -37,25 +37,6 @@ ready_at(const struct meta_state *st, const char *address, uint64_t gpid, ballot
     return *rp != NULL && (*rp)->ready && (*rp)->ballot == ballot;
 }
 
-/* Every member usable, no learner, not short of replicas. */
-static bool
-partition_healthy(const struct meta_state *st, const struct meta_app *app,
-                  const struct meta_partition *part, int64_t now_ms)
-{
-    const struct partition_config *pc = &part->config;
-    const struct meta_node *n = meta_node_find(st, pc->primary);
-
-    if (part->learner[0] != '\0' || 1 + pc->nsecondaries != app->replica_count || n == NULL ||
-        !meta_node_usable(st, n, now_ms))
-        return false;
-    for (uint32_t i = 0; i < pc->nsecondaries; i++) {
-        n = meta_node_find(st, pc->secondaries[i]);
-        if (n == NULL || !meta_node_usable(st, n, now_ms))
-            return false;
-    }
-    return true;
-}
-
 /* The index of the secondary of part to swap with its primary (node index src holding
  * prim[src] primaries), or -1. */
 static int
@@ -101,7 +82,7 @@ move_from(struct meta_state *st, size_t src, const uint32_t *prim, int64_t now_m
             struct meta_partition *part = &app->parts[p];
             struct partition_config pc = part->config;
             int k;
-            if (strcmp(pc.primary, addr) != 0 || !partition_healthy(st, app, part, now_ms))
+            if (strcmp(pc.primary, addr) != 0 || !meta_partition_healthy(st, app, part, now_ms))
                 continue;
             k = swap_pick(st, app, part, prim, src);
             if (k < 0)

@@ -183,6 +183,8 @@ MUST_CHECK int meta_dup_on_sync(struct meta_state *st, const struct msg_dup_sync
  * META_DUP_PERSIST_MS ago (the meta loop's cron), and retries DS_PREPARE -> DS_APP moves
  * whose store write failed. Store failures are retried next time. */
 void meta_dup_flush(struct meta_state *st, int64_t now_ms);
+/* Registers the duplication metrics of the meta (each shows from 0). */
+void meta_dup_metrics_register(void);
 
 /* ---- DS_APP: the follower table on the remote cluster ---- */
 

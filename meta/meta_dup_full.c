@@ -22,6 +22,19 @@
 #include "meta/meta_dup_int.h"
 #include "meta/meta_store.h"
 
+static struct metric *
+remote_failed_calls(void)
+{
+    return metric_get(METRIC_COUNTER, "geokv_meta_dup_remote_failed_calls_total", NULL,
+                      "failed calls to a remote cluster's meta (full duplication)");
+}
+
+void
+meta_dup_metrics_register(void)
+{
+    (void)remote_failed_calls();
+}
+
 /* ======================= full duplication: DS_PREPARE ======================= */
 
 /* Partitions whose checkpoint decree is persisted. */
@@ -160,9 +173,7 @@ meta_dup_follow_done(struct meta_state *st, const struct meta_dup_follow *f, int
         return; /* removed (or dropped) meanwhile */
     d->follow_busy = false;
     if (err != 0) {
-        metric_add(metric_get(METRIC_COUNTER, "dup_remote_failed_calls", NULL,
-                              "meta: failed calls to a remote cluster's meta (full duplication)"),
-                   1);
+        metric_add(remote_failed_calls(), 1);
         d->follow_failures++;
         delay = META_DUP_FOLLOW_POLL_MS << (d->follow_failures < 4 ? d->follow_failures : 4);
         if (delay > META_DUP_FOLLOW_BACKOFF_MAX_MS)

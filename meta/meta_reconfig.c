@@ -325,6 +325,7 @@ meta_state_cron(struct meta_state *st, int64_t now_ms)
     meta_state_heal(st, now_ms);
     (void)meta_state_balance(st, now_ms);
     meta_dup_flush(st, now_ms);
+    meta_state_metrics(st, now_ms);
 }
 
 /* ======================= proposals from primaries ======================= */

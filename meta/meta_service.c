@@ -39,6 +39,7 @@
 #include "client/geokv_wire.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/loop.h"
 #include "common/xmalloc.h"
 #include "meta/meta_dup.h"
@@ -773,6 +774,9 @@ cron(void *arg)
         meta_state_grace_restart(svc->state, now);
     }
     svc->last_cron_ms = now;
+    metric_set(metric_get(METRIC_GAUGE, "geokv_meta_leader", NULL,
+                          "1 while this meta server leads the cluster and serves"),
+               svc->state != NULL && svc->disconnected_since_ms == 0);
     if (svc->state != NULL) {
         if (svc->disconnected_since_ms == 0) {
             meta_state_cron(svc->state, now); /* store writes need the connection */

@@ -185,6 +185,24 @@ meta_state_app_ready(const struct meta_state *st, const struct meta_app *app)
 }
 
 bool
+meta_partition_healthy(const struct meta_state *st, const struct meta_app *app,
+                       const struct meta_partition *part, int64_t now_ms)
+{
+    const struct partition_config *pc = &part->config;
+    const struct meta_node *n = meta_node_find(st, pc->primary);
+
+    if (part->learner[0] != '\0' || 1 + pc->nsecondaries != app->replica_count || n == NULL ||
+        !meta_node_usable(st, n, now_ms))
+        return false;
+    for (uint32_t i = 0; i < pc->nsecondaries; i++) {
+        n = meta_node_find(st, pc->secondaries[i]);
+        if (n == NULL || !meta_node_usable(st, n, now_ms))
+            return false;
+    }
+    return true;
+}
+
+bool
 meta_state_app_healthy(const struct meta_state *st, const struct meta_app *app)
 {
     for (uint32_t i = 0; i < app->partition_count; i++)

@@ -37,6 +37,7 @@ struct meta_state {
     int64_t load_ms;         /* when this leader loaded: start of the first grace period */
     int64_t grace_from_ms;   /* no server not yet declared dead dies before this + grace */
     int64_t last_balance_ms; /* last balancer pass */
+    int64_t last_metrics_ms; /* last meta_state_metrics refresh */
     bool loaded;
 };
 
@@ -48,6 +49,11 @@ struct meta_node *meta_node_find(const struct meta_state *st, const char *addres
 bool meta_node_alive(const struct meta_state *st, const struct meta_node *n, int64_t now_ms);
 /* Beaconed this leader within node_grace_ms: may be given replicas and promoted. */
 bool meta_node_usable(const struct meta_state *st, const struct meta_node *n, int64_t now_ms);
+/* meta_metrics.c: refreshes the leader's gauges (at most once a second). */
+void meta_state_metrics(struct meta_state *st, int64_t now_ms);
+/* Every member usable, no learner, not short of replicas. */
+bool meta_partition_healthy(const struct meta_state *st, const struct meta_app *app,
+                            const struct meta_partition *part, int64_t now_ms);
 /* The node's latest report of gpid, or NULL. Borrowed until its next beacon. */
 const struct replica_report *meta_node_report(const struct meta_node *n, uint64_t gpid);
 /* The report of gpid by address's latest beacon, or NULL. */

@@ -76,27 +76,17 @@ out_clock:
 static void
 observe_lag(struct replica *r, const struct mutation_op *op)
 {
-    static struct metric *lag, *lagging, *too_late;
-    int64_t ms = (clock_wall_us() - (int64_t)timetag_ts(op->timetag)) / 1000;
-    if (lag == NULL) {
-        lag = metric_get(METRIC_HISTOGRAM, "dup_time_lag_ms", NULL,
-                         "time from the write at the source to its arrival here, ms");
-        lagging = metric_get(METRIC_COUNTER, "dup_lagging_writes", NULL,
-                             "duplicated writes that took longer than "
-                             "dup_lagging_write_threshold_ms");
-        too_late = metric_get(METRIC_COUNTER, "dup_beyond_tombstone_ttl_writes", NULL,
-                              "duplicated writes older than tombstone_ttl_seconds on arrival: "
-                              "clusters may no longer converge on their keys");
-    }
-    metric_observe(lag, ms < 0 ? 0 : ms);
+    struct metric *too_late = dup_metric(DM_BEYOND_TOMBSTONE_TTL);
+    int64_t us = clock_wall_us() - (int64_t)timetag_ts(op->timetag), ms = us / 1000;
+    metric_observe(dup_metric(DM_ARRIVAL_LAG), us < 0 ? 0 : us);
     if (ms > runtime_setting_get(r->opts->dup_lagging_ms))
-        metric_add(lagging, 1);
+        metric_add(dup_metric(DM_LAGGING_WRITES), 1);
     if (ms / 1000 > (int64_t)storage_tombstone_ttl_s(r->storage_opts)) {
         if (metric_value(too_late) == 0)
             RLOG_WARN(r,
                       "a duplicated write arrived %" PRId64 " s after it was made, more than "
                       "tombstone_ttl_seconds: raise it above the longest duplication lag "
-                      "(dup_beyond_tombstone_ttl_writes counts these)",
+                      "(geokv_dup_beyond_tombstone_ttl_writes_total counts these)",
                       ms / 1000);
         metric_add(too_late, 1);
     }

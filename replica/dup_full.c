@@ -235,9 +235,7 @@ follow_done(struct replica *r, void *arg)
         f->retry_at_ms = clock_mono_ms() + ((int64_t)1000 << shift);
         if (f->retry_at_ms - clock_mono_ms() > FOLLOW_BACKOFF_MAX_MS)
             f->retry_at_ms = clock_mono_ms() + FOLLOW_BACKOFF_MAX_MS;
-        metric_add(metric_get(METRIC_COUNTER, "dup_follow_copy_failed_count", NULL,
-                              "follower partitions' failed copies of their master's data"),
-                   1);
+        metric_add(dup_metric(DM_FOLLOW_COPY_FAILURES), 1);
         RLOG_WARN(r,
                   "full duplication: copy from master %s.%s failed (%s: %s), attempt %d; "
                   "retrying",
@@ -251,9 +249,7 @@ follow_done(struct replica *r, void *arg)
     if (mark_copied(r) != 0)
         RLOG_WARN(r, "full duplication: cannot write the master_copied marker (an empty copy "
                      "would be made again after a restart)");
-    metric_add(metric_get(METRIC_COUNTER, "dup_follow_copied_bytes", NULL,
-                          "bytes follower partitions copied from their master"),
-               (int64_t)j->bytes);
+    metric_add(dup_metric(DM_FOLLOW_COPIED_BYTES), (int64_t)j->bytes);
     RLOG_INFO(r,
               "full duplication: installed master %s.%s checkpoint %" PRId64 " from %s: "
               "%" PRIu64 " bytes fetched in %" PRId64 " ms (%.1f MB/s); serving",

@@ -29,6 +29,29 @@ struct mutation;
 void dup_assign(struct replica *r, const struct dup_assign *d, uint32_t n);
 /* Primary: ships what is committed and due, retries what failed. Cheap when idle. */
 void dup_tick(struct replica *r);
+/* The duplication metrics of a replica server (dup_ship.c), registered when it starts so
+ * each shows from 0. */
+enum dup_metric {
+    DM_SHIP_FAILURES,
+    DM_SHIPPED_OPS,
+    DM_SHIPPED_BYTES,
+    DM_SKIPPED_OPS,
+    DM_LOAD_FAILURES,
+    DM_RESYNCS,
+    DM_RESYNC_RECORDS,
+    DM_PENDING,
+    DM_ARRIVAL_LAG,
+    DM_LAGGING_WRITES,
+    DM_BEYOND_TOMBSTONE_TTL,
+    DM_FOLLOW_COPY_FAILURES,
+    DM_FOLLOW_COPIED_BYTES,
+    DM_COUNT
+};
+struct metric *dup_metric(enum dup_metric which);
+void dup_metrics_register(void);
+/* Primary: how long the oldest write not yet confirmed by every duplication has waited since
+ * it committed (to a dup_tick's grain), 0 if none. */
+int64_t dup_lag_ms(const struct replica *r, int64_t now_ms);
 /* A decree was just committed: remember it for shipping (skips FROM_DUP mutations). */
 void dup_on_commit(struct replica *r, decree_t decree, const uint8_t *enc, size_t len);
 /* The lowest decree some duplication still needs (INT64_MAX if none): the plog keeps it. */

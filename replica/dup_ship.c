@@ -21,10 +21,11 @@
  * expired records included) as it iterates the storage, then ships the plog from
  * at + 1. Every write up to at is then at the remote or beaten there by a newer one:
  * applying is last-writer-wins, so records that changed during the pass do no harm. The
- * primary reports it (dup list shows the partitions, dup_resync_count counts them).
+ * primary reports it (dup list shows the partitions, geokv_dup_resyncs_total counts them).
  * Runs on: replica loop (RPC completions are posted back to it).
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,7 @@
 #define CACHE_MAX_BYTES (32u << 20) /* recent committed mutations kept for shipping */
 #define MAX_DUPS 8
 #define RESYNC_RECORDS 20000 /* records a re-seed shipment reads at most */
+#define LAG_MARKS 64         /* commit-time marks kept for the lag (coarsened when full) */
 
 struct batch {
     uint32_t pidx;
@@ -103,29 +105,69 @@ struct dup_state {
     uint32_t nknown;
     struct cached *cache; /* committed mutations not yet loaded by every shipper */
     size_t ncache, cache_cap, cache_bytes;
-    int64_t pending_reported; /* this partition's share of dup_pending_mutations_count */
-    bool assigned;            /* primary: dup_assign ran since it became primary */
+    int64_t pending_reported; /* this partition's share of geokv_dup_pending_mutations */
+    /* When the commit point passed decrees not yet confirmed by every duplication, oldest
+     * first: the first mark tells how long the oldest unconfirmed write has waited. */
+    struct {
+        decree_t decree;
+        int64_t at_ms; /* monotonic */
+    } marks[LAG_MARKS];
+    uint32_t nmarks;
+    bool assigned; /* primary: dup_assign ran since it became primary */
 };
 
 /* ---------------- metrics ---------------- */
 
-static struct metric *
-dup_metric(enum metric_kind kind, const char *name, const char *help)
+static const struct {
+    enum metric_kind kind;
+    const char *name, *help;
+} dup_metrics[DM_COUNT] = {
+    [DM_SHIP_FAILURES] = {METRIC_COUNTER, "geokv_dup_ship_failures_total", "failed shipping RPCs"},
+    [DM_SHIPPED_OPS] = {METRIC_COUNTER, "geokv_dup_shipped_ops_total", "entries shipped"},
+    [DM_SHIPPED_BYTES] = {METRIC_COUNTER, "geokv_dup_shipped_bytes_total", "bytes shipped"},
+    [DM_SKIPPED_OPS] = {METRIC_COUNTER, "geokv_dup_skipped_ops_total",
+                        "entries given up on (fail mode skip)"},
+    [DM_LOAD_FAILURES] = {METRIC_COUNTER, "geokv_dup_load_failures_total",
+                          "failed plog reads for shipping"},
+    [DM_RESYNCS] = {METRIC_COUNTER, "geokv_dup_resyncs_total",
+                    "re-seeds of a remote from a partition's data (its plog had lost the decrees)"},
+    [DM_RESYNC_RECORDS] = {METRIC_COUNTER, "geokv_dup_resync_records_total",
+                           "records shipped by re-seeds"},
+    [DM_PENDING] = {METRIC_GAUGE, "geokv_dup_pending_mutations",
+                    "committed writes not yet confirmed by the remote cluster"},
+    [DM_ARRIVAL_LAG] = {METRIC_HISTOGRAM, "geokv_dup_arrival_lag_seconds",
+                        "time from the write at the source to its arrival here"},
+    [DM_LAGGING_WRITES] = {METRIC_COUNTER, "geokv_dup_lagging_writes_total",
+                           "duplicated writes that took longer than "
+                           "dup_lagging_write_threshold_ms"},
+    [DM_BEYOND_TOMBSTONE_TTL] = {METRIC_COUNTER, "geokv_dup_beyond_tombstone_ttl_writes_total",
+                                 "duplicated writes older than tombstone_ttl_seconds on arrival: "
+                                 "clusters may no longer converge on their keys"},
+    [DM_FOLLOW_COPY_FAILURES] = {METRIC_COUNTER, "geokv_dup_follow_copy_failures_total",
+                                 "follower partitions' failed copies of their master's data"},
+    [DM_FOLLOW_COPIED_BYTES] = {METRIC_COUNTER, "geokv_dup_follow_copied_bytes_total",
+                                "bytes follower partitions copied from their master"},
+};
+
+struct metric *
+dup_metric(enum dup_metric which)
 {
-    return metric_get(kind, name, NULL, help);
+    static _Atomic(struct metric *) cache[DM_COUNT];
+    struct metric *m = atomic_load_explicit(&cache[which], memory_order_acquire);
+    if (m == NULL) {
+        m = metric_get(dup_metrics[which].kind, dup_metrics[which].name, NULL,
+                       dup_metrics[which].help);
+        atomic_store_explicit(&cache[which], m, memory_order_release);
+    }
+    return m;
 }
 
-#define M_FAILED() dup_metric(METRIC_COUNTER, "dup_failed_shipping_ops", "failed shipping RPCs")
-#define M_SHIPPED_OPS() dup_metric(METRIC_COUNTER, "dup_shipped_ops", "entries shipped")
-#define M_SHIPPED_BYTES() dup_metric(METRIC_COUNTER, "dup_shipped_bytes", "bytes shipped")
-#define M_SKIPPED() dup_metric(METRIC_COUNTER, "dup_skipped_ops", "entries skipped (FAIL_SKIP)")
-#define M_LOAD_FAILED()                                                                            \
-    dup_metric(METRIC_COUNTER, "dup_load_file_failed_count", "failed plog reads for shipping")
-#define M_RESYNCS()                                                                                \
-    dup_metric(METRIC_COUNTER, "dup_resync_count",                                                 \
-               "re-seeds of a remote from a partition's data (its plog had lost the decrees)")
-#define M_RESYNC_RECORDS()                                                                         \
-    dup_metric(METRIC_COUNTER, "dup_resync_records", "records shipped by re-seeds")
+void
+dup_metrics_register(void)
+{
+    for (int i = 0; i < DM_COUNT; i++)
+        (void)dup_metric((enum dup_metric)i);
+}
 
 /* ---------------- state ---------------- */
 
@@ -192,11 +234,12 @@ dup_stop(struct replica *r)
     }
     d->n = 0;
     d->assigned = false;
+    d->nmarks = 0;
     for (size_t i = 0; i < d->ncache; i++)
         buf_fini(&d->cache[i].enc);
     d->ncache = 0;
     d->cache_bytes = 0;
-    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count", NULL), -d->pending_reported);
+    metric_add(dup_metric(DM_PENDING), -d->pending_reported);
     d->pending_reported = 0;
 }
 
@@ -206,7 +249,7 @@ dup_free(struct replica *r)
     struct dup_state *d = r->dup;
     if (d == NULL)
         return;
-    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count", NULL), -d->pending_reported);
+    metric_add(dup_metric(DM_PENDING), -d->pending_reported);
     for (uint32_t i = 0; i < d->n; i++)
         shipper_free(d->sh[i]);
     for (size_t i = 0; i < d->ncache; i++)
@@ -546,7 +589,7 @@ load(struct builder *b)
         return;
     }
     if (plog_replay(b->r->plog, b->last, take_mutation, b) < 0) {
-        metric_add(M_LOAD_FAILED(), 1);
+        metric_add(dup_metric(DM_LOAD_FAILURES), 1);
         b->err = ERR_IO;
     }
 }
@@ -567,7 +610,7 @@ resync_start(struct replica *r, struct shipper *sh)
     struct resync *rs = xcalloc(1, sizeof(*rs));
     rs->at = r->last_committed;
     sh->rs = rs;
-    metric_add(M_RESYNCS(), 1);
+    metric_add(dup_metric(DM_RESYNCS), 1);
     RLOG_WARN(r,
               "duplication %" PRIu64 ": re-seeding %s from this partition's data (at decree "
               "%" PRId64 "), then shipping the plog from there",
@@ -663,7 +706,7 @@ build_resync_shipment(struct replica *r, struct shipper *sh)
     for (uint32_t i = 0; i < s->nbatches; i++)
         dup_apply_end(&s->batches[i].body, s->batches[i].count_at, s->batches[i].nops);
     rs->records += n;
-    metric_add(M_RESYNC_RECORDS(), (int64_t)n);
+    metric_add(dup_metric(DM_RESYNC_RECORDS), (int64_t)n);
     s->seq = next_shipment_seq();
     s->last = sh->loaded;
     if (done) { /* the pass is over: the plog goes on after at */
@@ -796,10 +839,10 @@ batch_done(struct replica *r, void *arg)
               c->idx, bt->nops, err_name(c->err));
     sh->inflight--;
     if (c->err == 0) {
-        metric_add(M_SHIPPED_OPS(), bt->nops);
-        metric_add(M_SHIPPED_BYTES(), (int64_t)bt->body.len);
+        metric_add(dup_metric(DM_SHIPPED_OPS), bt->nops);
+        metric_add(dup_metric(DM_SHIPPED_BYTES), (int64_t)bt->body.len);
     } else {
-        metric_add(M_FAILED(), 1);
+        metric_add(dup_metric(DM_SHIP_FAILURES), 1);
         bt->attempts++;
         if (bt->attempts == 1 || bt->attempts % 10 == 0)
             RLOG_WARN(r,
@@ -812,7 +855,7 @@ batch_done(struct replica *r, void *arg)
         dup_tick(r);                                       /* its slot may send another batch */
     } else {
         if (c->err != 0) {
-            metric_add(M_SKIPPED(), bt->nops);
+            metric_add(dup_metric(DM_SKIPPED_OPS), bt->nops);
             RLOG_WARN(r, "duplication %" PRIu64 ": skipped a batch of %u entries (FAIL_SKIP)",
                       sh->dupid, bt->nops);
         }
@@ -855,7 +898,7 @@ open_done(struct replica *r, void *arg)
         } else {
             RLOG_WARN(r, "duplication %" PRIu64 ": cannot open %s on %s: %s", sh->dupid, j->app,
                       j->remote, err_str(j->rc));
-            metric_add(M_FAILED(), 1);
+            metric_add(dup_metric(DM_SHIP_FAILURES), 1);
             sh->open_retry_ms = clock_mono_ms() + 1000;
         }
     }
@@ -902,6 +945,39 @@ ship(struct replica *r, struct shipper *sh, int64_t now)
     }
 }
 
+static decree_t
+dup_min_confirmed(const struct dup_state *d)
+{
+    decree_t min = INT64_MAX;
+    for (uint32_t i = 0; i < d->n; i++)
+        if (d->sh[i]->confirmed < min)
+            min = d->sh[i]->confirmed;
+    return min;
+}
+
+/* Drops the marks every duplication has passed and marks the commit point if it moved. When
+ * full, every other mark goes (the oldest stays): the lag stays exact to a coarser grain. */
+static void
+marks_note(const struct replica *r, struct dup_state *d, int64_t now)
+{
+    decree_t floor = dup_min_confirmed(d);
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < d->nmarks; i++)
+        if (d->marks[i].decree > floor)
+            d->marks[keep++] = d->marks[i];
+    d->nmarks = keep;
+    if (r->last_committed <= floor ||
+        (d->nmarks > 0 && d->marks[d->nmarks - 1].decree >= r->last_committed))
+        return;
+    if (d->nmarks == LAG_MARKS) {
+        for (uint32_t i = 0; i < LAG_MARKS / 2; i++)
+            d->marks[i] = d->marks[2 * i];
+        d->nmarks = LAG_MARKS / 2;
+    }
+    d->marks[d->nmarks].decree = r->last_committed;
+    d->marks[d->nmarks++].at_ms = now;
+}
+
 void
 dup_tick(struct replica *r)
 {
@@ -914,9 +990,18 @@ dup_tick(struct replica *r)
             ship(r, d->sh[i], now);
         pending += r->last_committed - d->sh[i]->confirmed;
     }
-    metric_add(dup_metric(METRIC_GAUGE, "dup_pending_mutations_count",
-                          "committed writes not yet confirmed by the remote cluster"),
-               pending - d->pending_reported);
+    metric_add(dup_metric(DM_PENDING), pending - d->pending_reported);
     d->pending_reported = pending;
+    marks_note(r, d, now);
     cache_trim(d);
+}
+
+int64_t
+dup_lag_ms(const struct replica *r, int64_t now_ms)
+{
+    const struct dup_state *d = r->dup;
+    if (d == NULL || r->role != ROLE_PRIMARY || d->nmarks == 0 ||
+        dup_min_confirmed(d) >= r->last_committed)
+        return 0;
+    return now_ms - d->marks[0].at_ms;
 }

@@ -175,12 +175,14 @@ replica_init_metrics(struct replica *r)
 {
     char labels[32];
     snprintf(labels, sizeof(labels), "app_id=\"%u\"", gpid_app(r->gpid));
-    r->write_ops = metric_get(METRIC_COUNTER, "geokv_write_ops", labels, "write requests served");
-    r->read_ops = metric_get(METRIC_COUNTER, "geokv_read_ops", labels, "read requests served");
-    r->write_latency = metric_get(METRIC_HISTOGRAM, "geokv_write_latency_us", labels,
-                                  "write latency from arrival to reply, microseconds");
-    r->read_latency = metric_get(METRIC_HISTOGRAM, "geokv_read_latency_us", labels,
-                                 "read latency on the server, microseconds");
+    r->write_ops =
+        metric_get(METRIC_COUNTER, "geokv_write_requests_total", labels, "write requests served");
+    r->read_ops =
+        metric_get(METRIC_COUNTER, "geokv_read_requests_total", labels, "read requests served");
+    r->write_latency = metric_get(METRIC_HISTOGRAM, "geokv_write_latency_seconds", labels,
+                                  "write latency from arrival to reply");
+    r->read_latency = metric_get(METRIC_HISTOGRAM, "geokv_read_latency_seconds", labels,
+                                 "read latency on the server");
 }
 
 int

@@ -457,13 +457,21 @@ loop_gc_cron(void *arg)
     }
 }
 
-/* Duplication: retries and shipping that no commit triggered. */
+/* Duplication: retries and shipping that no commit triggered; the loop's figures for
+ * /metrics. */
 static void
 loop_dup_cron(void *arg)
 {
     struct stub_loop *sl = arg;
-    for (size_t i = 0; i < sl->nreps; i++)
+    int64_t now = clock_mono_ms(), plog_bytes = 0, lag = 0;
+    for (size_t i = 0; i < sl->nreps; i++) {
         dup_tick(sl->reps[i]);
+        plog_bytes += (int64_t)plog_size_bytes(sl->reps[i]->plog);
+        if (dup_lag_ms(sl->reps[i], now) > lag)
+            lag = dup_lag_ms(sl->reps[i], now);
+    }
+    atomic_store(&sl->plog_bytes, plog_bytes);
+    atomic_store(&sl->dup_lag_ms, lag);
     stub_publish(sl);
 }
 
@@ -644,6 +652,7 @@ stub_create(struct config *cfg, const char *address, const char *data_dir, struc
                                     stub_remote_call};
     snprintf(s->address, sizeof(s->address), "%s", address);
     snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
+    dup_metrics_register();
     rc = stub_read_config(s);
     if (rc == 0 && (rc = file_mkdir_p(data_dir)) != 0)
         LOG_ERROR("cannot create data dir %s: %s", data_dir, err_str(rc));

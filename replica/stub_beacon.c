@@ -10,12 +10,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/metrics.h"
 #include "common/xmalloc.h"
 #include "proto/msg.h"
 #include "proto/rpc_codes.h"
@@ -185,6 +187,50 @@ beacon_collect(struct stub *s, struct msg_beacon_req *req)
     }
 }
 
+static void
+gauge_set(const char *name, const char *labels, const char *help, int64_t v)
+{
+    metric_set(metric_get(METRIC_GAUGE, name, labels, help), v);
+}
+
+/* The server's gauges on /metrics, refreshed with each beacon: partitions by role (from the
+ * report), plog bytes and duplication lag (from the loops), the data directory's filesystem. */
+static void
+server_metrics(struct stub *s, const struct msg_beacon_req *req)
+{
+    static const char *roles[] = {"inactive", "primary", "secondary", "learner"};
+    int64_t count[4] = {0}, plog_bytes = 0, lag = 0;
+    struct statvfs v;
+    char labels[32];
+    for (uint32_t i = 0; i < req->nreplicas; i++)
+        if (req->replicas[i].role < 4)
+            count[req->replicas[i].role]++;
+    for (int i = 0; i < 4; i++) {
+        snprintf(labels, sizeof(labels), "role=\"%s\"", roles[i]);
+        gauge_set("geokv_replica_partitions", labels, "partitions this server holds, by role",
+                  count[i]);
+    }
+    for (int i = 0; i < s->nloops; i++) {
+        plog_bytes += atomic_load(&s->loops[i].plog_bytes);
+        if (atomic_load(&s->loops[i].dup_lag_ms) > lag)
+            lag = atomic_load(&s->loops[i].dup_lag_ms);
+    }
+    gauge_set("geokv_replica_plog_bytes", NULL, "bytes in the plogs of this server's partitions",
+              plog_bytes);
+    gauge_set("geokv_dup_lag_seconds", NULL,
+              "how long the oldest write not yet confirmed by a remote cluster has waited since "
+              "it committed, over this server's primaries (0: none waits)",
+              lag / 1000);
+    if (statvfs(s->data_dir, &v) == 0) {
+        gauge_set("geokv_replica_data_dir_size_bytes", NULL,
+                  "size of the filesystem holding the data directory",
+                  (int64_t)v.f_blocks * (int64_t)v.f_frsize);
+        gauge_set("geokv_replica_data_dir_available_bytes", NULL,
+                  "bytes available to this server on the filesystem of the data directory",
+                  (int64_t)v.f_bavail * (int64_t)v.f_frsize);
+    }
+}
+
 /* A call to the meta leader: follows a redirect once, moves to the next meta on failure.
  * Runs on: beacon loop. */
 int
@@ -221,6 +267,7 @@ stub_beacon_cron(void *arg)
     int rc;
     int64_t sent_ms = clock_mono_ms();
     beacon_collect(s, &req);
+    server_metrics(s, &req);
     msg_beacon_req_encode(&body, &req);
     rc = stub_meta_call(s, RPC_BEACON, &body, &reply);
     if (rc == 0) {

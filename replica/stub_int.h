@@ -32,6 +32,9 @@ struct stub_loop {
     struct dup_confirm *dup_snap; /* confirmed decrees of the duplications it ships */
     size_t ndup_snap;
     int64_t lease_until_ms; /* its primaries serve only before this (monotonic); loop only */
+    /* For /metrics (stub_beacon.c): its partitions' plog bytes and the largest duplication
+     * lag of its primaries, from the duplication cron. */
+    atomic_int_fast64_t plog_bytes, dup_lag_ms;
 };
 
 /* A remote cluster from [pegasus.clusters], with its client created on first use and the

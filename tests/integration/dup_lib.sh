@@ -74,13 +74,13 @@ for i in range(n):
 PY
 }
 
-# shipped_ops CLUSTER: the sum of dup_shipped_ops over the cluster's replica servers.
+# shipped_ops CLUSTER: the sum of geokv_dup_shipped_ops_total over the cluster's replica servers.
 shipped_ops() {
   local f total=0 v
   cluster_use "$1"
   for f in "$ITEST_DIR/state/clusters/$1"/metrics*.port; do
     [ -f "$f" ] || continue
-    v=$(curl -fsS "http://127.0.0.1:$(cat "$f")/metrics" | awk '/^dup_shipped_ops/ {print $2}')
+    v=$(curl -fsS "http://127.0.0.1:$(cat "$f")/metrics" | awk '/^geokv_dup_shipped_ops_total/ {print $2}')
     total=$((total + ${v:-0}))
   done
   echo "$total"

@@ -64,8 +64,8 @@ grep -qE '^missing: 1$' <<<"$out" || fail "verify --ack-log: expected missing: 1
 
 # --- Prometheus metrics of replica 1: per-table write/read counts and latencies
 metrics=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics") || fail "GET /metrics"
-grep -qE '^geokv_write_ops\{app_id="[0-9]+"\} [1-9][0-9]*$' <<<"$metrics" || fail "no write count in /metrics: $metrics"
-grep -qE '^geokv_read_latency_us\{app_id="[0-9]+",quantile="0.99"\} [0-9]+$' <<<"$metrics" || fail "no read latency in /metrics"
+grep -qE '^geokv_write_requests_total\{app_id="[0-9]+"\} [1-9][0-9]*$' <<<"$metrics" || fail "no write count in /metrics: $metrics"
+grep -qE '^geokv_read_latency_seconds\{app_id="[0-9]+",quantile="0.99"\} [0-9.]+$' <<<"$metrics" || fail "no read latency in /metrics"
 
 # --- /metrics of meta 1
 metrics=$(curl -fsS "http://127.0.0.1:$meta_metrics_port/metrics") || fail "GET meta /metrics"

@@ -53,7 +53,7 @@ bench -a t --op set --count 2000 --seed 2 --value-size 100 >/dev/null || fail "w
 skipped() {
   local f total=0 v
   for f in "$ITEST_DIR/state/clusters/bj"/metrics*.port; do
-    v=$(curl -fsS "http://127.0.0.1:$(cat "$f")/metrics" | awk '/^dup_skipped_ops/ {print $2}')
+    v=$(curl -fsS "http://127.0.0.1:$(cat "$f")/metrics" | awk '/^geokv_dup_skipped_ops_total/ {print $2}')
     total=$((total + ${v:-0}))
   done
   [ "$total" -gt 0 ]

@@ -4,7 +4,7 @@
 # server learns the partition from a checkpoint newer than F (its plog starts after it), and
 # then the other two members die: the learner, now primary, lacks the decrees after F. When
 # the duplication starts again, it re-seeds tj from the partition's data (dup list and
-# dup_resync_count say so) and then ships the plog: tj ends with exactly bj's records.
+# geokv_dup_resyncs_total say so) and then ships the plog: tj ends with exactly bj's records.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dup_lib.sh"
 . "$(dirname "$0")/repl_lib.sh"
@@ -54,8 +54,8 @@ admin -a h dup start -d "$dupid" >/dev/null || fail "start"
 wait_for "tj to hold exactly bj's records" 120 same_data h
 out=$(admin -a h dup list)
 resyncs=$(curl -fsS "http://127.0.0.1:$(cat "$ITEST_DIR/state/clusters/bj/metrics4.port")/metrics" |
-  awk '/^dup_resync_count/ {print $2}')
-[ "${resyncs:-0}" -ge 1 ] || fail "dup_resync_count is ${resyncs:-0} on the new primary"
+  awk '/^geokv_dup_resyncs_total/ {print $2}')
+[ "${resyncs:-0}" -ge 1 ] || fail "geokv_dup_resyncs_total is ${resyncs:-0} on the new primary"
 grep -q "re-seed of tj done" "$ITEST_DIR/logs/bj-replica4.log" || fail "no re-seed was logged"
 itest_log "tj caught up through a re-seed; dup list: $(tr -d '\n' <<<"$out" | head -c 300)"
 itest_pass

@@ -169,7 +169,7 @@ Test(loop, runs_posted_delayed_and_timer_tasks, .timeout = 10)
 Test(metrics, counters_histograms_and_text)
 {
     struct metric *c = metric_get(METRIC_COUNTER, "t_ops", "app_id=\"1\"", "ops");
-    struct metric *h = metric_get(METRIC_HISTOGRAM, "t_lat_us", NULL, "latency");
+    struct metric *h = metric_get(METRIC_HISTOGRAM, "t_lat_seconds", NULL, "latency");
     struct buf out = BUF_INIT;
     cr_assert_eq(metric_get(METRIC_COUNTER, "t_ops", "app_id=\"1\"", "ops"), c);
     cr_assert_neq(metric_get(METRIC_COUNTER, "t_ops", "app_id=\"2\"", "ops"), c);
@@ -185,8 +185,12 @@ Test(metrics, counters_histograms_and_text)
     metrics_render(&out);
     buf_append_u8(&out, 0);
     cr_assert(strstr((char *)out.data, "t_ops{app_id=\"1\"} 7\n") != NULL, "%s", out.data);
-    cr_assert(strstr((char *)out.data, "t_lat_us_count{} 10000\n") != NULL);
-    cr_assert(strstr((char *)out.data, "# TYPE t_lat_us summary") != NULL);
+    /* observed in microseconds, shown in seconds; one HELP/TYPE per name */
+    cr_assert(strstr((char *)out.data, "t_lat_seconds_count 10000\n") != NULL, "%s", out.data);
+    cr_assert(strstr((char *)out.data, "t_lat_seconds_sum 50.005000\n") != NULL, "%s", out.data);
+    cr_assert(strstr((char *)out.data, "# TYPE t_lat_seconds summary") != NULL);
+    cr_assert(strstr((char *)out.data, "t_ops{app_id=\"1\"} 7\nt_ops{app_id=\"2\"} 0\n") != NULL,
+              "%s", out.data);
     buf_fini(&out);
 }
 
