@@ -6,9 +6,11 @@
  * stderr: "error: <what>: <reason>" or, for wrong arguments, "usage: <command usage>".
  * Bytes from the store (keys, values) are printed escaped (admin_escape: \xHH for anything
  * not printable). A get of a missing key and a check_and_set whose check fails are answers,
- * not failures.
+ * not failures. With --json (out_json()) a command writes its result's fields instead
+ * (admin_out.h); the shapes are listed in README.md.
  */
 #include "admin/admin.h"
+#include "admin/admin_out.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,19 +40,21 @@ static void admin_print_help(void);
 static enum admin_result
 fail(const char *what, int err)
 {
-    fflush(stdout);
-    fprintf(stderr, "error: %s: %s%s\n", what, err_str(err),
-            err == ERR_AUTH ? " (pass -c CONFIG with the cluster's [security] keys)" : "");
-    return ADMIN_FAIL;
+    return out_fail("%s: %s%s", what, err_str(err),
+                    err == ERR_AUTH ? " (pass -c CONFIG with the cluster's [security] keys)" : "");
 }
 
-/* Prints OK for err == 0, else the error line (the common ending of write commands). */
+/* Prints OK ({"ok": true}) for err == 0, else the error line (the common ending of write
+ * commands). */
 static enum admin_result
 ok_or_fail(const char *what, int err)
 {
     if (err != 0)
         return fail(what, err);
-    printf("OK\n");
+    if (out_json())
+        json_kv_bool("ok", true);
+    else
+        printf("OK\n");
     return ADMIN_OK;
 }
 
@@ -82,15 +86,9 @@ need_table(struct admin_ctx *ctx)
 
 /* ---- meta commands ---- */
 
-static enum admin_result
-cmd_ls(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
+static void
+ls_print(const struct geokv_table_info *t, size_t n)
 {
-    struct geokv_table_info *t;
-    size_t n;
-    int err = geokv_list_tables(ctx->client, ctx->timeout_ms, &t, &n);
-
-    if (err != 0)
-        return fail("ls", err);
     printf("%-8s %-32s %-10s %-10s %-8s %s\n", "app_id", "name", "status", "partitions", "replicas",
            "create_time");
     for (size_t i = 0; i < n; i++) {
@@ -102,6 +100,39 @@ cmd_ls(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struc
         printf("%-8u %-32s %-10s %-10u %-8u %s\n", t[i].id, t[i].name, t[i].status,
                t[i].partition_count, t[i].replica_count, ts);
     }
+}
+
+static void
+ls_json(const struct geokv_table_info *t, size_t n)
+{
+    json_key("tables");
+    json_begin_array();
+    for (size_t i = 0; i < n; i++) {
+        json_begin_object();
+        json_kv_int("app_id", t[i].id);
+        json_kv_str("name", t[i].name);
+        json_kv_str("status", t[i].status);
+        json_kv_int("partition_count", t[i].partition_count);
+        json_kv_int("replica_count", t[i].replica_count);
+        json_kv_int("create_time_s", t[i].create_time_s);
+        json_end();
+    }
+    json_end();
+}
+
+static enum admin_result
+cmd_ls(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
+{
+    struct geokv_table_info *t;
+    size_t n;
+    int err = geokv_list_tables(ctx->client, ctx->timeout_ms, &t, &n);
+
+    if (err != 0)
+        return fail("ls", err);
+    if (out_json())
+        ls_json(t, n);
+    else
+        ls_print(t, n);
     free(t);
     return ADMIN_OK;
 }
@@ -133,8 +164,15 @@ cmd_create(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     err = geokv_create_app(ctx->client, argv[0].p, pc, rc, ctx->create_timeout_ms, &cfg);
     if (err != 0)
         return fail("create", err);
-    printf("created app %s: app_id %u, %u partitions, %u replicas\n", argv[0].p, cfg.app_id,
-           cfg.partition_count, cfg.replica_count);
+    if (out_json()) {
+        json_kv_int("app_id", cfg.app_id);
+        json_kv_str("name", argv[0].p);
+        json_kv_int("partition_count", cfg.partition_count);
+        json_kv_int("replica_count", cfg.replica_count);
+    } else {
+        printf("created app %s: app_id %u, %u partitions, %u replicas\n", argv[0].p, cfg.app_id,
+               cfg.partition_count, cfg.replica_count);
+    }
     msg_app_config_fini(&cfg);
     return ADMIN_OK;
 }
@@ -143,8 +181,8 @@ static enum admin_result
 cmd_drop(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     int err = geokv_drop_table(ctx->client, argv[0].p, ctx->timeout_ms);
-    if (err != 0)
-        return fail("drop", err);
+    if (err != 0 || out_json())
+        return ok_or_fail("drop", err);
     printf("dropped app %s\n", argv[0].p);
     return ADMIN_OK;
 }
@@ -162,8 +200,7 @@ cmd_use(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const stru
         return fail("use", err);
     snprintf(ctx->app, sizeof(ctx->app), "%s", argv[0].p);
     ctx->table = t;
-    printf("OK\n");
-    return ADMIN_OK;
+    return ok_or_fail("use", 0);
 }
 
 static const char *
@@ -181,10 +218,24 @@ cmd_nodes(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 
     if (err != 0)
         return fail("nodes", err);
-    printf("%-24s %-8s %-10s %s\n", "address", "state", "primaries", "secondaries");
-    for (uint32_t i = 0; i < m.nnodes; i++)
-        printf("%-24s %-8s %-10u %u\n", m.nodes[i].address, node_state_name(m.nodes[i].state),
-               m.nodes[i].primary_count, m.nodes[i].secondary_count);
+    if (out_json()) {
+        json_key("nodes");
+        json_begin_array();
+        for (uint32_t i = 0; i < m.nnodes; i++) {
+            json_begin_object();
+            json_kv_str("address", m.nodes[i].address);
+            json_kv_str("state", node_state_name(m.nodes[i].state));
+            json_kv_int("primary_count", m.nodes[i].primary_count);
+            json_kv_int("secondary_count", m.nodes[i].secondary_count);
+            json_end();
+        }
+        json_end();
+    } else {
+        printf("%-24s %-8s %-10s %s\n", "address", "state", "primaries", "secondaries");
+        for (uint32_t i = 0; i < m.nnodes; i++)
+            printf("%-24s %-8s %-10u %u\n", m.nodes[i].address, node_state_name(m.nodes[i].state),
+                   m.nodes[i].primary_count, m.nodes[i].secondary_count);
+    }
     msg_list_nodes_resp_fini(&m);
     return ADMIN_OK;
 }
@@ -202,6 +253,33 @@ print_partition(const struct partition_config *p)
            p->primary[0] ? p->primary : "-", sec[0] ? sec : "-", (long long)p->last_committed);
 }
 
+static void
+app_json(const struct msg_app_config *cfg)
+{
+    json_kv_int("app_id", cfg->app_id);
+    json_kv_str("name", cfg->name);
+    json_kv_str("status", app_status_name(cfg->status));
+    json_kv_int("partition_count", cfg->partition_count);
+    json_kv_int("replica_count", cfg->replica_count);
+    json_key("partitions");
+    json_begin_array();
+    for (uint32_t i = 0; i < cfg->partition_count; i++) {
+        const struct partition_config *p = &cfg->partitions[i];
+        json_begin_object();
+        json_kv_int("pidx", p->pidx);
+        json_kv_int("ballot", p->ballot);
+        json_kv_str("primary", p->primary[0] ? p->primary : NULL);
+        json_key("secondaries");
+        json_begin_array();
+        for (uint32_t j = 0; j < p->nsecondaries && j < GEOKV_MAX_REPLICAS; j++)
+            json_str(p->secondaries[j]);
+        json_end();
+        json_kv_int("last_committed", p->last_committed);
+        json_end();
+    }
+    json_end();
+}
+
 static enum admin_result
 cmd_app(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
@@ -214,6 +292,11 @@ cmd_app(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const stru
     err = geokv_query_config(ctx->client, name, ctx->timeout_ms, &cfg);
     if (err != 0)
         return fail("app", err);
+    if (out_json()) {
+        app_json(&cfg);
+        msg_app_config_fini(&cfg);
+        return ADMIN_OK;
+    }
     printf("app_id: %u\nname: %s\nstatus: %s\npartition_count: %u\nreplica_count: %u\n", cfg.app_id,
            cfg.name, app_status_name(cfg.status), cfg.partition_count, cfg.replica_count);
     printf("%-6s %-8s %-24s %-50s %s\n", "pidx", "ballot", "primary", "secondaries",
@@ -239,6 +322,43 @@ digest_diverged(struct digest_verdict *v, const char *fmt, uint32_t pidx, const 
     v->converged = false;
 }
 
+/* Prints one replica's row: its digest d, or (d NULL) why there is none. JSON rows have every
+ * field, null where it does not apply. */
+static void
+digest_row(uint32_t pidx, const char *node, const char *role, const struct msg_digest_resp *d,
+           const char *why)
+{
+    char hex[17] = "";
+
+    for (int i = 0; d != NULL && i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d->sha256[i]);
+    if (!out_json()) {
+        if (d == NULL)
+            printf("%-6u %-24s %-10s %s\n", pidx, node != NULL ? node : "-", role, why);
+        else
+            printf("%-6u %-24s %-10s %-14lld %-10llu %s\n", pidx, node, role,
+                   (long long)d->last_committed, (unsigned long long)d->records, hex);
+        return;
+    }
+    json_begin_object();
+    json_kv_int("pidx", pidx);
+    json_kv_str("node", node);
+    json_kv_str("role", role);
+    json_key("last_committed");
+    if (d != NULL)
+        json_int(d->last_committed);
+    else
+        json_null();
+    json_key("records");
+    if (d != NULL)
+        json_uint(d->records);
+    else
+        json_null();
+    json_kv_str("digest", d != NULL ? hex : NULL);
+    json_kv_str("error", why);
+    json_end();
+}
+
 /* Asks one replica for its digest, prints its row and compares it with the first answer. */
 static void
 digest_replica(struct admin_ctx *ctx, uint64_t gpid, uint32_t pidx, const char *node,
@@ -246,18 +366,16 @@ digest_replica(struct admin_ctx *ctx, uint64_t gpid, uint32_t pidx, const char *
                struct digest_verdict *v)
 {
     struct msg_digest_resp d;
-    char hex[17];
+    char why[128];
     int err = geokv_replica_digest(ctx->client, node, gpid, ctx->timeout_ms, &d);
 
     if (err != 0) {
-        printf("%-6u %-24s %-10s unreachable: %s\n", pidx, node, role, err_str(err));
+        snprintf(why, sizeof(why), "unreachable: %s", err_str(err));
+        digest_row(pidx, node, role, NULL, why);
         digest_diverged(v, "partition %u: %s unreachable: %s", pidx, node, err_str(err));
         return;
     }
-    for (int i = 0; i < 8; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d.sha256[i]);
-    printf("%-6u %-24s %-10s %-14lld %-10llu %s\n", pidx, node, role, (long long)d.last_committed,
-           (unsigned long long)d.records, hex);
+    digest_row(pidx, node, role, &d, NULL);
     if (!*have_first) {
         *first = d;
         *have_first = true;
@@ -282,15 +400,20 @@ cmd_digest(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     err = geokv_query_config(ctx->client, name, ctx->timeout_ms, &cfg);
     if (err != 0)
         return fail("digest", err);
-    printf("%-6s %-24s %-10s %-14s %-10s %s\n", "pidx", "node", "role", "last_committed", "records",
-           "digest");
+    if (out_json()) {
+        json_key("replicas");
+        json_begin_array();
+    } else {
+        printf("%-6s %-24s %-10s %-14s %-10s %s\n", "pidx", "node", "role", "last_committed",
+               "records", "digest");
+    }
     for (uint32_t i = 0; i < cfg.partition_count; i++) {
         const struct partition_config *p = &cfg.partitions[i];
         uint64_t gpid = gpid_make(cfg.app_id, p->pidx);
         struct msg_digest_resp first;
         bool have_first = false;
         if (p->primary[0] == '\0') {
-            printf("%-6u %-24s %-10s no primary\n", p->pidx, "-", "primary");
+            digest_row(p->pidx, NULL, "primary", NULL, "no primary");
             digest_diverged(&v, "partition %u: %s%s", p->pidx, "no primary", "");
         } else {
             digest_replica(ctx, gpid, p->pidx, p->primary, "primary", &first, &have_first, &v);
@@ -300,12 +423,13 @@ cmd_digest(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
                            &v);
     }
     msg_app_config_fini(&cfg);
-    printf("converged: %s\n", v.converged ? "yes" : "no");
-    if (v.converged)
-        return ADMIN_OK;
-    fflush(stdout);
-    fprintf(stderr, "error: digest: not converged: %s\n", v.why);
-    return ADMIN_FAIL;
+    if (out_json()) {
+        json_end();
+        json_kv_bool("converged", v.converged);
+    } else {
+        printf("converged: %s\n", v.converged ? "yes" : "no");
+    }
+    return v.converged ? ADMIN_OK : out_fail("digest: not converged: %s", v.why);
 }
 
 /* Compacts every replica of every partition (the operator's manual compaction). */
@@ -322,6 +446,10 @@ cmd_compact(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     err = geokv_query_config(ctx->client, name, ctx->timeout_ms, &cfg);
     if (err != 0)
         return fail("compact", err);
+    if (out_json()) {
+        json_key("replicas");
+        json_begin_array();
+    }
     for (uint32_t i = 0; i < cfg.partition_count; i++) {
         const struct partition_config *p = &cfg.partitions[i];
         for (uint32_t j = 0; j <= p->nsecondaries && j <= GEOKV_MAX_REPLICAS; j++) {
@@ -330,16 +458,23 @@ cmd_compact(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
                 continue;
             err = geokv_replica_compact(ctx->client, node, gpid_make(cfg.app_id, p->pidx),
                                         ctx->timeout_ms);
-            printf("%-6u %-24s %s\n", p->pidx, node, err ? err_str(err) : "compacted");
             failed += err != 0;
+            if (!out_json()) {
+                printf("%-6u %-24s %s\n", p->pidx, node, err ? err_str(err) : "compacted");
+                continue;
+            }
+            json_begin_object();
+            json_kv_int("pidx", p->pidx);
+            json_kv_str("node", node);
+            json_kv_bool("compacted", err == 0);
+            json_kv_str("error", err ? err_str(err) : NULL);
+            json_end();
         }
     }
     msg_app_config_fini(&cfg);
-    if (failed == 0)
-        return ADMIN_OK;
-    fflush(stdout);
-    fprintf(stderr, "error: compact: %d replica(s) failed\n", failed);
-    return ADMIN_FAIL;
+    if (out_json())
+        json_end();
+    return failed == 0 ? ADMIN_OK : out_fail("compact: %d replica(s) failed", failed);
 }
 
 static enum admin_result
@@ -351,7 +486,10 @@ cmd_leader(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 
     if (err != 0)
         return fail("leader", err);
-    printf("%s\n", leader);
+    if (out_json())
+        json_kv_str("leader", leader);
+    else
+        printf("%s\n", leader);
     return ADMIN_OK;
 }
 
@@ -424,6 +562,14 @@ sc_one(struct admin_ctx *ctx, const char *addr, const char *key, const char *val
         sc_failed(f, addr, err, m.value);
         return;
     }
+    if (key[0] != '\0' && out_json()) {
+        json_begin_object();
+        json_kv_str("node", addr);
+        json_kv_str("key", m.key);
+        json_kv_str("value", m.value);
+        json_end();
+        return;
+    }
     if (key[0] != '\0') {
         printf("%s %s %s\n", addr, m.key, m.value);
         return;
@@ -452,17 +598,20 @@ cmd_server_config(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
         xfree(t);
         return fail("server-config", err);
     }
+    if (out_json()) {
+        json_key("settings");
+        json_begin_array();
+    }
     for (size_t i = 0; i < t->n; i++)
         sc_one(ctx, t->addr[i], key, value, &f);
     xfree(t);
+    if (out_json())
+        json_end();
     if (f.count == 0)
         return ADMIN_OK;
-    fflush(stdout);
     if (f.count > 1)
-        fprintf(stderr, "error: server-config: %s (and %zu more failures)\n", f.first, f.count - 1);
-    else
-        fprintf(stderr, "error: server-config: %s\n", f.first);
-    return ADMIN_FAIL;
+        return out_fail("server-config: %s (and %zu more failures)", f.first, f.count - 1);
+    return out_fail("server-config: %s", f.first);
 }
 
 /* ---- data commands ---- */
@@ -485,10 +634,24 @@ cmd_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const stru
 {
     void *v = NULL;
     size_t len = 0;
-    int err = geokv_get(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), &v, &len, NULL,
+    uint32_t expire_ts = 0;
+    int err = geokv_get(ctx->table, tok_bytes(&argv[0]), tok_bytes(&argv[1]), &v, &len, &expire_ts,
                         ctx->timeout_ms);
 
-    if (err == ERR_NOT_FOUND) {
+    if ((err == 0 || err == ERR_NOT_FOUND) && out_json()) {
+        json_kv_bool("found", err == 0);
+        json_key("value");
+        if (err == 0)
+            json_bytes(v, len);
+        else
+            json_null();
+        json_key("expire_ts");
+        if (err == 0)
+            json_int(expire_ts);
+        else
+            json_null();
+        err = 0;
+    } else if (err == ERR_NOT_FOUND) {
         printf("not found\n");
         err = 0;
     } else if (err == 0) {
@@ -506,11 +669,31 @@ cmd_del(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const stru
     return ok_or_fail("del", err);
 }
 
-/* Prints one record as: hash_key : sort_key => value */
+/* One record as a JSON object (its own document at the top level: dump's NDJSON). */
+static void
+record_json(const struct geokv_record *r)
+{
+    json_begin_object();
+    json_key("hash_key");
+    json_bytes(r->hash_key.data, r->hash_key.len);
+    json_key("sort_key");
+    json_bytes(r->sort_key.data, r->sort_key.len);
+    json_key("value");
+    json_bytes(r->value.data, r->value.len);
+    json_kv_int("expire_ts", r->expire_ts);
+    json_end();
+}
+
+/* Prints one record as: hash_key : sort_key => value (with --json: an object of "records"). */
 static int
 print_record(void *arg, const struct geokv_record *r)
 {
     long *n = arg;
+    if (out_json()) {
+        record_json(r);
+        (*n)++;
+        return 0;
+    }
     print_escaped(r->hash_key.data, r->hash_key.len);
     printf(" : ");
     print_escaped(r->sort_key.data, r->sort_key.len);
@@ -519,6 +702,29 @@ print_record(void *arg, const struct geokv_record *r)
     printf("\n");
     (*n)++;
     return 0;
+}
+
+/* multi_get's and scan's {"records": [...], "count": N}, streamed as the pages arrive (a
+ * failure closes it with "error" instead of "count"). */
+static void
+records_begin(void)
+{
+    if (out_json()) {
+        json_key("records");
+        json_begin_array();
+    }
+}
+
+static enum admin_result
+records_end(long n)
+{
+    if (out_json()) {
+        json_end();
+        json_kv_int("count", n);
+    } else {
+        printf("%ld record(s)\n", n);
+    }
+    return ADMIN_OK;
 }
 
 static enum admin_result
@@ -531,13 +737,11 @@ cmd_multi_get(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 
     for (int i = 1; i < argc; i++)
         sks[i - 1] = tok_bytes(&argv[i]);
+    records_begin();
     err = geokv_multi_get(ctx->table, tok_bytes(&argv[0]), sks, (size_t)argc - 1, print_record, &n,
                           ctx->timeout_ms);
     xfree(sks);
-    if (err != 0)
-        return fail("multi_get", err);
-    printf("%ld record(s)\n", n);
-    return ADMIN_OK;
+    return err != 0 ? fail("multi_get", err) : records_end(n);
 }
 
 static enum admin_result
@@ -578,13 +782,12 @@ cmd_scan(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const str
     struct geokv_bytes start = argc > 1 ? tok_bytes(&argv[1]) : geokv_bytes(NULL, 0);
     struct geokv_bytes stop = argc > 2 ? tok_bytes(&argv[2]) : geokv_bytes(NULL, 0);
     long n = 0;
-    int err =
-        geokv_scan(ctx->table, tok_bytes(&argv[0]), start, stop, print_record, &n, ctx->timeout_ms);
+    int err;
 
-    if (err != 0)
-        return fail("scan", err);
-    printf("%ld record(s)\n", n);
-    return ADMIN_OK;
+    records_begin();
+    err =
+        geokv_scan(ctx->table, tok_bytes(&argv[0]), start, stop, print_record, &n, ctx->timeout_ms);
+    return err != 0 ? fail("scan", err) : records_end(n);
 }
 
 static int
@@ -603,7 +806,10 @@ cmd_count(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
 
     if (err != 0)
         return fail("count", err);
-    printf("%lld\n", n);
+    if (out_json())
+        json_kv_int("count", n);
+    else
+        printf("%lld\n", n);
     return ADMIN_OK;
 }
 
@@ -617,7 +823,8 @@ dump_record(void *arg, const struct geokv_record *r)
 }
 
 /* Every live record of a table, sorted by key, for diffs between clusters: the whole table
- * is collected before anything is printed. */
+ * is collected before anything is printed (so a failure prints nothing else). With --json one
+ * record object per line (NDJSON): still diffable, and readable in constant memory. */
 static enum admin_result
 cmd_dump(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
@@ -642,6 +849,14 @@ cmd_dump(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const str
     }
     admin_dump_sort(&d);
     for (size_t i = 0; i < d.n; i++) {
+        const struct admin_dump_rec *r = &d.recs[i];
+        const uint8_t *p = d.bytes.data + r->off;
+        if (out_json()) {
+            record_json(&(struct geokv_record){
+                geokv_bytes(p, r->hk_len), geokv_bytes(p + r->hk_len, r->sk_len),
+                geokv_bytes(p + r->hk_len + r->sk_len, r->v_len), r->expire_ts});
+            continue;
+        }
         buf_reset(&line);
         admin_dump_line(&d, i, &line);
         fwrite(line.data, 1, line.len, stdout);
@@ -663,7 +878,10 @@ cmd_incr(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const str
                      ctx->timeout_ms);
     if (err != 0)
         return fail("incr", err);
-    printf("%lld\n", (long long)v);
+    if (out_json())
+        json_kv_int("value", v);
+    else
+        printf("%lld\n", (long long)v);
     return ADMIN_OK;
 }
 
@@ -699,7 +917,16 @@ cmd_cas(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const stru
         return USAGE_FAIL;
     err = geokv_check_and_set(ctx->table, tok_bytes(&argv[0]), &cas, &exist, &cv, &cvlen,
                               ctx->timeout_ms);
-    if (err == 0) {
+    if ((err == 0 || err == ERR_CHECK_FAILED) && out_json()) {
+        json_kv_bool("set", err == 0);
+        json_kv_bool("check_exists", exist);
+        json_key("check_value");
+        if (exist)
+            json_bytes(cv, cvlen);
+        else
+            json_null();
+        err = 0;
+    } else if (err == 0) {
         printf("OK\n");
     } else if (err == ERR_CHECK_FAILED) {
         printf("check failed, not set (checked key %s", exist ? "exists: " : "does not exist");
@@ -778,9 +1005,12 @@ static const struct admin_cmd cmds[] = {
      "<hk> <check_sk> not_exist|exist|equal:<operand> <set_sk> <value> "
      "[ttl_s]",
      "set set_sk if the check on check_sk holds", cmd_cas, true, 5, 6},
-    {"dup", NULL, "add -c <cluster> [-p] | list | pause|start|remove -d <dupid> [-a <app>]",
+    {"dup", NULL,
+     "add -c <cluster> [-p] | list | pause|start|remove -d <dupid> | verify -r <remote metas> "
+     "[-t <remote table>] [-n N] [-w S]  [-a <app>]",
      "duplication of the selected table to another cluster (add prints the dupid; list prints "
-     "JSON with each partition's confirmed decree)",
+     "JSON with each partition's confirmed decree; verify compares the table on both clusters, "
+     "exit 1 on a difference)",
      admin_cmd_dup, false, 1, -1},
     {"set_dup_fail_mode", NULL, "<app> <dupid> slow|skip",
      "what a duplication does when shipping keeps failing: retry forever, or skip the batch",
@@ -791,6 +1021,20 @@ static const struct admin_cmd cmds[] = {
 static void
 admin_print_help(void)
 {
+    if (out_json()) {
+        json_key("commands");
+        json_begin_array();
+        for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+            json_begin_object();
+            json_kv_str("name", cmds[i].name);
+            json_kv_str("alias", cmds[i].alias);
+            json_kv_str("usage", cmds[i].usage);
+            json_kv_str("help", cmds[i].help);
+            json_end();
+        }
+        json_end();
+        return;
+    }
     printf("commands (quote arguments with \"...\" or '...'; \\xHH escapes inside \"...\"):\n");
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         const struct admin_cmd *c = &cmds[i];
@@ -812,9 +1056,7 @@ cmd_find(const char *name)
 static enum admin_result
 usage_fail(const struct admin_cmd *c)
 {
-    fflush(stdout);
-    fprintf(stderr, "usage: %s %s\n", c->name, c->usage);
-    return ADMIN_FAIL;
+    return out_usage("%s %s", c->name, c->usage);
 }
 
 enum admin_result
@@ -826,24 +1068,17 @@ admin_run(struct admin_ctx *ctx, const struct admin_args *args)
     if (args->argc == 0)
         return ADMIN_OK;
     c = cmd_find(args->argv[0].p);
-    if (c == NULL) {
-        fflush(stdout);
-        fprintf(stderr, "error: unknown command '%s' (try help)\n", args->argv[0].p);
-        return ADMIN_FAIL;
-    }
+    if (c == NULL)
+        return out_fail("unknown command '%s' (try help)", args->argv[0].p);
     if (nargs < c->min_args || (c->max_args >= 0 && nargs > c->max_args))
         return usage_fail(c);
     if (c->needs_app) {
-        if (ctx->app[0] == '\0') {
-            fflush(stdout);
-            fprintf(stderr, "error: %s: no table selected (use <app>, or -a APP)\n", c->name);
-            return ADMIN_FAIL;
-        }
+        if (ctx->app[0] == '\0')
+            return out_fail("%s: no table selected (use <app>, or -a APP)", c->name);
         rc = need_table(ctx);
         if (rc != 0)
             return fail(ctx->app, rc);
     }
     rc = c->fn(ctx, c, nargs, args->argv + 1);
-    fflush(stdout);
-    return rc == USAGE_FAIL ? usage_fail(c) : (enum admin_result)rc;
+    return out_cmd_end(rc == USAGE_FAIL ? usage_fail(c) : (enum admin_result)rc);
 }

@@ -8,12 +8,16 @@
  *                                      and full_copy (DS_PREPARE / DS_APP: where the copy of
  *                                      a full duplication is, or why it waits)
  *   dup pause|start|remove -d <dupid>
+ *   dup verify -r <remote metas> ...   do both clusters hold the same table (admin_verify.c)
  *   set_dup_fail_mode <app> <dupid> slow|skip
  *
  * Each subcommand also takes -a <app> instead of the selected table. A refusal prints one
  * line, "error: dup <sub>: <the meta's reason>", and the command fails (non-zero exit).
+ * With --json: add {"dupid", "existed"}, list {"duplications": [the same objects]}, the
+ * others {"ok": true, "dupid", ...}.
  */
 #include "admin/admin.h"
+#include "admin/admin_out.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +26,8 @@
 
 #define DUP_ADD_MIN_TIMEOUT_MS 15000 /* the meta asks the remote cluster (up to 5 s) */
 #define DUP_USAGE                                                                                  \
-    "usage: dup add -c <cluster> [-p] | dup list | dup pause|start|remove -d <dupid>  "            \
+    "dup add -c <cluster> [-p] | dup list | dup pause|start|remove -d <dupid> | "                  \
+    "dup verify -r <remote meta list> [-t <remote table>] [-n N] [-w S]  "                         \
     "(on the table of 'use', or add -a <app>)"
 
 /* Parsed options of one dup subcommand. */
@@ -37,18 +42,14 @@ struct dup_opts {
 static enum admin_result
 dup_usage(void)
 {
-    fflush(stdout);
-    fprintf(stderr, "%s\n", DUP_USAGE);
-    return ADMIN_FAIL;
+    return out_usage("%s", DUP_USAGE);
 }
 
 /* One error line: the meta's reason if it gave one, else the code's message. */
 static enum admin_result
 dup_fail(const char *what, int err, const char *why)
 {
-    fflush(stdout);
-    fprintf(stderr, "error: %s: %s\n", what, why[0] != '\0' ? why : err_str(err));
-    return ADMIN_FAIL;
+    return out_fail("%s: %s", what, why[0] != '\0' ? why : err_str(err));
 }
 
 /* Parses a dupid (a positive decimal). */
@@ -94,39 +95,29 @@ or_unknown(const char *name)
     return name ? name : "?";
 }
 
-/* Prints s as a JSON string. */
+/* One duplication; the human list is these objects too, indented (out_set_pretty). */
 static void
-print_json_str(const char *s)
+dup_json(const struct geokv_dup *d)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
+    json_begin_object();
+    json_key("dupid");
+    json_uint(d->dupid);
+    json_kv_str("status", d->status);
+    json_kv_str("remote", d->remote);
+    json_kv_int("create_ts", d->create_time_ms);
+    json_kv_str("fail_mode", d->fail_mode);
+    json_key("progress");
+    json_begin_object();
+    for (size_t p = 0; p < d->npartitions; p++) {
+        char pidx[24];
+        snprintf(pidx, sizeof(pidx), "%zu", p);
+        json_kv_int(pidx, d->confirmed[p]);
     }
-    putchar('"');
-}
-
-static void
-print_dup(const struct geokv_dup *d, bool last)
-{
-    printf("  {\n    \"dupid\": %llu,\n    \"status\": \"%s\",\n    \"remote\": ",
-           (unsigned long long)d->dupid, d->status);
-    print_json_str(d->remote);
-    printf(",\n    \"create_ts\": %lld,\n    \"fail_mode\": \"%s\",\n    \"progress\": {",
-           (long long)d->create_time_ms, d->fail_mode);
-    for (size_t p = 0; p < d->npartitions; p++)
-        printf("%s\n      \"%zu\": %lld", p ? "," : "", p, (long long)d->confirmed[p]);
-    printf("%s}", d->npartitions ? "\n    " : "");
-    if (d->progress[0] != '\0') {
-        printf(",\n    \"full_copy\": ");
-        print_json_str(d->progress);
-    }
-    printf("\n  }%s\n", last ? "" : ",");
+    json_end();
+    /* The human list shows full_copy only during a copy; --json keeps every field. */
+    if (d->progress[0] != '\0' || out_json())
+        json_kv_str("full_copy", d->progress[0] != '\0' ? d->progress : NULL);
+    json_end();
 }
 
 static enum admin_result
@@ -145,11 +136,16 @@ dup_add(struct admin_ctx *ctx, const char *app, const struct dup_opts *o)
                         sizeof(why));
     if (err != 0)
         return dup_fail("dup add", err, why);
-    if (existed)
+    if (out_json()) {
+        json_key("dupid");
+        json_uint(dupid);
+        json_kv_bool("existed", existed);
+    } else if (existed) {
         printf("duplication of %s to %s already exists [dupid: %llu]\n", app, o->cluster,
                (unsigned long long)dupid);
-    else
+    } else {
         printf("successfully add duplication [dupid: %llu]\n", (unsigned long long)dupid);
+    }
     return ADMIN_OK;
 }
 
@@ -166,11 +162,15 @@ dup_list(struct admin_ctx *ctx, const char *app, const struct dup_opts *o)
     err = geokv_dup_list(ctx->client, app, ctx->timeout_ms, &dups, &n, why, sizeof(why));
     if (err != 0)
         return dup_fail("dup list", err, why);
-    printf(n == 0 ? "[]\n" : "[\n");
+    if (out_json())
+        json_key("duplications");
+    else
+        out_set_pretty(true);
+    json_begin_array();
     for (size_t i = 0; i < n; i++)
-        print_dup(&dups[i], i + 1 == n);
-    if (n > 0)
-        printf("]\n");
+        dup_json(&dups[i]);
+    json_end();
+    out_set_pretty(false);
     geokv_dup_list_free(dups, n);
     return ADMIN_OK;
 }
@@ -189,7 +189,13 @@ dup_modify(struct admin_ctx *ctx, const char *app, const char *sub, enum geokv_d
                            why, sizeof(why));
     if (err != 0)
         return dup_fail(what, err, why);
-    printf("successfully %s duplication [dupid: %llu]\n", sub, (unsigned long long)o->dupid);
+    if (out_json()) {
+        json_kv_bool("ok", true);
+        json_key("dupid");
+        json_uint(o->dupid);
+    } else {
+        printf("successfully %s duplication [dupid: %llu]\n", sub, (unsigned long long)o->dupid);
+    }
     return ADMIN_OK;
 }
 
@@ -200,14 +206,13 @@ admin_cmd_dup(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     struct dup_opts o = {NULL, NULL, false, false, 0};
     const char *sub = argv[0].p, *app;
 
+    if (strcmp(sub, "verify") == 0) /* options of its own */
+        return admin_dup_verify(ctx, argc, argv);
     if (dup_opts_parse(argc, argv, &o) != 0)
         return dup_usage();
     app = o.app != NULL ? o.app : ctx->app;
-    if (app[0] == '\0') {
-        fflush(stdout);
-        fprintf(stderr, "error: dup %s: no table selected (use <app>, or -a <app>)\n", sub);
-        return ADMIN_FAIL;
-    }
+    if (app[0] == '\0')
+        return out_fail("dup %s: no table selected (use <app>, or -a <app>)", sub);
     if (strcmp(sub, "add") == 0)
         return dup_add(ctx, app, &o);
     if (strcmp(sub, "list") == 0)
@@ -232,17 +237,21 @@ admin_cmd_set_dup_fail_mode(struct admin_ctx *ctx, const struct admin_cmd *cmd, 
     int err;
 
     if (parse_dupid(argv[1].p, &dupid) != 0 ||
-        (strcmp(mode, "slow") != 0 && strcmp(mode, "skip") != 0)) {
-        fflush(stdout);
-        fprintf(stderr, "usage: set_dup_fail_mode <app> <dupid> slow|skip\n");
-        return ADMIN_FAIL;
-    }
+        (strcmp(mode, "slow") != 0 && strcmp(mode, "skip") != 0))
+        return out_usage("set_dup_fail_mode <app> <dupid> slow|skip");
     fm = strcmp(mode, "slow") == 0 ? GEOKV_DUP_FAIL_SLOW : GEOKV_DUP_FAIL_SKIP;
     err = geokv_dup_modify(ctx->client, argv[0].p, dupid, GEOKV_DUP_FAIL_MODE, fm, ctx->timeout_ms,
                            why, sizeof(why));
     if (err != 0)
         return dup_fail("set_dup_fail_mode", err, why);
-    printf("successfully set fail mode of duplication [dupid: %llu] to %s\n",
-           (unsigned long long)dupid, or_unknown(dup_fail_mode_name(fm)));
+    if (out_json()) {
+        json_kv_bool("ok", true);
+        json_key("dupid");
+        json_uint(dupid);
+        json_kv_str("fail_mode", or_unknown(dup_fail_mode_name(fm)));
+    } else {
+        printf("successfully set fail mode of duplication [dupid: %llu] to %s\n",
+               (unsigned long long)dupid, or_unknown(dup_fail_mode_name(fm)));
+    }
     return ADMIN_OK;
 }

@@ -1,13 +1,15 @@
 /*
  * admin-cli: the operator shell.
  *
- *   admin-cli -m META_LIST [-c CONFIG] [-a APP] [-t MS] [--keep-going] [COMMAND ARGS...]
+ *   admin-cli -m META_LIST [-c CONFIG] [-a APP] [-t MS] [--keep-going] [--json]
+ *             [COMMAND ARGS...]
  *
  * With a command: run it and exit 0 / 1. Without: an interactive shell (">>> ", line editing
  * and history through libedit) when stdin is a terminal, else stdin line by line (blank lines
  * and # comments skipped), stopping with status 1 at the first failing line unless
- * --keep-going (then: every line runs, status 1 if any failed). Commands live in
- * admin_cmds.c; this file only parses options and feeds lines.
+ * --keep-going (then: every line runs, status 1 if any failed). --json: each command prints
+ * one JSON document instead (admin_out.h). Commands live in admin_cmds.c; this file only
+ * parses options and feeds lines.
  */
 #include <editline/readline.h>
 #include <getopt.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
+#include "admin/admin_out.h"
 #include "client/geokv_wire.h"
 #include "common/log.h"
 #include "proto/auth.h"
@@ -28,13 +31,16 @@ usage(FILE *f)
 {
     fprintf(
         f, "usage: admin-cli -m META_LIST [-c CONFIG] [-a APP] [-t TIMEOUT_MS] [--keep-going] "
-           "[COMMAND ARGS...]\n"
+           "[--json]\n"
+           "                 [COMMAND ARGS...]\n"
            "  -m, --meta META_LIST   meta servers, host:port[,host:port...]\n"
            "  -c, --config CONFIG    sign calls with the [security] keys of CONFIG (servers\n"
            "                         with keys refuse unsigned admin calls)\n"
            "  -a, --app APP          table for data commands (like 'use APP')\n"
            "  -t, --timeout-ms MS    per-call timeout (default 5000; create waits >= 60 s)\n"
            "  --keep-going           with commands on stdin: run every line\n"
+           "  -j, --json             print each command's result as one line of JSON on stdout\n"
+           "                         (a failure: {\"error\": ...}); dump: one line per record\n"
            "  -v, --verbose          debug logging on stderr\n"
            "Without COMMAND: an interactive shell, or the commands on stdin. 'help' lists them.\n");
 }
@@ -51,10 +57,8 @@ run_line(struct admin_ctx *ctx, const char *line)
         line++;
     if (*line == '#')
         return ADMIN_OK;
-    if (admin_tokenize(line, &args, &why) != 0) {
-        fprintf(stderr, "error: parse: %s\n", why);
-        return ADMIN_FAIL;
-    }
+    if (admin_tokenize(line, &args, &why) != 0)
+        return out_fail("parse: %s", why);
     r = admin_run(ctx, &args);
     admin_args_fini(&args);
     return r;
@@ -110,42 +114,57 @@ run_stdin(struct admin_ctx *ctx, bool keep_going)
 int
 main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"meta", required_argument, NULL, 'm'},       {"app", required_argument, NULL, 'a'},
-        {"timeout-ms", required_argument, NULL, 't'}, {"keep-going", no_argument, NULL, 'k'},
-        {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
-        {"config", required_argument, NULL, 'c'},     {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"meta", required_argument, NULL, 'm'},
+                                         {"app", required_argument, NULL, 'a'},
+                                         {"timeout-ms", required_argument, NULL, 't'},
+                                         {"keep-going", no_argument, NULL, 'k'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
     struct admin_ctx ctx = {.timeout_ms = 5000};
-    const char *metas = NULL;
-    bool keep_going = false;
+    const char *metas = NULL, *config = NULL;
+    bool keep_going = false, bad_option = false, help = false;
     int opt, status, err;
 
     log_set_level(LOG_LVL_WARN);
-    while ((opt = getopt_long(argc, argv, "+m:a:t:c:vh", opts, NULL)) != -1) {
+    /* Errors wait for the end of the options, so a --json after them still shapes them. */
+    while ((opt = getopt_long(argc, argv, "+m:a:t:c:vhj", opts, NULL)) != -1) {
         switch (opt) {
         case 'm': metas = optarg; break;
-        case 'c':
-            if (auth_load(optarg, NULL, 0) != 0)
-                return 2;
-            break;
+        case 'c': config = optarg; break;
         case 'a': snprintf(ctx.app, sizeof(ctx.app), "%s", optarg); break;
         case 't': ctx.timeout_ms = atoi(optarg); break;
         case 'k': keep_going = true; break;
         case 'v': log_set_level(LOG_LVL_DEBUG); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'j': out_set_json(true); break;
+        case 'h': help = !bad_option; break;
+        default: bad_option = true; break;
         }
     }
+    if (help) {
+        usage(stdout);
+        return 0;
+    }
+    if (bad_option) { /* getopt printed which */
+        usage(stderr);
+        out_json_error("usage: bad option (admin-cli --help lists them)");
+        return 2;
+    }
+    if (config != NULL && auth_load(config, NULL, 0) != 0) {
+        out_json_error("-c: cannot use the [security] keys of that config (see the log line)");
+        return 2;
+    }
     if (metas == NULL || ctx.timeout_ms <= 0) {
-        fprintf(stderr, "error: %s\n",
-                metas == NULL ? "-m META_LIST is required" : "-t needs a positive number");
+        out_fail("%s", metas == NULL ? "-m META_LIST is required" : "-t needs a positive number");
         usage(stderr);
         return 2;
     }
     ctx.create_timeout_ms = ctx.timeout_ms > 60000 ? ctx.timeout_ms : 60000;
     err = geokv_client_create(metas, NULL, &ctx.client);
     if (err != 0) {
-        fprintf(stderr, "error: meta list '%s': %s\n", metas, err_str(err));
+        out_fail("meta list '%s': %s", metas, err_str(err));
         return 2;
     }
     if (optind < argc) {

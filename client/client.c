@@ -406,6 +406,25 @@ geokv_replica_digest(struct geokv_client *c, const char *addr, uint64_t gpid, in
 }
 
 int
+geokv_replica_verify(struct geokv_client *c, const char *addr, uint64_t gpid,
+                     const struct msg_verify_req *req, int timeout_ms, struct msg_verify_resp *out,
+                     struct unpacked **zone)
+{
+    struct buf body = BUF_INIT, reply = BUF_INIT;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    *zone = NULL;
+    msg_verify_req_encode(&body, req);
+    err = rpc_call(c->rpc, addr, RPC_VERIFY, gpid, 0, body.data, body.len, timeout_ms, &reply);
+    if (err == 0 && msg_verify_resp_decode(reply.data, reply.len, out, zone) != 0)
+        err = ERR_INVALID_DATA;
+    buf_fini(&body);
+    buf_fini(&reply);
+    return err;
+}
+
+int
 geokv_replica_compact(struct geokv_client *c, const char *addr, uint64_t gpid, int timeout_ms)
 {
     struct buf reply = BUF_INIT;

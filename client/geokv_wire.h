@@ -94,6 +94,15 @@ MUST_CHECK int geokv_leader(struct geokv_client *c, const char *meta, int timeou
  */
 MUST_CHECK int geokv_replica_digest(struct geokv_client *c, const char *addr, uint64_t gpid,
                                     int timeout_ms, struct msg_digest_resp *out);
+/*
+ * RPC_VERIFY to the replica server at addr for its replica of gpid (dup verify): digests of
+ * hash buckets of its records, or a page of their records (proto/msg.schema verify_req).
+ * One attempt; on success the caller frees *out with msg_verify_resp_fini and then *zone
+ * (which its records borrow from) with unpacked_free.
+ */
+MUST_CHECK int geokv_replica_verify(struct geokv_client *c, const char *addr, uint64_t gpid,
+                                    const struct msg_verify_req *req, int timeout_ms,
+                                    struct msg_verify_resp *out, struct unpacked **zone);
 /* Asks the replica server at addr to compact its replica of gpid now (drops tombstones and
  * expired records past tombstone_ttl_seconds) and waits for it. One attempt. */
 MUST_CHECK int geokv_replica_compact(struct geokv_client *c, const char *addr, uint64_t gpid,

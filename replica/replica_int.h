@@ -254,6 +254,8 @@ void replica_on_scan(struct replica *r, struct rpc_request *req);
 /* SHA-256 over the sorted (key, value, expire_ts, timetag) of every record that is not
  * expired, tombstones included, with last_committed: equal on converged replicas. */
 void replica_on_digest(struct replica *r, struct rpc_request *req);
+/* dup verify: digests of hash buckets of the partition's records, or a page of them. */
+void replica_on_verify(struct replica *r, struct rpc_request *req);
 
 /* ---- the host: services of the server a replica lives in ---- */
 /* Completion of host_call, run on r's loop; r is NULL if the replica closed meanwhile

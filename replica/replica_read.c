@@ -1,16 +1,20 @@
 /*
  * replica_read.c: get, multi_get and scan on a partition primary. Reads see only applied
  * (hence acknowledged) writes; tombstones and expired records are invisible. Also the
- * replica digest (RPC_DIGEST), which any replica answers, tombstones included.
+ * replica digest (RPC_DIGEST), which any replica answers, tombstones included, and the
+ * bucket digests and listings of dup verify (RPC_VERIFY).
  * Runs on: replica loop.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "proto/hash.h"
 #include "proto/pack.h"
 #include "replica/replica_int.h"
 
@@ -76,17 +80,24 @@ record_list_add(struct record_list *l, const uint8_t *hk, size_t hk_len, const u
     l->bytes += hk_len + sk_len + vlen + 32;
 }
 
+/* Turns the stored offsets into pointers into the arena (which no longer grows). */
+static void
+record_list_resolve(struct record_list *l)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        l->v[i].hash_key.p = l->arena.data + (uintptr_t)l->v[i].hash_key.p;
+        l->v[i].sort_key.p = l->arena.data + (uintptr_t)l->v[i].sort_key.p;
+        l->v[i].value.p = l->arena.data + (uintptr_t)l->v[i].value.p;
+    }
+}
+
 /* Encodes the list as a records reply and frees it. */
 static void
 record_list_reply(struct record_list *l, struct rpc_request *req, const struct buf *next_key)
 {
     struct msg_records_resp resp = {l->n, l->v, bytes_of(next_key->data, next_key->len)};
     struct buf out = BUF_INIT;
-    for (uint32_t i = 0; i < l->n; i++) {
-        l->v[i].hash_key.p = l->arena.data + (uintptr_t)l->v[i].hash_key.p;
-        l->v[i].sort_key.p = l->arena.data + (uintptr_t)l->v[i].sort_key.p;
-        l->v[i].value.p = l->arena.data + (uintptr_t)l->v[i].value.p;
-    }
+    record_list_resolve(l);
     msg_records_resp_encode(&out, &resp);
     rpc_reply(req, 0, out.data, out.len);
     buf_fini(&out);
@@ -282,5 +293,138 @@ replica_on_digest(struct replica *r, struct rpc_request *req)
     }
     msg_digest_resp_encode(&out, &d);
     rpc_reply(req, 0, out.data, out.len);
+    buf_fini(&out);
+}
+
+/* ---------------- RPC_VERIFY ---------------- */
+
+struct bucket_slot {
+    uint64_t id;
+    uint32_t idx; /* in the request */
+};
+
+static int
+slot_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct bucket_slot *)a)->id, y = ((const struct bucket_slot *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* The request's index of the record's bucket, or -1 if not asked for. */
+static int64_t
+bucket_index(const struct bucket_slot *slots, uint32_t n, uint64_t modulus, const uint8_t *hk,
+             size_t hk_len, const uint8_t *sk, size_t sk_len)
+{
+    struct bucket_slot key = {key_hash64(hk, hk_len, sk, sk_len) % modulus, 0};
+    const struct bucket_slot *s = bsearch(&key, slots, n, sizeof(*slots), slot_cmp);
+    return s ? (int64_t)s->idx : -1;
+}
+
+/* A record's contribution to its bucket's sum: both clusters hash the same fields alike. */
+static uint64_t
+record_hash(struct buf *scratch, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+            uint32_t expire_ts, uint64_t timetag)
+{
+    uint8_t n[12];
+    buf_reset(scratch);
+    be32_store(n, (uint32_t)klen);
+    buf_append(scratch, n, 4);
+    buf_append(scratch, key, klen);
+    buf_append(scratch, val, vlen);
+    be32_store(n, expire_ts);
+    be64_store(n + 4, timetag);
+    buf_append(scratch, n, 12);
+    return XXH64(scratch->data, scratch->len, 0);
+}
+
+/* One pass over the partition: digests of the asked buckets, or a page of their records. */
+static int
+verify_scan(struct replica *r, const struct msg_verify_req *q, const struct bucket_slot *slots,
+            struct bucket_digest *digests, struct record_list *l, struct buf *next)
+{
+    struct storage_iter *it;
+    struct buf scratch = BUF_INIT;
+    int rc = storage_iter_create(r->storage, q->resume_key.len ? q->resume_key.p : NULL,
+                                 q->resume_key.len, NULL, 0, &it);
+    if (rc != 0)
+        return rc;
+    for (; storage_iter_valid(it); storage_iter_next(it)) {
+        const uint8_t *key, *hk, *sk, *val;
+        size_t klen, hk_len, sk_len, vlen;
+        struct storage_record rec = {0};
+        int64_t b;
+        storage_iter_key(it, &key, &klen);
+        if (storage_key_decode(key, klen, &hk, &hk_len, &sk, &sk_len) != 0 ||
+            storage_iter_value(it, &rec.expire_ts, &rec.timetag, &val, &vlen) != 0) {
+            RLOG_WARN(r, "verify: skipping a malformed record (%zu byte key)", klen);
+            continue;
+        }
+        b = bucket_index(slots, q->nbuckets, q->modulus, hk, hk_len, sk, sk_len);
+        if (b < 0)
+            continue;
+        if (q->list_limit == 0) {
+            if (storage_record_visible(&rec, q->live_at_s)) {
+                digests[b].records++;
+                digests[b].sum +=
+                    record_hash(&scratch, key, klen, val, vlen, rec.expire_ts, rec.timetag);
+            }
+            continue;
+        }
+        if (l->n >= q->list_limit || l->bytes >= SCAN_MAX_REPLY_BYTES) {
+            buf_append(next, key, klen);
+            break;
+        }
+        record_list_add(l, hk, hk_len, sk, sk_len, val, vlen, rec.expire_ts, rec.timetag);
+    }
+    rc = storage_iter_status(it);
+    storage_iter_destroy(it);
+    buf_fini(&scratch);
+    return rc;
+}
+
+/*
+ * RPC_VERIFY on any replica: like the digest, one pass over the partition on its loop (an
+ * operator command: requests of this partition wait for the pass).
+ */
+void
+replica_on_verify(struct replica *r, struct rpc_request *req)
+{
+    struct msg_verify_req q;
+    struct unpacked *zone;
+    struct msg_verify_resp resp = {.last_committed = r->last_committed};
+    struct bucket_slot *slots = NULL;
+    struct record_list l = {0};
+    struct buf next = BUF_INIT, out = BUF_INIT;
+    int rc = msg_verify_req_decode(req->env.body, req->env.body_len, &q, &zone);
+
+    if (rc == 0 && q.nbuckets > 0) {
+        slots = xmalloc(q.nbuckets * sizeof(*slots));
+        for (uint32_t i = 0; i < q.nbuckets; i++)
+            slots[i] = (struct bucket_slot){q.buckets[i], i};
+        qsort(slots, q.nbuckets, sizeof(*slots), slot_cmp);
+        if (q.list_limit == 0) {
+            resp.ndigests = q.nbuckets;
+            resp.digests = xcalloc(q.nbuckets, sizeof(*resp.digests));
+        }
+        rc = verify_scan(r, &q, slots, resp.digests, &l, &next);
+    }
+    if (rc == 0) {
+        record_list_resolve(&l);
+        resp.nrecords = l.n;
+        resp.records = l.v;
+        resp.next_key = bytes_of(next.data, next.len);
+        msg_verify_resp_encode(&out, &resp);
+        rpc_reply(req, 0, out.data, out.len);
+    } else {
+        replica_reply_err(r, req, rc);
+    }
+    if (zone)
+        msg_verify_req_fini(&q);
+    unpacked_free(zone);
+    xfree(slots);
+    xfree(resp.digests);
+    xfree(l.v);
+    buf_fini(&l.arena);
+    buf_fini(&next);
     buf_fini(&out);
 }

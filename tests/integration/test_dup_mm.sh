@@ -28,6 +28,9 @@ wait "$pbj" || fail "writes on bj"
 wait "$ptj" || fail "writes on tj"
 wait_for "bj and tj to converge" 120 same_data mm
 itest_log "bj and tj identical after concurrent overlapping writes"
+cluster_use bj
+out=$(admin -a mm dup verify -r "$(cat "$ITEST_DIR/state/clusters/tj/metas")") || fail "dup verify both ways: $out"
+grep -qx equal <<<"$out" || fail "dup verify does not say equal: $out"
 
 # every key holds the write with the largest timetag: a key written last on one side wins
 cluster_use bj && admin -a mm set k1 s0 from-bj >/dev/null
