@@ -188,6 +188,23 @@ cmd_drop(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const str
 }
 
 static enum admin_result
+cmd_writes(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
+           const struct admin_tok *argv)
+{
+    bool deny = strcmp(argv[1].p, "deny") == 0;
+    int err;
+
+    if (!deny && strcmp(argv[1].p, "allow") != 0)
+        return USAGE_FAIL;
+    err = geokv_set_table_writes(ctx->client, argv[0].p, deny, ctx->timeout_ms);
+    if (err != 0 || out_json())
+        return ok_or_fail("writes", err);
+    printf("client writes to %s %s (each primary applies it with its next beacon)\n", argv[0].p,
+           deny ? "denied" : "allowed");
+    return ADMIN_OK;
+}
+
+static enum admin_result
 cmd_use(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const struct admin_tok *argv)
 {
     struct geokv_table *t;
@@ -261,6 +278,7 @@ app_json(const struct msg_app_config *cfg)
     json_kv_str("status", app_status_name(cfg->status));
     json_kv_int("partition_count", cfg->partition_count);
     json_kv_int("replica_count", cfg->replica_count);
+    json_kv_str("writes", cfg->deny_write ? "denied" : "allowed");
     json_key("partitions");
     json_begin_array();
     for (uint32_t i = 0; i < cfg->partition_count; i++) {
@@ -297,8 +315,9 @@ cmd_app(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const stru
         msg_app_config_fini(&cfg);
         return ADMIN_OK;
     }
-    printf("app_id: %u\nname: %s\nstatus: %s\npartition_count: %u\nreplica_count: %u\n", cfg.app_id,
-           cfg.name, app_status_name(cfg.status), cfg.partition_count, cfg.replica_count);
+    printf("app_id: %u\nname: %s\nstatus: %s\npartition_count: %u\nreplica_count: %u\nwrites: %s\n",
+           cfg.app_id, cfg.name, app_status_name(cfg.status), cfg.partition_count,
+           cfg.replica_count, cfg.deny_write ? "denied" : "allowed");
     printf("%-6s %-8s %-24s %-50s %s\n", "pidx", "ballot", "primary", "secondaries",
            "last_committed");
     for (uint32_t i = 0; i < cfg.partition_count; i++)
@@ -960,6 +979,10 @@ static const struct admin_cmd cmds[] = {
     {"create", NULL, "<app> [-p partitions=4] [-r replicas=3]",
      "create a table (waits until every partition is ready)", cmd_create, false, 1, 5},
     {"drop", NULL, "<app>", "drop a table", cmd_drop, false, 1, 1},
+    {"writes", NULL, "<app> deny|allow",
+     "refuse (deny) or take again client writes to a table on this cluster; duplicated writes "
+     "are applied either way",
+     cmd_writes, false, 2, 2},
     {"use", NULL, "<app>", "select the table for data commands", cmd_use, false, 1, 1},
     {"nodes", NULL, "", "list replica servers", cmd_nodes, false, 0, 0},
     {"app", NULL, "[app]",

@@ -285,6 +285,22 @@ geokv_drop_table(struct geokv_client *c, const char *name, int timeout_ms)
 }
 
 int
+geokv_set_table_writes(struct geokv_client *c, const char *name, bool deny, int timeout_ms)
+{
+    struct msg_app_writes_req m = {.deny = deny};
+    struct buf req = BUF_INIT;
+    int err;
+
+    if (name == NULL || name[0] == '\0' || strlen(name) >= sizeof(m.app))
+        return ERR_INVALID_ARG;
+    snprintf(m.app, sizeof(m.app), "%s", name);
+    msg_app_writes_req_encode(&req, &m);
+    err = client_meta_call(c, RPC_APP_WRITES, &req, timeout_ms, true, NULL);
+    buf_fini(&req);
+    return err;
+}
+
+int
 geokv_query_config(struct geokv_client *c, const char *name, int timeout_ms,
                    struct msg_app_config *out)
 {

@@ -79,6 +79,9 @@ enum geokv_error {
     GEOKV_ERR_UNCERTAIN = -30029,       /* proposed, outcome unknown (may still commit) */
     GEOKV_ERR_DISK_FULL = -30030,       /* the primary's disk is full: not written */
     GEOKV_ERR_AUTH = -30032,            /* the cluster requires signed calls: see options */
+    GEOKV_ERR_WRITE_DENIED = -30034,    /* the table is read-only on this cluster now (an
+                                         * operator denied writes, e.g. for a switchover):
+                                         * nothing written; write to the other cluster */
 };
 
 /* The message of any code this library returns (0 too). Static or thread-local string. */

@@ -35,6 +35,13 @@ GEOKV_MUST_CHECK int geokv_create_table(struct geokv_client *c, const char *name
                                         int timeout_ms);
 /* Drops a table (its data is removed later). GEOKV_ERR_APP_NOT_FOUND. */
 GEOKV_MUST_CHECK int geokv_drop_table(struct geokv_client *c, const char *name, int timeout_ms);
+/* Denies (deny true) or allows again client writes to a table on this cluster: while denied,
+ * every set, delete, incr and check_and_set fails at once with GEOKV_ERR_WRITE_DENIED, and
+ * writes duplicated from other clusters are still applied (a switchover's old master, a
+ * follower kept read-only). Kept in the cluster's metadata; each primary applies it with its
+ * next beacon (within beacon_interval_ms). GEOKV_ERR_APP_NOT_FOUND. */
+GEOKV_MUST_CHECK int geokv_set_table_writes(struct geokv_client *c, const char *name, bool deny,
+                                            int timeout_ms);
 
 struct geokv_table_info {
     uint32_t id;

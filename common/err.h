@@ -41,7 +41,9 @@
     XX(ERR_DISK_FULL, -30030, "the replica's disk is full")                                        \
     XX(ERR_REPLY_TOO_LARGE, -30031, "reply larger than the caller's limit; nothing done")          \
     XX(ERR_AUTH, -30032, "not authenticated: missing, wrong, stale or replayed signature")         \
-    XX(ERR_STALE_INCARNATION, -30033, "signed for another incarnation of the server; not run")
+    XX(ERR_STALE_INCARNATION, -30033, "signed for another incarnation of the server; not run")     \
+    XX(ERR_WRITE_DENIED, -30034,                                                                   \
+       "the table takes no client writes on this cluster now (read-only): nothing written")
 
 enum err_code {
 #define ERR_ENUM(name, val, msg) name = val,
@@ -50,7 +52,7 @@ enum err_code {
 };
 
 #define ERR_FIRST (-30001)
-#define ERR_LAST (-30033)
+#define ERR_LAST (-30034)
 
 /* Symbolic name ("ERR_TIMEOUT", "EIO", "OK") of any return code. Static string. */
 const char *err_name(int err);

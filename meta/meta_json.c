@@ -145,6 +145,27 @@ env_str(const cJSON *envs, const char *key, char *dst, size_t cap)
 }
 
 char *
+meta_app_envs_with(const char *envs, const char *key, const char *value)
+{
+    cJSON *j = cJSON_Parse(envs);
+    char *text, *out;
+
+    if (!cJSON_IsObject(j)) { /* envs are checked when loaded: cannot happen */
+        cJSON_Delete(j);
+        j = cJSON_CreateObject();
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(j, key);
+    if (value != NULL)
+        cJSON_AddStringToObject(j, key, value);
+    text = cJSON_PrintUnformatted(j);
+    ASSERT(text != NULL); /* cJSON fails only on OOM */
+    out = xstrdup(text);
+    cJSON_free(text);
+    cJSON_Delete(j);
+    return out;
+}
+
+char *
 meta_app_envs_of_master(const struct dup_master *master)
 {
     cJSON *j = cJSON_CreateObject();
@@ -184,6 +205,10 @@ meta_app_json_decode(const uint8_t *p, size_t n, struct meta_app *app)
     env_str(envs, ENV_MASTER_CLUSTER, app->master.cluster, sizeof(app->master.cluster));
     env_str(envs, ENV_MASTER_APP, app->master.app, sizeof(app->master.app));
     env_str(envs, ENV_MASTER_METAS, app->master.metas, sizeof(app->master.metas));
+    {
+        const cJSON *deny = cJSON_GetObjectItemCaseSensitive(envs, META_ENV_DENY_WRITE);
+        app->deny_write = cJSON_IsString(deny) && strcmp(deny->valuestring, "true") == 0;
+    }
     rc = 0;
 out_delete:
     cJSON_Delete(j);

@@ -316,6 +316,18 @@ handle_drop_app(struct meta_service *svc, struct rpc_request *req)
 }
 
 static void
+handle_app_writes(struct meta_service *svc, struct rpc_request *req)
+{
+    struct msg_app_writes_req m;
+
+    if (msg_app_writes_req_decode(req->env.body, req->env.body_len, &m) != 0) {
+        rpc_reply(req, ERR_INVALID_DATA, NULL, 0);
+        return;
+    }
+    rpc_reply(req, meta_state_set_writes(svc->state, m.app, m.deny), NULL, 0);
+}
+
+static void
 handle_list_apps(struct meta_service *svc, struct rpc_request *req)
 {
     struct msg_list_apps_resp m;
@@ -570,6 +582,7 @@ handler_of(uint32_t code)
     case RPC_QUERY_CONFIG: return handle_query_config;
     case RPC_CREATE_APP: return handle_create_app;
     case RPC_DROP_APP: return handle_drop_app;
+    case RPC_APP_WRITES: return handle_app_writes;
     case RPC_LIST_APPS: return handle_list_apps;
     case RPC_LIST_NODES: return handle_list_nodes;
     case RPC_DUP_ADD: return handle_dup_add;

@@ -652,6 +652,34 @@ meta_state_drop_app(struct meta_state *st, const char *name)
     return 0;
 }
 
+int
+meta_state_set_writes(struct meta_state *st, const char *name, bool deny)
+{
+    struct meta_app *app = (struct meta_app *)meta_state_find_app(st, name);
+    struct meta_app copy;
+    int rc;
+
+    if (app == NULL)
+        return ERR_APP_NOT_FOUND;
+    if (app->deny_write == deny)
+        return 0;
+    copy = *app;
+    copy.envs = meta_app_envs_with(app->envs, META_ENV_DENY_WRITE, deny ? "true" : NULL);
+    rc = app_persist(st, &copy, false);
+    if (rc != 0) {
+        LOG_ERROR("table %s (app_id %u): writing the store failed, writes stay %s: %s", name,
+                  app->app_id, app->deny_write ? "denied" : "allowed", err_str(rc));
+        xfree(copy.envs);
+        return rc;
+    }
+    xfree(app->envs);
+    app->envs = copy.envs;
+    app->deny_write = deny;
+    LOG_INFO("table %s (app_id %u): client writes %s", name, app->app_id,
+             deny ? "denied" : "allowed");
+    return 0;
+}
+
 /* ======================= load ======================= */
 
 /* Reads partition pidx of app; a missing or corrupt node leaves it without a primary. */
@@ -862,6 +890,7 @@ meta_assign_fill(const struct meta_app *app, const struct meta_partition *part, 
     a->role = role;
     a->config = part->config;
     a->master = app->master;
+    a->deny_write = app->deny_write;
 }
 
 /* address's role in part, ROLE_INACTIVE if it has none. */
@@ -958,6 +987,7 @@ meta_state_app_config(const struct meta_state *st, const struct meta_app *app,
         out->partitions[p] = app->parts[p].config;
     out->healthy = meta_state_app_healthy(st, app);
     out->master = app->master;
+    out->deny_write = app->deny_write;
 }
 
 void

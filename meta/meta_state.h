@@ -57,6 +57,7 @@ struct meta_app {
     int64_t create_ts;            /* wall-clock seconds */
     char *envs;                   /* JSON object text, owned ("{}" when none) */
     struct dup_master master;     /* from envs: set if this is a follower table (memory only) */
+    bool deny_write;              /* from envs: client writes refused (memory only) */
     struct meta_partition *parts; /* partition_count entries, owned; NULL until loaded */
     struct meta_dup **dups;       /* duplications (meta_dup.h), sorted by dupid, tombstones too;
                              * owned, freed by meta_app_fini */
@@ -107,6 +108,9 @@ MUST_CHECK int meta_state_create_app(struct meta_state *st, const struct msg_cre
                                      int64_t now_ms, const struct meta_app **appp);
 /* Persists status "dropped". ERR_APP_NOT_FOUND, ERR_ZK. */
 MUST_CHECK int meta_state_drop_app(struct meta_state *st, const char *name);
+/* Persists whether client writes to the table are denied (its env META_ENV_DENY_WRITE);
+ * primaries learn it with their next beacon. ERR_APP_NOT_FOUND, ERR_ZK. */
+MUST_CHECK int meta_state_set_writes(struct meta_state *st, const char *name, bool deny);
 
 /* The available app of that name, or NULL. Borrowed. */
 const struct meta_app *meta_state_find_app(const struct meta_state *st, const char *name);
@@ -197,6 +201,10 @@ MUST_CHECK int meta_app_json_decode(const uint8_t *p, size_t n, struct meta_app 
 void meta_partition_json_encode(const struct partition_config *pc, struct buf *out);
 /* Strict: also rejects an empty or repeated member. */
 MUST_CHECK int meta_partition_json_decode(const uint8_t *p, size_t n, struct partition_config *pc);
+/* envs (JSON object text) with key set to value, or removed if value is NULL (xmalloc'd). */
+char *meta_app_envs_with(const char *envs, const char *key, const char *value);
+/* The env that denies client writes ("true"), as Pegasus names its request-denying env. */
+#define META_ENV_DENY_WRITE "replica.deny_client_write"
 /* The envs text of a follower table of master (xmalloc'd). */
 char *meta_app_envs_of_master(const struct dup_master *master);
 /* Frees envs, parts and dups (not app itself). */

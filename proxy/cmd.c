@@ -76,6 +76,9 @@ reply_geokv_error(struct call *c, int rc)
     case GEOKV_ERR_TOO_LARGE:
         resp_error(c->out, "ERR key or value too large for geokv (keys up to 65535 bytes)");
         break;
+    case GEOKV_ERR_WRITE_DENIED: /* Redis's reply from a read-only replica */
+        resp_error(c->out, "READONLY You can't write against a read only replica.");
+        break;
     default: resp_error(c->out, "ERR geokv: %s", geokv_strerror(rc)); break;
     }
 }

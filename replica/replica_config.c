@@ -136,6 +136,9 @@ void
 replica_adopt_assignment(struct replica *r, const struct replica_assign *a)
 {
     r->master = a->master;
+    if (r->deny_write != a->deny_write)
+        RLOG_INFO(r, "client writes %s", a->deny_write ? "denied" : "allowed");
+    r->deny_write = a->deny_write;
     replica_set_config(r, a->role, &a->config);
     dup_full_follow(r);
 }

@@ -114,6 +114,7 @@ struct replica {
                                 * it serves nothing until then */
     struct dup_master master;  /* the table's master, from its latest assignment (cluster ""
                                 * unless the table is a full duplication's follower) */
+    bool deny_write;           /* client writes refused (ERR_WRITE_DENIED), from the assignment */
     struct metric *write_ops, *read_ops, *write_latency, *read_latency; /* per table */
     bool dirty; /* on the loop's dirty list */
     struct replica *next_dirty;

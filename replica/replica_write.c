@@ -54,6 +54,14 @@ replica_check_writable(struct replica *r)
     return rc;
 }
 
+/* A client's write (not a duplicated one): also refused while the table denies writes. */
+static int
+check_client_writable(struct replica *r)
+{
+    int rc = replica_check_writable(r);
+    return rc == 0 && r->deny_write ? ERR_WRITE_DENIED : rc;
+}
+
 /* Fills op as a set (or a tombstone when del) stamped with ts. */
 static void
 make_op(struct replica *r, struct mutation_op *op, bool del, struct bytes hk, struct bytes sk,
@@ -111,7 +119,7 @@ replica_on_write(struct replica *r, struct rpc_request *req)
     struct buf reply = BUF_INIT;
     bool *keep = NULL;
     uint64_t ts;
-    int rc = replica_check_writable(r);
+    int rc = check_client_writable(r);
     zone = NULL;
     if (rc == 0)
         rc = msg_write_req_decode(req->env.body, req->env.body_len, &w, &zone);
@@ -231,7 +239,7 @@ replica_on_incr(struct replica *r, struct rpc_request *req)
     char num[24];
     int64_t base = 0, result;
     uint32_t expire = 0;
-    int found, rc = replica_check_writable(r);
+    int found, rc = check_client_writable(r);
     zone = NULL;
     if (rc == 0)
         rc = msg_incr_req_decode(req->env.body, req->env.body_len, &in, &zone);
@@ -287,7 +295,7 @@ replica_on_cas(struct replica *r, struct rpc_request *req)
     struct unpacked *zone;
     struct storage_record rec = {0};
     struct buf reply = BUF_INIT;
-    int found, rc = replica_check_writable(r);
+    int found, rc = check_client_writable(r);
     zone = NULL;
     if (rc == 0)
         rc = msg_cas_req_decode(req->env.body, req->env.body_len, &c, &zone);

@@ -85,8 +85,9 @@ static struct replica_assign assigns[] = {
      2,
      ROLE_PRIMARY,
      {3, 2, "127.0.0.1:1", 2, {"127.0.0.1:2", "127.0.0.1:3"}, 99},
-     {"bjsrv-account", "temp", "127.0.0.1:34601,127.0.0.1:34602"}},
-    {0xffffffff00000000ull, -5, ROLE_SECONDARY, {0, -5, "", 0, {{0}}, 0}, {"", "", ""}},
+     {"bjsrv-account", "temp", "127.0.0.1:34601,127.0.0.1:34602"},
+     true},
+    {0xffffffff00000000ull, -5, ROLE_SECONDARY, {0, -5, "", 0, {{0}}, 0}, {"", "", ""}, false},
 };
 static uint64_t drops[] = {42, 0, UINT64_MAX};
 
@@ -269,7 +270,8 @@ enc_app_config(struct buf *o)
                                APP_AVAILABLE,
                                parts,
                                true,
-                               {"bjsrv-account", "geo_table", "127.0.0.1:34601"}};
+                               {"bjsrv-account", "geo_table", "127.0.0.1:34601"},
+                               true};
     fill_parts();
     msg_app_config_encode(o, &m);
 }
@@ -612,7 +614,6 @@ static const struct codec codecs[] = {
     CODEC(beacon_resp, beacon_resp),
     CODEC(redirect, redirect),
     CODEC(app_name, app_name),
-    CODEC(app_config, app_config),
     CODEC(create_app_req, create_app_req),
     CODEC(list_apps_resp, list_apps_resp),
     CODEC(list_nodes_resp, list_nodes_resp),
@@ -1398,7 +1399,7 @@ Test(proto, redirect_and_app_name_round_trip)
 Test(proto, app_config_round_trip)
 {
     struct buf b = BUF_INIT;
-    struct msg_app_config m, none = {1, "t", 0, 1, APP_CREATING, NULL, false, {"", "", ""}};
+    struct msg_app_config m, none = {1, "t", 0, 1, APP_CREATING, NULL, false, {"", "", ""}, false};
     enc_app_config(&b);
     cr_assert_eq(msg_app_config_decode(b.data, b.len, &m), 0);
     cr_assert_eq(m.app_id, 7);
