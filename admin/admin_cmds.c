@@ -279,6 +279,7 @@ app_json(const struct msg_app_config *cfg)
     json_kv_int("partition_count", cfg->partition_count);
     json_kv_int("replica_count", cfg->replica_count);
     json_kv_str("writes", cfg->deny_write ? "denied" : "allowed");
+    json_kv_bool("healthy", cfg->healthy);
     json_key("partitions");
     json_begin_array();
     for (uint32_t i = 0; i < cfg->partition_count; i++) {
@@ -315,9 +316,10 @@ cmd_app(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc, const stru
         msg_app_config_fini(&cfg);
         return ADMIN_OK;
     }
-    printf("app_id: %u\nname: %s\nstatus: %s\npartition_count: %u\nreplica_count: %u\nwrites: %s\n",
+    printf("app_id: %u\nname: %s\nstatus: %s\npartition_count: %u\nreplica_count: %u\nwrites: "
+           "%s\nhealthy: %s\n",
            cfg.app_id, cfg.name, app_status_name(cfg.status), cfg.partition_count,
-           cfg.replica_count, cfg.deny_write ? "denied" : "allowed");
+           cfg.replica_count, cfg.deny_write ? "denied" : "allowed", cfg.healthy ? "yes" : "no");
     printf("%-6s %-8s %-24s %-50s %s\n", "pidx", "ballot", "primary", "secondaries",
            "last_committed");
     for (uint32_t i = 0; i < cfg.partition_count; i++)

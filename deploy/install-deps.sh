@@ -17,6 +17,7 @@ PKGS=(
   procps curl netcat-openbsd python3
   prometheus
   strace iptables iproute2 faketime libfaketime
+  dpkg-dev file systemd
 )
 
 missing=()
