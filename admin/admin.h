@@ -29,7 +29,9 @@ enum admin_result admin_run(struct admin_ctx *ctx, const struct admin_args *args
 struct admin_cmd;
 enum admin_result admin_cmd_dup(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
                                 const struct admin_tok *argv);
-/* dup verify (admin_verify.c): argv[0] is "verify". */
+/* dup verify (admin_verify.c) and dup switchover (admin_switch.c): argv[0] is the subcommand. */
 enum admin_result admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv);
+enum admin_result admin_dup_switchover(struct admin_ctx *ctx, int argc,
+                                       const struct admin_tok *argv);
 enum admin_result admin_cmd_set_dup_fail_mode(struct admin_ctx *ctx, const struct admin_cmd *cmd,
                                               int argc, const struct admin_tok *argv);

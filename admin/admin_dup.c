@@ -9,6 +9,7 @@
  *                                      a full duplication is, or why it waits)
  *   dup pause|start|remove -d <dupid>
  *   dup verify -r <remote metas> ...   do both clusters hold the same table (admin_verify.c)
+ *   dup switchover -c ... -r ... -l ... planned master switch, nothing lost (admin_switch.c)
  *   set_dup_fail_mode <app> <dupid> slow|skip
  *
  * Each subcommand also takes -a <app> instead of the selected table. A refusal prints one
@@ -27,7 +28,8 @@
 #define DUP_ADD_MIN_TIMEOUT_MS 15000 /* the meta asks the remote cluster (up to 5 s) */
 #define DUP_USAGE                                                                                  \
     "dup add -c <cluster> [-p] | dup list | dup pause|start|remove -d <dupid> | "                  \
-    "dup verify -r <remote meta list> [-t <remote table>] [-n N] [-w S]  "                         \
+    "dup verify -r <remote meta list> [-t <remote table>] [-n N] [-w S] | "                        \
+    "dup switchover -c <remote cluster> -r <remote metas> -l <this cluster> [--rollback]  "        \
     "(on the table of 'use', or add -a <app>)"
 
 /* Parsed options of one dup subcommand. */
@@ -206,8 +208,10 @@ admin_cmd_dup(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
     struct dup_opts o = {NULL, NULL, false, false, 0};
     const char *sub = argv[0].p, *app;
 
-    if (strcmp(sub, "verify") == 0) /* options of its own */
+    if (strcmp(sub, "verify") == 0) /* options of their own */
         return admin_dup_verify(ctx, argc, argv);
+    if (strcmp(sub, "switchover") == 0)
+        return admin_dup_switchover(ctx, argc, argv);
     if (dup_opts_parse(argc, argv, &o) != 0)
         return dup_usage();
     app = o.app != NULL ? o.app : ctx->app;

@@ -18,7 +18,8 @@
  * records (or cannot split: one hash key); those are listed on both sides and compared key
  * by key. Each round is one pass over each partition involved (replica_on_verify).
  */
-#include "admin/admin.h"
+#include "admin/admin_verify.h"
+
 #include "admin/admin_out.h"
 
 #include <stdio.h>
@@ -44,14 +45,6 @@
 #define LIST_PAGE 1000
 #define CALL_RETRY_MS 30000
 
-struct side {
-    const char *label; /* "local" / "remote" */
-    struct geokv_client *client;
-    char app[GEOKV_APP_NAME_MAX];
-    struct msg_app_config cfg;
-    int timeout_ms;
-};
-
 /* A record as listed, copied out of the reply. */
 struct vrec {
     struct buf hk, sk, value;
@@ -60,7 +53,7 @@ struct vrec {
 };
 
 struct verify {
-    struct side a, b;
+    struct side *a, *b;
     uint64_t safe_us;   /* S */
     uint32_t live_at_s; /* expiry judged at S on both sides */
     uint64_t matching, different, missing_remote, missing_local, changed;
@@ -69,27 +62,26 @@ struct verify {
     size_t shown;
 };
 
-static int
+int
 side_query(struct side *s)
 {
     msg_app_config_fini(&s->cfg);
     return geokv_query_config(s->client, s->app, s->timeout_ms, &s->cfg);
 }
 
-/* RPC_VERIFY to the primary of pidx, asking the meta again after a failure (a moved primary,
- * a restarting server) until CALL_RETRY_MS passes. */
+/* A call to the primary of pidx, asking the meta again after a failure (a moved primary, a
+ * restarting server) until CALL_RETRY_MS passes. */
+typedef int primary_call_fn(struct side *s, const char *addr, uint64_t gpid, void *arg);
+
 static int
-side_call(struct side *s, uint32_t pidx, const struct msg_verify_req *q, struct msg_verify_resp *r,
-          struct unpacked **zone)
+side_retry(struct side *s, uint32_t pidx, primary_call_fn *fn, void *arg)
 {
     int64_t deadline = clock_mono_ms() + CALL_RETRY_MS;
     int err;
     for (;;) {
         const struct partition_config *pc = &s->cfg.partitions[pidx];
-        err = pc->primary[0] == '\0'
-                  ? ERR_AGAIN
-                  : geokv_replica_verify(s->client, pc->primary, gpid_make(s->cfg.app_id, pidx), q,
-                                         s->timeout_ms, r, zone);
+        err = pc->primary[0] == '\0' ? ERR_AGAIN
+                                     : fn(s, pc->primary, gpid_make(s->cfg.app_id, pidx), arg);
         if (err == 0 || clock_mono_ms() >= deadline)
             return err;
         usleep(200 * 1000);
@@ -98,31 +90,52 @@ side_call(struct side *s, uint32_t pidx, const struct msg_verify_req *q, struct 
     }
 }
 
+struct verify_call {
+    const struct msg_verify_req *q;
+    struct msg_verify_resp *r;
+    struct unpacked **zone;
+};
+
+static int
+verify_fn(struct side *s, const char *addr, uint64_t gpid, void *arg)
+{
+    struct verify_call *c = arg;
+    return geokv_replica_verify(s->client, addr, gpid, c->q, s->timeout_ms, c->r, c->zone);
+}
+
+/* RPC_VERIFY to the primary of pidx. */
+static int
+side_call(struct side *s, uint32_t pidx, const struct msg_verify_req *q, struct msg_verify_resp *r,
+          struct unpacked **zone)
+{
+    struct verify_call c = {q, r, zone};
+    return side_retry(s, pidx, verify_fn, &c);
+}
+
+static int
+info_fn(struct side *s, const char *addr, uint64_t gpid, void *arg)
+{
+    return geokv_replica_partition_info(s->client, addr, gpid, s->timeout_ms, arg);
+}
+
+int
+side_partition_info(struct side *s, uint32_t pidx, struct msg_partition_info_resp *out)
+{
+    return side_retry(s, pidx, info_fn, out);
+}
+
 /* ---- safe point: wait for the duplications between the two ---- */
 
-/* Waits until every duplication of `from` towards `to`'s table confirmed, per partition, the
- * decree its primary had committed when asked. */
-static enum admin_result
-wait_dups(struct side *from, const struct side *to, int64_t deadline_ms)
+enum admin_result
+wait_confirmed(struct side *from, const struct side *to, const decree_t *committed,
+               int64_t deadline_ms, const char *what)
 {
     struct geokv_dup *dups = NULL;
     size_t n = 0;
-    decree_t *committed = xcalloc(from->cfg.partition_count, sizeof(*committed));
     char why[256] = "";
     int err = 0;
 
-    for (uint32_t p = 0; p < from->cfg.partition_count && err == 0; p++) {
-        struct msg_verify_req q = {.modulus = 1};
-        struct msg_verify_resp r;
-        struct unpacked *zone;
-        err = side_call(from, p, &q, &r, &zone);
-        if (err == 0) {
-            committed[p] = r.last_committed;
-            msg_verify_resp_fini(&r);
-            unpacked_free(zone);
-        }
-    }
-    for (bool behind = err == 0; behind && err == 0;) {
+    for (bool behind = true; behind && err == 0;) {
         geokv_dup_list_free(dups, n);
         dups = NULL;
         err =
@@ -142,8 +155,7 @@ wait_dups(struct side *from, const struct side *to, int64_t deadline_ms)
             if (behind && clock_mono_ms() >= deadline_ms) {
                 err = ERR_TIMEOUT;
                 snprintf(why, sizeof(why),
-                         "duplication %llu of %s (%s) has not shipped what was committed when "
-                         "the check began%s",
+                         "duplication %llu of %s (%s) has not shipped everything committed%s",
                          (unsigned long long)dups[i].dupid, from->app, dups[i].status,
                          strcmp(dups[i].status, "DS_PAUSE") == 0 ? ": start it" : "");
             }
@@ -152,10 +164,31 @@ wait_dups(struct side *from, const struct side *to, int64_t deadline_ms)
             usleep(200 * 1000);
     }
     geokv_dup_list_free(dups, n);
-    xfree(committed);
     if (err != 0)
-        return out_fail("dup verify: %s: %s", from->label, why[0] ? why : err_str(err));
+        return out_fail("%s: %s: %s", what, from->label, why[0] ? why : err_str(err));
     return ADMIN_OK;
+}
+
+/* Waits until every duplication of `from` towards `to`'s table confirmed, per partition, the
+ * decree its primary had committed when asked. */
+static enum admin_result
+wait_dups(struct side *from, const struct side *to, int64_t deadline_ms)
+{
+    decree_t *committed = xcalloc(from->cfg.partition_count + 1, sizeof(*committed));
+    enum admin_result res = ADMIN_OK;
+    int err = 0;
+
+    for (uint32_t p = 0; p < from->cfg.partition_count && err == 0; p++) {
+        struct msg_partition_info_resp info;
+        err = side_partition_info(from, p, &info);
+        committed[p] = info.last_committed;
+    }
+    if (err != 0)
+        res = out_fail("dup verify: %s: %s", from->label, err_str(err));
+    else
+        res = wait_confirmed(from, to, committed, deadline_ms, "dup verify");
+    xfree(committed);
+    return res;
 }
 
 /* ---- digests ---- */
@@ -404,9 +437,9 @@ compare_buckets(struct verify *vf, uint64_t m, const uint64_t *ids, size_t n)
 {
     struct vrec *a = NULL, *b = NULL;
     size_t na = 0, nb = 0, i = 0, j = 0;
-    int err = side_list(&vf->a, m, ids, n, &a, &na);
+    int err = side_list(vf->a, m, ids, n, &a, &na);
     if (err == 0)
-        err = side_list(&vf->b, m, ids, n, &b, &nb);
+        err = side_list(vf->b, m, ids, n, &b, &nb);
     while (err == 0 && (i < na || j < nb)) {
         int c = i == na ? 1 : j == nb ? -1 : vrec_cmp(&a[i], &b[j]);
         compare_key(vf, c <= 0 ? &a[i] : NULL, c >= 0 ? &b[j] : NULL);
@@ -440,7 +473,7 @@ digest_eq(const struct bucket_digest *x, const struct bucket_digest *y)
 static int
 narrow(struct verify *vf)
 {
-    uint64_t na = vf->a.cfg.partition_count, nb = vf->b.cfg.partition_count;
+    uint64_t na = vf->a->cfg.partition_count, nb = vf->b->cfg.partition_count;
     uint64_t m = na / gcd(na, nb) * nb;
     uint64_t *ids;
     size_t n;
@@ -456,9 +489,9 @@ narrow(struct verify *vf)
         struct bucket_digest *da = xcalloc(n, sizeof(*da)), *db = xcalloc(n, sizeof(*db));
         uint64_t *leaf = xmalloc(n * sizeof(*leaf)), *next = NULL;
         size_t nleaf = 0, nnext = 0, ndiff = 0;
-        err = side_digests(&vf->a, m, ids, n, da, vf->live_at_s);
+        err = side_digests(vf->a, m, ids, n, da, vf->live_at_s);
         if (err == 0)
-            err = side_digests(&vf->b, m, ids, n, db, vf->live_at_s);
+            err = side_digests(vf->b, m, ids, n, db, vf->live_at_s);
         for (size_t i = 0; err == 0 && i < n; i++) {
             if (digest_eq(&da[i], &db[i])) {
                 vf->matching += da[i].records;
@@ -491,81 +524,49 @@ narrow(struct verify *vf)
     return err;
 }
 
-/* ---- the command ---- */
+/* ---- shared with dup switchover ---- */
 
 enum admin_result
-admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv)
+sides_open(struct side *a, struct side *b, struct admin_ctx *ctx, const char *app,
+           const char *remote_app, const char *remote_metas, const char *what)
 {
-    struct verify vf = {.show = 10, .diffs_text = BUF_INIT};
-    const char *remote_metas = NULL, *app = ctx->app, *remote_app = NULL;
-    int64_t wait_s = 60, show = 10, t0;
+    int err;
+    *a = (struct side){"local", ctx->client, "", {0}, ctx->timeout_ms};
+    *b = (struct side){"remote", NULL, "", {0}, ctx->timeout_ms};
+    snprintf(a->app, sizeof(a->app), "%s", app);
+    snprintf(b->app, sizeof(b->app), "%s", remote_app);
+    err = geokv_client_create(remote_metas, NULL, &b->client);
+    if (err != 0)
+        return out_fail("%s: remote meta list '%s': %s", what, remote_metas, err_str(err));
+    geokv_client_seal(b->client);
+    if ((err = side_query(a)) != 0)
+        return out_fail("%s: table %s on the local cluster: %s", what, a->app, err_str(err));
+    if ((err = side_query(b)) != 0)
+        return out_fail("%s: table %s on the remote cluster: %s", what, b->app, err_str(err));
+    return ADMIN_OK;
+}
+
+void
+sides_close(struct side *a, struct side *b)
+{
+    msg_app_config_fini(&a->cfg);
+    msg_app_config_fini(&b->cfg);
+    geokv_client_destroy(b->client);
+    b->client = NULL;
+}
+
+enum admin_result
+verify_tables(struct side *a, struct side *b, uint64_t safe_us, size_t show, const char *what)
+{
+    struct verify vf = {a,    b,        safe_us, (uint32_t)(safe_us / 1000000), 0, 0, 0, 0, 0,
+                        show, BUF_INIT, 0};
     enum admin_result res = ADMIN_OK;
-    char when[64];
+    uint64_t ndiff;
     int err;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i].p;
-        bool has_value = i + 1 < argc;
-        if (strcmp(a, "-r") == 0 && has_value)
-            remote_metas = argv[++i].p;
-        else if (strcmp(a, "-t") == 0 && has_value)
-            remote_app = argv[++i].p;
-        else if (strcmp(a, "-n") == 0 && has_value && admin_parse_i64(argv[i + 1].p, &show) == 0 &&
-                 show >= 0)
-            i++;
-        else if (strcmp(a, "-w") == 0 && has_value &&
-                 admin_parse_i64(argv[i + 1].p, &wait_s) == 0 && wait_s >= 0)
-            i++;
-        else if (strcmp(a, "-a") == 0 && has_value)
-            app = argv[++i].p;
-        else
-            return out_usage("%s", VERIFY_USAGE);
-    }
-    if (remote_metas == NULL)
-        return out_usage("%s", VERIFY_USAGE);
-    if (app[0] == '\0')
-        return out_fail("dup verify: no table selected (use <app>, or -a <app>)");
-    if (remote_app == NULL)
-        remote_app = app;
-    vf.show = (size_t)show;
-    vf.a = (struct side){"local", ctx->client, "", {0}, ctx->timeout_ms};
-    vf.b = (struct side){"remote", NULL, "", {0}, ctx->timeout_ms};
-    snprintf(vf.a.app, sizeof(vf.a.app), "%s", app);
-    snprintf(vf.b.app, sizeof(vf.b.app), "%s", remote_app);
-    err = geokv_client_create(remote_metas, NULL, &vf.b.client);
-    if (err != 0)
-        return out_fail("dup verify: remote meta list '%s': %s", remote_metas, err_str(err));
-    geokv_client_seal(vf.b.client);
-    if ((err = side_query(&vf.a)) != 0) {
-        res = out_fail("dup verify: table %s on the local cluster: %s", vf.a.app, err_str(err));
-        goto done;
-    }
-    if ((err = side_query(&vf.b)) != 0) {
-        res = out_fail("dup verify: table %s on the remote cluster: %s", vf.b.app, err_str(err));
-        goto done;
-    }
-    vf.safe_us = (uint64_t)(clock_wall_us() - SKEW_MARGIN_S * 1000000LL);
-    vf.live_at_s = (uint32_t)(vf.safe_us / 1000000);
-    text_time(when, sizeof(when), vf.safe_us);
-    if (!out_json())
-        printf("verify %s (local, %u partitions) against %s on %s (%u partitions); writes "
-               "stamped before %s are compared\n",
-               vf.a.app, vf.a.cfg.partition_count, vf.b.app, remote_metas, vf.b.cfg.partition_count,
-               when);
-    t0 = clock_mono_ms();
-    res = wait_dups(&vf.a, &vf.b, t0 + wait_s * 1000);
-    if (res == ADMIN_OK)
-        res = wait_dups(&vf.b, &vf.a, t0 + wait_s * 1000);
-    if (res != ADMIN_OK)
-        goto done;
-    if (!out_json())
-        printf("duplications caught up with the start of the check in %.1f s\n",
-               (double)(clock_mono_ms() - t0) / 1000.0);
     if (out_json()) {
-        json_kv_str("table", vf.a.app);
-        json_kv_str("remote_table", vf.b.app);
         json_key("safe_point_us");
-        json_uint(vf.safe_us);
+        json_uint(safe_us);
         json_key("differences");
         json_begin_array();
     }
@@ -573,15 +574,17 @@ admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv)
     if (out_json())
         json_end();
     if (err != 0) {
-        res = out_fail("dup verify: %s", err_str(err));
-        goto done;
+        buf_fini(&vf.diffs_text);
+        return out_fail("%s: %s", what, err_str(err));
     }
+    ndiff = vf.different + vf.missing_remote + vf.missing_local;
     if (out_json()) {
         json_kv_int("matching", (int64_t)vf.matching);
         json_kv_int("different", (int64_t)vf.different);
         json_kv_int("missing_on_remote", (int64_t)vf.missing_remote);
         json_kv_int("missing_on_local", (int64_t)vf.missing_local);
         json_kv_int("changed_during_check", (int64_t)vf.changed);
+        json_kv_bool("equal", ndiff == 0);
     } else {
         fwrite(vf.diffs_text.data, 1, vf.diffs_text.len, stdout);
         printf("matching: %llu\ndifferent: %llu\nmissing on remote: %llu\nmissing on local: "
@@ -590,18 +593,72 @@ admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv)
                (unsigned long long)vf.missing_remote, (unsigned long long)vf.missing_local,
                (unsigned long long)vf.changed);
     }
-    if (out_json())
-        json_kv_bool("equal", vf.different + vf.missing_remote + vf.missing_local == 0);
-    if (vf.different + vf.missing_remote + vf.missing_local > 0) {
-        res = out_fail("dup verify: %llu keys differ",
-                       (unsigned long long)(vf.different + vf.missing_remote + vf.missing_local));
-    } else if (!out_json()) {
+    if (ndiff > 0)
+        res = out_fail("%s: %llu keys differ", what, (unsigned long long)ndiff);
+    else if (!out_json())
         printf("equal\n");
-    }
-done:
-    msg_app_config_fini(&vf.a.cfg);
-    msg_app_config_fini(&vf.b.cfg);
-    geokv_client_destroy(vf.b.client);
     buf_fini(&vf.diffs_text);
+    return res;
+}
+
+/* ---- the command ---- */
+
+enum admin_result
+admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv)
+{
+    struct side a, b;
+    const char *remote_metas = NULL, *app = ctx->app, *remote_app = NULL;
+    int64_t wait_s = 60, show = 10, t0;
+    enum admin_result res;
+    uint64_t safe_us;
+    char when[64];
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i].p;
+        bool has_value = i + 1 < argc;
+        if (strcmp(arg, "-r") == 0 && has_value)
+            remote_metas = argv[++i].p;
+        else if (strcmp(arg, "-t") == 0 && has_value)
+            remote_app = argv[++i].p;
+        else if (strcmp(arg, "-n") == 0 && has_value &&
+                 admin_parse_i64(argv[i + 1].p, &show) == 0 && show >= 0)
+            i++;
+        else if (strcmp(arg, "-w") == 0 && has_value &&
+                 admin_parse_i64(argv[i + 1].p, &wait_s) == 0 && wait_s >= 0)
+            i++;
+        else if (strcmp(arg, "-a") == 0 && has_value)
+            app = argv[++i].p;
+        else
+            return out_usage("%s", VERIFY_USAGE);
+    }
+    if (remote_metas == NULL)
+        return out_usage("%s", VERIFY_USAGE);
+    if (app[0] == '\0')
+        return out_fail("dup verify: no table selected (use <app>, or -a <app>)");
+    res = sides_open(&a, &b, ctx, app, remote_app ? remote_app : app, remote_metas, "dup verify");
+    if (res != ADMIN_OK)
+        goto done;
+    safe_us = (uint64_t)(clock_wall_us() - SKEW_MARGIN_S * 1000000LL);
+    text_time(when, sizeof(when), safe_us);
+    if (!out_json())
+        printf("verify %s (local, %u partitions) against %s on %s (%u partitions); writes "
+               "stamped before %s are compared\n",
+               a.app, a.cfg.partition_count, b.app, remote_metas, b.cfg.partition_count, when);
+    t0 = clock_mono_ms();
+    res = wait_dups(&a, &b, t0 + wait_s * 1000);
+    if (res == ADMIN_OK)
+        res = wait_dups(&b, &a, t0 + wait_s * 1000);
+    if (res != ADMIN_OK)
+        goto done;
+    if (out_json()) {
+        json_kv_str("table", a.app);
+        json_kv_str("remote_table", b.app);
+    } else {
+        printf("duplications caught up with the start of the check in %.1f s\n",
+               (double)(clock_mono_ms() - t0) / 1000.0);
+    }
+    res = verify_tables(&a, &b, safe_us, (size_t)show, "dup verify");
+done:
+    sides_close(&a, &b);
     return res;
 }

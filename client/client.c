@@ -441,6 +441,21 @@ geokv_replica_verify(struct geokv_client *c, const char *addr, uint64_t gpid,
 }
 
 int
+geokv_replica_partition_info(struct geokv_client *c, const char *addr, uint64_t gpid,
+                             int timeout_ms, struct msg_partition_info_resp *out)
+{
+    struct buf reply = BUF_INIT;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    err = rpc_call(c->rpc, addr, RPC_PARTITION_INFO, gpid, 0, NULL, 0, timeout_ms, &reply);
+    if (err == 0 && msg_partition_info_resp_decode(reply.data, reply.len, out) != 0)
+        err = ERR_INVALID_DATA;
+    buf_fini(&reply);
+    return err;
+}
+
+int
 geokv_replica_compact(struct geokv_client *c, const char *addr, uint64_t gpid, int timeout_ms)
 {
     struct buf reply = BUF_INIT;

@@ -103,6 +103,10 @@ MUST_CHECK int geokv_replica_digest(struct geokv_client *c, const char *addr, ui
 MUST_CHECK int geokv_replica_verify(struct geokv_client *c, const char *addr, uint64_t gpid,
                                     const struct msg_verify_req *req, int timeout_ms,
                                     struct msg_verify_resp *out, struct unpacked **zone);
+/* RPC_PARTITION_INFO to the replica server at addr for its replica of gpid: ballot, commit
+ * point, plog bounds and whether client writes are denied. One attempt. */
+MUST_CHECK int geokv_replica_partition_info(struct geokv_client *c, const char *addr, uint64_t gpid,
+                                            int timeout_ms, struct msg_partition_info_resp *out);
 /* Asks the replica server at addr to compact its replica of gpid now (drops tombstones and
  * expired records past tombstone_ttl_seconds) and waits for it. One attempt. */
 MUST_CHECK int geokv_replica_compact(struct geokv_client *c, const char *addr, uint64_t gpid,

@@ -201,8 +201,12 @@ struct req_task {
 static void
 on_partition_info(struct replica *r, struct rpc_request *req)
 {
-    struct msg_partition_info_resp m = {r->ballot, r->last_committed, r->last_durable,
-                                        plog_first_decree(r->plog), plog_last_decree(r->plog)};
+    struct msg_partition_info_resp m = {r->ballot,
+                                        r->last_committed,
+                                        r->last_durable,
+                                        plog_first_decree(r->plog),
+                                        plog_last_decree(r->plog),
+                                        r->deny_write};
     struct buf out = BUF_INIT;
     msg_partition_info_resp_encode(&out, &m);
     rpc_reply(req, 0, out.data, out.len);

@@ -228,7 +228,7 @@ enc_checkpoint_resp(struct buf *o)
 static void
 enc_partition_info_resp(struct buf *o)
 {
-    struct msg_partition_info_resp m = {5, 1000, 990, 1, -1};
+    struct msg_partition_info_resp m = {5, 1000, 990, 1, -1, true};
     msg_partition_info_resp_encode(o, &m);
 }
 
@@ -475,13 +475,6 @@ dec_checkpoint_resp(const uint8_t *b, size_t n)
 }
 
 static int
-dec_partition_info_resp(const uint8_t *b, size_t n)
-{
-    struct msg_partition_info_resp m;
-    return msg_partition_info_resp_decode(b, n, &m);
-}
-
-static int
 dec_beacon_req(const uint8_t *b, size_t n)
 {
     struct msg_beacon_req m;
@@ -609,7 +602,6 @@ static const struct codec codecs[] = {
     CODEC(cas_req, cas_req),
     CODEC(cas_resp, cas_resp),
     CODEC(checkpoint_resp, checkpoint_resp),
-    CODEC(partition_info_resp, partition_info_resp),
     CODEC(beacon_req, beacon_req),
     CODEC(beacon_resp, beacon_resp),
     CODEC(redirect, redirect),
@@ -1258,7 +1250,7 @@ Test(proto, checkpoint_and_partition_info_round_trip)
 {
     struct buf b = BUF_INIT;
     struct msg_checkpoint_resp cp;
-    struct msg_partition_info_resp in = {INT64_MAX, -1, 0, INT64_MIN, 42}, pi;
+    struct msg_partition_info_resp in = {INT64_MAX, -1, 0, INT64_MIN, 42, true}, pi;
     enc_checkpoint_resp(&b);
     cr_assert_eq(msg_checkpoint_resp_decode(b.data, b.len, &cp), 0);
     cr_assert_eq(cp.decree, 77);
@@ -1267,12 +1259,12 @@ Test(proto, checkpoint_and_partition_info_round_trip)
     enc_partition_info_resp(&b);
     cr_assert_eq(msg_partition_info_resp_decode(b.data, b.len, &pi), 0);
     cr_assert(pi.ballot == 5 && pi.last_committed == 1000 && pi.last_durable == 990 &&
-              pi.plog_first == 1 && pi.plog_last == -1);
+              pi.plog_first == 1 && pi.plog_last == -1 && pi.deny_write);
     buf_reset(&b);
     msg_partition_info_resp_encode(&b, &in);
     cr_assert_eq(msg_partition_info_resp_decode(b.data, b.len, &pi), 0);
     cr_assert(pi.ballot == INT64_MAX && pi.last_committed == -1 && pi.last_durable == 0 &&
-              pi.plog_first == INT64_MIN && pi.plog_last == 42);
+              pi.plog_first == INT64_MIN && pi.plog_last == 42 && pi.deny_write);
     buf_fini(&b);
 }
 
