@@ -104,6 +104,7 @@ wait_quiet(struct switch_state *st, struct side *s, decree_t *committed)
         int err = side_partition_info(s, p, &info);
         if (err != 0)
             return out_fail(WHAT ": partition %u on the %s cluster: %s", p, s->label, err_str(err));
+        msg_partition_info_resp_fini(&info);
         if (info.deny_write && info.plog_last <= info.last_committed) {
             committed[p++] = info.last_committed;
             continue;
@@ -320,7 +321,8 @@ admin_dup_switchover(struct admin_ctx *ctx, int argc, const struct admin_tok *ar
         return out_fail(WHAT ": no table selected (use <app>, or -a <app>)");
     st.t0_ms = clock_mono_ms();
     st.deadline_ms = st.t0_ms + wait_s * 1000;
-    res = sides_open(&st.a, &st.b, ctx, app, remote_app ? remote_app : app, remote_metas, WHAT);
+    res = sides_open(&st.a, &st.b, ctx, app, remote_app ? remote_app : app, remote_metas,
+                     st.local_cluster, st.remote_cluster, WHAT);
     if (res != ADMIN_OK)
         goto done;
     if ((err = find_dup(&st.a, st.remote_cluster, st.b.app, &st.ab)) != 0 ||

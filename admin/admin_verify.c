@@ -1,13 +1,15 @@
 /*
  * admin_verify.c: `dup verify`, whether two clusters hold the same table, while both serve.
  *
- *   dup verify -r <remote meta list> [-t <remote table>] [-n <keys shown>] [-w <wait s>]
+ *   dup verify -r <remote meta list> [-t <remote table>] [-c <remote cluster> -l <this cluster>]
+ *              [-n <keys shown>] [-w <wait s>]
  *
  * on the selected table (or -a <app>); exit 1 if a key differs (docs/duplication.md).
  *
- * Safe point: S = now - SKEW_MARGIN_S. Every duplication between the two tables (either way)
- * is waited on until it confirmed what its source partitions had committed when the check
- * began, so every write stamped before S is on both sides (clocks within the margin). A key
+ * Safe point: S = now - SKEW_MARGIN_S. Every duplication between the two tables (either way;
+ * only those between these two clusters when -c and -l name them) is waited on until it
+ * confirmed what its source primaries had prepared when the check began, so every write
+ * stamped before S is on both sides (clocks within the margin). A key
  * whose record on either side is stamped at or after S changed during the check: it is
  * counted, not compared.
  *
@@ -35,8 +37,8 @@
 #include "proto/pack.h"
 
 #define VERIFY_USAGE                                                                               \
-    "dup verify -r <remote meta list> [-t <remote table>] [-n <keys shown>] [-w <wait s>] "        \
-    "[-a <app>]"
+    "dup verify -r <remote meta list> [-t <remote table>] [-c <remote cluster> -l <this "          \
+    "cluster>] [-n <keys shown>] [-w <wait s>] [-a <app>]"
 #define SKEW_MARGIN_S 2 /* clocks of the servers and of admin-cli agree within this */
 #define FIRST_BUCKETS 4096
 #define FANOUT 64
@@ -44,6 +46,8 @@
 #define LEAF_RECORDS 256 /* a differing bucket this small is listed rather than split */
 #define LIST_PAGE 1000
 #define CALL_RETRY_MS 30000
+#define VERIFY_TIMEOUT_MS 60000 /* one page of a pass (it takes ~0.1 s; a loop may be busy) */
+#define MAX_BUCKETS (1u << 20)  /* asked in one round: more differ, and the tables differ widely */
 
 /* A record as listed, copied out of the reply. */
 struct vrec {
@@ -70,7 +74,8 @@ side_query(struct side *s)
 }
 
 /* A call to the primary of pidx, asking the meta again after a failure (a moved primary, a
- * restarting server) until CALL_RETRY_MS passes. */
+ * restarting server) until CALL_RETRY_MS passes; not after a timeout (the server may still be
+ * at work on it: sending it again would only queue another). */
 typedef int primary_call_fn(struct side *s, const char *addr, uint64_t gpid, void *arg);
 
 static int
@@ -82,7 +87,7 @@ side_retry(struct side *s, uint32_t pidx, primary_call_fn *fn, void *arg)
         const struct partition_config *pc = &s->cfg.partitions[pidx];
         err = pc->primary[0] == '\0' ? ERR_AGAIN
                                      : fn(s, pc->primary, gpid_make(s->cfg.app_id, pidx), arg);
-        if (err == 0 || clock_mono_ms() >= deadline)
+        if (err == 0 || err == ERR_TIMEOUT || clock_mono_ms() >= deadline)
             return err;
         usleep(200 * 1000);
         if (side_query(s) != 0 || pidx >= s->cfg.partition_count)
@@ -100,27 +105,45 @@ static int
 verify_fn(struct side *s, const char *addr, uint64_t gpid, void *arg)
 {
     struct verify_call *c = arg;
-    return geokv_replica_verify(s->client, addr, gpid, c->q, s->timeout_ms, c->r, c->zone);
+    int timeout_ms = s->timeout_ms > VERIFY_TIMEOUT_MS ? s->timeout_ms : VERIFY_TIMEOUT_MS;
+    return geokv_replica_verify(s->client, addr, gpid, c->q, timeout_ms, c->r, c->zone);
 }
 
-/* RPC_VERIFY to the primary of pidx. */
+/* RPC_VERIFY to the primary of pidx; on success free *r and then *zone. */
 static int
 side_call(struct side *s, uint32_t pidx, const struct msg_verify_req *q, struct msg_verify_resp *r,
           struct unpacked **zone)
 {
     struct verify_call c = {q, r, zone};
-    return side_retry(s, pidx, verify_fn, &c);
+    int err;
+    memset(r, 0, sizeof(*r));
+    *zone = NULL;
+    err = side_retry(s, pidx, verify_fn, &c);
+    if (err != 0 && *zone != NULL) {
+        msg_verify_resp_fini(r);
+        unpacked_free(*zone);
+        *zone = NULL;
+    }
+    return err;
 }
 
+/* Partition info, from the primary only (a replica that is not answers too: ask again). */
 static int
 info_fn(struct side *s, const char *addr, uint64_t gpid, void *arg)
 {
-    return geokv_replica_partition_info(s->client, addr, gpid, s->timeout_ms, arg);
+    struct msg_partition_info_resp *out = arg;
+    int err = geokv_replica_partition_info(s->client, addr, gpid, s->timeout_ms, out);
+    if (err == 0 && out->role != ROLE_PRIMARY) {
+        msg_partition_info_resp_fini(out);
+        err = ERR_NOT_PRIMARY;
+    }
+    return err;
 }
 
 int
 side_partition_info(struct side *s, uint32_t pidx, struct msg_partition_info_resp *out)
 {
+    memset(out, 0, sizeof(*out));
     return side_retry(s, pidx, info_fn, out);
 }
 
@@ -132,7 +155,7 @@ wait_confirmed(struct side *from, const struct side *to, const decree_t *committ
 {
     struct geokv_dup *dups = NULL;
     size_t n = 0;
-    char why[256] = "";
+    char why[512] = "";
     int err = 0;
 
     for (bool behind = true; behind && err == 0;) {
@@ -142,7 +165,9 @@ wait_confirmed(struct side *from, const struct side *to, const decree_t *committ
             geokv_dup_list(from->client, from->app, from->timeout_ms, &dups, &n, why, sizeof(why));
         behind = false;
         for (size_t i = 0; err == 0 && i < n; i++) {
-            if (strcmp(dups[i].remote_table, to->app) != 0)
+            bool this_behind = false;
+            if (strcmp(dups[i].remote_table, to->app) != 0 ||
+                (to->cluster != NULL && strcmp(dups[i].remote, to->cluster) != 0))
                 continue;
             if (strcmp(dups[i].status, "DS_LOG") != 0 && strcmp(dups[i].status, "DS_PAUSE") != 0) {
                 err = ERR_INVALID_STATE;
@@ -151,14 +176,16 @@ wait_confirmed(struct side *from, const struct side *to, const decree_t *committ
                 break;
             }
             for (size_t p = 0; p < dups[i].npartitions && p < from->cfg.partition_count; p++)
-                behind |= dups[i].confirmed[p] < committed[p];
-            if (behind && clock_mono_ms() >= deadline_ms) {
+                this_behind |= dups[i].confirmed[p] < committed[p];
+            if (this_behind && clock_mono_ms() >= deadline_ms) {
                 err = ERR_TIMEOUT;
                 snprintf(why, sizeof(why),
-                         "duplication %llu of %s (%s) has not shipped everything committed%s",
-                         (unsigned long long)dups[i].dupid, from->app, dups[i].status,
+                         "duplication %llu of %s to %s (%s) has not shipped everything committed%s",
+                         (unsigned long long)dups[i].dupid, from->app, dups[i].remote,
+                         dups[i].status,
                          strcmp(dups[i].status, "DS_PAUSE") == 0 ? ": start it" : "");
             }
+            behind |= this_behind;
         }
         if (behind && err == 0)
             usleep(200 * 1000);
@@ -169,31 +196,37 @@ wait_confirmed(struct side *from, const struct side *to, const decree_t *committ
     return ADMIN_OK;
 }
 
-/* Waits until every duplication of `from` towards `to`'s table confirmed, per partition, the
- * decree its primary had committed when asked. */
+/* Waits until every duplication of `from` towards `to`'s table confirmed, per partition, every
+ * decree its primary had prepared when asked: a write stamped before the safe point is
+ * prepared by then (it is stamped when proposed), though it may commit later. */
 static enum admin_result
 wait_dups(struct side *from, const struct side *to, int64_t deadline_ms)
 {
-    decree_t *committed = xcalloc(from->cfg.partition_count + 1, sizeof(*committed));
+    decree_t *prepared = xcalloc(from->cfg.partition_count + 1, sizeof(*prepared));
     enum admin_result res = ADMIN_OK;
     int err = 0;
 
     for (uint32_t p = 0; p < from->cfg.partition_count && err == 0; p++) {
         struct msg_partition_info_resp info;
         err = side_partition_info(from, p, &info);
-        committed[p] = info.last_committed;
+        if (err == 0) {
+            prepared[p] =
+                info.plog_last > info.last_committed ? info.plog_last : info.last_committed;
+            msg_partition_info_resp_fini(&info);
+        }
     }
     if (err != 0)
         res = out_fail("dup verify: %s: %s", from->label, err_str(err));
     else
-        res = wait_confirmed(from, to, committed, deadline_ms, "dup verify");
-    xfree(committed);
+        res = wait_confirmed(from, to, prepared, deadline_ms, "dup verify");
+    xfree(prepared);
     return res;
 }
 
 /* ---- digests ---- */
 
-/* The digests of buckets ids[0..n) (at modulus m) on s, into out[n]. */
+/* The digests of buckets ids[0..n) (at modulus m) on s, into out[n] (zeroed): the sums of
+ * the pages of each partition. */
 static int
 side_digests(struct side *s, uint64_t m, const uint64_t *ids, size_t n, struct bucket_digest *out,
              uint32_t live_at_s)
@@ -201,28 +234,38 @@ side_digests(struct side *s, uint64_t m, const uint64_t *ids, size_t n, struct b
     uint32_t np = s->cfg.partition_count;
     uint64_t *sub = xmalloc((n + 1) * sizeof(*sub));
     size_t *where = xmalloc((n + 1) * sizeof(*where));
+    struct buf resume = BUF_INIT;
     int err = 0;
     for (uint32_t p = 0; p < np && err == 0; p++) {
         struct msg_verify_req q = {.modulus = m, .live_at_s = live_at_s, .buckets = sub};
-        struct msg_verify_resp r;
-        struct unpacked *zone;
         for (size_t i = 0; i < n; i++)
             if (ids[i] % np == p) {
                 where[q.nbuckets] = i;
                 sub[q.nbuckets++] = ids[i];
             }
-        if (q.nbuckets == 0)
-            continue;
-        err = side_call(s, p, &q, &r, &zone);
-        if (err == 0 && r.ndigests != q.nbuckets)
-            err = ERR_INVALID_DATA;
-        for (uint32_t i = 0; err == 0 && i < r.ndigests; i++)
-            out[where[i]] = r.digests[i];
-        if (zone) {
+        buf_reset(&resume);
+        while (q.nbuckets > 0 && err == 0) {
+            struct msg_verify_resp r;
+            struct unpacked *zone;
+            q.resume_key = bytes_of(resume.data, resume.len);
+            err = side_call(s, p, &q, &r, &zone);
+            if (err != 0)
+                break;
+            if (r.ndigests != q.nbuckets)
+                err = ERR_INVALID_DATA;
+            for (uint32_t i = 0; err == 0 && i < r.ndigests; i++) {
+                out[where[i]].records += r.digests[i].records;
+                out[where[i]].sum += r.digests[i].sum;
+            }
+            buf_reset(&resume);
+            buf_append(&resume, r.next_key.p, r.next_key.len);
             msg_verify_resp_fini(&r);
             unpacked_free(zone);
+            if (resume.len == 0)
+                break;
         }
     }
+    buf_fini(&resume);
     xfree(sub);
     xfree(where);
     return err;
@@ -479,6 +522,8 @@ narrow(struct verify *vf)
     size_t n;
     int err = 0;
 
+    if (m > MAX_BUCKETS)
+        return ERR_TOO_LARGE; /* partition counts with a huge least common multiple */
     while (m < FIRST_BUCKETS)
         m *= 2;
     n = (size_t)m;
@@ -502,6 +547,10 @@ narrow(struct verify *vf)
                 (da[i].records <= LEAF_RECORDS && db[i].records <= LEAF_RECORDS)) {
                 leaf[nleaf++] = ids[i];
                 continue;
+            }
+            if (nnext + FANOUT > MAX_BUCKETS) {
+                err = ERR_TOO_LARGE; /* too many differ to narrow down */
+                break;
             }
             next = xrealloc(next, (nnext + FANOUT) * sizeof(*next));
             for (uint64_t k = 0; k < FANOUT; k++)
@@ -528,11 +577,12 @@ narrow(struct verify *vf)
 
 enum admin_result
 sides_open(struct side *a, struct side *b, struct admin_ctx *ctx, const char *app,
-           const char *remote_app, const char *remote_metas, const char *what)
+           const char *remote_app, const char *remote_metas, const char *local_cluster,
+           const char *remote_cluster, const char *what)
 {
     int err;
-    *a = (struct side){"local", ctx->client, "", {0}, ctx->timeout_ms};
-    *b = (struct side){"remote", NULL, "", {0}, ctx->timeout_ms};
+    *a = (struct side){"local", local_cluster, ctx->client, "", {0}, ctx->timeout_ms};
+    *b = (struct side){"remote", remote_cluster, NULL, "", {0}, ctx->timeout_ms};
     snprintf(a->app, sizeof(a->app), "%s", app);
     snprintf(b->app, sizeof(b->app), "%s", remote_app);
     err = geokv_client_create(remote_metas, NULL, &b->client);
@@ -575,7 +625,11 @@ verify_tables(struct side *a, struct side *b, uint64_t safe_us, size_t show, con
         json_end();
     if (err != 0) {
         buf_fini(&vf.diffs_text);
-        return out_fail("%s: %s", what, err_str(err));
+        return out_fail("%s: %s", what,
+                        err == ERR_TOO_LARGE ? "too many buckets differ (or the partition counts "
+                                               "have too large a common multiple) to narrow "
+                                               "down: the tables differ widely"
+                                             : err_str(err));
     }
     ndiff = vf.different + vf.missing_remote + vf.missing_local;
     if (out_json()) {
@@ -608,6 +662,7 @@ admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv)
 {
     struct side a, b;
     const char *remote_metas = NULL, *app = ctx->app, *remote_app = NULL;
+    const char *local_cluster = NULL, *remote_cluster = NULL;
     int64_t wait_s = 60, show = 10, t0;
     enum admin_result res;
     uint64_t safe_us;
@@ -620,6 +675,10 @@ admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv)
             remote_metas = argv[++i].p;
         else if (strcmp(arg, "-t") == 0 && has_value)
             remote_app = argv[++i].p;
+        else if (strcmp(arg, "-c") == 0 && has_value)
+            remote_cluster = argv[++i].p;
+        else if (strcmp(arg, "-l") == 0 && has_value)
+            local_cluster = argv[++i].p;
         else if (strcmp(arg, "-n") == 0 && has_value &&
                  admin_parse_i64(argv[i + 1].p, &show) == 0 && show >= 0)
             i++;
@@ -635,7 +694,8 @@ admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv)
         return out_usage("%s", VERIFY_USAGE);
     if (app[0] == '\0')
         return out_fail("dup verify: no table selected (use <app>, or -a <app>)");
-    res = sides_open(&a, &b, ctx, app, remote_app ? remote_app : app, remote_metas, "dup verify");
+    res = sides_open(&a, &b, ctx, app, remote_app ? remote_app : app, remote_metas, local_cluster,
+                     remote_cluster, "dup verify");
     if (res != ADMIN_OK)
         goto done;
     safe_us = (uint64_t)(clock_wall_us() - SKEW_MARGIN_S * 1000000LL);

@@ -13,23 +13,28 @@
 /* A table on one cluster: "local" (admin-cli's -m) or "remote". */
 struct side {
     const char *label;
+    const char *cluster;         /* its name as the other cluster knows it; NULL: not given */
     struct geokv_client *client; /* the remote one is owned (sides_close) */
     char app[GEOKV_APP_NAME_MAX];
     struct msg_app_config cfg;
     int timeout_ms;
 };
 
-/* Fills a (ctx's cluster) and b (a client on remote_metas, sealed) and reads both tables'
- * configurations; prints "<what>: ..." and fails otherwise. Close with sides_close either way. */
+/* Fills a (ctx's cluster, named local_cluster by the remote one) and b (a client on
+ * remote_metas, sealed; named remote_cluster here) and reads both tables' configurations;
+ * prints "<what>: ..." and fails otherwise. Close with sides_close either way. */
 enum admin_result sides_open(struct side *a, struct side *b, struct admin_ctx *ctx, const char *app,
-                             const char *remote_app, const char *remote_metas, const char *what);
+                             const char *remote_app, const char *remote_metas,
+                             const char *local_cluster, const char *remote_cluster,
+                             const char *what);
 void sides_close(struct side *a, struct side *b);
 /* Reads s's configuration again. */
 int side_query(struct side *s);
 /* RPC_PARTITION_INFO to the primary of pidx, following moves for up to 30 s. */
 int side_partition_info(struct side *s, uint32_t pidx, struct msg_partition_info_resp *out);
-/* Waits until every duplication of `from` towards `to`'s table confirmed committed[pidx] of
- * each partition; prints "<what>: ..." and fails if one is copying or deadline_ms passes. */
+/* Waits until every duplication of `from` towards `to`'s table (on cluster to->cluster, if
+ * known) confirmed committed[pidx] of each partition; prints "<what>: ..." and fails if one is
+ * copying or deadline_ms passes. */
 enum admin_result wait_confirmed(struct side *from, const struct side *to,
                                  const decree_t *committed, int64_t deadline_ms, const char *what);
 /* Compares the two tables over the writes stamped before safe_us (dup verify's narrowing),

@@ -441,7 +441,7 @@ def old_packers(items):
 
     def visit(item, fields, suf):
         for f in fields:
-            if f.record:
+            if f.record and not f.optional:  # an old sender sends no optional field
                 visit(f.record, sub_fields(f), suffix(f))
         if (item.name, suf) not in done:
             done.add((item.name, suf))

@@ -119,6 +119,11 @@ replica_commit_upto(struct replica *r, decree_t upto)
         rc = mutation_decode(e->encoded.data, e->encoded.len, &m, &zone);
         if (rc != 0)
             break;
+        for (uint32_t k = 0; (m.flags & MUTATION_FROM_DUP) && k < m.nops; k++) {
+            uint64_t *newest = &r->dup_arrived_us[timetag_cluster(m.ops[k].timetag)];
+            if (timetag_ts(m.ops[k].timetag) > *newest)
+                *newest = timetag_ts(m.ops[k].timetag);
+        }
         replica_batch_mutation(r->batch, &m);
         mutation_fini(&m);
         unpacked_free(zone);

@@ -115,6 +115,9 @@ struct replica {
     struct dup_master master;  /* the table's master, from its latest assignment (cluster ""
                                 * unless the table is a full duplication's follower) */
     bool deny_write;           /* client writes refused (ERR_WRITE_DENIED), from the assignment */
+    /* per source cluster id: the newest write of that cluster this replica committed through
+     * duplication (timetag microseconds; 0 = none since it opened): dup failover's RPO */
+    uint64_t dup_arrived_us[128];
     struct metric *write_ops, *read_ops, *write_latency, *read_latency; /* per table */
     bool dirty; /* on the loop's dirty list */
     struct replica *next_dirty;

@@ -201,13 +201,20 @@ struct req_task {
 static void
 on_partition_info(struct replica *r, struct rpc_request *req)
 {
+    struct dup_arrival arrivals[128];
     struct msg_partition_info_resp m = {r->ballot,
                                         r->last_committed,
                                         r->last_durable,
                                         plog_first_decree(r->plog),
                                         plog_last_decree(r->plog),
-                                        r->deny_write};
+                                        r->deny_write,
+                                        0,
+                                        arrivals,
+                                        r->role};
     struct buf out = BUF_INIT;
+    for (uint32_t id = 0; id < 128; id++)
+        if (r->dup_arrived_us[id] != 0)
+            arrivals[m.narrivals++] = (struct dup_arrival){id, r->dup_arrived_us[id]};
     msg_partition_info_resp_encode(&out, &m);
     rpc_reply(req, 0, out.data, out.len);
     buf_fini(&out);

@@ -87,6 +87,33 @@ assert big["local"]["value"] == "v200" and big["remote"]["value"] == "changed-on
 assert big["remote"]["cluster_id"] == 2 and big["local"]["cluster_id"] == 1, big
 PY
 
+# --- a write stamped before the safe point that commits after the check began (a secondary
+# stopped) is waited for, not reported missing: with duplication paused the check says so
+for c in bj tj; do
+  cluster_use "$c"
+  admin create t2 -p 1 -r 3 >/dev/null || fail "create t2 on $c"
+done
+cluster_use bj
+admin -a t2 dup add -c tj >/dev/null || fail "dup add t2"
+admin -a t2 set k s v >/dev/null || fail "first write to t2"
+wait_for "t2 to converge" 60 same_data t2
+admin -a t2 dup pause -d "$(dup_id t2)" >/dev/null || fail "pause t2"
+sec=$(admin --json app t2 | python3 -c 'import json, sys; print(json.load(sys.stdin)["partitions"][0]["secondaries"][0])')
+for i in 1 2 3; do [ "$(replica_addr "$i")" = "$sec" ] && stopped=$i; done
+[ -n "${stopped:-}" ] || fail "no replica server at $sec"
+replica_pause "$stopped"
+"$GEOKV_BIN/admin-cli" -m "$META_LIST" -c "$ITEST_DIR/bj/config.ini" -a t2 -t 30000 set slow s v \
+  >"$ST/slow.out" 2>&1 &
+slow=$!
+sleep 3 # the write is stamped, and waits on the stopped secondary, before the check begins
+set +e
+out=$(admin -a t2 dup verify -r "$TJ_METAS" -w 6 2>&1 & sleep 2; replica_resume "$stopped"; wait)
+set -e
+wait "$slow" || fail "the slow write failed: $(cat "$ST/slow.out")"
+itest_log "a write committed during the check: $out"
+grep -q 'has not shipped everything committed: start it' <<<"$out" || fail "no wait for the slow write: $out"
+if grep -q 'missing on remote' <<<"$out"; then fail "the slow write was reported missing: $out"; fi
+
 # --- a wrong remote is a clear error
 set +e
 out=$(admin -a t dup verify -r "$TJ_METAS" -t nosuch 2>&1)
