@@ -225,11 +225,13 @@ wait_dups(struct side *from, const struct side *to, int64_t deadline_ms)
 
 /* ---- digests ---- */
 
-/* The digests of buckets ids[0..n) (at modulus m) on s, into out[n] (zeroed): the sums of
- * the pages of each partition. */
+/* Calls fn for every page of RPC_VERIFY replies about buckets ids[0..n) (at modulus m) of s,
+ * partition by partition; where[i] is the index in ids of the reply's i-th digest. */
+typedef int page_fn(void *arg, const struct msg_verify_resp *r, const size_t *where);
+
 static int
-side_digests(struct side *s, uint64_t m, const uint64_t *ids, size_t n, struct bucket_digest *out,
-             uint32_t live_at_s)
+side_pages(struct side *s, const struct msg_verify_req *like, const uint64_t *ids, size_t n,
+           page_fn *fn, void *arg)
 {
     uint32_t np = s->cfg.partition_count;
     uint64_t *sub = xmalloc((n + 1) * sizeof(*sub));
@@ -237,7 +239,9 @@ side_digests(struct side *s, uint64_t m, const uint64_t *ids, size_t n, struct b
     struct buf resume = BUF_INIT;
     int err = 0;
     for (uint32_t p = 0; p < np && err == 0; p++) {
-        struct msg_verify_req q = {.modulus = m, .live_at_s = live_at_s, .buckets = sub};
+        struct msg_verify_req q = *like;
+        q.buckets = sub;
+        q.nbuckets = 0;
         for (size_t i = 0; i < n; i++)
             if (ids[i] % np == p) {
                 where[q.nbuckets] = i;
@@ -251,12 +255,8 @@ side_digests(struct side *s, uint64_t m, const uint64_t *ids, size_t n, struct b
             err = side_call(s, p, &q, &r, &zone);
             if (err != 0)
                 break;
-            if (r.ndigests != q.nbuckets)
-                err = ERR_INVALID_DATA;
-            for (uint32_t i = 0; err == 0 && i < r.ndigests; i++) {
-                out[where[i]].records += r.digests[i].records;
-                out[where[i]].sum += r.digests[i].sum;
-            }
+            err = q.list_limit == 0 && r.ndigests != q.nbuckets ? ERR_INVALID_DATA
+                                                                : fn(arg, &r, where);
             buf_reset(&resume);
             buf_append(&resume, r.next_key.p, r.next_key.len);
             msg_verify_resp_fini(&r);
@@ -269,6 +269,27 @@ side_digests(struct side *s, uint64_t m, const uint64_t *ids, size_t n, struct b
     xfree(sub);
     xfree(where);
     return err;
+}
+
+static int
+add_digests(void *arg, const struct msg_verify_resp *r, const size_t *where)
+{
+    struct bucket_digest *out = arg;
+    for (uint32_t i = 0; i < r->ndigests; i++) {
+        out[where[i]].records += r->digests[i].records;
+        out[where[i]].sum += r->digests[i].sum;
+    }
+    return 0;
+}
+
+/* The digests of buckets ids[0..n) (at modulus m) on s, into out[n] (zeroed): the sums of
+ * the pages of each partition. */
+static int
+side_digests(struct side *s, uint64_t m, const uint64_t *ids, size_t n, struct bucket_digest *out,
+             uint32_t live_at_s)
+{
+    struct msg_verify_req like = {.modulus = m, .live_at_s = live_at_s};
+    return side_pages(s, &like, ids, n, add_digests, out);
 }
 
 /* ---- listing and comparing ---- */
@@ -297,56 +318,44 @@ vrecs_free(struct vrec *v, size_t n)
     xfree(v);
 }
 
+struct vrecs {
+    struct vrec *v;
+    size_t n, cap;
+};
+
+static int
+add_records(void *arg, const struct msg_verify_resp *r, const size_t *where)
+{
+    struct vrecs *l = arg;
+    for (uint32_t i = 0; i < r->nrecords; i++) {
+        const struct kv_record *k = &r->records[i];
+        struct vrec *v;
+        if (l->n == l->cap) {
+            l->cap = l->cap ? 2 * l->cap : 256;
+            l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+        }
+        v = &l->v[l->n++];
+        *v = (struct vrec){BUF_INIT, BUF_INIT, BUF_INIT, k->expire_ts, k->timetag};
+        buf_append(&v->hk, k->hash_key.p, k->hash_key.len);
+        buf_append(&v->sk, k->sort_key.p, k->sort_key.len);
+        buf_append(&v->value, k->value.p, k->value.len);
+    }
+    return 0;
+}
+
 /* Every record (tombstones and expired ones too) of buckets ids[0..n) at modulus m on s,
  * sorted by key. */
 static int
 side_list(struct side *s, uint64_t m, const uint64_t *ids, size_t n, struct vrec **out,
           size_t *nout)
 {
-    uint32_t np = s->cfg.partition_count;
-    uint64_t *sub = xmalloc((n + 1) * sizeof(*sub));
-    size_t cap = 0;
-    int err = 0;
-    *out = NULL;
-    *nout = 0;
-    for (uint32_t p = 0; p < np && err == 0; p++) {
-        struct msg_verify_req q = {.modulus = m, .list_limit = LIST_PAGE, .buckets = sub};
-        struct buf resume = BUF_INIT;
-        for (size_t i = 0; i < n; i++)
-            if (ids[i] % np == p)
-                sub[q.nbuckets++] = ids[i];
-        while (q.nbuckets > 0 && err == 0) {
-            struct msg_verify_resp r;
-            struct unpacked *zone;
-            q.resume_key = bytes_of(resume.data, resume.len);
-            err = side_call(s, p, &q, &r, &zone);
-            if (err != 0)
-                break;
-            for (uint32_t i = 0; i < r.nrecords; i++) {
-                const struct kv_record *k = &r.records[i];
-                struct vrec *v;
-                if (*nout == cap) {
-                    cap = cap ? 2 * cap : 256;
-                    *out = xrealloc(*out, cap * sizeof(**out));
-                }
-                v = &(*out)[(*nout)++];
-                *v = (struct vrec){BUF_INIT, BUF_INIT, BUF_INIT, k->expire_ts, k->timetag};
-                buf_append(&v->hk, k->hash_key.p, k->hash_key.len);
-                buf_append(&v->sk, k->sort_key.p, k->sort_key.len);
-                buf_append(&v->value, k->value.p, k->value.len);
-            }
-            buf_reset(&resume);
-            buf_append(&resume, r.next_key.p, r.next_key.len);
-            msg_verify_resp_fini(&r);
-            unpacked_free(zone);
-            if (resume.len == 0)
-                break;
-        }
-        buf_fini(&resume);
-    }
-    xfree(sub);
-    if (*nout > 0)
-        qsort(*out, *nout, sizeof(**out), vrec_cmp);
+    struct msg_verify_req like = {.modulus = m, .list_limit = LIST_PAGE};
+    struct vrecs l = {NULL, 0, 0};
+    int err = side_pages(s, &like, ids, n, add_records, &l);
+    if (l.n > 0)
+        qsort(l.v, l.n, sizeof(*l.v), vrec_cmp);
+    *out = l.v;
+    *nout = l.n;
     return err;
 }
 
