@@ -33,5 +33,6 @@ enum admin_result admin_cmd_dup(struct admin_ctx *ctx, const struct admin_cmd *c
 enum admin_result admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv);
 enum admin_result admin_dup_switchover(struct admin_ctx *ctx, int argc,
                                        const struct admin_tok *argv);
+enum admin_result admin_dup_failover(struct admin_ctx *ctx, int argc, const struct admin_tok *argv);
 enum admin_result admin_cmd_set_dup_fail_mode(struct admin_ctx *ctx, const struct admin_cmd *cmd,
                                               int argc, const struct admin_tok *argv);

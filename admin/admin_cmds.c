@@ -1033,10 +1033,13 @@ static const struct admin_cmd cmds[] = {
     {"dup", NULL,
      "add -c <cluster> [-p] | list | pause|start|remove -d <dupid> | verify -r <remote metas> "
      "[-t <remote table>] [-n N] [-w S] | switchover -c <remote cluster> -r <remote metas> -l "
-     "<this cluster> [--rollback]  [-a <app>]",
+     "<this cluster> [--rollback] | failover -c <master cluster> [-r <master metas>]  [-a "
+     "<app>]",
      "duplication of the selected table to another cluster (add prints the dupid; list prints "
      "JSON with each partition's confirmed decree; verify compares the table on both clusters, "
-     "exit 1 on a difference; switchover makes the remote table the master with nothing lost)",
+     "exit 1 on a difference; switchover makes the remote table the master with nothing lost; "
+     "failover makes this one "
+     "take writes when its master is lost, and prints what may be missing)",
      admin_cmd_dup, false, 1, -1},
     {"set_dup_fail_mode", NULL, "<app> <dupid> slow|skip",
      "what a duplication does when shipping keeps failing: retry forever, or skip the batch",

@@ -10,6 +10,7 @@
  *   dup pause|start|remove -d <dupid>
  *   dup verify -r <remote metas> ...   do both clusters hold the same table (admin_verify.c)
  *   dup switchover -c ... -r ... -l ... planned master switch, nothing lost (admin_switch.c)
+ *   dup failover -c <master> [-r ...]  the follower takes writes now; prints the RPO
  *   set_dup_fail_mode <app> <dupid> slow|skip
  *
  * Each subcommand also takes -a <app> instead of the selected table. A refusal prints one
@@ -212,6 +213,8 @@ admin_cmd_dup(struct admin_ctx *ctx, const struct admin_cmd *cmd, int argc,
         return admin_dup_verify(ctx, argc, argv);
     if (strcmp(sub, "switchover") == 0)
         return admin_dup_switchover(ctx, argc, argv);
+    if (strcmp(sub, "failover") == 0)
+        return admin_dup_failover(ctx, argc, argv);
     if (dup_opts_parse(argc, argv, &o) != 0)
         return dup_usage();
     app = o.app != NULL ? o.app : ctx->app;

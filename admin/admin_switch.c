@@ -22,6 +22,14 @@
  * running it again. --rollback undoes one not finished (the duplication here -> remote still
  * exists): it removes the reverse duplication if the remote has not taken writes yet, and
  * allows writes here again. Whatever happens, the last lines say which side takes writes.
+ *
+ *   dup failover -c <master cluster> [-r <master metas>] [-t <master table>]
+ *
+ * The unplanned case, run on the follower when its master is lost: it prints, per partition
+ * of the master, the last decree it confirmed here and when its newest write up to it was
+ * written, as its shipments said (everything up to it is here: the RPO), and what the master
+ * still says if -r reaches it (how far it shipped, what it committed), then allows client
+ * writes here at once.
  */
 #include "admin/admin_verify.h"
 
@@ -38,6 +46,7 @@
     "dup switchover -c <remote cluster> -r <remote metas> -l <this cluster's name there> "         \
     "[-t <remote table>] [-w <wait s>] [--rollback] [-a <app>]"
 #define WHAT "dup switchover"
+#define WHAT_FAILOVER "dup failover"
 
 struct switch_state {
     struct side a, b; /* the master (here) and the remote */
@@ -72,6 +81,7 @@ step_begin(struct switch_state *st, const char *fmt, const char *arg)
         return;
     printf("step %d: ", st->step);
     printf(fmt, arg);
+    putchar('\n');
     fflush(stdout);
 }
 
@@ -80,8 +90,9 @@ step_end(struct switch_state *st, int64_t since_ms, const char *note)
 {
     if (out_json())
         return;
-    printf(" ... %s (%lld ms; %.1f s in all)\n", note, (long long)(clock_mono_ms() - since_ms),
-           (double)(clock_mono_ms() - st->t0_ms) / 1000.0);
+    printf("step %d done: %s (%lld ms; %.1f s in all)\n", st->step, note,
+           (long long)(clock_mono_ms() - since_ms), (double)(clock_mono_ms() - st->t0_ms) / 1000.0);
+    fflush(stdout);
 }
 
 static enum admin_result
@@ -200,7 +211,7 @@ switchover(struct switch_state *st)
         return res;
 
     t = clock_mono_ms();
-    step_begin(st, "compare %s on both clusters\n", st->a.app);
+    step_begin(st, "compare %s on both clusters", st->a.app);
     if (out_json()) {
         json_key("verify");
         json_begin_object();
@@ -221,10 +232,12 @@ switchover(struct switch_state *st)
         if (err != 0)
             return out_fail(WHAT ": dup add on the remote cluster: %s",
                             why[0] ? why : err_str(err));
+        step_end(st, t, "added");
+    } else {
+        step_end(st, t, "already there");
     }
-    step_end(st, t, "dupid");
     if (!out_json())
-        printf("         reverse duplication %s.%s -> %s: dupid %llu\n", st->remote_cluster,
+        printf("         the reverse duplication %s.%s -> %s is dupid %llu\n", st->remote_cluster,
                st->b.app, st->local_cluster, (unsigned long long)st->ba);
 
     t = clock_mono_ms();
@@ -323,6 +336,7 @@ admin_dup_switchover(struct admin_ctx *ctx, int argc, const struct admin_tok *ar
     st.deadline_ms = st.t0_ms + wait_s * 1000;
     res = sides_open(&st.a, &st.b, ctx, app, remote_app ? remote_app : app, remote_metas,
                      st.local_cluster, st.remote_cluster, WHAT);
+    st.a.retry_ms = st.b.retry_ms = (int)(wait_s * 1000); /* a lost primary fails within -w */
     if (res != ADMIN_OK)
         goto done;
     if ((err = find_dup(&st.a, st.remote_cluster, st.b.app, &st.ab)) != 0 ||
@@ -338,5 +352,266 @@ admin_dup_switchover(struct admin_ctx *ctx, int argc, const struct admin_tok *ar
     print_outcome(&st);
 done:
     sides_close(&st.a, &st.b);
+    return res;
+}
+
+/* ---- dup failover ---- */
+
+#define FAILOVER_USAGE                                                                             \
+    "dup failover -c <master cluster> [-r <master metas>] [-t <master table>] [-a <app>]"
+#define MASTER_TIMEOUT_MS 2000 /* a master that does not answer this fast is taken as lost */
+
+/* What the master may still say: per partition its confirmed and committed decrees. */
+static void
+master_report(const char *metas, const char *app, const char *local_app, int64_t *pending)
+{
+    struct side m = {"master", NULL, NULL, "", {0}, MASTER_TIMEOUT_MS, 0};
+    struct geokv_dup *dups = NULL;
+    size_t n = 0;
+    char why[256];
+    int err = geokv_client_create(metas, NULL, &m.client);
+
+    *pending = -1;
+    snprintf(m.app, sizeof(m.app), "%s", app);
+    if (err == 0)
+        geokv_client_seal(m.client);
+    if (err == 0)
+        err = side_query(&m);
+    if (err == 0)
+        err = geokv_dup_list(m.client, app, MASTER_TIMEOUT_MS, &dups, &n, why, sizeof(why));
+    if (out_json()) {
+        json_key("master");
+        if (err != 0)
+            json_null();
+        else
+            json_begin_array();
+    }
+    if (err != 0 && !out_json())
+        printf("         the master does not answer (%s): what it had not shipped is unknown\n",
+               err_str(err));
+    for (size_t i = 0; err == 0 && i < n; i++) {
+        if (strcmp(dups[i].remote_table, local_app) != 0)
+            continue;
+        *pending = 0;
+        for (uint32_t p = 0; p < dups[i].npartitions && p < m.cfg.partition_count; p++) {
+            const struct partition_config *pc = &m.cfg.partitions[p];
+            struct msg_partition_info_resp info;
+            int e = pc->primary[0] == '\0'
+                        ? ERR_AGAIN
+                        : geokv_replica_partition_info(m.client, pc->primary,
+                                                       gpid_make(m.cfg.app_id, p),
+                                                       MASTER_TIMEOUT_MS, &info);
+            if (e == 0) {
+                msg_partition_info_resp_fini(&info);
+                if (*pending >= 0)
+                    *pending += info.last_committed - dups[i].confirmed[p];
+            } else {
+                *pending = -1;
+            }
+            if (out_json()) {
+                json_begin_object();
+                json_kv_int("pidx", p);
+                json_kv_int("confirmed", dups[i].confirmed[p]);
+                json_key("committed");
+                if (e == 0)
+                    json_int(info.last_committed);
+                else
+                    json_null();
+                json_end();
+            } else if (e == 0) {
+                printf("         master partition %u: shipped up to decree %lld of %lld "
+                       "committed\n",
+                       p, (long long)dups[i].confirmed[p], (long long)info.last_committed);
+            } else {
+                printf("         master partition %u: shipped up to decree %lld; its primary "
+                       "does not answer (%s)\n",
+                       p, (long long)dups[i].confirmed[p], err_str(e));
+            }
+        }
+    }
+    if (out_json() && err == 0)
+        json_end();
+    geokv_dup_list_free(dups, n);
+    msg_app_config_fini(&m.cfg);
+    geokv_client_destroy(m.client);
+}
+
+static int
+source_cmp(const void *pa, const void *pb)
+{
+    const struct source_confirmed *x = pa, *y = pb;
+    if (x->cluster_id != y->cluster_id)
+        return x->cluster_id < y->cluster_id ? -1 : 1;
+    return x->pidx < y->pidx ? -1 : x->pidx > y->pidx;
+}
+
+/* What the partitions duplicating here said they confirmed (the highest any primary of s
+ * heard, per source partition), and the newest duplicated write committed here; the oldest
+ * confirmed write's time into *rpo_from_us (0 if none heard). */
+static enum admin_result
+sources_report(struct side *s, uint64_t *rpo_from_us)
+{
+    struct source_confirmed *all = NULL;
+    size_t n = 0;
+    uint64_t now_us = (uint64_t)clock_wall_us(), newest_us = 0;
+
+    for (uint32_t p = 0; p < s->cfg.partition_count; p++) {
+        struct msg_partition_info_resp info;
+        int err = side_partition_info(s, p, &info);
+        if (err != 0) {
+            xfree(all);
+            return out_fail(WHAT_FAILOVER ": partition %u here: %s", p, err_str(err));
+        }
+        for (uint32_t i = 0; i < info.narrivals; i++)
+            if (info.arrivals[i].newest_us > newest_us)
+                newest_us = info.arrivals[i].newest_us;
+        for (uint32_t i = 0; i < info.nsources; i++) {
+            size_t k = 0;
+            while (k < n && source_cmp(&all[k], &info.sources[i]) != 0)
+                k++;
+            if (k == n) {
+                all = xrealloc(all, (n + 1) * sizeof(*all));
+                all[n++] = info.sources[i];
+            } else if (info.sources[i].confirmed > all[k].confirmed) {
+                all[k] = info.sources[i];
+            }
+        }
+        msg_partition_info_resp_fini(&info);
+    }
+    if (n > 0)
+        qsort(all, n, sizeof(*all), source_cmp);
+    *rpo_from_us = 0;
+    if (out_json()) {
+        json_key("sources");
+        json_begin_array();
+    }
+    for (size_t i = 0; i < n; i++) {
+        char when[64];
+        if (*rpo_from_us == 0 || all[i].confirmed_us < *rpo_from_us)
+            *rpo_from_us = all[i].confirmed_us;
+        if (out_json()) {
+            json_begin_object();
+            json_kv_int("cluster_id", all[i].cluster_id);
+            json_kv_int("pidx", all[i].pidx);
+            json_kv_int("confirmed", all[i].confirmed);
+            json_key("confirmed_us");
+            json_uint(all[i].confirmed_us);
+            json_end();
+            continue;
+        }
+        admin_time_text(when, sizeof(when), all[i].confirmed_us);
+        printf("         cluster %u partition %u: confirmed up to decree %lld, its newest write "
+               "written %s (%.1f s ago)\n",
+               all[i].cluster_id, all[i].pidx, (long long)all[i].confirmed, when,
+               (double)(now_us - all[i].confirmed_us) / 1e6);
+    }
+    if (out_json()) {
+        json_end();
+        json_key("newest_arrival_us");
+        json_uint(newest_us);
+    } else {
+        char when[64];
+        if (n == 0)
+            printf("         no duplicating partition has said what it confirmed to these "
+                   "primaries\n");
+        admin_time_text(when, sizeof(when), newest_us);
+        if (newest_us)
+            printf("         the newest duplicated write committed here was written %s (some "
+                   "after a confirmed decree may have arrived too)\n",
+                   when);
+    }
+    xfree(all);
+    return ADMIN_OK;
+}
+
+enum admin_result
+admin_dup_failover(struct admin_ctx *ctx, int argc, const struct admin_tok *argv)
+{
+    struct side b = {"local", NULL, ctx->client, "", {0}, ctx->timeout_ms, 0};
+    const char *master = NULL, *metas = NULL, *app = ctx->app, *master_app = NULL;
+    int64_t t = clock_mono_ms(), pending = -1;
+    uint64_t rpo_from_us = 0;
+    enum admin_result res;
+    char when[64];
+    int err;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i].p;
+        bool has_value = i + 1 < argc;
+        if (strcmp(arg, "-c") == 0 && has_value)
+            master = argv[++i].p;
+        else if (strcmp(arg, "-r") == 0 && has_value)
+            metas = argv[++i].p;
+        else if (strcmp(arg, "-t") == 0 && has_value)
+            master_app = argv[++i].p;
+        else if (strcmp(arg, "-a") == 0 && has_value)
+            app = argv[++i].p;
+        else
+            return out_usage("%s", FAILOVER_USAGE);
+    }
+    if (master == NULL)
+        return out_usage("%s", FAILOVER_USAGE);
+    if (app[0] == '\0')
+        return out_fail(WHAT_FAILOVER ": no table selected (use <app>, or -a <app>)");
+    snprintf(b.app, sizeof(b.app), "%s", app);
+    if ((err = side_query(&b)) != 0) {
+        res = out_fail(WHAT_FAILOVER ": table %s: %s", app, err_str(err));
+        goto done;
+    }
+    if (!out_json())
+        printf("failing over %s from %s: this cluster takes client writes from now on; %s is "
+               "not asked to stop\n",
+               app, master, master);
+    if (!out_json())
+        printf("step 1: how far the master's partitions said they had shipped here\n");
+    res = sources_report(&b, &rpo_from_us);
+    if (res != ADMIN_OK)
+        goto done;
+    if (metas != NULL) {
+        if (!out_json())
+            printf("step 2: what the master says\n");
+        master_report(metas, master_app ? master_app : app, app, &pending);
+    }
+    if (!out_json())
+        printf("step %d: allow client writes to %s here\n", metas ? 3 : 2, app);
+    t = clock_mono_ms();
+    err = geokv_set_table_writes(b.client, app, false, b.timeout_ms);
+    if (err != 0) {
+        res = out_fail(WHAT_FAILOVER ": allowing writes: %s", err_str(err));
+        goto done;
+    }
+    if (out_json()) {
+        json_key("rpo_from_us");
+        if (rpo_from_us)
+            json_uint(rpo_from_us);
+        else
+            json_null();
+        json_key("unshipped_writes");
+        if (pending >= 0)
+            json_int(pending);
+        else
+            json_null();
+        json_kv_bool("local_takes_writes", true);
+        goto done;
+    }
+    printf("step %d done: allowed (%lld ms)\n", metas ? 3 : 2, (long long)(clock_mono_ms() - t));
+    if (rpo_from_us) {
+        admin_time_text(when, sizeof(when), rpo_from_us);
+        printf("RPO: writes made on %s after %s may be missing here (per partition above: "
+               "those after its confirmed decree)",
+               master, when);
+    } else {
+        printf("RPO: unknown (no partition of %s said what it confirmed to these primaries)",
+               master);
+    }
+    if (pending >= 0)
+        printf("; the master counts %lld writes not shipped", (long long)pending);
+    printf("\nwhen %s is back, there: `writes %s deny`, then `dup remove` its duplication to "
+           "this cluster (else it ships the writes it had not shipped, older than those made "
+           "here since); compare with `dup verify`; to re-seed it, drop its table and run `dup "
+           "add -c %s -p` here\n",
+           master, master_app ? master_app : app, master);
+done:
+    msg_app_config_fini(&b.cfg);
     return res;
 }

@@ -81,7 +81,7 @@ typedef int primary_call_fn(struct side *s, const char *addr, uint64_t gpid, voi
 static int
 side_retry(struct side *s, uint32_t pidx, primary_call_fn *fn, void *arg)
 {
-    int64_t deadline = clock_mono_ms() + CALL_RETRY_MS;
+    int64_t deadline = clock_mono_ms() + (s->retry_ms > 0 ? s->retry_ms : CALL_RETRY_MS);
     int err;
     for (;;) {
         const struct partition_config *pc = &s->cfg.partitions[pidx];
@@ -373,9 +373,8 @@ text_bytes(struct buf *out, const struct buf *b)
     buf_append(out, "\"", 1);
 }
 
-/* "2026-12-06 05:02:43.922169 UTC" for a timetag's microseconds. */
-static void
-text_time(char *out, size_t len, uint64_t us)
+void
+admin_time_text(char *out, size_t len, uint64_t us)
 {
     time_t secs = (time_t)(us / 1000000);
     struct tm tm;
@@ -399,7 +398,7 @@ text_side(struct buf *out, const char *label, const struct vrec *v, uint32_t at_
         text_bytes(out, &v->value);
     else /* "deleted" and "expired" have the same length */
         buf_append(out, timetag_deleted(v->timetag) ? "deleted" : "expired", 7);
-    text_time(when, sizeof(when), timetag_ts(v->timetag));
+    admin_time_text(when, sizeof(when), timetag_ts(v->timetag));
     n = snprintf(line, sizeof(line), " (written %s by cluster %u, timetag %llu, expire_ts %u)\n",
                  when, timetag_cluster(v->timetag), (unsigned long long)v->timetag, v->expire_ts);
     buf_append(out, line, (size_t)n);
@@ -590,8 +589,8 @@ sides_open(struct side *a, struct side *b, struct admin_ctx *ctx, const char *ap
            const char *remote_cluster, const char *what)
 {
     int err;
-    *a = (struct side){"local", local_cluster, ctx->client, "", {0}, ctx->timeout_ms};
-    *b = (struct side){"remote", remote_cluster, NULL, "", {0}, ctx->timeout_ms};
+    *a = (struct side){"local", local_cluster, ctx->client, "", {0}, ctx->timeout_ms, 0};
+    *b = (struct side){"remote", remote_cluster, NULL, "", {0}, ctx->timeout_ms, 0};
     snprintf(a->app, sizeof(a->app), "%s", app);
     snprintf(b->app, sizeof(b->app), "%s", remote_app);
     err = geokv_client_create(remote_metas, NULL, &b->client);
@@ -708,7 +707,7 @@ admin_dup_verify(struct admin_ctx *ctx, int argc, const struct admin_tok *argv)
     if (res != ADMIN_OK)
         goto done;
     safe_us = (uint64_t)(clock_wall_us() - SKEW_MARGIN_S * 1000000LL);
-    text_time(when, sizeof(when), safe_us);
+    admin_time_text(when, sizeof(when), safe_us);
     if (!out_json())
         printf("verify %s (local, %u partitions) against %s on %s (%u partitions); writes "
                "stamped before %s are compared\n",

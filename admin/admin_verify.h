@@ -18,6 +18,7 @@ struct side {
     char app[GEOKV_APP_NAME_MAX];
     struct msg_app_config cfg;
     int timeout_ms;
+    int retry_ms; /* how long a call to a primary is tried again; 0: 30 s */
 };
 
 /* Fills a (ctx's cluster, named local_cluster by the remote one) and b (a client on
@@ -28,6 +29,8 @@ enum admin_result sides_open(struct side *a, struct side *b, struct admin_ctx *c
                              const char *local_cluster, const char *remote_cluster,
                              const char *what);
 void sides_close(struct side *a, struct side *b);
+/* "2026-12-06 05:02:43.922169 UTC" for microseconds since the epoch (a timetag's). */
+void admin_time_text(char *out, size_t len, uint64_t us);
 /* Reads s's configuration again. */
 int side_query(struct side *s);
 /* RPC_PARTITION_INFO to the primary of pidx, following moves for up to 30 s. */

@@ -108,9 +108,12 @@ void
 msg_dup_apply_req_encode(struct buf *out, const struct msg_dup_apply_req *m)
 {
     struct pk p = {out};
-    pk_array(&p, 2);
+    pk_array(&p, 5);
     pk_uint(&p, m->source_cluster_id);
     encode_ops(&p, m->ops, m->nops);
+    pk_uint(&p, m->source.pidx);
+    pk_int(&p, m->source.confirmed);
+    pk_uint(&p, m->source.confirmed_us);
 }
 
 int
@@ -118,17 +121,19 @@ msg_dup_apply_req_decode(const uint8_t *b, size_t n, struct msg_dup_apply_req *m
                          struct unpacked **zonep)
 {
     struct upk ops;
-    uint64_t cid;
+    uint64_t cid, pidx = 0, us = 0;
+    int64_t confirmed = -1;
     int rc = unpacked_parse(b, n, zonep);
     m->ops = NULL;
     m->nops = 0;
     if (rc != 0)
         return rc;
-    rc = upk_tuple(unpacked_root(*zonep), "ua", &cid, &ops);
-    if (rc == 0 && cid > 127)
+    rc = upk_tuple(unpacked_root(*zonep), "ua|uiu", &cid, &ops, &pidx, &confirmed, &us);
+    if (rc == 0 && (cid > 127 || pidx > UINT32_MAX))
         rc = ERR_INVALID_DATA;
     if (rc == 0) {
         m->source_cluster_id = (uint32_t)cid;
+        m->source = (struct dup_source){(uint32_t)pidx, confirmed, us};
         rc = decode_ops(ops, &m->ops, &m->nops);
     }
     if (rc != 0) {
@@ -152,7 +157,7 @@ dup_apply_begin(struct buf *out, uint32_t source_cluster_id)
 {
     struct pk p = {out};
     size_t at;
-    pk_array(&p, 2);
+    pk_array(&p, 5);
     pk_uint(&p, source_cluster_id);
     at = out->len;
     buf_append_u8(out, 0xdd); /* array32, count patched by dup_apply_end */
@@ -168,7 +173,11 @@ dup_apply_add(struct buf *out, const struct mutation_op *op)
 }
 
 void
-dup_apply_end(struct buf *out, size_t count_at, uint32_t nops)
+dup_apply_end(struct buf *out, size_t count_at, uint32_t nops, const struct dup_source *src)
 {
+    struct pk p = {out};
     be32_store(out->data + count_at + 1, nops);
+    pk_uint(&p, src->pidx);
+    pk_int(&p, src->confirmed);
+    pk_uint(&p, src->confirmed_us);
 }

@@ -44,10 +44,20 @@ void mutation_fini(struct mutation *m);
 
 /* RPC_DUP_APPLY request: entries (mutation ops with their origin timetags) from cluster
  * source_cluster_id, all routed to the receiving partition. Empty reply. */
+/* Where the sending partition's duplication stood when it built the request: every one of its
+ * writes up to decree `confirmed` (the newest written at confirmed_us) reached this cluster.
+ * Appended to the request later: absent (confirmed -1) from an older sender. */
+struct dup_source {
+    uint32_t pidx;
+    decree_t confirmed;
+    uint64_t confirmed_us;
+};
+
 struct msg_dup_apply_req {
     uint32_t source_cluster_id;
     uint32_t nops;
     struct mutation_op *ops;
+    struct dup_source source;
 };
 void msg_dup_apply_req_encode(struct buf *out, const struct msg_dup_apply_req *m);
 MUST_CHECK int msg_dup_apply_req_decode(const uint8_t *b, size_t n, struct msg_dup_apply_req *m,
@@ -55,7 +65,7 @@ MUST_CHECK int msg_dup_apply_req_decode(const uint8_t *b, size_t n, struct msg_d
 void msg_dup_apply_req_fini(struct msg_dup_apply_req *m);
 
 /* Builds a msg_dup_apply_req one op at a time: dup_apply_begin writes the header and returns
- * where the op count goes; dup_apply_end patches it in. */
+ * where the op count goes; dup_apply_end patches it in and appends src. */
 size_t dup_apply_begin(struct buf *out, uint32_t source_cluster_id);
 void dup_apply_add(struct buf *out, const struct mutation_op *op);
-void dup_apply_end(struct buf *out, size_t count_at, uint32_t nops);
+void dup_apply_end(struct buf *out, size_t count_at, uint32_t nops, const struct dup_source *src);

@@ -92,6 +92,27 @@ observe_lag(struct replica *r, const struct mutation_op *op)
     }
 }
 
+/* Keeps the sender's confirmed point, the highest it said, for dup failover's RPO. */
+static void
+note_source(struct replica *r, uint32_t cluster_id, const struct dup_source *src)
+{
+    struct source_confirmed *c = NULL;
+    for (uint32_t i = 0; i < r->ndup_sources && c == NULL; i++)
+        if (r->dup_sources[i].cluster_id == cluster_id && r->dup_sources[i].pidx == src->pidx)
+            c = &r->dup_sources[i];
+    if (c == NULL) {
+        if (r->ndup_sources == 65536)
+            return;
+        r->dup_sources = xrealloc(r->dup_sources, (r->ndup_sources + 1) * sizeof(*c));
+        c = &r->dup_sources[r->ndup_sources++];
+        *c = (struct source_confirmed){cluster_id, src->pidx, -1, 0};
+    }
+    if (src->confirmed > c->confirmed) {
+        c->confirmed = src->confirmed;
+        c->confirmed_us = src->confirmed_us;
+    }
+}
+
 void
 replica_on_dup_apply(struct replica *r, struct rpc_request *req)
 {
@@ -109,6 +130,8 @@ replica_on_dup_apply(struct replica *r, struct rpc_request *req)
                                                        : "not in [duplication-group]");
         rc = ERR_INVALID_ARG;
     }
+    if (rc == 0 && a.source.confirmed >= 0)
+        note_source(r, a.source_cluster_id, &a.source);
     for (uint32_t i = 0; rc == 0 && i < a.nops; i++)
         if (a.ops[i].hash_key.len > GEOKV_MAX_HASH_KEY ||
             a.ops[i].value.len > r->opts->max_value_bytes)

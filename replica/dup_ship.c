@@ -58,6 +58,7 @@ struct batch {
     struct buf body; /* msg_dup_apply_req */
     size_t count_at; /* where its op count is patched in */
     uint32_t nops;
+    bool closed; /* its count and trailer are written */
     int attempts;
     int64_t retry_at_ms; /* when to send it (1 = at once); 0 = in flight or done */
     bool done;
@@ -65,7 +66,8 @@ struct batch {
 
 struct shipment {
     uint64_t seq;
-    decree_t last; /* covers (previous shipment's last, last] */
+    decree_t last;    /* covers (previous shipment's last, last] */
+    uint64_t last_us; /* the newest write it ships (timetag microseconds), 0 if none */
     struct batch *batches;
     uint32_t nbatches, pending;
 };
@@ -84,6 +86,7 @@ struct shipper {
     uint32_t status, fail_mode;
     char remote[GEOKV_APP_NAME_MAX], remote_app[GEOKV_APP_NAME_MAX];
     decree_t confirmed, loaded;
+    uint64_t confirmed_us;    /* the newest write up to confirmed (timetag microseconds) */
     struct dup_remote *table; /* remote table; NULL until opened */
     bool opening;
     int64_t open_retry_ms;
@@ -511,6 +514,18 @@ new_batch(struct builder *b, uint32_t pidx)
     return &s->batches[s->nbatches++];
 }
 
+/* Writes the batch's op count and the trailer telling the remote how far this partition's
+ * duplication is confirmed (for dup failover's RPO there). */
+static void
+batch_close(const struct replica *r, const struct shipper *sh, struct batch *bt)
+{
+    struct dup_source src = {gpid_pidx(r->gpid), sh->confirmed, sh->confirmed_us};
+    if (bt->closed)
+        return;
+    dup_apply_end(&bt->body, bt->count_at, bt->nops, &src);
+    bt->closed = true;
+}
+
 /* Adds one op to its partition's open batch (a msg_dup_apply_req built op by op). */
 static void
 add_op(struct builder *b, const struct mutation_op *op)
@@ -528,8 +543,10 @@ add_op(struct builder *b, const struct mutation_op *op)
     dup_apply_add(&bt->body, op);
     bt->nops++;
     b->bytes += bt->body.len - before;
+    if (timetag_ts(op->timetag) > b->s->last_us)
+        b->s->last_us = timetag_ts(op->timetag);
     if (bt->body.len >= b->batch_bytes) { /* full (0: one op per batch): close it */
-        dup_apply_end(&bt->body, bt->count_at, bt->nops);
+        batch_close(b->r, b->sh, bt);
         b->open[pidx] = -1;
     }
 }
@@ -704,12 +721,13 @@ build_resync_shipment(struct replica *r, struct shipper *sh)
         return false;
     }
     for (uint32_t i = 0; i < s->nbatches; i++)
-        dup_apply_end(&s->batches[i].body, s->batches[i].count_at, s->batches[i].nops);
+        batch_close(r, sh, &s->batches[i]);
     rs->records += n;
     metric_add(dup_metric(DM_RESYNC_RECORDS), (int64_t)n);
     s->seq = next_shipment_seq();
     s->last = sh->loaded;
-    if (done) { /* the pass is over: the plog goes on after at */
+    s->last_us = 0; /* records of any age, some newer than the decrees it covers */
+    if (done) {     /* the pass is over: the plog goes on after at */
         RLOG_INFO(r,
                   "duplication %" PRIu64 ": re-seed of %s done (%" PRIu64 " records read); "
                   "shipping the plog from decree %" PRId64,
@@ -737,7 +755,7 @@ build_shipment(struct replica *r, struct shipper *sh)
     load(&b);
     xfree(b.open);
     for (uint32_t i = 0; i < s->nbatches; i++)
-        dup_apply_end(&s->batches[i].body, s->batches[i].count_at, s->batches[i].nops);
+        batch_close(r, sh, &s->batches[i]);
     if (b.err == ERR_NOT_FOUND && b.last == sh->loaded) { /* at the hole itself */
         shipment_clear(s);
         resync_start(r, sh);
@@ -793,6 +811,8 @@ advance(struct shipper *sh)
 {
     while (sh->count > 0 && sh->win[sh->head].pending == 0) {
         sh->confirmed = sh->win[sh->head].last;
+        if (sh->win[sh->head].last_us > sh->confirmed_us)
+            sh->confirmed_us = sh->win[sh->head].last_us;
         shipment_clear(&sh->win[sh->head]);
         sh->head = (sh->head + 1) % SHIP_WINDOW;
         sh->count--;

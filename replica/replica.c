@@ -255,6 +255,7 @@ replica_free(struct replica *r, void (*close_plog)(struct plog *))
     storage_batch_destroy(r->batch);
     xfree(r->plist);
     xfree(r->acks);
+    xfree(r->dup_sources);
     xfree(r);
 }
 

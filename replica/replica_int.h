@@ -118,6 +118,10 @@ struct replica {
     /* per source cluster id: the newest write of that cluster this replica committed through
      * duplication (timetag microseconds; 0 = none since it opened): dup failover's RPO */
     uint64_t dup_arrived_us[128];
+    /* what partitions of other clusters said, in their latest RPC_DUP_APPLY, they confirmed
+     * (memory only: kept while this replica leads) */
+    struct source_confirmed *dup_sources;
+    uint32_t ndup_sources;
     struct metric *write_ops, *read_ops, *write_latency, *read_latency; /* per table */
     bool dirty; /* on the loop's dirty list */
     struct replica *next_dirty;

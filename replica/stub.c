@@ -210,7 +210,9 @@ on_partition_info(struct replica *r, struct rpc_request *req)
                                         r->deny_write,
                                         0,
                                         arrivals,
-                                        r->role};
+                                        r->role,
+                                        r->ndup_sources,
+                                        r->dup_sources};
     struct buf out = BUF_INIT;
     for (uint32_t id = 0; id < 128; id++)
         if (r->dup_arrived_us[id] != 0)

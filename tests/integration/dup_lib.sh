@@ -26,6 +26,26 @@ dup_replica_start() {
   replica_start "$1" --set "core.metrics_address=127.0.0.1:$(cat "$f")"
 }
 
+# on CLUSTER ARGS...: admin-cli on CLUSTER (which becomes the current one).
+on() {
+  local c="$1"
+  shift
+  cluster_use "$c"
+  admin "$@"
+}
+
+# master_and_follower_up [section.key=value...]: bj and tj up (dup_clusters_up), table t (4 partitions) on both, bj
+# duplicating it to tj, whose client writes are denied: a master and its read-only follower.
+master_and_follower_up() {
+  dup_clusters_up "$@"
+  for c in bj tj; do on "$c" create t -p 4 -r 3 >/dev/null || fail "create t on $c"; done
+  on tj writes t deny >/dev/null || fail "deny writes on the follower tj"
+  on bj -a t dup add -c tj >/dev/null || fail "dup add bj -> tj"
+}
+
+# writes_of CLUSTER: whether table t takes client writes there ("allowed" / "denied").
+writes_of() { on "$1" app t | awk '/^writes:/ {print $2}'; }
+
 # dump_of CLUSTER APP: the table's live records, sorted (admin-cli dump).
 dump_of() {
   cluster_use "$1"

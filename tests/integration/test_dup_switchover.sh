@@ -13,24 +13,13 @@ itest_begin dup_switchover
 itest_require_bins geokv-meta geokv-replica admin-cli geokv-bench
 ST="$ITEST_DIR/state"
 
-# on CLUSTER ARGS...: admin-cli on CLUSTER.
-on() {
-  local c="$1"
-  shift
-  cluster_use "$c"
-  admin "$@"
-}
-writes_of() { on "$1" app t | awk '/^writes:/ {print $2}'; }
 dups_of() { on "$1" -a t dup list | grep -c '"dupid"' || true; }
 read_on() { [ "$(on "$1" -a t get "$2" s 2>/dev/null)" = "$3" ]; }
 
 zk_start
-dup_clusters_up
+master_and_follower_up
 BJ=$(cat "$ST/clusters/bj/metas")
 TJ=$(cat "$ST/clusters/tj/metas")
-for c in bj tj; do on "$c" create t -p 4 -r 3 >/dev/null || fail "create t on $c"; done
-on tj writes t deny >/dev/null || fail "deny writes on the follower tj"
-on bj -a t dup add -c tj >/dev/null || fail "dup add bj -> tj"
 
 # --- switch over to tj under a write load on bj
 "$GEOKV_BIN/geokv-bench" -m "$BJ" -c "$ITEST_DIR/bj/config.ini" -a t --op set --count 20000 \
@@ -56,8 +45,9 @@ if grep -q WARNING <<<"$out"; then fail "a warning after a clean switchover: $ou
 cluster_use tj
 bench -a t --op verify --count 20000 --seed 1 --value-size 100 --ack-log "$ST/acked" >"$ST/verify.out" ||
   fail "verify on tj: $(cat "$ST/verify.out")"
-grep -qE '^missing: 0$' "$ST/verify.out" && grep -qE '^wrong: 0$' "$ST/verify.out" ||
+if ! grep -qE '^missing: 0$' "$ST/verify.out" || ! grep -qE '^wrong: 0$' "$ST/verify.out"; then
   fail "acknowledged writes lost by the switchover: $(cat "$ST/verify.out")"
+fi
 itest_log "$(grep -E '^(found|missing|wrong):' "$ST/verify.out" | tr '\n' ' ')after the switchover"
 
 # tj is the master now: its writes reach bj; bj refuses clients
@@ -85,7 +75,8 @@ on tj writes t deny >/dev/null || fail "deny tj again"
 out=$(on tj -a t dup switchover -c bj -r "$BJ" -l tj) || fail "switch back failed: $out"
 grep -q 'already denied' <<<"$out" || fail "the switch back did not notice writes were denied: $out"
 grep -q '^switched over in .* s: t on bj is the master' <<<"$out" || fail "switch back: $out"
-[ "$(writes_of bj)" = allowed ] && [ "$(writes_of tj)" = denied ] || fail "not switched back"
+[ "$(writes_of bj)" = allowed ] || fail "bj does not take writes after the switch back"
+[ "$(writes_of tj)" = denied ] || fail "tj takes writes after the switch back"
 on bj -a t set after-back s on-bj >/dev/null || fail "write on bj after the switch back"
 wait_for "bj's write to reach tj" 60 read_on tj after-back on-bj
 out=$(on bj -a t dup verify -r "$TJ") || fail "bj and tj differ at the end: $out"

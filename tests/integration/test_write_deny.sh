@@ -11,11 +11,6 @@ itest_begin write_deny
 itest_require_bins geokv-meta geokv-replica admin-cli geokv-bench geokv-proxy
 command -v redis-cli >/dev/null || fail "redis-cli missing (deploy/install-deps.sh installs redis-tools)"
 
-# writes_state CLUSTER: "allowed" or "denied", as `admin-cli app t` shows it.
-writes_state() {
-  cluster_use "$1"
-  admin app t | awk '/^writes:/ {print $2}'
-}
 # denied_fast: a set on the current cluster fails with ERR_WRITE_DENIED within 3 s.
 denied_fast() {
   local t0 out
@@ -34,12 +29,12 @@ done
 cluster_use bj && { admin -a t dup add -c tj >/dev/null || fail "dup add bj -> tj"; }
 cluster_use tj
 admin -a t set before s written-on-tj >/dev/null || fail "write on tj before deny"
-[ "$(writes_state tj)" = allowed ] || fail "a new table does not take writes"
+[ "$(writes_of tj)" = allowed ] || fail "a new table does not take writes"
 
 # --- deny on tj: client writes fail at once, reads work, bj's writes still arrive
 cluster_use tj
 out=$(admin writes t deny) || fail "writes t deny: $out"
-[ "$(writes_state tj)" = denied ] || fail "admin-cli app does not say denied"
+[ "$(writes_of tj)" = denied ] || fail "admin-cli app does not say denied"
 cluster_use tj
 wait_for "tj's primaries to refuse writes" 30 denied_fast
 for cmd in "del before s" "incr before n 1" "check_and_set before s exist s v2"; do
@@ -68,7 +63,7 @@ wait_for "a meta leader in tj" 30 meta_leader
 replica_stop 2
 dup_replica_start 2
 wait_nodes 3 60
-[ "$(writes_state tj)" = denied ] || fail "the deny was lost by the meta restart"
+[ "$(writes_of tj)" = denied ] || fail "the deny was lost by the meta restart"
 wait_for "writes still refused after the restarts" 30 denied_fast
 
 # --- allow: writes work again; bj never stopped
@@ -76,7 +71,7 @@ out=$(admin writes t allow) || fail "writes t allow: $out"
 wait_for "tj to take writes again" 30 admin -a t set after s v
 wait_for "the proxy to take writes again" 30 bash -c "[ \"\$(redis-cli -p $(proxy_port) set rk rv)\" = OK ]"
 cluster_use bj
-[ "$(writes_state bj)" = allowed ] || fail "bj's table changed"
+[ "$(writes_of bj)" = allowed ] || fail "bj's table changed"
 out=$(admin writes nosuch deny 2>&1) && fail "writes on a missing table succeeded"
 grep -q "table not found" <<<"$out" || fail "writes nosuch: $out"
 out=$(admin writes t maybe 2>&1) && fail "writes t maybe succeeded"

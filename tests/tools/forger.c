@@ -217,7 +217,7 @@ main(int argc, char **argv)
                                  .value = {(const uint8_t *)"forged", 6},
                                  .timetag = (uint64_t)now * 1000 << 8};
         buf_reset(&body);
-        msg_dup_apply_req_encode(&body, &(struct msg_dup_apply_req){2, 1, &op});
+        msg_dup_apply_req_encode(&body, &(struct msg_dup_apply_req){2, 1, &op, {0, -1, 0}});
         envelope_of(&m, RPC_DUP_APPLY, 0, &body, 0, 0);
         fails += check(sock, "unsigned duplication batch", &m, ERR_AUTH);
     }

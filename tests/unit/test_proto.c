@@ -228,7 +228,7 @@ enc_checkpoint_resp(struct buf *o)
 static void
 enc_partition_info_resp(struct buf *o)
 {
-    struct msg_partition_info_resp m = {5, 1000, 990, 1, -1, true, 0, NULL, ROLE_PRIMARY};
+    struct msg_partition_info_resp m = {5, 1000, 990, 1, -1, true, 0, NULL, ROLE_PRIMARY, 0, NULL};
     msg_partition_info_resp_encode(o, &m);
 }
 
@@ -1250,9 +1250,9 @@ Test(proto, checkpoint_and_partition_info_round_trip)
 {
     struct buf b = BUF_INIT;
     struct msg_checkpoint_resp cp;
-    struct msg_partition_info_resp in = {INT64_MAX, -1, 0,    INT64_MIN,     42,
-                                         true,      0,  NULL, ROLE_SECONDARY},
-                                   pi;
+    struct msg_partition_info_resp in = {INT64_MAX,      -1, 0,   INT64_MIN, 42, true, 0, NULL,
+                                         ROLE_SECONDARY, 0,  NULL};
+    struct msg_partition_info_resp pi;
     enc_checkpoint_resp(&b);
     cr_assert_eq(msg_checkpoint_resp_decode(b.data, b.len, &cp), 0);
     cr_assert_eq(cp.decree, 77);
