@@ -8,20 +8,21 @@
  * the remote cluster (-c, as this cluster calls it; -r its metas) is in DS_LOG. -l is this
  * cluster's name as the remote one calls it (its [pegasus.clusters]). Steps:
  *
- *   1. deny client writes here (clients get ERR_WRITE_DENIED at once), and on the remote if
- *      it takes them (what it took before step 5 would never be shipped here);
- *   2. wait until every primary here refuses them and has no write in flight, and note its
- *      commit point;
- *   3. wait until the duplication confirmed every partition's commit point;
- *   4. compare both tables (dup verify); a difference stops the switch here;
- *   5. add the duplication remote -> here (it ships writes from now on);
- *   6. allow client writes on the remote;
- *   7. remove the duplication here -> remote.
+ *   1. deny client writes here (clients get ERR_WRITE_DENIED at once) and on the remote (what
+ *      it took would never be shipped here);
+ *   2. wait until every primary of both refuses them and has no write in flight, and until
+ *      the duplication (and one back, if there is one) confirmed every commit point;
+ *   3. compare both tables (dup verify); a difference stops the switch here;
+ *   4. add the duplication remote -> here (it ships writes from now on);
+ *   5. allow client writes on the remote;
+ *   6. remove the duplication here -> remote.
  *
  * Every step checks first whether it was done, so an interrupted switchover is finished by
- * running it again. --rollback undoes one not finished (the duplication here -> remote still
- * exists): it removes the reverse duplication if the remote has not taken writes yet, and
- * allows writes here again. Whatever happens, the last lines say which side takes writes.
+ * running it again (one past step 5 goes straight to step 6). --rollback undoes one not
+ * finished (the duplication here -> remote still exists) unless the remote takes writes
+ * already: it waits until the remote's writes reached here, removes the reverse duplication
+ * and allows writes here again (for master-slave pairs: a duplication back that existed
+ * before goes too). Whatever happens, the last lines say which side takes writes.
  *
  *   dup failover -c <master cluster> [-r <master metas>] [-t <master table>]
  *
@@ -51,14 +52,17 @@
 struct switch_state {
     struct side a, b; /* the master (here) and the remote */
     const char *remote_cluster, *local_cluster;
-    uint64_t ab, ba; /* the duplications a -> b and b -> a; 0 if none */
+    uint64_t ab, ba;  /* the duplications a -> b and b -> a; 0 if none */
+    bool ab_shipping; /* a -> b ships every write (DS_LOG, fail mode slow) */
     int64_t t0_ms, deadline_ms;
     int step;
 };
 
-/* The duplication of s's table to cluster `to` (its table `to_app`), 0 if none. */
+/* The duplication of s's table to cluster `to` (its table `to_app`), 0 if none; *shipping (if
+ * not NULL) says whether it ships every write (DS_LOG, fail mode slow: a skipping one confirms writes the
+ * remote never got). */
 static int
-find_dup(struct side *s, const char *to, const char *to_app, uint64_t *dupid)
+find_dup(struct side *s, const char *to, const char *to_app, uint64_t *dupid, bool *shipping)
 {
     struct geokv_dup *dups;
     size_t n;
@@ -66,8 +70,12 @@ find_dup(struct side *s, const char *to, const char *to_app, uint64_t *dupid)
     int err = geokv_dup_list(s->client, s->app, s->timeout_ms, &dups, &n, why, sizeof(why));
     *dupid = 0;
     for (size_t i = 0; err == 0 && i < n; i++)
-        if (strcmp(dups[i].remote, to) == 0 && strcmp(dups[i].remote_table, to_app) == 0)
+        if (strcmp(dups[i].remote, to) == 0 && strcmp(dups[i].remote_table, to_app) == 0) {
             *dupid = dups[i].dupid;
+            if (shipping != NULL)
+                *shipping = strcmp(dups[i].status, "DS_LOG") == 0 &&
+                            strcmp(dups[i].fail_mode, "FAIL_SLOW") == 0;
+        }
     if (err == 0)
         geokv_dup_list_free(dups, n);
     return err;
@@ -128,35 +136,46 @@ wait_quiet(struct switch_state *st, struct side *s, decree_t *committed)
     return ADMIN_OK;
 }
 
-/* Steps 1-3: s takes no more client writes, and everything it committed reached `to`. */
+/* Step 2's and 3's work for one side: s's primaries refuse client writes and have none in
+ * flight, and its duplication to `to` confirmed everything they committed. */
 static enum admin_result
-quiesce(struct switch_state *st, struct side *s, struct side *to)
+drain(struct switch_state *st, struct side *s, struct side *to)
 {
     decree_t *committed = xcalloc(s->cfg.partition_count + 1, sizeof(*committed));
+    enum admin_result res = wait_quiet(st, s, committed);
+    if (res == ADMIN_OK)
+        res = wait_confirmed(s, to, committed, st->deadline_ms, WHAT);
+    xfree(committed);
+    return res;
+}
+
+/* Steps 1-3: neither side takes client writes (a remote that took some would hold writes the
+ * reverse duplication never ships), and everything either committed reached the other. */
+static enum admin_result
+quiesce(struct switch_state *st)
+{
     int64_t t = clock_mono_ms();
     enum admin_result res = ADMIN_OK;
+    bool already = st->a.cfg.deny_write && st->b.cfg.deny_write;
 
-    step_begin(st, "deny client writes to %s here and on the remote cluster", s->app);
-    if (!s->cfg.deny_write)
-        res = set_writes(s, true);
-    /* a remote that takes writes would take some the reverse duplication never ships */
-    if (res == ADMIN_OK && !to->cfg.deny_write)
-        res = set_writes(to, true);
-    if (res == ADMIN_OK) {
-        step_end(st, t, s->cfg.deny_write && to->cfg.deny_write ? "already denied" : "denied");
-        t = clock_mono_ms();
-        step_begin(st, "wait until every primary of %s refuses them, nothing in flight", s->app);
-        res = wait_quiet(st, s, committed);
-    }
-    if (res == ADMIN_OK) {
-        step_end(st, t, "quiet");
-        t = clock_mono_ms();
-        step_begin(st, "wait until the duplication to %s confirmed every write", to->label);
-        res = wait_confirmed(s, to, committed, st->deadline_ms, WHAT);
-    }
+    step_begin(st, "deny client writes to %s here and on the remote cluster", st->a.app);
+    if (!st->a.cfg.deny_write)
+        res = set_writes(&st->a, true);
+    if (res == ADMIN_OK && !st->b.cfg.deny_write)
+        res = set_writes(&st->b, true);
+    if (res != ADMIN_OK)
+        return res;
+    step_end(st, t, already ? "already denied" : "denied");
+    t = clock_mono_ms();
+    step_begin(st,
+               "wait until every primary of %s, on both clusters, refuses them and has "
+               "nothing in flight, and the duplications confirmed every write",
+               st->a.app);
+    res = drain(st, &st->a, &st->b);
+    if (res == ADMIN_OK && st->ba != 0) /* a duplication back (master-master, or a resumed run) */
+        res = drain(st, &st->b, &st->a);
     if (res == ADMIN_OK)
-        step_end(st, t, "confirmed");
-    xfree(committed);
+        step_end(st, t, "quiet and confirmed");
     return res;
 }
 
@@ -206,7 +225,15 @@ switchover(struct switch_state *st)
         return out_fail(WHAT ": %s has no duplication to %s.%s", st->a.app, st->remote_cluster,
                         st->b.app);
     }
-    res = quiesce(st, &st->a, &st->b);
+    if (st->ba != 0 && st->a.cfg.deny_write && !st->b.cfg.deny_write) {
+        st->step = 5; /* an earlier run got through step 5: the remote is the master already */
+        goto remove_old;
+    }
+    if (!st->ab_shipping)
+        return out_fail(WHAT ": the duplication %s -> %s must be in DS_LOG with fail mode slow "
+                             "(`dup start`, `set_dup_fail_mode ... slow`): nothing changed",
+                        st->a.app, st->remote_cluster);
+    res = quiesce(st);
     if (res != ADMIN_OK)
         return res;
 
@@ -246,6 +273,7 @@ switchover(struct switch_state *st)
         return res;
     step_end(st, t, "allowed");
 
+remove_old:
     t = clock_mono_ms();
     step_begin(st, "remove the duplication %s -> remote", st->a.app);
     err = geokv_dup_modify(st->a.client, st->a.app, st->ab, GEOKV_DUP_REMOVE, GEOKV_DUP_FAIL_SLOW,
@@ -280,6 +308,12 @@ rollback(struct switch_state *st)
             return out_fail(WHAT ": the remote cluster already takes writes to %s and ships "
                                  "them here (dupid %llu): finish the switchover instead",
                             st->b.app, (unsigned long long)st->ba);
+        /* whatever the remote took meanwhile reaches here before its duplication goes */
+        step_begin(st, "wait until %s on the remote cluster is quiet and shipped here", st->b.app);
+        if ((res = drain(st, &st->b, &st->a)) != ADMIN_OK)
+            return res;
+        step_end(st, t, "shipped");
+        t = clock_mono_ms();
         step_begin(st, "remove the reverse duplication of %s", st->b.app);
         err = geokv_dup_modify(st->b.client, st->b.app, st->ba, GEOKV_DUP_REMOVE,
                                GEOKV_DUP_FAIL_SLOW, st->b.timeout_ms, why, sizeof(why));
@@ -339,8 +373,8 @@ admin_dup_switchover(struct admin_ctx *ctx, int argc, const struct admin_tok *ar
     st.a.retry_ms = st.b.retry_ms = (int)(wait_s * 1000); /* a lost primary fails within -w */
     if (res != ADMIN_OK)
         goto done;
-    if ((err = find_dup(&st.a, st.remote_cluster, st.b.app, &st.ab)) != 0 ||
-        (err = find_dup(&st.b, st.local_cluster, st.a.app, &st.ba)) != 0) {
+    if ((err = find_dup(&st.a, st.remote_cluster, st.b.app, &st.ab, &st.ab_shipping)) != 0 ||
+        (err = find_dup(&st.b, st.local_cluster, st.a.app, &st.ba, NULL)) != 0) {
         res = out_fail(WHAT ": dup list: %s", err_str(err));
         goto done;
     }
@@ -363,7 +397,8 @@ done:
 
 /* What the master may still say: per partition its confirmed and committed decrees. */
 static void
-master_report(const char *metas, const char *app, const char *local_app, int64_t *pending)
+master_report(const char *metas, const char *app, const char *local_app, int64_t *pending,
+              uint32_t *partitions)
 {
     struct side m = {"master", NULL, NULL, "", {0}, MASTER_TIMEOUT_MS, 0};
     struct geokv_dup *dups = NULL;
@@ -377,6 +412,7 @@ master_report(const char *metas, const char *app, const char *local_app, int64_t
         geokv_client_seal(m.client);
     if (err == 0)
         err = side_query(&m);
+    *partitions = err == 0 ? m.cfg.partition_count : 0;
     if (err == 0)
         err = geokv_dup_list(m.client, app, MASTER_TIMEOUT_MS, &dups, &n, why, sizeof(why));
     if (out_json()) {
@@ -449,7 +485,7 @@ source_cmp(const void *pa, const void *pb)
  * heard, per source partition), and the newest duplicated write committed here; the oldest
  * confirmed write's time into *rpo_from_us (0 if none heard). */
 static enum admin_result
-sources_report(struct side *s, uint64_t *rpo_from_us)
+sources_report(struct side *s, uint32_t master_partitions, uint64_t *rpo_from_us)
 {
     struct source_confirmed *all = NULL;
     size_t n = 0;
@@ -480,14 +516,14 @@ sources_report(struct side *s, uint64_t *rpo_from_us)
     }
     if (n > 0)
         qsort(all, n, sizeof(*all), source_cmp);
-    *rpo_from_us = 0;
+    *rpo_from_us = UINT64_MAX;
     if (out_json()) {
         json_key("sources");
         json_begin_array();
     }
     for (size_t i = 0; i < n; i++) {
         char when[64];
-        if (*rpo_from_us == 0 || all[i].confirmed_us < *rpo_from_us)
+        if (all[i].confirmed_us < *rpo_from_us) /* 0 (time not known) makes it unknown */
             *rpo_from_us = all[i].confirmed_us;
         if (out_json()) {
             json_begin_object();
@@ -499,12 +535,35 @@ sources_report(struct side *s, uint64_t *rpo_from_us)
             json_end();
             continue;
         }
+        if (all[i].confirmed_us == 0) {
+            printf("         cluster %u partition %u: confirmed up to decree %lld, written at a "
+                   "time not known here\n",
+                   all[i].cluster_id, all[i].pidx, (long long)all[i].confirmed);
+            continue;
+        }
         admin_time_text(when, sizeof(when), all[i].confirmed_us);
         printf("         cluster %u partition %u: confirmed up to decree %lld, its newest write "
                "written %s (%.1f s ago)\n",
                all[i].cluster_id, all[i].pidx, (long long)all[i].confirmed, when,
                (double)(now_us - all[i].confirmed_us) / 1e6);
     }
+    /* every master partition must have been heard from (each source cluster's count checked
+     * against the master's, or else this table's, partition count) */
+    for (size_t i = 0, run = 0; i <= n; i++, run++) {
+        uint32_t expected = master_partitions ? master_partitions : s->cfg.partition_count;
+        if (i > 0 && (i == n || all[i].cluster_id != all[i - 1].cluster_id)) {
+            if (run < expected) {
+                *rpo_from_us = 0;
+                if (!out_json())
+                    printf("         cluster %u: only %zu of %u partitions heard from: the "
+                           "others' writes may all be missing\n",
+                           all[i - 1].cluster_id, run, expected);
+            }
+            run = 0;
+        }
+    }
+    if (n == 0 || *rpo_from_us == UINT64_MAX)
+        *rpo_from_us = 0;
     if (out_json()) {
         json_end();
         json_key("newest_arrival_us");
@@ -531,6 +590,7 @@ admin_dup_failover(struct admin_ctx *ctx, int argc, const struct admin_tok *argv
     const char *master = NULL, *metas = NULL, *app = ctx->app, *master_app = NULL;
     int64_t t = clock_mono_ms(), pending = -1;
     uint64_t rpo_from_us = 0;
+    uint32_t master_partitions = 0;
     enum admin_result res;
     char when[64];
     int err;
@@ -562,16 +622,17 @@ admin_dup_failover(struct admin_ctx *ctx, int argc, const struct admin_tok *argv
         printf("failing over %s from %s: this cluster takes client writes from now on; %s is "
                "not asked to stop\n",
                app, master, master);
-    if (!out_json())
-        printf("step 1: how far the master's partitions said they had shipped here\n");
-    res = sources_report(&b, &rpo_from_us);
-    if (res != ADMIN_OK)
-        goto done;
     if (metas != NULL) {
         if (!out_json())
-            printf("step 2: what the master says\n");
-        master_report(metas, master_app ? master_app : app, app, &pending);
+            printf("step 1: what the master says\n");
+        master_report(metas, master_app ? master_app : app, app, &pending, &master_partitions);
     }
+    if (!out_json())
+        printf("step %d: how far the master's partitions said they had shipped here\n",
+               metas ? 2 : 1);
+    res = sources_report(&b, master_partitions, &rpo_from_us);
+    if (res != ADMIN_OK)
+        goto done;
     if (!out_json())
         printf("step %d: allow client writes to %s here\n", metas ? 3 : 2, app);
     t = clock_mono_ms();
@@ -601,7 +662,8 @@ admin_dup_failover(struct admin_ctx *ctx, int argc, const struct admin_tok *argv
                "those after its confirmed decree)",
                master, when);
     } else {
-        printf("RPO: unknown (no partition of %s said what it confirmed to these primaries)",
+        printf("RPO: unknown (a partition of %s said nothing, or nothing with its time, to "
+               "these primaries: any of its writes may be missing)",
                master);
     }
     if (pending >= 0)

@@ -49,8 +49,8 @@ void mutation_fini(struct mutation *m);
  * Appended to the request later: absent (confirmed -1) from an older sender. */
 struct dup_source {
     uint32_t pidx;
-    decree_t confirmed;
-    uint64_t confirmed_us;
+    decree_t confirmed;    /* -1: not known (it skipped writes, or an older sender) */
+    uint64_t confirmed_us; /* 0: not known (a shipper that started since) */
 };
 
 struct msg_dup_apply_req {

@@ -109,7 +109,8 @@ note_source(struct replica *r, uint32_t cluster_id, const struct dup_source *src
     }
     if (src->confirmed > c->confirmed) {
         c->confirmed = src->confirmed;
-        c->confirmed_us = src->confirmed_us;
+        if (src->confirmed_us != 0) /* else the older time stays: a lower bound of this one */
+            c->confirmed_us = src->confirmed_us;
     }
 }
 

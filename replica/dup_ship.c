@@ -87,6 +87,7 @@ struct shipper {
     char remote[GEOKV_APP_NAME_MAX], remote_app[GEOKV_APP_NAME_MAX];
     decree_t confirmed, loaded;
     uint64_t confirmed_us;    /* the newest write up to confirmed (timetag microseconds) */
+    bool skipped;             /* gave up on a batch (fail mode skip): confirmed says too much */
     struct dup_remote *table; /* remote table; NULL until opened */
     bool opening;
     int64_t open_retry_ms;
@@ -519,7 +520,8 @@ new_batch(struct builder *b, uint32_t pidx)
 static void
 batch_close(const struct replica *r, const struct shipper *sh, struct batch *bt)
 {
-    struct dup_source src = {gpid_pidx(r->gpid), sh->confirmed, sh->confirmed_us};
+    struct dup_source src = {gpid_pidx(r->gpid), sh->skipped ? -1 : sh->confirmed,
+                             sh->confirmed_us};
     if (bt->closed)
         return;
     dup_apply_end(&bt->body, bt->count_at, bt->nops, &src);
@@ -875,6 +877,7 @@ batch_done(struct replica *r, void *arg)
         dup_tick(r);                                       /* its slot may send another batch */
     } else {
         if (c->err != 0) {
+            sh->skipped = true;
             metric_add(dup_metric(DM_SKIPPED_OPS), bt->nops);
             RLOG_WARN(r, "duplication %" PRIu64 ": skipped a batch of %u entries (FAIL_SKIP)",
                       sh->dupid, bt->nops);

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The master dies mid-switchover, and the follower is failed over. bj is the master of t and
-# tj its read-only follower. Under a write load on bj a switchover starts, and bj's replica
-# servers are killed (kill -9) right after its first step: the switchover fails and says
-# neither side takes writes. `dup failover` on tj then prints, per partition, the newest of
-# bj's partitions, how far its shipments said they were confirmed (the RPO), and what bj's meta
-# still says, and tj takes writes at
-# once. When bj comes back (its duplication removed first), nothing bj acknowledged is lost
-# (it kept all of it), and `dup verify` finds every write tj lacks newer than the reported
-# RPO (what bj's shipments said they had confirmed). Re-seeding bj from tj (drop, `dup add -p`) makes both equal again.
+# tj its read-only follower. Under a write load on bj, shipping stalls (tj's servers stopped),
+# a switchover starts and waits for the shipping, and bj's replica servers are killed
+# (kill -9): the switchover fails and says neither side takes writes. `dup failover` on tj
+# prints, per partition of bj, how far its shipments said they were confirmed (the RPO) and
+# what bj's meta still says, and tj takes writes at once. When bj comes back (its duplication
+# removed first) it has every write it acknowledged, and `dup verify` finds that every write tj
+# lacks was written after the reported RPO. Re-seeding bj from tj (drop, `dup add -p`) makes
+# both equal again.
 # shellcheck disable=SC2317 # the helpers below run through wait_for
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dup_lib.sh"
@@ -15,7 +15,7 @@ itest_begin dup_failover
 itest_require_bins geokv-meta geokv-replica admin-cli geokv-bench
 ST="$ITEST_DIR/state"
 
-step3_begun() { grep -q '^step 3: ' "$ST/switch.out"; }
+step2_begun() { grep -q '^step 2: ' "$ST/switch.out"; }
 status_of() { on "$1" -a t dup list | grep -oE '"status": *"[A-Z_]+"' | head -n1 | grep -oE 'DS_[A-Z_]+'; }
 in_log() { [ "$(status_of tj)" = DS_LOG ]; }
 
@@ -31,19 +31,23 @@ load_start_us=$(date +%s%6N)
 load=$!
 wait_for "the load to have written on bj" 30 bash -c "[ \$(wc -l <'$ST/acked') -ge 2000 ]"
 
-# --- shipping stalls (paused), writes go on, a switchover starts and waits for the shipping;
-# then the master dies
+# --- shipping stalls (tj's servers stopped), writes go on, a switchover starts and waits for
+# the shipping; then the master dies (and tj's servers go on)
 cluster_use bj
 dupid=$(dup_id t)
-on bj -a t dup pause -d "$dupid" >/dev/null || fail "dup pause"
+cluster_use tj
+for i in 1 2 3; do replica_pause "$i"; done # shipping stalls: tj applies nothing
 acked=$(wc -l <"$ST/acked")
 wait_for "more writes on bj while its shipping is paused" 30 bash -c "[ \$(wc -l <'$ST/acked') -ge $((acked + 1000)) ]"
 cluster_use bj
 "$GEOKV_BIN/admin-cli" -m "$BJ" -c "$ITEST_DIR/bj/config.ini" -a t dup switchover -c tj \
   -r "$TJ" -l bj -w 8 >"$ST/switch.out" 2>&1 &
 switch=$!
-wait_for "the switchover to wait for the duplication" 30 step3_begun
+wait_for "the switchover to wait for the duplication" 30 step2_begun
+cluster_use bj
 for i in 1 2 3; do replica_kill9 "$i"; done
+cluster_use tj
+for i in 1 2 3; do replica_resume "$i"; done
 kill -TERM "$load"
 wait "$load" || true
 grep -qE '^acked: [1-9]' "$ST/load.out" || fail "the load made no acknowledged write: $(cat "$ST/load.out")"

@@ -2107,7 +2107,7 @@ run_async_calls(struct rpc_client *c, const char *addr, int n, int window, int t
         st.in_flight++;
         pthread_mutex_unlock(&st.mu);
         /* a code with a small reply limit: the held batches fit a new connection's window */
-        rpc_call_async(c, addr, RPC_PARTITION_INFO, gpid_make(1, (uint32_t)i), i, s->body, s->len,
+        rpc_call_async(c, addr, RPC_DIGEST, gpid_make(1, (uint32_t)i), i, s->body, s->len,
                        timeout_ms, async_done, s);
     }
     cr_assert(async_wait(&st, done_at_least, n, 15000), "only %d of %d replies", st.done, n);
