@@ -136,6 +136,28 @@ wait_quiet(struct switch_state *st, struct side *s, decree_t *committed)
     return ADMIN_OK;
 }
 
+/* Step 5: every primary of s applied the allow (with its next beacon). */
+static enum admin_result
+wait_open(struct switch_state *st, struct side *s)
+{
+    for (uint32_t p = 0; p < s->cfg.partition_count;) {
+        struct msg_partition_info_resp info;
+        int err = side_partition_info(s, p, &info);
+        if (err != 0)
+            return out_fail(WHAT ": partition %u on the %s cluster: %s", p, s->label, err_str(err));
+        msg_partition_info_resp_fini(&info);
+        if (!info.deny_write) {
+            p++;
+            continue;
+        }
+        if (clock_mono_ms() >= st->deadline_ms)
+            return out_fail(WHAT ": partition %u on the %s cluster still refuses writes", p,
+                            s->label);
+        usleep(100 * 1000);
+    }
+    return ADMIN_OK;
+}
+
 /* Step 2's and 3's work for one side: s's primaries refuse client writes and have none in
  * flight, and its duplication to `to` confirmed everything they committed. */
 static enum admin_result
@@ -269,9 +291,9 @@ switchover(struct switch_state *st)
 
     t = clock_mono_ms();
     step_begin(st, "allow client writes to %s on the remote cluster", st->b.app);
-    if ((res = set_writes(&st->b, false)) != ADMIN_OK)
+    if ((res = set_writes(&st->b, false)) != ADMIN_OK || (res = wait_open(st, &st->b)) != ADMIN_OK)
         return res;
-    step_end(st, t, "allowed");
+    step_end(st, t, "every primary takes them");
 
 remove_old:
     t = clock_mono_ms();
