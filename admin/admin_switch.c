@@ -113,10 +113,11 @@ set_writes(struct side *s, bool deny)
     return ADMIN_OK;
 }
 
-/* Step 2: every primary of s refuses client writes and has none in flight; their commit
- * points into committed[]. */
+/* Waits until every primary of s has applied the table's write setting (deny or allow, with
+ * its next beacon) and, when denied, has no write in flight; their commit points into
+ * committed[] if not NULL. */
 static enum admin_result
-wait_quiet(struct switch_state *st, struct side *s, decree_t *committed)
+wait_primaries(struct switch_state *st, struct side *s, bool deny, decree_t *committed)
 {
     for (uint32_t p = 0; p < s->cfg.partition_count;) {
         struct msg_partition_info_resp info;
@@ -124,35 +125,16 @@ wait_quiet(struct switch_state *st, struct side *s, decree_t *committed)
         if (err != 0)
             return out_fail(WHAT ": partition %u on the %s cluster: %s", p, s->label, err_str(err));
         msg_partition_info_resp_fini(&info);
-        if (info.deny_write && info.plog_last <= info.last_committed) {
-            committed[p++] = info.last_committed;
-            continue;
-        }
-        if (clock_mono_ms() >= st->deadline_ms)
-            return out_fail(WHAT ": partition %u on the %s cluster still %s", p, s->label,
-                            info.deny_write ? "has writes in flight" : "takes writes");
-        usleep(100 * 1000);
-    }
-    return ADMIN_OK;
-}
-
-/* Step 5: every primary of s applied the allow (with its next beacon). */
-static enum admin_result
-wait_open(struct switch_state *st, struct side *s)
-{
-    for (uint32_t p = 0; p < s->cfg.partition_count;) {
-        struct msg_partition_info_resp info;
-        int err = side_partition_info(s, p, &info);
-        if (err != 0)
-            return out_fail(WHAT ": partition %u on the %s cluster: %s", p, s->label, err_str(err));
-        msg_partition_info_resp_fini(&info);
-        if (!info.deny_write) {
+        if (info.deny_write == deny && (!deny || info.plog_last <= info.last_committed)) {
+            if (committed != NULL)
+                committed[p] = info.last_committed;
             p++;
             continue;
         }
         if (clock_mono_ms() >= st->deadline_ms)
-            return out_fail(WHAT ": partition %u on the %s cluster still refuses writes", p,
-                            s->label);
+            return out_fail(WHAT ": partition %u on the %s cluster still %s", p, s->label,
+                            info.deny_write != deny ? (deny ? "takes writes" : "refuses writes")
+                                                    : "has writes in flight");
         usleep(100 * 1000);
     }
     return ADMIN_OK;
@@ -164,7 +146,7 @@ static enum admin_result
 drain(struct switch_state *st, struct side *s, struct side *to)
 {
     decree_t *committed = xcalloc(s->cfg.partition_count + 1, sizeof(*committed));
-    enum admin_result res = wait_quiet(st, s, committed);
+    enum admin_result res = wait_primaries(st, s, true, committed);
     if (res == ADMIN_OK)
         res = wait_confirmed(s, to, committed, st->deadline_ms, WHAT);
     xfree(committed);
@@ -291,7 +273,8 @@ switchover(struct switch_state *st)
 
     t = clock_mono_ms();
     step_begin(st, "allow client writes to %s on the remote cluster", st->b.app);
-    if ((res = set_writes(&st->b, false)) != ADMIN_OK || (res = wait_open(st, &st->b)) != ADMIN_OK)
+    if ((res = set_writes(&st->b, false)) != ADMIN_OK ||
+        (res = wait_primaries(st, &st->b, false, NULL)) != ADMIN_OK)
         return res;
     step_end(st, t, "every primary takes them");
 

@@ -144,20 +144,11 @@ env_str(const cJSON *envs, const char *key, char *dst, size_t cap)
         memcpy(dst, it->valuestring, strlen(it->valuestring) + 1);
 }
 
-char *
-meta_app_envs_with(const char *envs, const char *key, const char *value)
+/* j's text (xmalloc'd); deletes j. */
+static char *
+json_text_take(cJSON *j)
 {
-    cJSON *j = cJSON_Parse(envs);
-    char *text, *out;
-
-    if (!cJSON_IsObject(j)) { /* envs are checked when loaded: cannot happen */
-        cJSON_Delete(j);
-        j = cJSON_CreateObject();
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(j, key);
-    if (value != NULL)
-        cJSON_AddStringToObject(j, key, value);
-    text = cJSON_PrintUnformatted(j);
+    char *text = cJSON_PrintUnformatted(j), *out;
     ASSERT(text != NULL); /* cJSON fails only on OOM */
     out = xstrdup(text);
     cJSON_free(text);
@@ -166,20 +157,29 @@ meta_app_envs_with(const char *envs, const char *key, const char *value)
 }
 
 char *
+meta_app_envs_with(const char *envs, const char *key, const char *value)
+{
+    cJSON *j = cJSON_Parse(envs);
+
+    if (!cJSON_IsObject(j)) { /* envs are checked when loaded: cannot happen */
+        cJSON_Delete(j);
+        j = cJSON_CreateObject();
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(j, key);
+    if (value != NULL)
+        cJSON_AddStringToObject(j, key, value);
+    return json_text_take(j);
+}
+
+char *
 meta_app_envs_of_master(const struct dup_master *master)
 {
     cJSON *j = cJSON_CreateObject();
-    char *text, *out;
 
     cJSON_AddStringToObject(j, ENV_MASTER_CLUSTER, master->cluster);
     cJSON_AddStringToObject(j, ENV_MASTER_APP, master->app);
     cJSON_AddStringToObject(j, ENV_MASTER_METAS, master->metas);
-    text = cJSON_PrintUnformatted(j);
-    ASSERT(text != NULL); /* cJSON fails only on OOM */
-    out = xstrdup(text);
-    cJSON_free(text);
-    cJSON_Delete(j);
-    return out;
+    return json_text_take(j);
 }
 
 int
